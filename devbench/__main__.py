@@ -1,0 +1,3 @@
+from devbench.cli import main
+
+raise SystemExit(main())

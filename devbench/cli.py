@@ -1,0 +1,152 @@
+"""The command line: parse, call the library, map errors to exit codes.
+
+Exit codes: 0 ok, 1 run failure (a target or scenario failed; results kept), 2 bad config
+or usage, 130 interrupted (device restored, results kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from devbench import __version__
+from devbench.errors import ConfigError, DevbenchError, ResultsError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(EXIT_USAGE, f"devbench: error: {message} (see devbench {self.prog.split()[-1]} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="devbench", description="Benchmark the fork cost of named anonymous VMAs on real devices.")
+    p.add_argument("--version", action="version", version=f"devbench {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, required=True)
+    r = sub.add_parser("run", help="run a benchmark config on its targets")
+    r.add_argument("config", nargs="?", help="YAML config (default: the built-in default device config)")
+    r.add_argument("--target", action="append", metavar="NAME", help="run only this target (repeatable)")
+    r.add_argument("--output", metavar="DIR", help="parent folder of the run folder (default: run.output)")
+    r.add_argument("--quiet", action="store_true", help="no progress display")
+    rep = sub.add_parser("report", help="re-render a run's report from its results.json")
+    rep.add_argument("run_dir", help="run folder (or its results.json)")
+    rep.add_argument("--format", choices=("html", "text", "markdown", "json"), default="html")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        return cmd_report(args)
+    except ConfigError as exc:
+        print(f"devbench: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ResultsError as exc:
+        print(f"devbench: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DevbenchError as exc:
+        print(f"devbench: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _default_config() -> str:
+    from devbench.resources import data_dir
+
+    return str(data_dir("configs") / "default.yaml")
+
+
+class _Terminate(KeyboardInterrupt):
+    """SIGTERM/SIGHUP, raised like Ctrl-C so every finally block restores the device."""
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise _Terminate(signal.Signals(signum).name)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from devbench.config import load_config, with_overrides
+    from devbench.report.html import write_report
+    from devbench.report.table import render_text
+    from devbench.runner import execute, start_run
+
+    cfg = with_overrides(load_config(args.config or _default_config()), targets=args.target, output=args.output)
+    run_dir, store = start_run(cfg)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    print(f"devbench: run {run_dir}", file=sys.stderr)
+    interrupted = False
+    try:
+        if args.quiet or not sys.stderr.isatty():
+            from devbench.runner import NoProgress
+
+            ok = execute(cfg, store, _LineProgress() if not args.quiet else NoProgress())
+        else:
+            from devbench.progress import RichProgress
+
+            with RichProgress() as progress:
+                ok = execute(cfg, store, progress)
+    except KeyboardInterrupt as exc:
+        interrupted = True
+        ok = False
+        print(f"devbench: interrupted ({exc or 'SIGINT'}); device restored, results kept", file=sys.stderr)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+    report = write_report(store.data, run_dir)
+    print(render_text(store.data), end="")
+    print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+class _LineProgress:
+    """Plain progress lines for logs and CI (no terminal)."""
+
+    def __init__(self) -> None:
+        self.done: dict[str, int] = {}
+        self.total: dict[str, int] = {}
+
+    def target_started(self, target: str, total_forks: int) -> None:
+        self.total[target], self.done[target] = total_forks, 0
+        print(f"[{target}] start: {total_forks} timed forks planned", file=sys.stderr)
+
+    def step(self, target: str, text: str) -> None:
+        print(f"[{target}] {text}", file=sys.stderr)
+
+    def batch(self, target: str, scenario: str, arm: str, forks: int) -> None:
+        self.done[target] += forks
+        print(f"[{target}] {scenario} {arm}: +{forks} forks ({self.done[target]}/{self.total[target]})", file=sys.stderr)
+
+    def target_done(self, target: str, ok: bool, text: str) -> None:
+        print(f"[{target}] {'ok' if ok else 'FAILED'}: {text}", file=sys.stderr)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from devbench.report.html import write_report
+    from devbench.report.table import render_text
+    from devbench.results import load
+
+    data = load(args.run_dir)
+    if args.format == "html":
+        run_dir = Path(args.run_dir)
+        run_dir = run_dir if run_dir.is_dir() else run_dir.parent
+        print(write_report(data, run_dir))
+    elif args.format == "json":
+        print(json.dumps({"run": {k: data["run"].get(k) for k in ("id", "name", "status")}, "summary": data["summary"],
+                          "errors": data["errors"]}, indent=1))
+    else:
+        print(render_text(data, markdown=args.format == "markdown"), end="")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,296 @@
+"""Config: YAML -> validated, frozen dataclasses.
+
+Every error names file:line:column and the field path (ConfigError). Unknown keys are
+refused, with a suggestion when one is close.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devbench.errors import ConfigError
+from devbench.yamlsrc import Section, Source, load_file, load_yaml
+
+ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")
+# Names become folder names and labels; keep them printable and path-safe.
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "devbench"
+    output: str = "results"
+
+
+@dataclass(frozen=True)
+class AdbOptions:
+    serial: str | None = None
+    connect: str | None = None  # host:port of a networked adbd to `adb connect`
+    server_host: str = "127.0.0.1"
+    server_port: int = 5037
+    workdir: str = "/data/local/tmp/devbench"
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    host: str
+    port: int = 22
+    user: str = "root"
+    key: str | None = None
+    known_hosts: str = "~/.ssh/known_hosts"
+    workdir: str = "/tmp/devbench"
+    connect_timeout: float = 15.0
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    workdir: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    name: str
+    kind: str  # "adb" | "ssh" | "local"
+    options: AdbOptions | SshOptions | LocalOptions
+
+
+@dataclass(frozen=True)
+class CpufreqConfig:
+    governor: str | None = None
+    khz: int | str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    stop_framework: bool = False
+    cpufreq: CpufreqConfig | None = None
+    max_map_count: int | str | None = "auto"  # "auto": raise to what the scenario needs
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    pages: int
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    vmas: int = 65536
+    name_length: int = 79
+    shared_name: bool = False
+    forks: int = 1000
+    warmup: int = 10
+    batches: int = 10
+    mode: str = "interleaved"  # or "separate": one process per arm, as the seed did
+    seed: int = 1
+    timeout_s: float = 3600.0
+    scenarios: tuple[Scenario, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    compiler: str = "zig"  # zig | gcc | ndk | cc
+    cc: str | None = None  # explicit compiler path (gcc/cc) or NDK root (ndk)
+    android_api: int = 29
+
+
+@dataclass(frozen=True)
+class Config:
+    file: str
+    run: RunConfig
+    targets: tuple[TargetConfig, ...]
+    device: DeviceConfig
+    benchmark: BenchmarkConfig
+    build: BuildConfig
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def target(self, name: str) -> TargetConfig:
+        for t in self.targets:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+
+def load_config(path: str | Path) -> Config:
+    return parse(load_file(Path(path)))
+
+
+def parse_text(text: str, file: str = "<config>") -> Config:
+    return parse(load_yaml(text, file))
+
+
+def parse(src: Source) -> Config:
+    top = Section(src, (), src.data)
+    run = _run(top.section("run"))
+    targets = _targets(top)
+    device = _device(top.section("device"))
+    bench = _benchmark(top.section("benchmark", required=True))
+    build = _build(top.section("build"))
+    top.done()
+    return Config(src.file, run, targets, device, bench, build, raw=src.data)
+
+
+def _name(sec: Section, key: str, default: Any = ...) -> str:
+    value = sec.string(key) if default is ... else sec.string(key, default)
+    if not NAME_RE.match(value):
+        raise sec.error(key, "must start with a letter or digit and use only letters, digits, '.', '_', '-', ' ' (max 64)")
+    return value
+
+
+def _run(sec: Section | None) -> RunConfig:
+    if sec is None:
+        return RunConfig()
+    out = RunConfig(name=_name(sec, "name", "devbench"), output=sec.string("output", "results"))
+    sec.done()
+    return out
+
+
+def _targets(top: Section) -> tuple[TargetConfig, ...]:
+    items = top.raw("targets")
+    if not isinstance(items, list) or not items:
+        raise top.error("targets", "must be a non-empty list of targets")
+    seen: set[str] = set()
+    out = []
+    for i, item in enumerate(items):
+        sec = Section(top.src, ("targets", i), item)
+        t = _target(sec)
+        if t.name in seen:
+            raise sec.error("name", f"duplicate target name {t.name!r}")
+        seen.add(t.name)
+        out.append(t)
+    return tuple(out)
+
+
+def _target(sec: Section) -> TargetConfig:
+    name = _name(sec, "name")
+    kinds = [k for k in ("adb", "ssh", "local") if sec.has(k)]
+    if len(kinds) != 1:
+        known = {k for k in sec.data if k != "name"}
+        if not kinds and known:
+            sec.seen.update(("name", "adb", "ssh", "local"))
+            sec.done()  # reports the unknown key with a suggestion
+        raise sec.error("name", "a target needs exactly one of adb:, ssh:, local:")
+    kind = kinds[0]
+    opts_sec = sec.section(kind)
+    assert opts_sec is not None
+    if kind == "adb":
+        opts: Any = AdbOptions(
+            serial=opts_sec.string("serial", None),
+            connect=opts_sec.value("connect", _host_port, None),
+            server_host=opts_sec.string("server_host", "127.0.0.1"),
+            server_port=opts_sec.integer("server_port", 5037, lo=1, hi=65535),
+            workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),
+        )
+        if opts.serial is None and opts.connect is None:
+            raise sec.error(kind, "needs serial: or connect: (host:port)")
+    elif kind == "ssh":
+        opts = SshOptions(
+            host=opts_sec.string("host"),
+            port=opts_sec.integer("port", 22, lo=1, hi=65535),
+            user=opts_sec.string("user", "root"),
+            key=opts_sec.string("key", None),
+            known_hosts=opts_sec.string("known_hosts", "~/.ssh/known_hosts"),
+            workdir=opts_sec.value("workdir", _device_dir, "/tmp/devbench"),
+            connect_timeout=float(opts_sec.integer("connect_timeout", 15, lo=1, hi=600)),
+        )
+        for secret in ("password", "passphrase"):
+            if opts_sec.has(secret):
+                raise opts_sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
+    else:
+        opts = LocalOptions(workdir=opts_sec.string("workdir", None))
+    opts_sec.done()
+    sec.done()
+    return TargetConfig(name=name, kind=kind, options=opts)
+
+
+def _host_port(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$", value):
+        raise ValueError(f"must be host:port, got {value!r}")
+    return value
+
+
+def _device_dir(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^/[A-Za-z0-9._/\-]+$", value) or "/../" in value + "/":
+        raise ValueError(f"must be an absolute path of letters, digits, '.', '_', '-', '/' (got {value!r})")
+    return value
+
+
+def _device(sec: Section | None) -> DeviceConfig:
+    if sec is None:
+        return DeviceConfig()
+    cpufreq = None
+    cf = sec.section("cpufreq")
+    if cf is not None:
+        khz = cf.raw("khz", None)
+        if khz is not None and not (isinstance(khz, int) and not isinstance(khz, bool) and khz > 0) and khz not in ("max", "min"):
+            raise cf.error("khz", f"must be a frequency in kHz, 'max' or 'min' (got {khz!r})")
+        cpufreq = CpufreqConfig(governor=cf.string("governor", None), khz=khz)
+        cf.done()
+    mmc = sec.raw("max_map_count", "auto")
+    if mmc != "auto" and (isinstance(mmc, bool) or not isinstance(mmc, int) or mmc < 1):
+        raise sec.error("max_map_count", f"must be a positive integer or 'auto' (got {mmc!r})")
+    out = DeviceConfig(stop_framework=sec.boolean("stop_framework", False), cpufreq=cpufreq, max_map_count=mmc)
+    sec.done()
+    return out
+
+
+def _benchmark(sec: Section) -> BenchmarkConfig:
+    forks = sec.integer("forks", 1000, lo=1, hi=10_000_000)
+    batches = sec.integer("batches", 10, lo=1, hi=100_000)
+    if batches > forks:
+        raise sec.error("batches", f"must not exceed forks ({forks}) (got {batches})")
+    items = sec.raw("scenarios")
+    if not isinstance(items, list) or not items:
+        raise sec.error("scenarios", "must be a non-empty list of {name, pages}")
+    scenarios = []
+    for i, item in enumerate(items):
+        s = Section(sec.src, sec.path + ("scenarios", i), item)
+        sc = Scenario(name=_name(s, "name"), pages=s.integer("pages", lo=0, hi=1_000_000))
+        s.done()
+        if any(o.name == sc.name for o in scenarios):
+            raise s.error("name", f"duplicate scenario name {sc.name!r}")
+        scenarios.append(sc)
+    out = BenchmarkConfig(
+        vmas=sec.integer("vmas", 65536, lo=1, hi=10_000_000),
+        name_length=sec.integer("name_length", 79, lo=1, hi=79),
+        shared_name=sec.boolean("shared_name", False),
+        forks=forks,
+        warmup=sec.integer("warmup", 10, lo=0, hi=1_000_000),
+        batches=batches,
+        mode=sec.string("mode", "interleaved", choices=("interleaved", "separate")),
+        seed=sec.integer("seed", 1, lo=0, hi=2**63 - 1),
+        timeout_s=float(sec.integer("timeout_s", 3600, lo=1, hi=7 * 24 * 3600)),
+        scenarios=tuple(scenarios),
+    )
+    sec.done()
+    return out
+
+
+def _build(sec: Section | None) -> BuildConfig:
+    if sec is None:
+        return BuildConfig()
+    out = BuildConfig(
+        compiler=sec.string("compiler", "zig", choices=("zig", "gcc", "ndk", "cc")),
+        cc=sec.string("cc", None),
+        android_api=sec.integer("android_api", 29, lo=16, hi=99),
+    )
+    if out.compiler in ("ndk", "cc") and out.cc is None:
+        raise sec.error("cc", f"is required with compiler: {out.compiler} (path to the {'NDK root' if out.compiler == 'ndk' else 'compiler'})")
+    sec.done()
+    return out
+
+
+def with_overrides(cfg: Config, *, targets: list[str] | None = None, output: str | None = None) -> Config:
+    """Select targets by name and override the output folder (from the CLI)."""
+    chosen = cfg.targets
+    if targets:
+        names = {t.name for t in cfg.targets}
+        for n in targets:
+            if n not in names:
+                raise ConfigError(cfg.file, None, None, "targets", f"no target named {n!r} (have: {', '.join(sorted(names))})")
+        chosen = tuple(t for t in cfg.targets if t.name in targets)
+    run = RunConfig(name=cfg.run.name, output=output) if output else cfg.run
+    return Config(cfg.file, run, chosen, cfg.device, cfg.benchmark, cfg.build, raw=cfg.raw)

@@ -1,0 +1,69 @@
+"""Typed errors. Each carries its data so callers can report or record it."""
+
+from __future__ import annotations
+
+
+class DevbenchError(Exception):
+    """Base of every error devbench reports to the user as one line."""
+
+
+class ConfigError(DevbenchError):
+    """A config file that cannot be used: names the file, line, column and field."""
+
+    def __init__(self, file: str, line: int | None, column: int | None, field: str, message: str):
+        self.file = file
+        self.line = line
+        self.column = column
+        self.field = field
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class TargetError(DevbenchError):
+    """A device could not do what was asked: names the device and the step."""
+
+    def __init__(self, target: str, step: str, message: str, *, stdout: str = "", stderr: str = ""):
+        self.target = target
+        self.step = step
+        self.message = message
+        self.stdout = stdout
+        self.stderr = stderr
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.target}: {self.step}: {self.message}"
+
+
+class BuildError(DevbenchError):
+    """The payload could not be built for an ABI."""
+
+    def __init__(self, abi: str, compiler: str, message: str, log: str = ""):
+        self.abi = abi
+        self.compiler = compiler
+        self.message = message
+        self.log = log
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"payload build for {self.abi} with {self.compiler}: {self.message}"
+
+
+class ResultsError(DevbenchError):
+    """A results file that cannot be read."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"

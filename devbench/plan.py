@@ -1,0 +1,62 @@
+"""The plan: which payload invocations run on each target, in which order (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from devbench.config import BenchmarkConfig, Scenario
+
+ARMS = ("unnamed", "named")
+MAP_COUNT_MARGIN = 1024  # the payload's own mappings and the C runtime's, with room to spare
+
+
+@dataclass(frozen=True)
+class Invocation:
+    scenario: Scenario
+    arm: str  # "both" (interleaved in one process) or one of ARMS (one arm per process)
+    args: tuple[str, ...]  # payload arguments, without the binary
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        return ARMS if self.arm == "both" else (self.arm,)
+
+
+def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str) -> tuple[str, ...]:
+    args = [
+        "--vmas", str(bench.vmas),
+        "--pages", str(scenario.pages),
+        "--name-length", str(bench.name_length),
+        "--forks", str(bench.forks),
+        "--warmup", str(bench.warmup),
+        "--batches", str(bench.batches),
+        "--arm", arm,
+        "--seed", str(bench.seed),
+    ]
+    if bench.shared_name:
+        args.append("--shared-name")
+    return tuple(args)
+
+
+def plan(bench: BenchmarkConfig) -> list[Invocation]:
+    """Interleaved: one process per scenario runs both arms in alternating batches.
+    Separate (as the seed did): one process per scenario and arm, unnamed first."""
+    out = []
+    for sc in bench.scenarios:
+        arms = ("both",) if bench.mode == "interleaved" else ARMS
+        out.extend(Invocation(sc, arm, payload_args(bench, sc, arm)) for arm in arms)
+    return out
+
+
+def batch_sizes(forks: int, batches: int) -> list[int]:
+    """How the payload splits forks over batches: the first forks % batches get one more."""
+    base, extra = divmod(forks, batches)
+    return [base + (1 if i < extra else 0) for i in range(batches)]
+
+
+def required_map_count(bench: BenchmarkConfig) -> int:
+    return bench.vmas + MAP_COUNT_MARGIN
+
+
+def required_memory_bytes(bench: BenchmarkConfig, page_size: int) -> int:
+    pages = max(sc.pages for sc in bench.scenarios)
+    return bench.vmas * pages * page_size

@@ -1,0 +1,177 @@
+"""results.json: the versioned on-disk record of a run, rewritten atomically after every batch.
+
+Schema "devbench/results/1" (documented in the README):
+  run       id, name, started, ended, status, config, config_file, devbench_version, host
+  targets   name, transport, status, facts, warnings, payload, device_changes
+  checks    per target/scenario/process: VMA count check and setup timings from the payload
+  samples   target, scenario, arm ("named"/"unnamed"), batch, warmup, fork_ns [ns, ...]
+  errors    target, scenario, arm, kind, message (+ data such as needed/max)
+  summary   per target and scenario: unnamed/named n, mean/median ms, regression %
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import threading
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from devbench import __version__
+from devbench.errors import ResultsError
+from devbench.stats import describe, regression_pct
+
+SCHEMA = "devbench/results/1"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_results(run_id: str, name: str, config: dict[str, Any], config_file: str) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "run": {
+            "id": run_id,
+            "name": name,
+            "started": now(),
+            "ended": None,
+            "status": "running",
+            "config": config,
+            "config_file": config_file,
+            "devbench_version": __version__,
+            "host": {"system": platform.system(), "machine": platform.machine(), "python": platform.python_version()},
+        },
+        "targets": [],
+        "checks": [],
+        "samples": [],
+        "errors": [],
+        "summary": [],
+    }
+
+
+def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per target and scenario: both arms' statistics and the seed's REGRESSION % (pure)."""
+    arms: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: {"unnamed": [], "named": []})
+    order: list[tuple[str, str]] = []
+    for s in data.get("samples", []):
+        key = (s["target"], s["scenario"])
+        if key not in arms:
+            order.append(key)
+        arms[key][s["arm"]].extend(s["fork_ns"])
+    pages = {sc.get("name"): sc.get("pages") for sc in data.get("run", {}).get("config", {}).get("benchmark", {}).get("scenarios", []) or [] if isinstance(sc, dict)}
+    rows = []
+    for key in order:
+        un, na = describe(arms[key]["unnamed"]), describe(arms[key]["named"])
+        rows.append({
+            "target": key[0],
+            "scenario": key[1],
+            "pages": pages.get(key[1]),
+            "unnamed": un,
+            "named": na,
+            "unnamed_mean_ms": un["mean_ms"],
+            "named_mean_ms": na["mean_ms"],
+            "regression_pct": regression_pct(un["mean_ms"], na["mean_ms"]),
+        })
+    return rows
+
+
+class ResultsStore:
+    """Holds one run's results and writes them after every change that matters.
+
+    Thread-safe, so one worker per target can share it. Writes go to a temporary file
+    that replaces results.json, so the file on disk is always complete and valid.
+    """
+
+    def __init__(self, path: Path, data: dict[str, Any]):
+        self.path = path
+        self.data = data
+        self._lock = threading.RLock()
+        self.save()
+
+    def target(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            for t in self.data["targets"]:
+                if t["name"] == name:
+                    return t
+            rec = {"name": name, "transport": None, "status": "pending", "facts": None, "warnings": [],
+                   "payload": None, "device_changes": []}
+            self.data["targets"].append(rec)
+            return rec
+
+    def update_target(self, name: str, **fields: Any) -> None:
+        with self._lock:
+            self.target(name).update(fields)
+            self.save()
+
+    def warn(self, name: str, message: str) -> None:
+        with self._lock:
+            warnings = self.target(name)["warnings"]
+            if message not in warnings:
+                warnings.append(message)
+            self.save()
+
+    def add_check(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self.data["checks"].append(record)
+            self.save()
+
+    def add_sample(self, target: str, scenario: str, arm: str, batch: int, warmup: int, fork_ns: list[int]) -> None:
+        with self._lock:
+            self.data["samples"].append({"target": target, "scenario": scenario, "arm": arm, "batch": batch,
+                                         "warmup": warmup, "fork_ns": list(fork_ns)})
+            self.save()
+
+    def add_error(self, target: str | None, scenario: str | None, arm: str | None, kind: str, message: str, **data: Any) -> None:
+        with self._lock:
+            self.data["errors"].append({"target": target, "scenario": scenario, "arm": arm, "kind": kind,
+                                        "message": message, "time": now(), **data})
+            self.save()
+
+    def finish(self, status: str) -> None:
+        with self._lock:
+            self.data["run"]["status"] = status
+            self.data["run"]["ended"] = now()
+            self.save()
+
+    def save(self) -> None:
+        with self._lock:
+            self.data["summary"] = summarize(self.data)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(self.data, fh, indent=1, sort_keys=False)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read results.json (or a run folder holding one) and check its shape."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "results.json"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(str(p), "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(str(p), f"cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(str(p), f"not valid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise ResultsError(str(p), f"not a devbench results file (schema {found!r}, expected {SCHEMA!r})")
+    for key, kind in (("run", dict), ("targets", list), ("samples", list), ("errors", list)):
+        if not isinstance(data.get(key), kind):
+            raise ResultsError(str(p), f"field {key!r} is missing or not a {kind.__name__}")
+    for i, s in enumerate(data["samples"]):
+        if not (isinstance(s, dict) and isinstance(s.get("target"), str) and isinstance(s.get("scenario"), str)
+                and s.get("arm") in ("named", "unnamed") and isinstance(s.get("fork_ns"), list)
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in s["fork_ns"])):
+            raise ResultsError(str(p), f"samples[{i}] is malformed (needs target, scenario, arm named/unnamed, fork_ns list of integers)")
+    data["summary"] = summarize(data)
+    return data

@@ -1,0 +1,196 @@
+"""Execute a run: for each target, open a session, prepare, run the plan, restore.
+
+Results are saved after every batch (ResultsStore), so a crash or Ctrl-C loses nothing
+already measured; the device is restored on every exit path.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from devbench.config import Config, TargetConfig
+from devbench.device.probe import probe
+from devbench.device.tuning import Change, prepared
+from devbench.errors import DevbenchError, TargetError
+from devbench.payload import build, deploy
+from devbench.plan import Invocation, plan
+from devbench.protocol import exit_error, parse_event
+from devbench.results import ResultsStore, new_results
+from devbench.targets import open_target
+from devbench.targets.base import Target
+
+
+class Progress(Protocol):
+    def target_started(self, target: str, total_forks: int) -> None: ...
+    def step(self, target: str, text: str) -> None: ...
+    def batch(self, target: str, scenario: str, arm: str, forks: int) -> None: ...
+    def target_done(self, target: str, ok: bool, text: str) -> None: ...
+
+
+class NoProgress:
+    def target_started(self, target: str, total_forks: int) -> None: pass
+    def step(self, target: str, text: str) -> None: pass
+    def batch(self, target: str, scenario: str, arm: str, forks: int) -> None: pass
+    def target_done(self, target: str, ok: bool, text: str) -> None: pass
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    ok: bool
+    status: str
+    data: dict[str, Any]
+
+
+def make_run_id(name: str, when: datetime | None = None) -> str:
+    when = when or datetime.now()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:40] or "run"
+    return f"{when:%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
+
+
+def start_run(cfg: Config, output: str | None = None) -> tuple[Path, ResultsStore]:
+    run_id = make_run_id(cfg.run.name)
+    run_dir = Path(output or cfg.run.output).expanduser() / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    store = ResultsStore(run_dir / "results.json", new_results(run_id, cfg.run.name, cfg.raw, cfg.file))
+    return run_dir, store
+
+
+def execute(cfg: Config, store: ResultsStore, progress: Progress | None = None) -> bool:
+    """Run every target of cfg; True when all planned samples were taken without errors."""
+    progress = progress or NoProgress()
+    ok = True
+    status = "interrupted"
+    try:
+        for tcfg in cfg.targets:
+            ok = run_target(cfg, tcfg, store, progress) and ok
+        status = "complete" if ok else "failed"
+    finally:
+        store.finish(status)
+    return ok
+
+
+def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress) -> bool:
+    name = tcfg.name
+    bench = cfg.benchmark
+    invocations = plan(bench)
+    progress.target_started(name, bench.forks * 2 * len(bench.scenarios))
+    store.update_target(name, transport=tcfg.kind, status="connecting")
+    errors_before = len(store.data["errors"])
+    step = "connect"
+    target: Target | None = None
+    try:
+        progress.step(name, "connecting")
+        target = open_target(tcfg)
+        step = "probe"
+        progress.step(name, "probing")
+        facts = probe(target)
+        store.update_target(name, facts=facts.to_json(), status="building")
+        step = "build payload"
+        progress.step(name, f"building payload for {facts.abi}")
+        payload = build(facts.abi, cfg.build)  # type: ignore[arg-type]
+        step = "push payload"
+        remote = deploy(target, payload, target.workdir)  # type: ignore[attr-defined]
+        store.update_target(name, payload={"abi": payload.abi, "compiler": payload.compiler,
+                                           "sha256": payload.sha256, "remote": remote}, status="preparing")
+        step = "prepare"
+
+        def record(changes: list[Change]) -> None:
+            store.update_target(name, device_changes=[c.to_json() for c in changes])
+
+        with prepared(target, facts, cfg.device, bench, record, lambda m: store.warn(name, m)):
+            store.update_target(name, status="running")
+            for inv in invocations:
+                run_invocation(target, remote, inv, bench.timeout_s, store, progress)
+        step = "finish"
+    except KeyboardInterrupt:
+        store.update_target(name, status="interrupted")
+        store.add_error(name, None, None, "interrupted", f"interrupted during {step}")
+        raise
+    except DevbenchError as exc:
+        store.add_error(name, None, None, _kind_of(step), str(exc))
+    finally:
+        if target is not None:
+            try:
+                target.close()
+            except Exception:  # closing a dead connection must not hide the real outcome
+                pass
+    ok = len(store.data["errors"]) == errors_before
+    store.update_target(name, status="ok" if ok else "failed")
+    progress.target_done(name, ok, "done" if ok else store.data["errors"][-1]["message"])
+    return ok
+
+
+def _kind_of(step: str) -> str:
+    return {"connect": "connect-failed", "probe": "probe-failed", "build payload": "build-failed",
+            "push payload": "push-failed", "prepare": "device-error", "finish": "restore-failed"}.get(step, "target-error")
+
+
+class EventSink:
+    """Turns one payload process's events into results (samples, checks, errors)."""
+
+    def __init__(self, store: ResultsStore, target: str, inv: Invocation, progress: Progress):
+        self.store = store
+        self.target = target
+        self.inv = inv
+        self.progress = progress
+        self.errors = 0
+        self.counts = {arm: 0 for arm in inv.arms}
+        self.noise: list[str] = []
+        self.ended = False
+
+    def __call__(self, line: str) -> None:
+        event = parse_event(line)
+        if event is None:
+            if line.strip():
+                self.noise.append(line[:200])
+            return
+        kind = event["event"]
+        sc = self.inv.scenario.name
+        if kind == "batch":
+            self.store.add_sample(self.target, sc, event["arm"], event["batch"], int(event.get("warmup", 0)), event["fork_ns"])
+            self.counts[event["arm"]] = self.counts.get(event["arm"], 0) + len(event["fork_ns"])
+            self.progress.batch(self.target, sc, event["arm"], len(event["fork_ns"]))
+        elif kind in ("setup", "named_check", "clear", "start"):
+            rec = {k: v for k, v in event.items() if k != "event"}
+            self.store.add_check({"target": self.target, "scenario": sc, "process_arm": self.inv.arm, "check": kind, **rec})
+        elif kind == "error":
+            self.errors += 1
+            data = {k: v for k, v in event.items() if k not in ("event", "kind", "message", "arm")}
+            self.store.add_error(self.target, sc, event.get("arm"), str(event.get("kind", "payload-error")),
+                                 str(event.get("message", "")), **data)
+        elif kind == "end":
+            self.ended = True
+
+
+def run_invocation(target: Target, remote: str, inv: Invocation, timeout: float, store: ResultsStore, progress: Progress) -> None:
+    sink = EventSink(store, target.name, inv, progress)
+    sc = inv.scenario.name
+    progress.step(target.name, f"{sc}: setting up {inv.arm}")
+    started = time.monotonic()
+    try:
+        res = target.run([remote, *inv.args], timeout=timeout, on_line=sink)
+    except TargetError as exc:
+        store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, "run-failed", str(exc))
+        return
+    if res.exit_code != 0 and sink.errors == 0:
+        kind, message = exit_error(res.exit_code, res.last_words())
+        store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, kind, message,
+                        exit_code=res.exit_code, seconds=round(time.monotonic() - started, 3))
+    elif res.exit_code == 0:
+        expected = int(_arg(inv.args, "--forks"))
+        for arm, n in sink.counts.items():
+            if n != expected:
+                store.add_error(target.name, sc, arm, "incomplete", f"{n} of {expected} fork samples received for {arm}")
+    if sink.noise:
+        store.warn(target.name, f"{sc}: {len(sink.noise)} unparsed payload output line(s), first: {sink.noise[0]!r}")
+
+
+def _arg(args: tuple[str, ...], flag: str) -> str:
+    return args[args.index(flag) + 1]

@@ -1,0 +1,26 @@
+"""Transports: one protocol (base.Target), one module per transport."""
+
+from __future__ import annotations
+
+from devbench.config import TargetConfig
+from devbench.targets.base import CommandResult, Target, shell_line
+
+
+def open_target(cfg: TargetConfig) -> Target:
+    """Connect to a configured target. Raises TargetError naming the device and step."""
+    if cfg.kind == "adb":
+        from devbench.targets.adb import AdbTarget
+
+        return AdbTarget(cfg.name, cfg.options)  # type: ignore[arg-type]
+    if cfg.kind == "ssh":
+        from devbench.targets.ssh import SshTarget
+
+        return SshTarget(cfg.name, cfg.options)  # type: ignore[arg-type]
+    if cfg.kind == "local":
+        from devbench.targets.local import LocalTarget
+
+        return LocalTarget(cfg.name, cfg.options)  # type: ignore[arg-type]
+    raise ValueError(f"unknown target kind {cfg.kind!r}")
+
+
+__all__ = ["CommandResult", "Target", "open_target", "shell_line"]

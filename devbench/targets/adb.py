@@ -1,0 +1,178 @@
+"""adb devices through adbutils: a serial, or host:port to `adb connect`.
+
+Commands run over shell protocol v2 (real exit codes, separate stderr) and are streamed
+line by line; devices without shell_v2 fall back to v1 with an exit-code marker.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Sequence
+
+import adbutils
+
+from devbench.config import AdbOptions
+from devbench.errors import TargetError
+from devbench.targets.base import CommandResult, LineCallback, LineSplitter, shell_line
+
+_EXIT_MARK = "__devbench_exit="
+_ADB_ERRORS = (adbutils.AdbError, adbutils.AdbTimeout, OSError, EOFError)
+
+
+class AdbTarget:
+    transport = "adb"
+
+    def __init__(self, name: str, options: AdbOptions, *, connect_timeout: float = 20.0):
+        self.name = name
+        self.options = options
+        self.workdir = options.workdir
+        self.serial = options.serial or options.connect or ""
+        self._check_server()
+        self.client = adbutils.AdbClient(host=options.server_host, port=options.server_port, socket_timeout=30)
+        try:
+            if options.connect:
+                self._connect(options.connect, connect_timeout)
+            self._wait_online(connect_timeout)
+            self.device = self.client.device(self.serial)
+            self.features = set(self.device.get_features().split(","))
+        except _ADB_ERRORS as exc:
+            raise TargetError(name, "connect", f"adb device {self.serial}: {_msg(exc)}") from None
+
+    def _check_server(self) -> None:
+        host, port = self.options.server_host, self.options.server_port
+        try:
+            with socket.create_connection((host, port), timeout=3):
+                return
+        except OSError as exc:
+            if host in ("127.0.0.1", "localhost") and port == 5037:
+                return  # adbutils starts the default local server itself, as adb does
+            raise TargetError(self.name, "connect", f"no adb server at {host}:{port} ({exc.strerror or exc})") from None
+
+    def _connect(self, addr: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            last = self.client.connect(addr, timeout=min(10.0, timeout))
+            if "connected" in last and "cannot" not in last and "failed" not in last:
+                return
+            time.sleep(0.3)
+        raise TargetError(self.name, "connect", f"adb connect {addr}: {last.strip() or 'no answer'}")
+
+    def _wait_online(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            states = {d.serial: d.state for d in self.client.list()}
+            if states.get(self.serial) == "device":
+                return
+            time.sleep(0.2)
+        if self.serial in states:
+            raise TargetError(self.name, "connect", f"adb device {self.serial} is {states[self.serial]!r}, not ready")
+        have = ", ".join(sorted(states)) or "none"
+        raise TargetError(
+            self.name, "connect",
+            f"no adb device {self.serial} on server {self.options.server_host}:{self.options.server_port} (devices: {have})",
+        )
+
+    # -- the protocol ---------------------------------------------------------------
+
+    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
+        argv = tuple(str(a) for a in argv)
+        cmd = shell_line(argv)
+        try:
+            if "shell_v2" in self.features:
+                return self._run_v2(argv, cmd, timeout, on_line)
+            return self._run_v1(argv, cmd, timeout, on_line)
+        except _ADB_ERRORS as exc:
+            raise TargetError(self.name, f"run {argv[0]}", f"adb connection lost: {_msg(exc)}") from None
+
+    def _run_v2(self, argv, cmd, timeout, on_line) -> CommandResult:
+        conn = self.device.open_transport(timeout=timeout)
+        out, err = bytearray(), bytearray()
+        splitter = LineSplitter(on_line)
+        deadline = time.monotonic() + timeout if timeout else None
+        code = None
+        try:
+            conn.send_command(f"shell,v2,raw:{cmd}")
+            conn.check_okay()
+            while code is None:
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TargetError(self.name, f"run {argv[0]}", f"timed out after {timeout:.0f} s")
+                    conn.conn.settimeout(remaining)
+                header = conn.read(5)
+                kind, length = header[0], int.from_bytes(header[1:5], "little")
+                data = conn.read(length) if length else b""
+                if kind == 1:
+                    out += data
+                    splitter.feed(data.decode("utf-8", "replace"))
+                elif kind == 2:
+                    err += data
+                elif kind == 3:
+                    code = data[0] if data else 255
+        except adbutils.AdbTimeout:
+            raise TargetError(self.name, f"run {argv[0]}", f"timed out after {timeout:.0f} s") from None
+        finally:
+            conn.close()
+        splitter.close()
+        return CommandResult(argv, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+    def _run_v1(self, argv, cmd, timeout, on_line) -> CommandResult:
+        # Old devices: stdout and stderr are merged; the exit code comes from a marker line.
+        conn = self.device.open_shell(f"{cmd} 2>&1; echo {_EXIT_MARK}$?")
+        lines: list[str] = []
+        code = 255
+
+        def take(line: str) -> None:
+            nonlocal code
+            if line.startswith(_EXIT_MARK):
+                code = int(line[len(_EXIT_MARK):] or 255)
+                return
+            lines.append(line)
+            if on_line:
+                on_line(line)
+
+        splitter = LineSplitter(take)
+        try:
+            if timeout:
+                conn.conn.settimeout(timeout)
+            while True:
+                chunk = conn.conn.recv(65536)
+                if not chunk:
+                    break
+                splitter.feed(chunk.decode("utf-8", "replace"))
+            splitter.close()
+        finally:
+            conn.close()
+        text = "\n".join(lines)
+        return CommandResult(argv, code, text, "")
+
+    def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
+        try:
+            self.device.sync.push(str(local), remote, mode=mode)
+        except _ADB_ERRORS as exc:
+            raise TargetError(self.name, "push", f"{local} -> {remote}: {_msg(exc)}") from None
+
+    def pull(self, remote: str, local: Path) -> None:
+        try:
+            info = self.device.sync.stat(remote)
+            if info.mode == 0 and info.size == 0:  # adb reports a missing file as all zeros
+                raise TargetError(self.name, "pull", f"{remote}: no such file on the device")
+            self.device.sync.pull(remote, str(local))
+        except _ADB_ERRORS as exc:
+            raise TargetError(self.name, "pull", f"{remote}: {_msg(exc)}") from None
+
+    def close(self) -> None:
+        if self.options.connect:
+            try:
+                self.client.disconnect(self.options.connect)
+            except _ADB_ERRORS:
+                pass
+
+
+def _msg(exc: BaseException) -> str:
+    text = " ".join(str(a) for a in getattr(exc, "args", ()) if a) or type(exc).__name__
+    return text.splitlines()[0][:300] if text else type(exc).__name__

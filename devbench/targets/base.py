@@ -1,0 +1,82 @@
+"""The one small protocol every transport implements (after labgrid's CommandProtocol).
+
+A target runs an argument list (never a string built from user or device data), streams
+stdout lines to a callback, and moves files. Everything else (probing, tuning, the
+benchmark) is built on these four operations, so it works the same over adb, SSH and
+locally.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+LineCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def last_words(self) -> str:
+        """The last non-empty stderr (or stdout) line: what a failing command said."""
+        for text in (self.stderr, self.stdout):
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            if lines:
+                return lines[-1][:300]
+        return ""
+
+
+class Target(Protocol):
+    name: str
+    transport: str
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        on_line: LineCallback | None = None,
+    ) -> CommandResult:
+        """Run argv on the device; stream stdout lines to on_line; return exit code and output."""
+
+    def push(self, local: Path, remote: str, mode: int = 0o755) -> None: ...
+
+    def pull(self, remote: str, local: Path) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def shell_line(argv: Sequence[str]) -> str:
+    """One POSIX shell command line from an argument list, every word quoted."""
+    return shlex.join([str(a) for a in argv])
+
+
+class LineSplitter:
+    """Feeds decoded text chunks in, calls back once per complete line."""
+
+    def __init__(self, on_line: LineCallback | None):
+        self.on_line = on_line
+        self.buf = ""
+
+    def feed(self, text: str) -> None:
+        if self.on_line is None:
+            return
+        self.buf += text
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            self.on_line(line.rstrip("\r"))
+
+    def close(self) -> None:
+        if self.on_line is not None and self.buf:
+            self.on_line(self.buf.rstrip("\r"))
+        self.buf = ""

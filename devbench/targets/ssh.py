@@ -1,0 +1,114 @@
+"""SSH devices through paramiko: key auth, host keys checked strictly (RejectPolicy)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Sequence
+
+import paramiko
+
+from devbench.config import SshOptions
+from devbench.errors import TargetError
+from devbench.targets.base import CommandResult, LineCallback, LineSplitter, shell_line
+
+
+class SshTarget:
+    transport = "ssh"
+
+    def __init__(self, name: str, options: SshOptions, *, sock: socket.socket | paramiko.Channel | None = None):
+        self.name = name
+        self.options = options
+        self.workdir = options.workdir
+        known_hosts = os.path.expanduser(options.known_hosts)
+        client = paramiko.SSHClient()
+        try:
+            client.load_host_keys(known_hosts)
+        except FileNotFoundError:
+            raise TargetError(name, "connect", f"known_hosts file {known_hosts} does not exist; host keys are always checked") from None
+        except (OSError, paramiko.SSHException) as exc:
+            raise TargetError(name, "connect", f"cannot read known_hosts {known_hosts}: {exc}") from None
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        key = os.path.expanduser(options.key) if options.key else None
+        if key and not os.path.exists(key):
+            raise TargetError(name, "connect", f"SSH key {key} does not exist")
+        try:
+            client.connect(
+                options.host, port=options.port, username=options.user, key_filename=key,
+                timeout=options.connect_timeout, banner_timeout=options.connect_timeout,
+                auth_timeout=options.connect_timeout, allow_agent=key is None,
+                look_for_keys=key is None, sock=sock,
+            )
+        except paramiko.BadHostKeyException as exc:
+            raise TargetError(name, "connect", f"host key of {options.host}:{options.port} does not match {known_hosts} "
+                              f"(got {exc.key.get_name()}): refusing") from None
+        except paramiko.SSHException as exc:
+            if "not found in known_hosts" in str(exc):
+                raise TargetError(name, "connect", f"{options.host}:{options.port} is not in {known_hosts}: refusing an unknown host key") from None
+            raise TargetError(name, "connect", f"{options.user}@{options.host}:{options.port}: {exc}") from None
+        except OSError as exc:
+            raise TargetError(name, "connect", f"{options.host}:{options.port}: {exc.strerror or exc}") from None
+        self.client = client
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(15)
+
+    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
+        argv = tuple(str(a) for a in argv)
+        try:
+            chan = self.client.get_transport().open_session()  # type: ignore[union-attr]
+            chan.exec_command(shell_line(argv))
+        except (paramiko.SSHException, OSError, AttributeError) as exc:
+            raise TargetError(self.name, f"run {argv[0]}", f"SSH connection lost: {exc}") from None
+        out, err = bytearray(), bytearray()
+        splitter = LineSplitter(on_line)
+        deadline = time.monotonic() + timeout if timeout else None
+        try:
+            chan.settimeout(1.0)
+            while True:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TargetError(self.name, f"run {argv[0]}", f"timed out after {timeout:.0f} s")
+                got = False
+                while chan.recv_ready():
+                    data = chan.recv(65536)
+                    out += data
+                    splitter.feed(data.decode("utf-8", "replace"))
+                    got = True
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(65536)
+                    got = True
+                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    break
+                if chan.closed and not got:
+                    break
+                if not got:
+                    if not self.client.get_transport().is_active():  # type: ignore[union-attr]
+                        raise TargetError(self.name, f"run {argv[0]}", "SSH connection lost")
+                    time.sleep(0.01)
+            code = chan.recv_exit_status()
+        finally:
+            chan.close()
+        splitter.close()
+        return CommandResult(argv, code if code >= 0 else 255, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+    def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
+        try:
+            with self.client.open_sftp() as sftp:
+                sftp.put(str(local), remote)
+                sftp.chmod(remote, mode)
+        except (OSError, paramiko.SSHException) as exc:
+            raise TargetError(self.name, "push", f"{local} -> {remote}: {exc}") from None
+
+    def pull(self, remote: str, local: Path) -> None:
+        try:
+            with self.client.open_sftp() as sftp:
+                sftp.get(remote, str(local))
+        except FileNotFoundError:
+            raise TargetError(self.name, "pull", f"{remote}: no such file on the device") from None
+        except (OSError, paramiko.SSHException) as exc:
+            raise TargetError(self.name, "pull", f"{remote}: {exc}") from None
+
+    def close(self) -> None:
+        self.client.close()
