@@ -18,6 +18,8 @@ from devbench.errors import ConfigError
 
 FieldPath = tuple[str | int, ...]
 REQUIRED: Any = object()
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 def format_path(path: FieldPath) -> str:
@@ -83,6 +85,8 @@ def load_file(path: Path) -> Source:
 
 def _build(node: yaml.Node, path: FieldPath, src: Source, constructor: yaml.SafeLoader) -> Any:
     src.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in (_MAP_TAG, _SEQ_TAG):
+        raise src.error(path, f"unsupported YAML tag {node.tag}")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:

@@ -1,0 +1,115 @@
+import pytest
+
+from devbench.config import parse_text, with_overrides
+from devbench.errors import ConfigError
+
+SEED = """\
+run: {name: anon-vma-fork, output: results}
+targets:
+  - {name: phone, adb: {serial: "R58M123ABC"}}
+  - {name: board, ssh: {host: 192.0.2.10, port: 22, user: root, key: ~/.ssh/id_ed25519, known_hosts: ~/.ssh/known_hosts}}
+  - {name: here, local: {}}
+device: {stop_framework: true, cpufreq: {governor: performance, khz: 2400000}, max_map_count: 262144}
+benchmark:
+  vmas: 65536
+  name_length: 79
+  forks: 1000        # timed forks per arm and scenario, split evenly over the batches
+  warmup: 10
+  batches: 10
+  scenarios:
+    - {name: unpopulated, pages: 0}
+    - {name: 1 page, pages: 1}
+    - {name: 10 pages, pages: 10}
+"""
+
+
+def err(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse_text(text, "cfg.yaml")
+    return info.value
+
+
+def test_seed_shape_parses_as_written():
+    cfg = parse_text(SEED, "seed.yaml")
+    assert [t.kind for t in cfg.targets] == ["adb", "ssh", "local"]
+    assert cfg.targets[0].options.serial == "R58M123ABC"
+    assert cfg.targets[1].options.host == "192.0.2.10" and cfg.targets[1].options.port == 22
+    assert cfg.device.cpufreq.khz == 2400000 and cfg.device.max_map_count == 262144
+    assert [(s.name, s.pages) for s in cfg.benchmark.scenarios] == [("unpopulated", 0), ("1 page", 1), ("10 pages", 10)]
+    assert cfg.benchmark.forks == 1000 and cfg.benchmark.batches == 10 and cfg.benchmark.mode == "interleaved"
+
+
+def test_typo_key_names_line_column_and_field_with_suggestion():
+    e = err(SEED.replace("  forks: 1000", "  forkz: 1000"))
+    assert (e.file, e.line, e.column, e.field) == ("cfg.yaml", 10, 3, "benchmark.forkz")
+    assert "did you mean 'forks'" in str(e)
+    assert str(e).startswith("cfg.yaml:10:3: benchmark.forkz:")
+
+
+def test_wrong_type_names_the_value_position():
+    e = err(SEED.replace("vmas: 65536", "vmas: many"))
+    assert (e.line, e.column, e.field) == (8, 9, "benchmark.vmas")
+    assert "integer" in e.message
+
+
+def test_name_length_80_is_refused():
+    e = err(SEED.replace("name_length: 79", "name_length: 80"))
+    assert e.field == "benchmark.name_length" and e.line == 9 and "1..79" in e.message
+
+
+def test_bool_is_not_an_integer():
+    assert err(SEED.replace("warmup: 10", "warmup: true")).field == "benchmark.warmup"
+
+
+def test_nested_typo_in_a_target():
+    e = err(SEED.replace("port: 22,", "prot: 22,"))
+    assert e.field == "targets[1].ssh.prot" and e.line == 4 and "did you mean 'port'" in str(e)
+
+
+def test_target_needs_exactly_one_transport():
+    e = err(SEED.replace("{name: here, local: {}}", "{name: here}"))
+    assert e.field == "targets[2].name" and "exactly one of" in e.message
+    e = err(SEED.replace("{name: here, local: {}}", "{name: here, lcoal: {}}"))
+    assert e.field == "targets[2].lcoal" and "local" in str(e)
+
+
+def test_duplicates_refused():
+    assert "duplicate target" in err(SEED.replace("name: board", "name: phone")).message
+    assert "duplicate scenario" in err(SEED.replace("name: 1 page", "name: unpopulated")).message
+    assert err("benchmark: {vmas: 1}\nbenchmark: {vmas: 2}\n").message == "duplicate key"
+
+
+def test_batches_cannot_exceed_forks():
+    assert err(SEED.replace("batches: 10", "batches: 2000")).field == "benchmark.batches"
+
+
+def test_secrets_are_refused_in_configs():
+    e = err(SEED.replace("user: root,", "user: root, password: hunter2,"))
+    assert e.field == "targets[1].ssh.password" and "hunter2" not in str(e)
+
+
+def test_device_workdir_must_be_a_plain_absolute_path():
+    e = err(SEED.replace('serial: "R58M123ABC"', 'serial: "X", workdir: "/data/$(reboot)"'))
+    assert e.field == "targets[0].adb.workdir"
+    e = err(SEED.replace('serial: "R58M123ABC"', 'serial: "X", workdir: "/data/../../etc"'))
+    assert e.field == "targets[0].adb.workdir"
+
+
+def test_invalid_yaml_reports_position():
+    e = err("run: {name: x\nbenchmark: [")
+    assert e.line is not None and "not valid YAML" in e.message
+
+
+def test_unsafe_tags_are_not_constructed():
+    e = err("benchmark: !!python/object/apply:os.system ['true']\n")
+    assert e.field == "benchmark" and "unsupported YAML tag" in e.message
+    e = err("run: {name: !!python/name:os.system x}\n")
+    assert e.field == "run.name" and "bad value" in e.message
+
+
+def test_target_selection_and_output_override():
+    cfg = with_overrides(parse_text(SEED, "s.yaml"), targets=["here"], output="/tmp/x")
+    assert [t.name for t in cfg.targets] == ["here"] and cfg.run.output == "/tmp/x"
+    with pytest.raises(ConfigError) as info:
+        with_overrides(parse_text(SEED, "s.yaml"), targets=["nope"])
+    assert "no target named 'nope'" in str(info.value)

@@ -1,0 +1,40 @@
+import subprocess
+
+import pytest
+
+from devbench.config import BuildConfig
+from devbench.errors import BuildError
+from devbench.payload import build, compile_command
+
+
+def test_zig_build_is_cached_by_source_target_and_compiler(tmp_path):
+    first = build("x86_64", BuildConfig(), cache=tmp_path)
+    assert first.path.exists() and first.compiler.startswith("zig ")
+    mtime = first.path.stat().st_mtime_ns
+    again = build("x86_64", BuildConfig(), cache=tmp_path)
+    assert again.path == first.path and again.path.stat().st_mtime_ns == mtime and again.sha256 == first.sha256
+    out = subprocess.run([str(first.path), "--version"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    # statically linked: runs anywhere, no interpreter
+    assert b"ld-linux" not in first.path.read_bytes()[:4096]
+
+
+def test_cross_build_aarch64_is_a_different_binary(tmp_path):
+    a = build("aarch64", BuildConfig(), cache=tmp_path)
+    x = build("x86_64", BuildConfig(), cache=tmp_path)
+    assert a.path != x.path and a.sha256 != x.sha256
+    assert a.path.read_bytes()[18] == 0xB7  # ELF e_machine EM_AARCH64
+
+
+def test_compile_commands_per_compiler():
+    src, out = __import__("pathlib").Path("f.c"), __import__("pathlib").Path("o")
+    assert compile_command(BuildConfig(), "armv7", out, src)[4:6] == ["-target", "arm-linux-musleabihf"]
+    ndk = compile_command(BuildConfig(compiler="ndk", cc="/ndk", android_api=30), "aarch64", out, src)
+    assert ndk[0] == "/ndk/toolchains/llvm/prebuilt/linux-x86_64/bin/clang" and ndk[1] == "--target=aarch64-linux-android30"
+    assert compile_command(BuildConfig(compiler="gcc"), "riscv64", out, src)[0] in ("riscv64-linux-gnu-gcc",)
+
+
+def test_missing_compiler_is_a_clear_error(tmp_path):
+    with pytest.raises(BuildError) as info:
+        build("x86_64", BuildConfig(compiler="cc", cc="/nonexistent/cc"), cache=tmp_path)
+    assert "/nonexistent/cc" in str(info.value)
