@@ -1,0 +1,74 @@
+"""``python -m devbench.lab build|up``: warm the rootfs cache, or run one lab device."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from .device import LabDevice
+from .errors import LabError
+from .netns import netns_usable
+from .rootfs import DEFAULT_PACKAGES, ensure_rootfs, is_complete, rootfs_path
+
+
+class _Stop(Exception):
+    pass
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m devbench.lab", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build and cache the lab rootfs (prints its path)")
+    u = sub.add_parser("up", help="start one lab device, print how to reach it as JSON, run until Ctrl-C/SIGTERM")
+    for p in (b, u):
+        p.add_argument("--arch", default="amd64")
+        p.add_argument("--cache-dir", type=Path, default=None)
+    u.add_argument("--ssh-port", type=int, default=2222)
+    args = ap.parse_args(argv)
+
+    try:
+        if args.cmd == "build":
+            t0 = time.monotonic()
+            cached = is_complete(rootfs_path(args.arch, args.cache_dir, DEFAULT_PACKAGES))
+            root = ensure_rootfs(args.arch, args.cache_dir)
+            print(json.dumps({"rootfs": str(root), "cached": cached,
+                              "seconds": round(time.monotonic() - t0, 1)}))
+            return 0
+        reason = netns_usable()
+        if reason:
+            raise LabError("netns", reason)
+        root = ensure_rootfs(args.arch, args.cache_dir)
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        dev = LabDevice(root, ssh_port=args.ssh_port)
+        try:
+            dev.start()
+            info = dev.describe()
+            info["startup_seconds"] = round(dev.startup_seconds or 0.0, 3)
+            print(json.dumps(info, indent=1), flush=True)
+            while dev.running:
+                time.sleep(0.5)
+            print("lab device exited on its own", file=sys.stderr)
+            return 1
+        except _Stop:
+            return 0
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            dev.stop()
+    except LabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

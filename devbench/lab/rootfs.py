@@ -1,0 +1,125 @@
+"""Build and cache a Debian trixie root filesystem that holds adbd and sshd (mmdebstrap)."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import LabError
+from .mirror import debian_mirror
+
+SUITE = "trixie"
+# linux-perf adds ~144 MB (it pulls libperl and libpython) and ~6 s of build time.
+DEFAULT_PACKAGES: tuple[str, ...] = ("adbd", "openssh-server", "procps", "busybox", "iproute2", "linux-perf")
+ADBD_PATH = "/usr/lib/android-sdk/platform-tools/adbd"
+SSHD_PATH = "/usr/sbin/sshd"
+_CACHE_FORMAT = "1"  # bump when the build recipe changes
+
+
+def cache_root() -> Path:
+    """``$DEVBENCH_CACHE/lab``, else ``$XDG_CACHE_HOME/devbench/lab``, else ``~/.cache/devbench/lab``."""
+    env = os.environ.get("DEVBENCH_CACHE")
+    if env:
+        return Path(env) / "lab"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "devbench" / "lab"
+
+
+def rootfs_key(suite: str, arch: str, packages: Sequence[str]) -> str:
+    """Short hash of what determines the rootfs content."""
+    h = hashlib.sha256(json.dumps([_CACHE_FORMAT, suite, arch, sorted(set(packages))]).encode())
+    return h.hexdigest()[:12]
+
+
+def rootfs_path(arch: str = "amd64", cache_dir: Path | None = None,
+                packages: Sequence[str] = DEFAULT_PACKAGES, suite: str = SUITE) -> Path:
+    """Where :func:`ensure_rootfs` keeps the rootfs for these arguments (it may not exist yet)."""
+    base = Path(cache_dir) if cache_dir is not None else cache_root()
+    return base / f"rootfs-{suite}-{arch}-{rootfs_key(suite, arch, packages)}"
+
+
+def marker_path(root: Path) -> Path:
+    return root.with_name(root.name + ".complete")
+
+
+def is_complete(root: Path) -> bool:
+    return root.is_dir() and marker_path(root).is_file()
+
+
+def ensure_rootfs(arch: str = "amd64", cache_dir: Path | None = None,
+                  packages: Sequence[str] = DEFAULT_PACKAGES, suite: str = SUITE,
+                  mirror: str | None = None, timeout: float = 900.0) -> Path:
+    """Return a complete cached rootfs, building it with mmdebstrap first if needed.
+
+    The build goes to a temporary directory beside the target and is renamed into place;
+    a marker file ``<root>.complete`` is written last. ``<root>.lock`` (fcntl) serialises
+    builders; ``<root>.log`` holds mmdebstrap's output. Raises LabError on failure.
+    """
+    root = rootfs_path(arch, cache_dir, packages, suite)
+    if is_complete(root):
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.with_name(root.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_complete(root):  # another builder finished while we waited
+            return root
+        _build(root, arch, packages, suite, mirror, timeout)
+    return root
+
+
+def _build(root: Path, arch: str, packages: Sequence[str], suite: str,
+           mirror: str | None, timeout: float) -> None:
+    if shutil.which("mmdebstrap") is None:
+        raise LabError("rootfs", "mmdebstrap is not installed (apt-get install mmdebstrap)")
+    if os.geteuid() != 0:
+        raise LabError("rootfs", "building the lab rootfs needs root")
+    if root.exists():  # left over from an interrupted build: no marker
+        shutil.rmtree(root)
+    for stale in root.parent.glob(root.name + ".tmp-*"):  # we hold the lock: nobody builds there
+        shutil.rmtree(stale, ignore_errors=True)
+    mirror = mirror or debian_mirror()
+    log = root.with_name(root.name + ".log")
+    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
+    cmd = ["mmdebstrap", "--variant=apt", f"--architectures={arch}",
+           "--include=" + ",".join(packages), suite, str(tmp), mirror]
+    t0 = time.monotonic()
+    try:
+        with open(log, "w") as out:
+            out.write("$ " + " ".join(cmd) + "\n")
+            out.flush()
+            try:
+                rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    timeout=timeout).returncode
+            except subprocess.TimeoutExpired:
+                rc = -1
+                out.write(f"\n(timed out after {timeout} s)\n")
+        if rc != 0:
+            raise LabError("rootfs", f"mmdebstrap failed (exit {rc}); log {log}:\n{_tail(log)}")
+        if "adbd" in packages and not (tmp / ADBD_PATH.lstrip("/")).exists():
+            raise LabError("rootfs", f"adbd missing at {ADBD_PATH} after build; log {log}")
+        os.rename(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    info = {"suite": suite, "arch": arch, "packages": list(packages), "mirror": mirror,
+            "build_seconds": round(time.monotonic() - t0, 1), "built_at": time.time()}
+    m = marker_path(root)
+    new = m.with_name(m.name + ".new")
+    new.write_text(json.dumps(info, indent=1) + "\n")
+    os.rename(new, m)
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as e:
+        return f"(cannot read log: {e})"
