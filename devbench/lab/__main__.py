@@ -24,6 +24,24 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise _Stop(signum)
 
 
+def write_smoke_config(dev: LabDevice, out: Path, adb_server_port: int) -> None:
+    """The shipped lab smoke config, with its targets pointed at this lab device."""
+    import yaml
+
+    from devbench.resources import data_dir
+
+    cfg = yaml.safe_load((data_dir("configs") / "lab-smoke.yaml").read_text())
+    ssh = dev.ssh()
+    cfg["targets"] = [
+        {"name": "lab-adb", "adb": {"connect": dev.adb_serial, "server_port": adb_server_port}},
+        {"name": "lab-ssh", "ssh": {"host": ssh.host, "port": ssh.port, "user": ssh.user,
+                                    "key": str(ssh.key), "known_hosts": str(ssh.known_hosts)}},
+    ]
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    tmp.replace(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m devbench.lab", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -33,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--arch", default="amd64")
         p.add_argument("--cache-dir", type=Path, default=None)
     u.add_argument("--ssh-port", type=int, default=2222)
+    u.add_argument("--config-out", type=Path, default=None,
+                   help="also write configs/lab-smoke.yaml with this device's adb and SSH targets filled in")
+    u.add_argument("--adb-server-port", type=int, default=5037, help="adb server the written config connects through")
     args = ap.parse_args(argv)
 
     try:
@@ -54,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             dev.start()
             info = dev.describe()
             info["startup_seconds"] = round(dev.startup_seconds or 0.0, 3)
+            if args.config_out:
+                write_smoke_config(dev, args.config_out, args.adb_server_port)
+                info["config"] = str(args.config_out)
             print(json.dumps(info, indent=1), flush=True)
             while dev.running:
                 time.sleep(0.5)
