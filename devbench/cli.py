@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render a run's report from its results.json")
     rep.add_argument("run_dir", help="run folder (or its results.json)")
     rep.add_argument("--format", choices=("html", "text", "markdown", "json"), default="html")
+    kc = sub.add_parser("kernel-config", help="print the kernel config fragment devbench needs (or check a kernel)")
+    kc.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64")
+    kc.add_argument("--check", metavar="KERNEL", help="check a kernel image (IKCONFIG or .config beside it) instead")
     return p
 
 
@@ -43,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "kernel-config":
+            return cmd_kernel_config(args)
         return cmd_report(args)
     except ConfigError as exc:
         print(f"devbench: {exc}", file=sys.stderr)
@@ -126,6 +131,26 @@ class _LineProgress:
 
     def target_done(self, target: str, ok: bool, text: str) -> None:
         print(f"[{target}] {'ok' if ok else 'FAILED'}: {text}", file=sys.stderr)
+
+
+def cmd_kernel_config(args: argparse.Namespace) -> int:
+    from devbench.kernel.fragment import fragment_text
+
+    if not args.check:
+        print(fragment_text(args.arch), end="")
+        return EXIT_OK
+    from devbench.targets.qemu import kernel_findings
+
+    kernel = Path(args.check).expanduser()
+    if not kernel.is_file():
+        print(f"devbench: kernel image {kernel} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    findings, source = kernel_findings(kernel, args.arch)
+    for line in findings:
+        print(line)
+    if not findings:
+        print(f"{kernel}: every option devbench needs is set ({source})")
+    return EXIT_OK if not findings else EXIT_FAILED
 
 
 def cmd_report(args: argparse.Namespace) -> int:

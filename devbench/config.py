@@ -6,6 +6,7 @@ refused, with a suggestion when one is close.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from devbench.errors import ConfigError
 from devbench.yamlsrc import Section, Source, load_file, load_yaml
 
 ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
+KINDS = ("adb", "ssh", "local", "qemu")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")
 # Names become folder names and labels; keep them printable and path-safe.
 
@@ -30,8 +32,18 @@ class AdbOptions:
     serial: str | None = None
     connect: str | None = None  # host:port of a networked adbd to `adb connect`
     server_host: str = "127.0.0.1"
-    server_port: int = 5037
+    server_port: int | None = None  # None: $ANDROID_ADB_SERVER_PORT or 5037, as adb itself
     workdir: str = "/data/local/tmp/devbench"
+
+    def resolved_server_port(self) -> int:
+        return resolve_adb_port(self.server_port)
+
+
+def resolve_adb_port(port: int | None) -> int:
+    if port is not None:
+        return port
+    env = os.environ.get("ANDROID_ADB_SERVER_PORT", "")
+    return int(env) if env.isdigit() and 0 < int(env) < 65536 else 5037
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,25 @@ class SshOptions:
     connect_timeout: float = 15.0
 
 
+QEMU_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
+
+
+@dataclass(frozen=True)
+class QemuOptions:
+    arch: str  # "x86_64" | "arm64"
+    kernel: str = "feature"  # a kernel image path, or "feature": devbench's own build with CONFIG_ANON_VMA_NAME
+    memory_mb: int = 4096
+    cpus: int = 2
+    accel: str = "auto"  # tcg | kvm | auto (kvm only where it really works)
+    append: str = ""  # extra kernel command line
+    boot_timeout_s: int = 300
+    retries: int = 2
+    hard_timeout_s: int = 4 * 3600
+    server_host: str = "127.0.0.1"
+    server_port: int | None = None
+    workdir: str = "/data/local/tmp/devbench"
+
+
 @dataclass(frozen=True)
 class LocalOptions:
     workdir: str | None = None
@@ -53,8 +84,8 @@ class LocalOptions:
 @dataclass(frozen=True)
 class TargetConfig:
     name: str
-    kind: str  # "adb" | "ssh" | "local"
-    options: AdbOptions | SshOptions | LocalOptions
+    kind: str  # "adb" | "ssh" | "local" | "qemu"
+    options: AdbOptions | SshOptions | LocalOptions | QemuOptions
 
 
 @dataclass(frozen=True)
@@ -87,6 +118,7 @@ class BenchmarkConfig:
     mode: str = "interleaved"  # or "separate": one process per arm, as the seed did
     seed: int = 1
     timeout_s: float = 3600.0
+    on_emulator: str = "smoke"  # Android emulators: "smoke" (few forks) or "full"
     scenarios: tuple[Scenario, ...] = ()
 
 
@@ -166,13 +198,13 @@ def _targets(top: Section) -> tuple[TargetConfig, ...]:
 
 def _target(sec: Section) -> TargetConfig:
     name = _name(sec, "name")
-    kinds = [k for k in ("adb", "ssh", "local") if sec.has(k)]
+    kinds = [k for k in KINDS if sec.has(k)]
     if len(kinds) != 1:
         known = {k for k in sec.data if k != "name"}
         if not kinds and known:
-            sec.seen.update(("name", "adb", "ssh", "local"))
+            sec.seen.update(("name", *KINDS))
             sec.done()  # reports the unknown key with a suggestion
-        raise sec.error("name", "a target needs exactly one of adb:, ssh:, local:")
+        raise sec.error("name", "a target needs exactly one of " + ", ".join(k + ":" for k in KINDS))
     kind = kinds[0]
     opts_sec = sec.section(kind)
     assert opts_sec is not None
@@ -181,7 +213,7 @@ def _target(sec: Section) -> TargetConfig:
             serial=opts_sec.string("serial", None),
             connect=opts_sec.value("connect", _host_port, None),
             server_host=opts_sec.string("server_host", "127.0.0.1"),
-            server_port=opts_sec.integer("server_port", 5037, lo=1, hi=65535),
+            server_port=opts_sec.integer("server_port", None, lo=1, hi=65535),
             workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),
         )
         if opts.serial is None and opts.connect is None:
@@ -199,11 +231,33 @@ def _target(sec: Section) -> TargetConfig:
         for secret in ("password", "passphrase"):
             if opts_sec.has(secret):
                 raise opts_sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
+    elif kind == "qemu":
+        arch = opts_sec.string("arch", choices=tuple(QEMU_ARCHES))
+        opts = QemuOptions(
+            arch=QEMU_ARCHES[arch],
+            kernel=opts_sec.string("kernel", "feature"),
+            memory_mb=opts_sec.integer("memory_mb", 4096, lo=256, hi=1024 * 1024),
+            cpus=opts_sec.integer("cpus", 2, lo=1, hi=512),
+            accel=opts_sec.string("accel", "auto", choices=("auto", "tcg", "kvm")),
+            append=opts_sec.value("append", _kernel_args, ""),
+            boot_timeout_s=opts_sec.integer("boot_timeout_s", 300, lo=5, hi=24 * 3600),
+            retries=opts_sec.integer("retries", 2, lo=0, hi=20),
+            hard_timeout_s=opts_sec.integer("hard_timeout_s", 4 * 3600, lo=60, hi=7 * 24 * 3600),
+            server_host=opts_sec.string("server_host", "127.0.0.1"),
+            server_port=opts_sec.integer("server_port", None, lo=1, hi=65535),
+            workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),
+        )
     else:
         opts = LocalOptions(workdir=opts_sec.string("workdir", None))
     opts_sec.done()
     sec.done()
     return TargetConfig(name=name, kind=kind, options=opts)
+
+
+def _kernel_args(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.,:=/+\- ]*$", value):
+        raise ValueError(f"must be kernel arguments of letters, digits and _.,:=/+- (got {value!r})")
+    return value
 
 
 def _host_port(value: Any) -> str:
@@ -263,6 +317,7 @@ def _benchmark(sec: Section) -> BenchmarkConfig:
         mode=sec.string("mode", "interleaved", choices=("interleaved", "separate")),
         seed=sec.integer("seed", 1, lo=0, hi=2**63 - 1),
         timeout_s=float(sec.integer("timeout_s", 3600, lo=1, hi=7 * 24 * 3600)),
+        on_emulator=sec.string("on_emulator", "smoke", choices=("smoke", "full")),
         scenarios=tuple(scenarios),
     )
     sec.done()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from devbench.config import BenchmarkConfig, Scenario
 
@@ -60,3 +60,14 @@ def required_map_count(bench: BenchmarkConfig) -> int:
 def required_memory_bytes(bench: BenchmarkConfig, page_size: int) -> int:
     pages = max(sc.pages for sc in bench.scenarios)
     return bench.vmas * pages * page_size
+
+
+# An Android emulator's timings are not device timings: it gets a smoke run unless the
+# config asks for the full size (benchmark.on_emulator: full).
+EMULATOR_SMOKE = {"forks": 50, "batches": 5, "warmup": 2}
+
+
+def for_emulator(bench: BenchmarkConfig) -> BenchmarkConfig:
+    if bench.on_emulator == "full":
+        return bench
+    return replace(bench, **{k: min(getattr(bench, k), v) for k, v in EMULATOR_SMOKE.items()})

@@ -19,7 +19,7 @@ from devbench.device.probe import probe
 from devbench.device.tuning import Change, prepared
 from devbench.errors import DevbenchError, TargetError
 from devbench.payload import build, deploy
-from devbench.plan import Invocation, plan
+from devbench.plan import Invocation, for_emulator, plan
 from devbench.protocol import exit_error, parse_event
 from devbench.results import ResultsStore, new_results
 from devbench.targets import open_target
@@ -87,11 +87,22 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
     target: Target | None = None
     try:
         progress.step(name, "connecting")
-        target = open_target(tcfg)
+        target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text))
+        for warning in getattr(target, "warnings", []):
+            store.warn(name, warning)
+        if hasattr(target, "info"):
+            store.update_target(name, transport_info=target.info)  # type: ignore[attr-defined]
         step = "probe"
         progress.step(name, "probing")
         facts = probe(target)
         store.update_target(name, facts=facts.to_json(), status="building")
+        if facts.emulator or str(getattr(target, "serial", "")).startswith("emulator-"):
+            store.warn(name, "Android emulator: emulator timings are not device timings")
+            if bench.on_emulator == "smoke":
+                bench = for_emulator(bench)
+                invocations = plan(bench)
+                store.warn(name, f"emulator smoke run: {bench.forks} forks in {bench.batches} batches per arm "
+                                 "(benchmark.on_emulator: full runs the configured size)")
         step = "build payload"
         progress.step(name, f"building payload for {facts.abi}")
         payload = build(facts.abi, cfg.build)  # type: ignore[arg-type]
@@ -114,7 +125,8 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         store.add_error(name, None, None, "interrupted", f"interrupted during {step}")
         raise
     except DevbenchError as exc:
-        store.add_error(name, None, None, _kind_of(step), str(exc))
+        kind = _STEP_KINDS.get(exc.step) if isinstance(exc, TargetError) else None
+        store.add_error(name, None, None, kind or _kind_of(step), str(exc))
     finally:
         if target is not None:
             try:
@@ -125,6 +137,10 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
     store.update_target(name, status="ok" if ok else "failed")
     progress.target_done(name, ok, "done" if ok else store.data["errors"][-1]["message"])
     return ok
+
+
+_STEP_KINDS = {"boot": "boot-failed", "build kernel": "kernel-build-failed", "guest image": "guest-image-failed",
+               "restore": "restore-failed"}
 
 
 def _kind_of(step: str) -> str:

@@ -15,6 +15,8 @@ echo "kernel_build=$(uname -v)"
 echo "sdk=$(getprop ro.build.version.sdk 2>/dev/null)"
 echo "android_abi=$(getprop ro.product.cpu.abi 2>/dev/null)"
 echo "model=$(getprop ro.product.model 2>/dev/null)"
+echo "kernel_qemu=$(getprop ro.kernel.qemu 2>/dev/null)"
+echo "boot_qemu=$(getprop ro.boot.qemu 2>/dev/null)"
 echo "uid=$(id -u 2>/dev/null)"
 echo "cpus=$(grep -c '^processor' /proc/cpuinfo 2>/dev/null)"
 echo "online=$(cat /sys/devices/system/cpu/online 2>/dev/null)"
@@ -51,6 +53,7 @@ class Facts:
     max_map_count: int | None
     page_size: int | None
     kernel_config: dict[str, str] = field(default_factory=dict)  # e.g. {"ANON_VMA_NAME": "y"}; empty if unreadable
+    emulator: bool = False  # an Android emulator (ro.kernel.qemu / ro.boot.qemu)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +111,7 @@ def parse_facts(text: str) -> Facts:
         max_map_count=_int(kv.get("max_map_count")),
         page_size=_int(kv.get("pagesize")),
         kernel_config=kconfig,
+        emulator=sdk is not None and "1" in (kv.get("kernel_qemu"), kv.get("boot_qemu")),
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
 from devbench.config import TargetConfig
 from devbench.targets.base import CommandResult, Target, shell_line
 
 
-def open_target(cfg: TargetConfig) -> Target:
-    """Connect to a configured target. Raises TargetError naming the device and step."""
+def open_target(cfg: TargetConfig, run_dir: Path | None = None, step: Callable[[str], None] | None = None) -> Target:
+    """Connect to (or boot) a configured target. Raises TargetError naming the device and step."""
     if cfg.kind == "adb":
         from devbench.targets.adb import AdbTarget
 
@@ -16,6 +19,10 @@ def open_target(cfg: TargetConfig) -> Target:
         from devbench.targets.ssh import SshTarget
 
         return SshTarget(cfg.name, cfg.options)  # type: ignore[arg-type]
+    if cfg.kind == "qemu":
+        from devbench.targets.qemu import QemuTarget
+
+        return QemuTarget(cfg.name, cfg.options, run_dir or Path("."), step)  # type: ignore[arg-type]
     if cfg.kind == "local":
         from devbench.targets.local import LocalTarget
 

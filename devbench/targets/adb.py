@@ -30,7 +30,8 @@ class AdbTarget:
         self.workdir = options.workdir
         self.serial = options.serial or options.connect or ""
         self._check_server()
-        self.client = adbutils.AdbClient(host=options.server_host, port=options.server_port, socket_timeout=30)
+        self.server_port = options.resolved_server_port()
+        self.client = adbutils.AdbClient(host=options.server_host, port=self.server_port, socket_timeout=30)
         try:
             if options.connect:
                 self._connect(options.connect, connect_timeout)
@@ -41,7 +42,7 @@ class AdbTarget:
             raise TargetError(name, "connect", f"adb device {self.serial}: {_msg(exc)}") from None
 
     def _check_server(self) -> None:
-        host, port = self.options.server_host, self.options.server_port
+        host, port = self.options.server_host, self.options.resolved_server_port()
         try:
             with socket.create_connection((host, port), timeout=3):
                 return
@@ -73,7 +74,7 @@ class AdbTarget:
         have = ", ".join(sorted(states)) or "none"
         raise TargetError(
             self.name, "connect",
-            f"no adb device {self.serial} on server {self.options.server_host}:{self.options.server_port} (devices: {have})",
+            f"no adb device {self.serial} on server {self.options.server_host}:{self.server_port} (devices: {have})",
         )
 
     # -- the protocol ---------------------------------------------------------------

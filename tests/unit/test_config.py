@@ -113,3 +113,24 @@ def test_target_selection_and_output_override():
     with pytest.raises(ConfigError) as info:
         with_overrides(parse_text(SEED, "s.yaml"), targets=["nope"])
     assert "no target named 'nope'" in str(info.value)
+
+
+def test_qemu_target_shape_and_defaults():
+    text = SEED.replace("{name: here, local: {}}", "{name: kut-arm64, qemu: {arch: arm64, kernel: ~/linux/arch/arm64/boot/Image, memory_mb: 4096, cpus: 2}}")
+    q = parse_text(text, "q.yaml").target("kut-arm64")
+    assert q.kind == "qemu" and q.options.arch == "arm64" and q.options.kernel.endswith("Image")
+    assert (q.options.accel, q.options.retries, q.options.server_port) == ("auto", 2, None)
+    e = err(SEED.replace("{name: here, local: {}}", "{name: k, qemu: {arch: mips}}"))
+    assert e.field == "targets[2].qemu.arch"
+    e = err(SEED.replace("{name: here, local: {}}", "{name: k, qemu: {arch: x86_64, append: 'init=/bin/sh; reboot'}}"))
+    assert e.field == "targets[2].qemu.append"
+
+
+def test_adb_server_port_follows_the_environment_like_adb(monkeypatch):
+    from devbench.config import AdbOptions
+
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "5099")
+    assert AdbOptions(serial="x").resolved_server_port() == 5099
+    assert AdbOptions(serial="x", server_port=6000).resolved_server_port() == 6000
+    monkeypatch.delenv("ANDROID_ADB_SERVER_PORT")
+    assert AdbOptions(serial="x").resolved_server_port() == 5037

@@ -1,0 +1,120 @@
+"""A kernel under test booted in QEMU, driven over adb like any other device.
+
+devbench builds (or takes from its cache) the guest disk image and, for `kernel: feature`,
+its own kernel with CONFIG_ANON_VMA_NAME; checks the kernel's config before booting; boots
+it with the guest's adbd forwarded to a free loopback port; then delegates every command to
+an AdbTarget. close() always shuts QEMU down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+from devbench.config import AdbOptions, QemuOptions
+from devbench.errors import DevbenchError, TargetError
+from devbench.targets.adb import AdbTarget
+from devbench.targets.base import CommandResult, LineCallback
+
+StepCallback = Callable[[str], None]
+
+
+def kernel_findings(kernel: Path, arch: str) -> tuple[list[str], str | None]:
+    """Plain-language warnings about the kernel's config, and where the config was found."""
+    from devbench.kernel.kconfig import check_config, find_config, parse_config
+
+    found = find_config(kernel)
+    if found is None:
+        return ([f"kernel config of {kernel} not readable (no IKCONFIG, no .config beside it): "
+                 "CONFIG_ANON_VMA_NAME and the boot options could not be checked"], None)
+    text, source = found
+    out = []
+    for f in check_config(parse_config(text), arch):
+        need = {"benchmark": "for the named arm", "boot": "to boot in devbench's QEMU",
+                "perf": "for perf profiles"}.get(f.why, f.why)
+        out.append(f"kernel config ({source}): CONFIG_{f.option} is {f.found or 'missing'}, needed {need} "
+                   f"(`devbench kernel-config --arch {arch}` prints the fragment)")
+    return out, source
+
+
+def resolve_kernel(name: str, options: QemuOptions, step: StepCallback) -> Path:
+    if options.kernel != "feature":
+        path = Path(os.path.expanduser(options.kernel))
+        if not path.is_file():
+            raise TargetError(name, "boot", f"kernel image {path} does not exist")
+        return path
+    from devbench.kernel.build import ensure_kernel
+
+    step(f"building or reusing devbench's {options.arch} feature kernel")
+    try:
+        return Path(ensure_kernel(options.arch, progress=step).image)
+    except DevbenchError as exc:
+        raise TargetError(name, "build kernel", str(exc)) from None
+
+
+class QemuTarget:
+    transport = "qemu"
+
+    def __init__(self, name: str, options: QemuOptions, run_dir: Path, step: StepCallback | None = None):
+        from devbench.qemu.image import guest_image
+        from devbench.qemu.machine import BootError, QemuMachine, QemuSpec
+
+        step = step or (lambda text: None)
+        self.name = name
+        self.options = options
+        self.workdir = options.workdir
+        self.kernel = resolve_kernel(name, options, step)
+        self.warnings, self.kernel_config_source = kernel_findings(self.kernel, options.arch)
+        self.warnings.append("QEMU guest: timings come from an emulated machine"
+                             + (" (software emulation, TCG)" if options.accel != "kvm" else "")
+                             + " and are not device timings")
+        step(f"building or reusing the {options.arch} guest image")
+        try:
+            image = guest_image(options.arch)
+        except DevbenchError as exc:
+            raise TargetError(name, "guest image", str(exc)) from None
+        spec = QemuSpec(arch=options.arch, kernel=self.kernel, image=image, memory_mb=options.memory_mb,
+                        cpus=options.cpus, accel=options.accel, append=options.append,
+                        boot_timeout_s=options.boot_timeout_s, retries=options.retries,
+                        hard_timeout_s=options.hard_timeout_s)
+        self.machine = QemuMachine(spec, run_dir, name)
+        try:
+            step(f"booting {self.kernel.name} in QEMU ({options.arch})")
+            try:
+                self.machine.boot()
+            except BootError as exc:
+                raise TargetError(name, "boot", _one_line(exc)) from None
+            step("connecting over adb")
+            self.adb = AdbTarget(name, AdbOptions(connect=self.machine.adb_serial, server_host=options.server_host,
+                                                  server_port=options.server_port, workdir=options.workdir))
+        except BaseException:
+            self.machine.stop()
+            raise
+
+    @property
+    def info(self) -> dict[str, object]:
+        m = self.machine
+        return {"kernel": str(self.kernel), "kernel_config_source": self.kernel_config_source,
+                "adb_serial": m.adb_serial, "ssh_port": m.ssh_port, "console_log": str(m.console_log),
+                "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch}
+
+    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
+        return self.adb.run(argv, timeout=timeout, on_line=on_line)
+
+    def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
+        self.adb.push(local, remote, mode)
+
+    def pull(self, remote: str, local: Path) -> None:
+        self.adb.pull(remote, local)
+
+    def close(self) -> None:
+        try:
+            self.adb.close()
+        finally:
+            self.machine.stop()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
