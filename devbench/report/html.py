@@ -22,6 +22,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["ms"] = fmt_ms
     env.filters["pct"] = fmt_pct
+    env.filters["basename"] = lambda path: Path(str(path)).name
     return env
 
 

@@ -11,7 +11,7 @@ from devbench.resources import data_dir
 
 
 def test_shipped_configs_parse():
-    for name in ("default.yaml", "seed.yaml", "lab-smoke.yaml", "emulator-smoke.yaml"):
+    for name in ("default.yaml", "local.yaml", "seed.yaml", "lab-smoke.yaml", "emulator-smoke.yaml"):
         cfg = load_config(data_dir("configs") / name)
         assert cfg.benchmark.scenarios and cfg.targets
 
