@@ -16,7 +16,7 @@ from devbench.errors import ConfigError
 from devbench.yamlsrc import Section, Source, load_file, load_yaml
 
 ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
-KINDS = ("adb", "ssh", "local", "qemu")
+KINDS = ("adb", "ssh", "local", "qemu", "emulator")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")
 # Names become folder names and labels; keep them printable and path-safe.
 
@@ -77,6 +77,16 @@ class QemuOptions:
 
 
 @dataclass(frozen=True)
+class EmulatorOptions:
+    avd: str
+    sdk: str | None = None  # Android SDK root; default $ANDROID_HOME, $ANDROID_SDK_ROOT, or `emulator` on PATH
+    boot_timeout_s: int = 600
+    server_host: str = "127.0.0.1"
+    server_port: int | None = None
+    workdir: str = "/data/local/tmp/devbench"
+
+
+@dataclass(frozen=True)
 class LocalOptions:
     workdir: str | None = None
 
@@ -85,7 +95,7 @@ class LocalOptions:
 class TargetConfig:
     name: str
     kind: str  # "adb" | "ssh" | "local" | "qemu"
-    options: AdbOptions | SshOptions | LocalOptions | QemuOptions
+    options: AdbOptions | SshOptions | LocalOptions | QemuOptions | EmulatorOptions
 
 
 @dataclass(frozen=True)
@@ -243,6 +253,18 @@ def _target(sec: Section) -> TargetConfig:
             boot_timeout_s=opts_sec.integer("boot_timeout_s", 300, lo=5, hi=24 * 3600),
             retries=opts_sec.integer("retries", 2, lo=0, hi=20),
             hard_timeout_s=opts_sec.integer("hard_timeout_s", 4 * 3600, lo=60, hi=7 * 24 * 3600),
+            server_host=opts_sec.string("server_host", "127.0.0.1"),
+            server_port=opts_sec.integer("server_port", None, lo=1, hi=65535),
+            workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),
+        )
+    elif kind == "emulator":
+        avd = opts_sec.string("avd")
+        if not re.match(r"^[A-Za-z0-9._-]+$", avd):
+            raise opts_sec.error("avd", f"must be an AVD name of letters, digits, '.', '_', '-' (got {avd!r})")
+        opts = EmulatorOptions(
+            avd=avd,
+            sdk=opts_sec.string("sdk", None),
+            boot_timeout_s=opts_sec.integer("boot_timeout_s", 600, lo=5, hi=24 * 3600),
             server_host=opts_sec.string("server_host", "127.0.0.1"),
             server_port=opts_sec.integer("server_port", None, lo=1, hi=65535),
             workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),

@@ -140,7 +140,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
 
 
 _STEP_KINDS = {"boot": "boot-failed", "build kernel": "kernel-build-failed", "guest image": "guest-image-failed",
-               "restore": "restore-failed"}
+               "start emulator": "emulator-failed", "restore": "restore-failed"}
 
 
 def _kind_of(step: str) -> str:

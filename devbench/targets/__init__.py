@@ -23,6 +23,10 @@ def open_target(cfg: TargetConfig, run_dir: Path | None = None, step: Callable[[
         from devbench.targets.qemu import QemuTarget
 
         return QemuTarget(cfg.name, cfg.options, run_dir or Path("."), step)  # type: ignore[arg-type]
+    if cfg.kind == "emulator":
+        from devbench.targets.emulator import EmulatorTarget
+
+        return EmulatorTarget(cfg.name, cfg.options, run_dir or Path("."), step)  # type: ignore[arg-type]
     if cfg.kind == "local":
         from devbench.targets.local import LocalTarget
 
