@@ -126,7 +126,8 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         raise
     except DevbenchError as exc:
         kind = _STEP_KINDS.get(exc.step) if isinstance(exc, TargetError) else None
-        store.add_error(name, None, None, kind or _kind_of(step), str(exc))
+        extra = {"console_tail": exc.console_tail} if hasattr(exc, "console_tail") else {}
+        store.add_error(name, None, None, kind or _kind_of(step), str(exc), **extra)
     finally:
         if target is not None:
             try:

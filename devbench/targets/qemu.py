@@ -29,12 +29,8 @@ def kernel_findings(kernel: Path, arch: str) -> tuple[list[str], str | None]:
         return ([f"kernel config of {kernel} not readable (no IKCONFIG, no .config beside it): "
                  "CONFIG_ANON_VMA_NAME and the boot options could not be checked"], None)
     text, source = found
-    out = []
-    for f in check_config(parse_config(text), arch):
-        need = {"benchmark": "for the named arm", "boot": "to boot in devbench's QEMU",
-                "perf": "for perf profiles"}.get(f.why, f.why)
-        out.append(f"kernel config ({source}): CONFIG_{f.option} is {f.found or 'missing'}, needed {need} "
-                   f"(`devbench kernel-config --arch {arch}` prints the fragment)")
+    out = [f"kernel config ({source}): {f}; `devbench kernel-config --arch {arch}` prints the fragment"
+           for f in check_config(parse_config(text), arch)]
     return out, source
 
 
@@ -58,7 +54,7 @@ class QemuTarget:
 
     def __init__(self, name: str, options: QemuOptions, run_dir: Path, step: StepCallback | None = None):
         from devbench.qemu.image import guest_image
-        from devbench.qemu.machine import BootError, QemuMachine, QemuSpec
+        from devbench.qemu.machine import QemuMachine, QemuSpec
 
         step = step or (lambda text: None)
         self.name = name
@@ -81,10 +77,7 @@ class QemuTarget:
         self.machine = QemuMachine(spec, run_dir, name)
         try:
             step(f"booting {self.kernel.name} in QEMU ({options.arch})")
-            try:
-                self.machine.boot()
-            except BootError as exc:
-                raise TargetError(name, "boot", _one_line(exc)) from None
+            self.machine.boot()  # BootError: one line naming the device, with the console tail
             step("connecting over adb")
             self.adb = AdbTarget(name, AdbOptions(connect=self.machine.adb_serial, server_host=options.server_host,
                                                   server_port=options.server_port, workdir=options.workdir))
@@ -97,7 +90,8 @@ class QemuTarget:
         m = self.machine
         return {"kernel": str(self.kernel), "kernel_config_source": self.kernel_config_source,
                 "adb_serial": m.adb_serial, "ssh_port": m.ssh_port, "console_log": str(m.console_log),
-                "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch}
+                "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch,
+                "accel": m.accel}
 
     def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
         return self.adb.run(argv, timeout=timeout, on_line=on_line)
@@ -114,7 +108,3 @@ class QemuTarget:
         finally:
             self.machine.stop()
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
