@@ -2,10 +2,11 @@
 
 from .adbserver import AdbServer, PrivateAdbClient
 from .device import LabDevice, SshEndpoint
+from .emulated import EmulatedLabDevice, lab_device_for
 from .errors import LabError
 from .mirror import debian_mirror, mirror_from_texts
 from .netns import netns_usable
 from .rootfs import DEFAULT_PACKAGES, ensure_rootfs, rootfs_path
 
-__all__ = ["AdbServer", "PrivateAdbClient", "DEFAULT_PACKAGES", "LabDevice", "LabError", "debian_mirror", "ensure_rootfs",
+__all__ = ["AdbServer", "EmulatedLabDevice", "lab_device_for", "PrivateAdbClient", "DEFAULT_PACKAGES", "LabDevice", "LabError", "debian_mirror", "ensure_rootfs",
            "mirror_from_texts", "netns_usable", "rootfs_path", "SshEndpoint"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from .device import LabDevice
+from .emulated import lab_device_for
 from .errors import LabError
 from .netns import netns_usable
 from .rootfs import DEFAULT_PACKAGES, ensure_rootfs, is_complete, rootfs_path
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         root = ensure_rootfs(args.arch, args.cache_dir)
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
-        dev = LabDevice(root, ssh_port=args.ssh_port)
+        dev = lab_device_for(root, ssh_port=args.ssh_port)
         try:
             dev.start()
             info = dev.describe()

@@ -1,4 +1,15 @@
-"""Build and cache a Debian trixie root filesystem that holds adbd and sshd (mmdebstrap)."""
+"""Build and cache a Debian trixie root filesystem that holds adbd and sshd (mmdebstrap).
+
+Foreign architectures (``arch="arm64"`` on an x86_64 host) are built under qemu-user
+(package qemu-user-static) without touching the host's binfmt_misc: mmdebstrap runs as
+``python3 _binfmt_ns.py --arch aarch64 mmdebstrap --mode=root ...``. That helper puts it in a
+new user namespace with the identity uid/gid map (0..4294967294 -> same ids: real root's
+files stay real root's), a new mount namespace and a fresh binfmt_misc instance
+(Linux >= 6.7: binfmt_misc is per user namespace) holding only ``qemu-aarch64`` with flags
+``FP``. mmdebstrap's root mode is written to also work as root of a user namespace: it finds
+that mknod is refused and bind-mounts the host's /dev nodes, and bind-mounts /sys and /proc (a new
+sysfs/proc needs to own the network/pid namespace) instead of mounting them. See _binfmt_ns.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +17,10 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,6 +35,21 @@ DEFAULT_PACKAGES: tuple[str, ...] = ("adbd", "openssh-server", "procps", "busybo
 ADBD_PATH = "/usr/lib/android-sdk/platform-tools/adbd"
 SSHD_PATH = "/usr/sbin/sshd"
 _CACHE_FORMAT = "1"  # bump when the build recipe changes
+_BINFMT_NS = Path(__file__).with_name("_binfmt_ns.py")
+# Debian architecture -> qemu-user name (as in _binfmt_ns.BINFMTS), for foreign builds
+QEMU_ARCH: dict[str, str] = {"arm64": "aarch64"}
+_NATIVE = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def native_arch() -> str:
+    """The host's Debian architecture name (amd64 on x86_64)."""
+    m = platform.machine()
+    return _NATIVE.get(m, m)
+
+
+def needs_emulation(arch: str) -> bool:
+    """True if ``arch`` binaries need qemu-user on this host (run them via _binfmt_ns.py)."""
+    return arch != native_arch() and arch in QEMU_ARCH
 
 
 def cache_root() -> Path:
@@ -91,6 +119,14 @@ def _build(root: Path, arch: str, packages: Sequence[str], suite: str,
     tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
     cmd = ["mmdebstrap", "--variant=apt", f"--architectures={arch}",
            "--include=" + ",".join(packages), suite, str(tmp), mirror]
+    if needs_emulation(arch):
+        qemu = QEMU_ARCH[arch]
+        if not os.access(f"/usr/bin/qemu-{qemu}-static", os.X_OK):
+            raise LabError("rootfs", f"building an {arch} rootfs needs /usr/bin/qemu-{qemu}-static "
+                                     "(apt-get install qemu-user-static)")
+        # a private binfmt_misc for qemu-user; root mode as root of that user namespace
+        cmd = [sys.executable, str(_BINFMT_NS), "--arch", qemu, "--",
+               cmd[0], "--mode=root", *cmd[1:]]
     t0 = time.monotonic()
     try:
         with open(log, "w") as out:

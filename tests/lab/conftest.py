@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devbench.lab import AdbServer, LabDevice, SshEndpoint, ensure_rootfs, netns_usable
+from devbench.lab.emulated import EmulatedLabDevice, emulation_usable, host_binfmt_entries
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +59,34 @@ def ssh_device(lab_device: LabDevice) -> SshEndpoint:
     """host, port, user, key (private key path), known_hosts (path) of the lab device's sshd."""
     return lab_device.ssh()
 
+
+
+# -- arm64 under qemu-user (private binfmt_misc; see devbench/lab/emulated.py) ----------------
+
+@pytest.fixture(scope="session")
+def host_binfmt_before(lab_usable: None) -> list[str]:
+    """The host's binfmt_misc entries before any arm64 fixture ran (to check they stay unchanged)."""
+    return host_binfmt_entries()
+
+
+@pytest.fixture(scope="session")
+def lab_rootfs_arm64(lab_usable: None, host_binfmt_before: list[str]) -> Path:
+    """The cached arm64 trixie rootfs (built on first use under qemu-user: 4 to 10 min)."""
+    reason = emulation_usable("arm64")
+    if reason:
+        pytest.skip(f"arm64 lab unavailable: {reason}")
+    return ensure_rootfs(arch="arm64", timeout=1800)
+
+
+@pytest.fixture(scope="session")
+def lab_device_arm64(lab_rootfs_arm64: Path) -> Iterator[LabDevice]:
+    with EmulatedLabDevice(lab_rootfs_arm64, arch="arm64") as dev:
+        yield dev
+
+
+@pytest.fixture
+def adb_device_serial_arm64(adb_server: AdbServer, lab_device_arm64: LabDevice) -> str:
+    """Serial of the arm64 lab device, connected to the private adb server (per test, like
+    adb_device_serial)."""
+    adb_server.connect(lab_device_arm64.adb_serial)
+    return lab_device_arm64.adb_serial
