@@ -80,3 +80,18 @@ class LineSplitter:
         if self.on_line is not None and self.buf:
             self.on_line(self.buf.rstrip("\r"))
         self.buf = ""
+
+
+class AdbBacked:
+    """A target that, once started (QEMU guest, emulator), is driven through its AdbTarget."""
+
+    adb: "Target"
+
+    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
+        return self.adb.run(argv, timeout=timeout, on_line=on_line)
+
+    def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
+        self.adb.push(local, remote, mode)
+
+    def pull(self, remote: str, local: Path) -> None:
+        self.adb.pull(remote, local)

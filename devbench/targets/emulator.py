@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from devbench.config import AdbOptions, EmulatorOptions
 from devbench.errors import DevbenchError, TargetError
 from devbench.targets.adb import AdbTarget
-from devbench.targets.base import CommandResult, LineCallback
+from devbench.targets.base import AdbBacked
 
 CONSOLE_PORTS = range(5554, 5684, 2)  # the emulator's console port; adb is port + 1
 
@@ -59,7 +59,7 @@ def _free(port: int) -> bool:
     return True
 
 
-class EmulatorTarget:
+class EmulatorTarget(AdbBacked):
     transport = "emulator"
 
     def __init__(self, name: str, options: EmulatorOptions, run_dir: Path, step: Callable[[str], None] | None = None):
@@ -117,15 +117,6 @@ class EmulatorTarget:
             except ProcessLookupError:
                 pass
         self.proc.wait()
-
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
-        return self.adb.run(argv, timeout=timeout, on_line=on_line)
-
-    def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
-        self.adb.push(local, remote, mode)
-
-    def pull(self, remote: str, local: Path) -> None:
-        self.adb.pull(remote, local)
 
     def close(self) -> None:
         try:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from devbench.config import AdbOptions, QemuOptions
 from devbench.errors import DevbenchError, TargetError
 from devbench.targets.adb import AdbTarget
-from devbench.targets.base import CommandResult, LineCallback
+from devbench.targets.base import AdbBacked
 
 StepCallback = Callable[[str], None]
 
@@ -49,7 +49,7 @@ def resolve_kernel(name: str, options: QemuOptions, step: StepCallback) -> Path:
         raise TargetError(name, "build kernel", str(exc)) from None
 
 
-class QemuTarget:
+class QemuTarget(AdbBacked):
     transport = "qemu"
 
     def __init__(self, name: str, options: QemuOptions, run_dir: Path, step: StepCallback | None = None):
@@ -92,15 +92,6 @@ class QemuTarget:
                 "adb_serial": m.adb_serial, "ssh_port": m.ssh_port, "console_log": str(m.console_log),
                 "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch,
                 "accel": m.accel}
-
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
-        return self.adb.run(argv, timeout=timeout, on_line=on_line)
-
-    def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
-        self.adb.push(local, remote, mode)
-
-    def pull(self, remote: str, local: Path) -> None:
-        self.adb.pull(remote, local)
 
     def close(self) -> None:
         try:

@@ -3,7 +3,6 @@
 import json
 import subprocess
 
-import pytest
 
 from tests.e2e.test_run_local import kernel_has_anon_vma_name
 
