@@ -61,7 +61,7 @@ ADBD_PORT={adb_port} {adbd} &
 wait
 """
 
-_SSHD_CONFIG = """\
+SSHD_CONFIG = """\
 Port {port}
 ListenAddress {address}
 HostKey /etc/ssh/devbench_host_ed25519_key
@@ -202,7 +202,7 @@ class LabDevice:
         ak.write_text(client_pub + "\n")
         os.chmod(ak, 0o600)
         (upper / "etc" / "ssh" / "devbench_sshd_config").write_text(
-            _SSHD_CONFIG.format(port=self.ssh_port, address=self.address))
+            SSHD_CONFIG.format(port=self.ssh_port, address=self.address))
         init = upper / "sbin" / "devbench-init"
         init.write_text(_INIT_SCRIPT.format(path=_PATH, sshd=SSHD_PATH, adbd=ADBD_PATH, adb_port=self.adb_port))
         os.chmod(init, 0o755)
