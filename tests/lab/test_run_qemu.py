@@ -1,0 +1,149 @@
+"""Acceptance of the QEMU target: `devbench run` boots kernels under test and drives them over adb.
+
+x86_64 on the feature kernel: all three scenarios, both arms measured. arm64: boots and runs.
+A boot that fails ends with one line and the console's last lines, and leaves no QEMU.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.qemu, pytest.mark.lab, pytest.mark.timeout(1800)]
+
+
+def qemu_pids_mentioning(needle: str) -> list[int]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "qemu-system" in cmd and needle in cmd:
+            out.append(int(pid))
+    return out
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    d = tmp_path / "out"
+    yield d
+    left = qemu_pids_mentioning(str(d))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"QEMU left behind: {left}"
+
+
+def write_config(tmp_path, out_dir, adb_server, qemu: str, scenarios=("unpopulated:0", "1 page:1", "10 pages:10"),
+                 vmas=8192, forks=20, batches=2):
+    sc = "\n".join(f"    - {{name: {s.split(':')[0]}, pages: {s.split(':')[1]}}}" for s in scenarios)
+    cfg = tmp_path / "qemu.yaml"
+    cfg.write_text(f"""\
+run: {{name: qemu e2e, output: {out_dir}}}
+targets:
+  - {{name: kut, qemu: {{{qemu}, server_port: {adb_server.port}}}}}
+benchmark:
+  vmas: {vmas}
+  forks: {forks}
+  warmup: 1
+  batches: {batches}
+  scenarios:
+{sc}
+""")
+    return cfg
+
+
+def results(out_dir):
+    [run_dir] = list(out_dir.iterdir())
+    return run_dir, json.loads((run_dir / "results.json").read_text())
+
+
+def unnamed_named(data, scenario):
+    return [sum(len(s["fork_ns"]) for s in data["samples"] if s["scenario"] == scenario and s["arm"] == arm)
+            for arm in ("unnamed", "named")]
+
+
+def test_x86_64_feature_kernel_measures_both_arms_in_all_scenarios(tmp_path, out_dir, devbench_cmd, adb_server):
+    cfg = write_config(tmp_path, out_dir, adb_server, "arch: x86_64, kernel: feature, memory_mb: 2048")
+    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=1500)
+    run_dir, data = results(out_dir)
+    assert res.returncode == 0, (res.stderr, data["errors"])
+    assert data["errors"] == []
+    for sc in ("unpopulated", "1 page", "10 pages"):
+        assert unnamed_named(data, sc) == [20, 20]
+        checks = {c["check"]: c for c in data["checks"] if c["scenario"] == sc}
+        assert checks["setup"]["vmas_created"] == 8192 and checks["named_check"]["ok"] is True
+    t = data["targets"][0]
+    assert t["transport"] == "qemu" and t["facts"]["kernel_release"].endswith("-devbench")
+    assert t["facts"]["kernel_config"]["ANON_VMA_NAME"] == "y"
+    assert t["transport_info"]["boot_attempts"] >= 1 and Path(t["transport_info"]["console_log"]).parent == run_dir
+    assert any("not device timings" in w for w in t["warnings"])
+    assert "DEVBENCH-GUEST-READY" in Path(t["transport_info"]["console_log"]).read_text()
+    html = (run_dir / "report.html").read_text()
+    assert "console log" in html and "REGRESSION" in html
+
+
+def test_arm64_guest_boots_and_runs_over_adb(tmp_path, out_dir, devbench_cmd, adb_server):
+    cfg = write_config(tmp_path, out_dir, adb_server, "arch: arm64, kernel: feature, memory_mb: 2048",
+                       scenarios=("1 page:1",), vmas=2048, forks=10, batches=2)
+    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=1500)
+    run_dir, data = results(out_dir)
+    assert res.returncode == 0, (res.stderr, data["errors"])
+    t = data["targets"][0]
+    assert t["facts"]["machine"] == "aarch64" and t["payload"]["abi"] == "aarch64"
+    assert unnamed_named(data, "1 page") == [10, 10]
+
+
+def test_panicking_kernel_fails_with_one_line_and_console_tail(tmp_path, out_dir, devbench_cmd, adb_server):
+    cfg = write_config(tmp_path, out_dir, adb_server, "arch: x86_64, kernel: feature, retries: 0, append: init=/nonexistent",
+                       scenarios=("unpopulated:0",))
+    start = time.monotonic()
+    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert time.monotonic() - start < 300
+    run_dir, data = results(out_dir)
+    [err] = data["errors"]
+    assert err["kind"] == "boot-failed" and "\n" not in err["message"]
+    assert err["message"].startswith("kut: boot:") and "panic" in err["message"].lower()
+    assert err["console_tail"] and any("init" in line for line in err["console_tail"])
+    assert "boot-failed" in res.stdout  # the printed table lists the error
+
+
+def test_wrong_kernel_path_is_a_clear_error(tmp_path, out_dir, devbench_cmd, adb_server):
+    cfg = write_config(tmp_path, out_dir, adb_server, f"arch: x86_64, kernel: {tmp_path / 'nope' / 'bzImage'}",
+                       scenarios=("unpopulated:0",))
+    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1
+    _, data = results(out_dir)
+    [err] = data["errors"]
+    assert err["kind"] == "boot-failed" and "does not exist" in err["message"] and str(tmp_path / "nope") in err["message"]
+
+
+def test_sigterm_mid_run_shuts_qemu_down(tmp_path, out_dir, devbench_cmd, adb_server):
+    cfg = write_config(tmp_path, out_dir, adb_server, "arch: x86_64, kernel: feature, memory_mb: 2048",
+                       scenarios=("1 page:1",), vmas=2048, forks=2000, batches=200)
+    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            found = list(out_dir.glob("*/results.json"))
+            if found and json.loads(found[0].read_text())["samples"]:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no samples before the deadline")
+        assert qemu_pids_mentioning(str(out_dir))
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert qemu_pids_mentioning(str(out_dir)) == []
+    _, data = results(out_dir)
+    assert data["run"]["status"] == "interrupted" and data["samples"]
