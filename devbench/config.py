@@ -63,7 +63,8 @@ QEMU_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64
 @dataclass(frozen=True)
 class QemuOptions:
     arch: str  # "x86_64" | "arm64"
-    kernel: str = "feature"  # a kernel image path, or "feature": devbench's own build with CONFIG_ANON_VMA_NAME
+    kernel: str = "feature"  # a kernel image path; "feature": devbench's own build with CONFIG_ANON_VMA_NAME;
+    # "stock": Debian's stock kernel (x86_64; no CONFIG_ANON_VMA_NAME), booted with devbench's initramfs
     memory_mb: int = 4096
     cpus: int = 2
     accel: str = "auto"  # tcg | kvm | auto (kvm only where it really works)

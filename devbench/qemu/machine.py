@@ -51,7 +51,9 @@ _FATAL = re.compile(r"could not load kernel|could not open|no such file|not a va
 class QemuSpec:
     """What to boot. ``accel``: "tcg" (default), "kvm" (must work, else the boot fails at
     once), "auto" (kvm only if :func:`check_kvm` says it works). ``append``: extra kernel
-    args, after devbench's own (a later ``init=`` wins)."""
+    args, after devbench's own (a later ``init=`` wins). ``initrd``: an initramfs (QEMU
+    ``-initrd``); its ``/init`` (``rdinit=/init``) then mounts the disk and starts the guest
+    init itself, so neither ``root=`` nor ``init=`` is passed (see :mod:`devbench.qemu.stock`)."""
 
     arch: Arch
     kernel: Path
@@ -63,6 +65,7 @@ class QemuSpec:
     boot_timeout_s: float = 180.0
     retries: int = 2
     hard_timeout_s: float = 7200.0
+    initrd: Path | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in QEMU_BINARIES:
@@ -76,8 +79,11 @@ class QemuSpec:
 
 
 def kernel_args(spec: QemuSpec) -> str:
-    base = (f"console={CONSOLES[spec.arch]} root=/dev/vda rw rootfstype=ext4 panic=-1 oops=panic "
-            f"init={INIT_PATH} quiet")
+    if spec.initrd is not None:
+        base = f"console={CONSOLES[spec.arch]} panic=-1 oops=panic rdinit=/init quiet"
+    else:
+        base = (f"console={CONSOLES[spec.arch]} root=/dev/vda rw rootfstype=ext4 panic=-1 oops=panic "
+                f"init={INIT_PATH} quiet")
     return f"{base} {spec.append}".strip()
 
 
@@ -103,6 +109,7 @@ def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int, console_log: P
         "-m", str(spec.memory_mb), "-smp", str(spec.cpus),
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
         "-kernel", str(spec.kernel),
+        *(["-initrd", str(spec.initrd)] if spec.initrd is not None else []),
         "-append", kernel_args(spec),
         "-drive", f"file={spec.image},format=raw,if=virtio,snapshot=on,cache=unsafe",
         # restrict=on: the guest reaches neither the host nor the outside; hostfwd still works

@@ -1,7 +1,8 @@
 """A kernel under test booted in QEMU, driven over adb like any other device.
 
 devbench builds (or takes from its cache) the guest disk image and, for `kernel: feature`,
-its own kernel with CONFIG_ANON_VMA_NAME; checks the kernel's config before booting; boots
+its own kernel with CONFIG_ANON_VMA_NAME (for `kernel: stock`, Debian's stock kernel and an
+initramfs); checks the kernel's config before booting; boots
 it with the guest's adbd forwarded to a free loopback port; then delegates every command to
 an AdbTarget. close() always shuts QEMU down.
 """
@@ -35,16 +36,35 @@ def kernel_findings(kernel: Path, arch: str) -> tuple[list[str], str | None]:
 
 
 def resolve_kernel(name: str, options: QemuOptions, step: StepCallback) -> Path:
+    """The kernel image to boot (see :func:`resolve_boot` for the initramfs that may go with it)."""
+    return resolve_boot(name, options, step)[0]
+
+
+def resolve_boot(name: str, options: QemuOptions, step: StepCallback) -> tuple[Path, Path | None]:
+    """(kernel image, initramfs or None) for ``options.kernel``: "feature" (devbench's own
+    build), "stock" (Debian's stock kernel with devbench's initramfs), or a path."""
+    if options.kernel == "stock":
+        if options.arch != "x86_64":
+            raise TargetError(name, "boot", f"kernel: stock is available for x86_64 only, not {options.arch} "
+                                            "(the host's apt has no packages of other architectures)")
+        from devbench.qemu.stock import stock_kernel
+
+        step(f"downloading or reusing Debian's stock {options.arch} kernel")
+        try:
+            stock = stock_kernel(options.arch, progress=step)
+        except DevbenchError as exc:
+            raise TargetError(name, "stock kernel", str(exc)) from None
+        return stock.kernel, stock.initrd
     if options.kernel != "feature":
         path = Path(os.path.expanduser(options.kernel))
         if not path.is_file():
             raise TargetError(name, "boot", f"kernel image {path} does not exist")
-        return path
+        return path, None
     from devbench.kernel.build import ensure_kernel
 
     step(f"building or reusing devbench's {options.arch} feature kernel")
     try:
-        return Path(ensure_kernel(options.arch, progress=step).image)
+        return Path(ensure_kernel(options.arch, progress=step).image), None
     except DevbenchError as exc:
         raise TargetError(name, "build kernel", str(exc)) from None
 
@@ -60,7 +80,7 @@ class QemuTarget(AdbBacked):
         self.name = name
         self.options = options
         self.workdir = options.workdir
-        self.kernel = resolve_kernel(name, options, step)
+        self.kernel, self.initrd = resolve_boot(name, options, step)
         self.warnings, self.kernel_config_source = kernel_findings(self.kernel, options.arch)
         self.warnings.append("QEMU guest: timings come from an emulated machine"
                              + (" (software emulation, TCG)" if options.accel != "kvm" else "")
@@ -73,7 +93,7 @@ class QemuTarget(AdbBacked):
         spec = QemuSpec(arch=options.arch, kernel=self.kernel, image=image, memory_mb=options.memory_mb,
                         cpus=options.cpus, accel=options.accel, append=options.append,
                         boot_timeout_s=options.boot_timeout_s, retries=options.retries,
-                        hard_timeout_s=options.hard_timeout_s)
+                        hard_timeout_s=options.hard_timeout_s, initrd=self.initrd)
         self.machine = QemuMachine(spec, run_dir, name)
         try:
             step(f"booting {self.kernel.name} in QEMU ({options.arch})")
