@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
@@ -18,7 +17,6 @@ def data_dir(name: str) -> Path:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("DEVBENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "devbench"
-    )
-    return Path(base)
+    from devbench.cache import cache_root
+
+    return cache_root()

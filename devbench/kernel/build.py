@@ -16,18 +16,19 @@ tree are deleted afterwards.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from devbench import cache as devbench_cache
+from devbench.cache import building, fresh_tmp, is_complete, mark_complete, marker_path
 
 from .errors import KernelError
 from .fragment import ARCHES, REQUIRED, Arch, base_recipe, build_settings, fragment_text
@@ -69,12 +70,7 @@ class KernelBuild:
 
 def cache_root() -> Path:
     """``$DEVBENCH_CACHE/kernels``, else ``$XDG_CACHE_HOME/devbench/kernels``, else ``~/.cache/devbench/kernels``."""
-    env = os.environ.get("DEVBENCH_CACHE")
-    if env:
-        return Path(env) / "kernels"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "devbench" / "kernels"
+    return devbench_cache.cache_root("kernels")
 
 
 def find_source(source: str | os.PathLike[str] | None = None) -> Path:
@@ -138,14 +134,6 @@ def kernel_path(arch: Arch, cache_dir: Path | None = None, source: str | os.Path
     return base / f"linux-{_source_version(src)}-{arch}-{kernel_key(arch, src)}"
 
 
-def marker_path(root: Path) -> Path:
-    return root.with_name(root.name + ".complete")
-
-
-def is_complete(root: Path) -> bool:
-    return root.is_dir() and marker_path(root).is_file()
-
-
 def load_build(root: Path) -> KernelBuild:
     """The KernelBuild of a complete cache entry."""
     info = json.loads(marker_path(root).read_text())
@@ -169,16 +157,9 @@ def ensure_kernel(arch: Arch, cache_dir: Path | None = None, source: str | os.Pa
     root = kernel_path(arch, cache_dir, src)
     if is_complete(root):
         return load_build(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.with_name(root.name + ".lock"), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _say(progress, f"kernel: waiting for another build of {root.name}")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_complete(root):  # another builder finished while we waited
-            return load_build(root)
-        _build(root, arch, src, progress, jobs or os.cpu_count() or 1, timeout)
+    with building(root, on_wait=lambda text: _say(progress, f"kernel: {text}")) as needed:
+        if needed:
+            _build(root, arch, src, progress, jobs or os.cpu_count() or 1, timeout)
     return load_build(root)
 
 
@@ -243,14 +224,10 @@ class _Runner:
 
 def _build(root: Path, arch: Arch, src: Path, progress: Progress | None, jobs: int, timeout: float) -> None:
     _check_tools(arch)
-    if root.exists():  # left over from an interrupted build: no marker
-        shutil.rmtree(root)
-    for stale in root.parent.glob(root.name + ".tmp-*"):  # we hold the lock: nobody builds there
-        shutil.rmtree(stale, ignore_errors=True)
     a = _ARCH[arch]
     log = root.with_name(root.name + ".log")
     log.write_text(f"# devbench kernel build {root.name} from {src}\n")
-    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
+    tmp = fresh_tmp(root)
     t0 = time.monotonic()
     run = _Runner(log, progress, t0 + timeout).run
     try:
@@ -298,10 +275,7 @@ def _build(root: Path, arch: Arch, src: Path, progress: Progress | None, jobs: i
     info = {"version": release, "arch": arch, "hash": kernel_key(arch, src), "image": image.name,
             "source": str(src), "base": list(base_recipe(arch)), "build_seconds": seconds,
             "jobs": jobs, "sizes": sizes, "built_at": time.time()}
-    m = marker_path(root)
-    new = m.with_name(m.name + ".new")
-    new.write_text(json.dumps(info, indent=1) + "\n")
-    os.rename(new, m)
+    mark_complete(root, info)
     _say(progress, f"kernel: {arch} {release} built in {seconds:.0f} s: {root / image.name}")
 
 

@@ -39,7 +39,9 @@ from pathlib import Path
 from .device import _MOUNT_SCRIPT, _NOVSOCK, _PATH, LabDevice
 from .errors import LabError
 from .netns import run_ip
-from .rootfs import ADBD_PATH, QEMU_ARCH, ensure_rootfs, marker_path, native_arch, needs_emulation
+from devbench.cache import marker_path
+
+from .rootfs import ADBD_PATH, QEMU_ARCH, ensure_rootfs, native_arch, needs_emulation
 
 _BINFMT_NS = Path(__file__).with_name("_binfmt_ns.py")
 _CHROOT_LINE = 'exec chroot "$M" /sbin/devbench-init'

@@ -13,7 +13,6 @@ sysfs/proc needs to own the network/pid namespace) instead of mounting them. See
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -21,10 +20,12 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from devbench import cache as devbench_cache
+from devbench.cache import building, fresh_tmp, is_complete, mark_complete
 
 from .errors import LabError
 from .mirror import debian_mirror
@@ -54,12 +55,7 @@ def needs_emulation(arch: str) -> bool:
 
 def cache_root() -> Path:
     """``$DEVBENCH_CACHE/lab``, else ``$XDG_CACHE_HOME/devbench/lab``, else ``~/.cache/devbench/lab``."""
-    env = os.environ.get("DEVBENCH_CACHE")
-    if env:
-        return Path(env) / "lab"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "devbench" / "lab"
+    return devbench_cache.cache_root("lab")
 
 
 def rootfs_key(suite: str, arch: str, packages: Sequence[str]) -> str:
@@ -75,14 +71,6 @@ def rootfs_path(arch: str = "amd64", cache_dir: Path | None = None,
     return base / f"rootfs-{suite}-{arch}-{rootfs_key(suite, arch, packages)}"
 
 
-def marker_path(root: Path) -> Path:
-    return root.with_name(root.name + ".complete")
-
-
-def is_complete(root: Path) -> bool:
-    return root.is_dir() and marker_path(root).is_file()
-
-
 def ensure_rootfs(arch: str = "amd64", cache_dir: Path | None = None,
                   packages: Sequence[str] = DEFAULT_PACKAGES, suite: str = SUITE,
                   mirror: str | None = None, timeout: float = 900.0) -> Path:
@@ -95,12 +83,9 @@ def ensure_rootfs(arch: str = "amd64", cache_dir: Path | None = None,
     root = rootfs_path(arch, cache_dir, packages, suite)
     if is_complete(root):
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.with_name(root.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_complete(root):  # another builder finished while we waited
-            return root
-        _build(root, arch, packages, suite, mirror, timeout)
+    with building(root) as needed:
+        if needed:
+            _build(root, arch, packages, suite, mirror, timeout)
     return root
 
 
@@ -110,13 +95,9 @@ def _build(root: Path, arch: str, packages: Sequence[str], suite: str,
         raise LabError("rootfs", "mmdebstrap is not installed (apt-get install mmdebstrap)")
     if os.geteuid() != 0:
         raise LabError("rootfs", "building the lab rootfs needs root")
-    if root.exists():  # left over from an interrupted build: no marker
-        shutil.rmtree(root)
-    for stale in root.parent.glob(root.name + ".tmp-*"):  # we hold the lock: nobody builds there
-        shutil.rmtree(stale, ignore_errors=True)
     mirror = mirror or debian_mirror()
     log = root.with_name(root.name + ".log")
-    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
+    tmp = fresh_tmp(root)
     cmd = ["mmdebstrap", "--variant=apt", f"--architectures={arch}",
            "--include=" + ",".join(packages), suite, str(tmp), mirror]
     if needs_emulation(arch):
@@ -148,10 +129,7 @@ def _build(root: Path, arch: str, packages: Sequence[str], suite: str,
         raise
     info = {"suite": suite, "arch": arch, "packages": list(packages), "mirror": mirror,
             "build_seconds": round(time.monotonic() - t0, 1), "built_at": time.time()}
-    m = marker_path(root)
-    new = m.with_name(m.name + ".new")
-    new.write_text(json.dumps(info, indent=1) + "\n")
-    os.rename(new, m)
+    mark_complete(root, info)
 
 
 def _tail(path: Path, lines: int = 25) -> str:

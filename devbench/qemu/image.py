@@ -21,20 +21,19 @@ Cache layout (``$DEVBENCH_CACHE/qemu``, else ``~/.cache/devbench/qemu``)::
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from devbench.lab.device import SSHD_CONFIG  # the lab device's sshd config, reused as is
 from devbench.lab.keys import write_ed25519
-from devbench.lab.rootfs import ADBD_PATH, SSHD_PATH, cache_root, ensure_rootfs, marker_path
+from devbench.cache import building, fresh_tmp, is_complete, mark_complete, marker_path
+from devbench.lab.rootfs import ADBD_PATH, SSHD_PATH, cache_root, ensure_rootfs
 
 from .errors import QemuError
 
@@ -186,14 +185,10 @@ def guest_image_info(arch: str, cache_dir: Path | None = None, rootfs: Path | No
     rootfs = Path(rootfs)
     base = Path(cache_dir) if cache_dir is not None else qemu_cache_root()
     final = base / f"guest-{arch}-{_key(arch, rootfs)}"
-    marker = final.with_name(final.name + ".complete")
-    if final.is_dir() and marker.is_file():
-        return GuestImage.from_image(final / IMAGE_NAME)
-    base.mkdir(parents=True, exist_ok=True)
-    with open(final.with_name(final.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (final.is_dir() and marker.is_file()):
-            _build(final, marker, arch, rootfs)
+    if not is_complete(final):
+        with building(final) as needed:
+            if needed:
+                _build(final, arch, rootfs)
     return GuestImage.from_image(final / IMAGE_NAME)
 
 
@@ -204,16 +199,12 @@ def guest_image(arch: str, cache_dir: Path | None = None, rootfs: Path | None = 
 
 # -- build -------------------------------------------------------------------------------------
 
-def _build(final: Path, marker: Path, arch: str, rootfs: Path) -> None:
+def _build(final: Path, arch: str, rootfs: Path) -> None:
     for tool in ("mke2fs", "cp"):
         if shutil.which(tool) is None:
             raise QemuError("image", f"{tool} is not installed (apt-get install e2fsprogs)")
-    if final.exists():  # an interrupted build (no marker): we hold the lock
-        shutil.rmtree(final)
-    for stale in final.parent.glob(final.name + ".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
     t0 = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
+    tmp = fresh_tmp(final)
     try:
         stage = tmp / "stage"
         staged_with = _stage(rootfs, stage)
@@ -240,9 +231,7 @@ def _build(final: Path, marker: Path, arch: str, rootfs: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    new = marker.with_name(marker.name + ".new")
-    new.write_text(json.dumps({"built_at": time.time()}) + "\n")
-    os.rename(new, marker)
+    mark_complete(final, {"built_at": time.time()})
 
 
 def _stage(rootfs: Path, stage: Path) -> str:

@@ -24,7 +24,6 @@ Cache layout (``$DEVBENCH_CACHE/qemu``, else ``~/.cache/devbench/qemu``)::
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import hashlib
 import io
@@ -43,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import QemuError
+from devbench.cache import building, fresh_tmp, is_complete, mark_complete
+
 from .image import FAILED_MARKER, INIT_PATH, qemu_cache_root
 
 _FORMAT = "1"  # bump when the initramfs recipe changes
@@ -305,25 +306,17 @@ def stock_kernel(arch: str = "x86_64", cache_dir: Path | None = None, *, flavour
                 return cached
         raise
     final = base / f"stock-{pkg}_{version}-{_key(arch, flavour, pkg, version, busybox)}"
-    marker = final.with_name(final.name + ".complete")
-    if final.is_dir() and marker.is_file():
-        return StockKernel.from_dir(final)
-    base.mkdir(parents=True, exist_ok=True)
-    with open(final.with_name(final.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (final.is_dir() and marker.is_file()):
-            say(f"downloading {pkg} {version} and {BUSYBOX_PACKAGE} {busybox} with apt-get")
-            _build(final, marker, arch=arch, flavour=flavour, pkg=pkg, version=version, busybox=busybox)
+    if not is_complete(final):
+        with building(final, on_wait=say) as needed:
+            if needed:
+                say(f"downloading {pkg} {version} and {BUSYBOX_PACKAGE} {busybox} with apt-get")
+                _build(final, arch=arch, flavour=flavour, pkg=pkg, version=version, busybox=busybox)
     return StockKernel.from_dir(final)
 
 
-def _build(final: Path, marker: Path, *, arch: str, flavour: str, pkg: str, version: str, busybox: str) -> None:
-    if final.exists():  # an interrupted build (no marker): we hold the lock
-        shutil.rmtree(final)
-    for stale in final.parent.glob(final.name + ".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+def _build(final: Path, *, arch: str, flavour: str, pkg: str, version: str, busybox: str) -> None:
     t0 = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
+    tmp = fresh_tmp(final)
     work = Path(tempfile.mkdtemp(prefix="devbench-stock-"))
     os.chmod(work, 0o755)  # apt's sandbox user (_apt) downloads into work/debs
     try:
@@ -362,9 +355,7 @@ def _build(final: Path, marker: Path, *, arch: str, flavour: str, pkg: str, vers
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    new = marker.with_name(marker.name + ".new")
-    new.write_text(json.dumps({"built_at": time.time()}) + "\n")
-    os.rename(new, marker)
+    mark_complete(final, {"built_at": time.time()})
 
 
 def _lines(path: Path) -> list[str]:

@@ -90,3 +90,29 @@ def adb_device_serial_arm64(adb_server: AdbServer, lab_device_arm64: LabDevice) 
     adb_device_serial)."""
     adb_server.connect(lab_device_arm64.adb_serial)
     return lab_device_arm64.adb_serial
+
+
+# -- QEMU tests ---------------------------------------------------------------------------------
+
+from tests.lab.qemu_helpers import qemu_pids_mentioning  # noqa: E402
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Iterator[Path]:
+    """A run folder; afterwards no QEMU that mentions it may be alive (any found is killed)."""
+    from devbench.lab import procs
+
+    d = tmp_path / "run"
+    d.mkdir()
+    yield d
+    left = qemu_pids_mentioning(str(d))
+    for pid in left:  # never leave one behind, even when the test failed
+        procs.kill_tree(pid)
+    assert not left, f"QEMU processes left behind: {left}"
+
+
+@pytest.fixture(scope="session")
+def x86_guest(lab_usable: None):
+    from devbench.qemu import guest_image_info
+
+    return guest_image_info("x86_64")

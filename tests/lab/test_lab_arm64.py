@@ -19,7 +19,8 @@ from devbench.lab import procs
 from devbench.lab.emulated import EmulatedLabDevice, host_binfmt_entries, lab_device_for, rootfs_arch
 from devbench.lab.keys import known_hosts_lines, write_ed25519
 from devbench.lab.netns import list_netns
-from devbench.lab.rootfs import ADBD_PATH, marker_path
+from devbench.cache import marker_path
+from devbench.lab.rootfs import ADBD_PATH
 
 pytestmark = pytest.mark.timeout(1800)  # the first run builds the arm64 rootfs under qemu-user
 AF_VSOCK = 40

@@ -11,7 +11,8 @@ import pytest
 
 from devbench.lab import ensure_rootfs
 from devbench.lab.emulated import emulation_usable, host_binfmt_entries, rootfs_arch
-from devbench.lab.rootfs import ADBD_PATH, marker_path
+from devbench.cache import marker_path
+from devbench.lab.rootfs import ADBD_PATH
 
 FAKE = f"""#!/bin/sh
 # fake mmdebstrap: records how it was run. ... SUITE DIR MIRROR

@@ -7,15 +7,14 @@ none is left, by PID and by the run directory in any qemu-system command line.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paramiko
 import pytest
 
 from devbench.lab import AdbServer, procs
+from tests.lab.qemu_helpers import qemu_pids_mentioning
 from devbench.qemu import BootError, GuestImage, QemuMachine, QemuSpec, check_kvm, guest_image_info
 
 pytestmark = [pytest.mark.qemu, pytest.mark.lab, pytest.mark.timeout(1800)]
@@ -35,44 +34,12 @@ def x86_kernel(lab_usable: None) -> Path:
     return _kernel("x86_64")
 
 
-@pytest.fixture(scope="session")
-def x86_guest(lab_usable: None) -> GuestImage:
-    return guest_image_info("x86_64")
-
-
-@pytest.fixture
-def run_dir(tmp_path: Path) -> Iterator[Path]:
-    d = tmp_path / "run"
-    d.mkdir()
-    yield d
-    left = _qemu_with(str(d))
-    for pid in left:  # never leave one behind, even when the test failed
-        procs.kill_tree(pid)
-    assert not left, f"QEMU processes left behind: {left}"
-
-
-def _qemu_with(needle: str) -> list[int]:
-    """PIDs of qemu-system processes whose command line mentions ``needle``."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if cmd and b"qemu-system" in os.path.basename(cmd[0]) and any(needle.encode() in a for a in cmd):
-            if procs.alive(int(d.name)):
-                out.append(int(d.name))
-    return out
-
-
 def _assert_gone(m: QemuMachine) -> None:
     assert m.pid is not None
     assert not procs.alive(m.pid), f"timeout wrapper {m.pid} alive"
     if m.qemu_pid is not None:
         assert not procs.alive(m.qemu_pid), f"QEMU {m.qemu_pid} alive"
-    assert _qemu_with(str(m.run_dir)) == []
+    assert qemu_pids_mentioning(str(m.run_dir)) == []
 
 
 def _ssh(m: QemuMachine, known_hosts: Path | None = None) -> paramiko.SSHClient:

@@ -12,56 +12,23 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devbench.lab import AdbServer, procs
-from devbench.qemu import GuestImage, QemuMachine, QemuSpec, guest_image_info
+from devbench.qemu import GuestImage, QemuMachine, QemuSpec
 from devbench.qemu.stock import StockKernel, stock_kernel
+from tests.lab.qemu_helpers import qemu_pids_mentioning
 
 pytestmark = [pytest.mark.qemu, pytest.mark.lab, pytest.mark.timeout(1800)]
 
 FORKS, BATCHES, VMAS = 10, 2, 2048
 
 
-def _qemu_with(needle: str) -> list[int]:
-    """PIDs of live qemu-system processes whose command line mentions ``needle``."""
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if cmd and b"qemu-system" in os.path.basename(cmd[0]) and any(needle.encode() in a for a in cmd):
-            if procs.alive(int(pid)):
-                out.append(int(pid))
-    return out
-
-
 @pytest.fixture(scope="session")
 def stock(lab_usable: None) -> StockKernel:
-    try:
-        return stock_kernel("x86_64")
-    except Exception as e:  # noqa: BLE001 - no apt, no network to the mirror, ...
-        pytest.skip(f"no Debian stock kernel: {e}")
-
-
-@pytest.fixture(scope="session")
-def x86_guest(lab_usable: None) -> GuestImage:
-    return guest_image_info("x86_64")
-
-
-@pytest.fixture
-def run_dir(tmp_path: Path) -> Iterator[Path]:
-    d = tmp_path / "run"
-    d.mkdir()
-    yield d
-    left = _qemu_with(str(d))
-    for pid in left:  # never leave one behind, even when the test failed
-        os.kill(pid, signal.SIGKILL)
-    assert not left, f"QEMU processes left behind: {left}"
+    return stock_kernel("x86_64")  # CI fetches it from the machine's apt sources; a failure fails
 
 
 def test_stock_kernel_cache_entry(stock: StockKernel) -> None:
@@ -101,7 +68,7 @@ def test_stock_kernel_boots_and_lacks_anon_vma_name(adb_server: AdbServer, stock
         assert "# CONFIG_ANON_VMA_NAME is not set" in stock.config.read_text().splitlines()  # type: ignore[union-attr]
         pids = [m.pid, m.qemu_pid]
     assert m.pid is not None and all(p is not None and not procs.alive(p) for p in pids)
-    assert _qemu_with(str(run_dir)) == []
+    assert qemu_pids_mentioning(str(run_dir)) == []
 
 
 def test_devbench_run_on_stock_kernel_is_the_honest_negative(tmp_path: Path, adb_server: AdbServer,
@@ -125,7 +92,7 @@ benchmark:
         res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True,
                              timeout=1500)
     finally:
-        left = _qemu_with(str(out_dir))
+        left = qemu_pids_mentioning(str(out_dir))
         for pid in left:
             os.kill(pid, signal.SIGKILL)
     assert not left, f"QEMU left behind: {left}"
@@ -148,5 +115,5 @@ benchmark:
     # nothing that mentions the run folder is alive
     cmds = sorted(run_dir.rglob("qemu-stock-*.cmd"))
     assert cmds and "-initrd" in cmds[-1].read_text() and str(stock.initrd) in cmds[-1].read_text()
-    assert _qemu_with(str(run_dir)) == [] and _qemu_with(str(out_dir)) == []
+    assert qemu_pids_mentioning(str(run_dir)) == [] and qemu_pids_mentioning(str(out_dir)) == []
     assert "kernel-lacks-anon-vma-name" in (run_dir / "report.html").read_text()

@@ -13,19 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab.qemu_helpers import qemu_pids_mentioning
+
 pytestmark = [pytest.mark.qemu, pytest.mark.lab, pytest.mark.timeout(1800)]
-
-
-def qemu_pids_mentioning(needle: str) -> list[int]:
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "qemu-system" in cmd and needle in cmd:
-            out.append(int(pid))
-    return out
 
 
 @pytest.fixture
