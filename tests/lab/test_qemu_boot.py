@@ -181,3 +181,35 @@ def test_arm64_boot_uname(adb_server: AdbServer, arm64_guest: tuple[Path, GuestI
         finally:
             c.close()
     _assert_gone(m)
+
+
+def test_port_clash_picks_new_ports(x86_kernel: Path, x86_guest: GuestImage, run_dir: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holds the port devbench picked (the race between choosing a free port
+    and QEMU binding it): QEMU refuses the forward, and the boot goes on with new ports
+    without counting a failed attempt."""
+    import socket
+
+    from devbench.qemu import machine
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    busy = taken.getsockname()[1]
+    real = machine._two_ports
+    calls: list[tuple[int, int]] = []
+
+    def ports() -> tuple[int, int]:
+        pair = (busy, machine.free_port()) if not calls else real()
+        calls.append(pair)
+        return pair
+
+    monkeypatch.setattr(machine, "_two_ports", ports)
+    try:
+        with QemuMachine(QemuSpec("x86_64", x86_kernel, x86_guest.image, retries=0), run_dir, "clash") as m:
+            m.boot()
+            assert len(calls) == 2 and m.adb_port != busy
+            assert m.attempt_log[0][1].startswith("port") and m.attempt_log[-1][1] == "ready"
+        _assert_gone(m)
+    finally:
+        taken.close()
