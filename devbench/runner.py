@@ -82,7 +82,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
     invocations = plan(bench)
     progress.target_started(name, bench.forks * 2 * len(bench.scenarios))
     store.update_target(name, transport=tcfg.kind, status="connecting")
-    errors_before = len(store.data["errors"])
+    errors_before = _errors_of(store, name)
     step = "connect"
     target: Target | None = None
     try:
@@ -134,10 +134,15 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                 target.close()
             except Exception:  # closing a dead connection must not hide the real outcome
                 pass
-    ok = len(store.data["errors"]) == errors_before
+    ok = _errors_of(store, name) == errors_before
     store.update_target(name, status="ok" if ok else "failed")
-    progress.target_done(name, ok, "done" if ok else store.data["errors"][-1]["message"])
+    last = [e["message"] for e in store.data["errors"] if e["target"] == name][-1:]
+    progress.target_done(name, ok, "done" if ok else last[0])
     return ok
+
+
+def _errors_of(store: ResultsStore, target: str) -> int:
+    return sum(1 for e in store.data["errors"] if e["target"] == target)
 
 
 _STEP_KINDS = {"boot": "boot-failed", "build kernel": "kernel-build-failed", "guest image": "guest-image-failed",
