@@ -99,7 +99,10 @@ def test_panicking_kernel_fails_with_one_line_and_console_tail(tmp_path, out_dir
     [err] = data["errors"]
     assert err["kind"] == "boot-failed" and "\n" not in err["message"]
     assert err["message"].startswith("kut: boot:") and "panic" in err["message"].lower()
-    assert err["console_tail"] and any("init" in line for line in err["console_tail"])
+    # the tail is the console's own last lines (the init panic; or, about 1 boot in 6 under
+    # TCG, the early sched_clock panic LAB.md describes: with retries 0 either one ends it)
+    console = "".join(p.read_text(errors="replace") for p in run_dir.glob("console-kut-*.log"))
+    assert err["console_tail"] and all(line.strip() in console for line in err["console_tail"])
     assert "boot-failed" in res.stdout  # the printed table lists the error
 
 
