@@ -35,11 +35,6 @@ def kernel_findings(kernel: Path, arch: str) -> tuple[list[str], str | None]:
     return out, source
 
 
-def resolve_kernel(name: str, options: QemuOptions, step: StepCallback) -> Path:
-    """The kernel image to boot (see :func:`resolve_boot` for the initramfs that may go with it)."""
-    return resolve_boot(name, options, step)[0]
-
-
 def resolve_boot(name: str, options: QemuOptions, step: StepCallback) -> tuple[Path, Path | None]:
     """(kernel image, initramfs or None) for ``options.kernel``: "feature" (devbench's own
     build), "stock" (Debian's stock kernel with devbench's initramfs), or a path."""
