@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render a run's report from its results.json")
     rep.add_argument("run_dir", help="run folder (or its results.json)")
     rep.add_argument("--format", choices=("html", "text", "markdown", "json"), default="html")
+    rs = sub.add_parser("restore", help="undo what a run whose devbench died left on its devices (from their journals)")
+    rs.add_argument("source", help="the run's YAML config, or its run folder (the config recorded in results.json)")
+    rs.add_argument("--target", action="append", metavar="NAME", help="only this target (repeatable)")
     kc = sub.add_parser("kernel-config", help="print the kernel config fragment devbench needs (or check a kernel)")
     kc.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64")
     kc.add_argument("--check", metavar="KERNEL", help="check a kernel image (IKCONFIG or .config beside it) instead")
@@ -48,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "kernel-config":
             return cmd_kernel_config(args)
+        if args.command == "restore":
+            return cmd_restore(args)
         return cmd_report(args)
     except ConfigError as exc:
         print(f"devbench: {exc}", file=sys.stderr)
@@ -131,6 +136,18 @@ class _LineProgress:
 
     def target_done(self, target: str, ok: bool, text: str) -> None:
         print(f"[{target}] {'ok' if ok else 'FAILED'}: {text}", file=sys.stderr)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from devbench.config import with_overrides
+    from devbench.restore import config_of, restore_targets
+
+    cfg = with_overrides(config_of(args.source), targets=args.target)
+    ok = True
+    for name, done, message in restore_targets(cfg):
+        print(f"{name}: {message}")
+        ok = ok and done
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def cmd_kernel_config(args: argparse.Namespace) -> int:

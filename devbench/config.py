@@ -101,15 +101,22 @@ class TargetConfig:
 
 @dataclass(frozen=True)
 class CpufreqConfig:
-    governor: str | None = None
-    khz: int | str | None = None
+    governor: str = "performance"  # performance, userspace (with scaling_setspeed), or any the device offers
+    khz: int | float | str = "max"  # kHz (the nearest available is chosen), "max", "min", or a fraction (0, 1] of the highest
+    cpus: tuple[int, ...] | None = None  # lock the policies of these CPUs (default: the pinned CPUs, else all)
 
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    stop_framework: bool = False
+    root: str = "auto"  # auto: use root if the device gives it (uid 0, adb root, su 0, sudo -n); require; never
+    stop_framework: bool = False  # Android: `stop` before the run, `start` after (waits for sys.boot_completed)
     cpufreq: CpufreqConfig | None = None
+    pin: tuple[int, ...] | None = None  # run the payload on these CPUs only (taskset), brought online if offline
     max_map_count: int | str | None = "auto"  # "auto": raise to what the scenario needs
+    battery_min_pct: int = 25  # warn below this battery level
+    boot_timeout_s: int = 180  # how long `start` may take to bring sys.boot_completed back to 1
+    sysfs: str = "/sys"  # where the device's sysfs and procfs are read and written (tests lay out trees)
+    procfs: str = "/proc"
 
 
 @dataclass(frozen=True)
@@ -301,17 +308,41 @@ def _device(sec: Section | None) -> DeviceConfig:
     cpufreq = None
     cf = sec.section("cpufreq")
     if cf is not None:
-        khz = cf.raw("khz", None)
-        if khz is not None and not (isinstance(khz, int) and not isinstance(khz, bool) and khz > 0) and khz not in ("max", "min"):
-            raise cf.error("khz", f"must be a frequency in kHz, 'max' or 'min' (got {khz!r})")
-        cpufreq = CpufreqConfig(governor=cf.string("governor", None), khz=khz)
+        khz = cf.raw("khz", "max")
+        ok = (isinstance(khz, int) and not isinstance(khz, bool) and khz > 1) or khz in ("max", "min") \
+            or (isinstance(khz, float) and 0 < khz <= 1)
+        if not ok:
+            raise cf.error("khz", f"must be a frequency in kHz, 'max', 'min' or a fraction in (0, 1] of the highest (got {khz!r})")
+        governor = cf.string("governor", "performance")
+        if not re.match(r"^[a-z0-9_]{1,32}$", governor):
+            raise cf.error("governor", f"must be a cpufreq governor name such as performance or userspace (got {governor!r})")
+        cpufreq = CpufreqConfig(governor=governor, khz=khz, cpus=_cpu_list(cf, "cpus"))
         cf.done()
     mmc = sec.raw("max_map_count", "auto")
     if mmc != "auto" and (isinstance(mmc, bool) or not isinstance(mmc, int) or mmc < 1):
         raise sec.error("max_map_count", f"must be a positive integer or 'auto' (got {mmc!r})")
-    out = DeviceConfig(stop_framework=sec.boolean("stop_framework", False), cpufreq=cpufreq, max_map_count=mmc)
+    out = DeviceConfig(
+        root=sec.string("root", "auto", choices=("auto", "require", "never")),
+        stop_framework=sec.boolean("stop_framework", False),
+        cpufreq=cpufreq,
+        pin=_cpu_list(sec, "pin"),
+        max_map_count=mmc,
+        battery_min_pct=sec.integer("battery_min_pct", 25, lo=0, hi=100),
+        boot_timeout_s=sec.integer("boot_timeout_s", 180, lo=1, hi=3600),
+        sysfs=sec.value("sysfs", _device_dir, "/sys"),
+        procfs=sec.value("procfs", _device_dir, "/proc"),
+    )
     sec.done()
     return out
+
+
+def _cpu_list(sec: Section, key: str) -> tuple[int, ...] | None:
+    value = sec.raw(key, None)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 4096 for c in value):
+        raise sec.error(key, f"must be a non-empty list of CPU numbers such as [4, 5, 6, 7] (got {value!r})")
+    return tuple(sorted(set(value)))
 
 
 def _benchmark(sec: Section) -> BenchmarkConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Collection
 
 from devbench.config import BenchmarkConfig, Scenario
 
@@ -37,12 +38,17 @@ def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str) -> tuple[
     return tuple(args)
 
 
-def plan(bench: BenchmarkConfig) -> list[Invocation]:
+def plan(bench: BenchmarkConfig, refused: Collection[tuple[str, str | None]] = ()) -> list[Invocation]:
     """Interleaved: one process per scenario runs both arms in alternating batches.
-    Separate (as the seed did): one process per scenario and arm, unnamed first."""
+    Separate (as the seed did): one process per scenario and arm, unnamed first.
+    `refused` holds (scenario, arm) pairs that must not run (arm None: the whole scenario)."""
     out = []
     for sc in bench.scenarios:
-        arms = ("both",) if bench.mode == "interleaved" else ARMS
+        if (sc.name, None) in refused:
+            continue
+        arms = tuple(a for a in ARMS if (sc.name, a) not in refused)
+        if bench.mode == "interleaved" and arms == ARMS:
+            arms = ("both",)
         out.extend(Invocation(sc, arm, payload_args(bench, sc, arm)) for arm in arms)
     return out
 
@@ -55,11 +61,6 @@ def batch_sizes(forks: int, batches: int) -> list[int]:
 
 def required_map_count(bench: BenchmarkConfig) -> int:
     return bench.vmas + MAP_COUNT_MARGIN
-
-
-def required_memory_bytes(bench: BenchmarkConfig, page_size: int) -> int:
-    pages = max(sc.pages for sc in bench.scenarios)
-    return bench.vmas * pages * page_size
 
 
 # An Android emulator's timings are not device timings: it gets a smoke run unless the

@@ -16,7 +16,9 @@ from typing import Any, Protocol
 
 from devbench.config import Config, TargetConfig
 from devbench.device.probe import probe
-from devbench.device.tuning import Change, prepared
+from devbench.device.restore import recover
+from devbench.device.session import DeviceSession
+from devbench.device.tuning import Change
 from devbench.errors import DevbenchError, TargetError
 from devbench.payload import build, deploy
 from devbench.plan import Invocation, for_emulator, plan
@@ -79,10 +81,10 @@ def execute(cfg: Config, store: ResultsStore, progress: Progress | None = None) 
 def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress) -> bool:
     name = tcfg.name
     bench = cfg.benchmark
-    invocations = plan(bench)
     progress.target_started(name, bench.forks * 2 * len(bench.scenarios))
     store.update_target(name, transport=tcfg.kind, status="connecting")
     errors_before = _errors_of(store, name)
+    first_error = len(store.data["errors"])
     step = "connect"
     target: Target | None = None
     try:
@@ -92,17 +94,32 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
             store.warn(name, warning)
         if hasattr(target, "info"):
             store.update_target(name, transport_info=target.info)  # type: ignore[attr-defined]
+        step = "restore journal"
+        recovery = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
+        if recovery.journal is not None:
+            store.warn(name, f"a previous run had left the device changed: {recovery.summary()}")
+            if recovery.errors:
+                raise TargetError(name, "restore journal", recovery.summary())
         step = "probe"
         progress.step(name, "probing")
-        facts = probe(target)
+        facts = probe(target, cfg.device.sysfs, cfg.device.procfs)
         store.update_target(name, facts=facts.to_json(), status="building")
         if facts.emulator or str(getattr(target, "serial", "")).startswith("emulator-"):
             store.warn(name, "Android emulator: emulator timings are not device timings")
             if bench.on_emulator == "smoke":
                 bench = for_emulator(bench)
-                invocations = plan(bench)
                 store.warn(name, f"emulator smoke run: {bench.forks} forks in {bench.batches} batches per arm "
                                  "(benchmark.on_emulator: full runs the configured size)")
+        step = "prepare"
+        session = DeviceSession.open(target, facts, cfg.device, bench, store.data["run"]["id"], store.data["run"]["started"])
+        store.update_target(name, device=session.describe())
+        for w in session.warnings:
+            store.warn(name, w)
+        for r in session.refusals:
+            store.add_error(name, r.scenario, r.arm, r.kind, r.message, **r.data)
+        invocations = plan(bench, {(r.scenario, r.arm) for r in session.refusals})
+        if not invocations:
+            raise TargetError(name, "prepare", "every scenario was refused before any change to the device (see the errors above)")
         step = "build payload"
         progress.step(name, f"building payload for {facts.abi}")
         payload = build(facts.abi, cfg.build)  # type: ignore[arg-type]
@@ -111,14 +128,24 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         store.update_target(name, payload={"abi": payload.abi, "compiler": payload.compiler,
                                            "sha256": payload.sha256, "remote": remote}, status="preparing")
         step = "prepare"
+        progress.step(name, "preparing the device")
 
         def record(changes: list[Change]) -> None:
             store.update_target(name, device_changes=[c.to_json() for c in changes])
 
-        with prepared(target, facts, cfg.device, bench, record, lambda m: store.warn(name, m)):
+        def restore_failed(message: str) -> None:
+            store.add_error(name, None, None, "restore-failed", message)
+
+        with session.tuned(record, lambda m: store.warn(name, m), restore_failed):
             store.update_target(name, status="running")
+            session.sample("before the first scenario")
             for inv in invocations:
-                run_invocation(target, remote, inv, bench.timeout_s, store, progress)
+                run_invocation(target, remote, inv, bench.timeout_s, store, progress, prefix=session.payload_prefix)
+                session.sample(f"after {inv.scenario.name}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
+                store.update_target(name, conditions=session.samples)
+            for w in session.throttle_warnings():
+                store.warn(name, w)
+            step = "restore"
         step = "finish"
     except KeyboardInterrupt:
         store.update_target(name, status="interrupted")
@@ -134,11 +161,35 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                 target.close()
             except Exception:  # closing a dead connection must not hide the real outcome
                 pass
+    if any(e["kind"] == "restore-failed" for e in store.data["errors"][first_error:] if e["target"] == name):
+        _restore_on_reconnect(cfg, tcfg, store, progress)
     ok = _errors_of(store, name) == errors_before
     store.update_target(name, status="ok" if ok else "failed")
     last = [e["message"] for e in store.data["errors"] if e["target"] == name][-1:]
     progress.target_done(name, ok, "done" if ok else last[0])
     return ok
+
+
+def _restore_on_reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress) -> None:
+    """A restore that failed (typically: the connection dropped) is tried once more on a new
+    connection, from the journal on the device. QEMU guests and emulators die with the run."""
+    name = tcfg.name
+    if tcfg.kind not in ("adb", "ssh", "local"):
+        return
+    progress.step(name, "restore failed: reconnecting to restore from the device's journal")
+    target = None
+    try:
+        target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text))
+        recovery = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
+        store.warn(name, f"restore on reconnect: {recovery.summary()}")
+    except DevbenchError as exc:
+        store.warn(name, f"restore on reconnect failed ({exc}); run `devbench restore` when the device is back")
+    finally:
+        if target is not None:
+            try:
+                target.close()
+            except Exception:
+                pass
 
 
 def _errors_of(store: ResultsStore, target: str) -> int:
@@ -151,7 +202,8 @@ _STEP_KINDS = {"boot": "boot-failed", "build kernel": "kernel-build-failed", "gu
 
 def _kind_of(step: str) -> str:
     return {"connect": "connect-failed", "probe": "probe-failed", "build payload": "build-failed",
-            "push payload": "push-failed", "prepare": "device-error", "finish": "restore-failed"}.get(step, "target-error")
+            "push payload": "push-failed", "prepare": "device-error", "restore": "restore-failed",
+            "restore journal": "restore-failed"}.get(step, "target-error")
 
 
 class EventSink:
@@ -191,13 +243,14 @@ class EventSink:
             self.ended = True
 
 
-def run_invocation(target: Target, remote: str, inv: Invocation, timeout: float, store: ResultsStore, progress: Progress) -> None:
+def run_invocation(target: Target, remote: str, inv: Invocation, timeout: float, store: ResultsStore, progress: Progress,
+                   prefix: tuple[str, ...] = ()) -> None:
     sink = EventSink(store, target.name, inv, progress)
     sc = inv.scenario.name
     progress.step(target.name, f"{sc}: setting up {inv.arm}")
     started = time.monotonic()
     try:
-        res = target.run([remote, *inv.args], timeout=timeout, on_line=sink)
+        res = target.run([*prefix, remote, *inv.args], timeout=timeout, on_line=sink)
     except TargetError as exc:
         store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, "run-failed", str(exc))
         return

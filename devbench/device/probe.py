@@ -5,26 +5,55 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from devbench.device.cpufreq import Policy, policy_from_files
 from devbench.errors import TargetError
 from devbench.targets.base import Target
 
+# $1 is the sysfs root and $2 the procfs root (positional parameters, never command text)
 PROBE_SCRIPT = r"""
+S=$1 P=$2
 echo "machine=$(uname -m)"
 echo "kernel=$(uname -r)"
 echo "kernel_build=$(uname -v)"
-echo "sdk=$(getprop ro.build.version.sdk 2>/dev/null)"
-echo "android_abi=$(getprop ro.product.cpu.abi 2>/dev/null)"
-echo "model=$(getprop ro.product.model 2>/dev/null)"
-echo "kernel_qemu=$(getprop ro.kernel.qemu 2>/dev/null)"
-echo "boot_qemu=$(getprop ro.boot.qemu 2>/dev/null)"
+for prop in ro.build.version.sdk ro.product.cpu.abi ro.product.model ro.kernel.qemu ro.boot.qemu \
+            ro.build.type ro.debuggable ro.build.fingerprint sys.boot_completed init.svc.zygote; do
+  echo "prop:$prop=$(getprop "$prop" 2>/dev/null)"
+done
 echo "uid=$(id -u 2>/dev/null)"
-echo "cpus=$(grep -c '^processor' /proc/cpuinfo 2>/dev/null)"
-echo "online=$(cat /sys/devices/system/cpu/online 2>/dev/null)"
-echo "max_map_count=$(cat /proc/sys/vm/max_map_count 2>/dev/null)"
+echo "cpus=$(grep -c '^processor' "$P/cpuinfo" 2>/dev/null)"
+echo "online=$(cat "$S/devices/system/cpu/online" 2>/dev/null)"
+echo "present=$(cat "$S/devices/system/cpu/present" 2>/dev/null)"
+echo "max_map_count=$(cat "$P/sys/vm/max_map_count" 2>/dev/null)"
+echo "kptr_restrict=$(cat "$P/sys/kernel/kptr_restrict" 2>/dev/null)"
+echo "perf_event_paranoid=$(cat "$P/sys/kernel/perf_event_paranoid" 2>/dev/null)"
 echo "pagesize=$(getconf PAGESIZE 2>/dev/null)"
-grep -E '^(MemTotal|MemAvailable):' /proc/meminfo 2>/dev/null
-{ zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null; } \
-  | grep -E '^(# )?CONFIG_(ANON_VMA_NAME|PERF_EVENTS|IKCONFIG_PROC)[ =]' | sed 's/^/kconfig:/'
+echo "selinux=$(getenforce 2>/dev/null || cat "$S/fs/selinux/enforce" 2>/dev/null)"
+echo "taskset=$(command -v taskset 2>/dev/null)"
+grep -E '^(MemTotal|MemAvailable):' "$P/meminfo" 2>/dev/null
+{ zcat "$P/config.gz" 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null; } \
+  | grep -E '^(# )?CONFIG_(ANON_VMA_NAME|PERF_EVENTS|IKCONFIG_PROC|KASAN|PROVE_LOCKING|DEBUG_VM|DEBUG_PAGEALLOC|KCSAN|SLUB_DEBUG_ON|DEBUG_KMEMLEAK)[ =]' \
+  | sed 's/^/kconfig:/'
+for d in "$S"/devices/system/cpu/cpufreq/policy*; do
+  [ -d "$d" ] || continue
+  for f in related_cpus affected_cpus scaling_governor scaling_available_governors scaling_available_frequencies \
+           scaling_min_freq scaling_max_freq cpuinfo_min_freq cpuinfo_max_freq scaling_cur_freq scaling_setspeed; do
+    [ -e "$d/$f" ] && echo "cpufreq:${d##*/}:$f=$(cat "$d/$f" 2>/dev/null)"
+  done
+done
+for z in "$S"/class/thermal/thermal_zone*; do
+  [ -d "$z" ] || continue
+  echo "thermal:${z##*/}:type=$(cat "$z/type" 2>/dev/null)"
+  echo "thermal:${z##*/}:temp=$(cat "$z/temp" 2>/dev/null)"
+  for t in "$z"/trip_point_*_temp; do
+    [ -e "$t" ] || continue
+    b=${t%_temp}
+    echo "thermal:${z##*/}:${b##*/}=$(cat "$t" 2>/dev/null) $(cat "${b}_type" 2>/dev/null)"
+  done
+done
+for b in "$S"/class/power_supply/*; do
+  [ "$(cat "$b/type" 2>/dev/null)" = Battery ] || continue
+  echo "battery:${b##*/}=$(cat "$b/capacity" 2>/dev/null)"
+done
 echo "probe=done"
 """
 
@@ -34,6 +63,32 @@ _ABI = {
     "armv7l": "armv7", "armv8l": "armv7", "armv7": "armv7", "armeabi-v7a": "armv7",
     "riscv64": "riscv64",
 }
+
+
+_DEBUG_OPTIONS = {"KASAN", "PROVE_LOCKING", "DEBUG_VM", "DEBUG_PAGEALLOC", "KCSAN", "SLUB_DEBUG_ON", "DEBUG_KMEMLEAK"}
+
+
+@dataclass(frozen=True)
+class TripPoint:
+    name: str  # trip_point_0
+    temp: int  # millidegrees C
+    type: str  # passive, hot, critical, active
+
+
+@dataclass(frozen=True)
+class ThermalZone:
+    name: str
+    type: str
+    temp: int | None  # millidegrees C
+    trips: tuple[TripPoint, ...] = ()
+
+    def over_trip(self, temp: int | None = None) -> TripPoint | None:
+        """The lowest throttling trip (passive/hot/critical) that `temp` (or the probed temp) reaches."""
+        t = self.temp if temp is None else temp
+        if t is None:
+            return None
+        hit = [tp for tp in self.trips if tp.type in ("passive", "hot", "critical") and tp.temp > 0 and t >= tp.temp]
+        return min(hit, key=lambda tp: tp.temp) if hit else None
 
 
 @dataclass(frozen=True)
@@ -54,9 +109,29 @@ class Facts:
     page_size: int | None
     kernel_config: dict[str, str] = field(default_factory=dict)  # e.g. {"ANON_VMA_NAME": "y"}; empty if unreadable
     emulator: bool = False  # an Android emulator (ro.kernel.qemu / ro.boot.qemu)
+    uid: int | None = None
+    cpus_present: str | None = None
+    kptr_restrict: int | None = None
+    perf_event_paranoid: int | None = None
+    selinux: str | None = None  # Enforcing / Permissive / Disabled, or 1/0 from selinuxfs
+    taskset: bool = False
+    props: dict[str, str] = field(default_factory=dict)  # Android properties read (empty values left out)
+    cpufreq: tuple[Policy, ...] = ()
+    thermal: tuple[ThermalZone, ...] = ()
+    battery_pct: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def framework_running(self) -> bool | None:
+        """Android's framework (zygote) running? None on Linux or when unknown."""
+        state = self.props.get("init.svc.zygote")
+        return None if not self.android or not state else state == "running"
+
+    @property
+    def debug_kernel_options(self) -> list[str]:
+        return sorted(k for k, v in self.kernel_config.items() if v == "y" and k in _DEBUG_OPTIONS)
 
     @property
     def has_anon_vma_name(self) -> bool | None:
@@ -77,9 +152,25 @@ def parse_facts(text: str) -> Facts:
     kv: dict[str, str] = {}
     kconfig: dict[str, str] = {}
     mem: dict[str, int | None] = {}
+    props: dict[str, str] = {}
+    policies: dict[str, dict[str, str]] = {}
+    zones: dict[str, dict[str, str]] = {}
+    batteries: list[int] = []
     for line in text.splitlines():
         line = line.strip()
-        if line.startswith("kconfig:"):
+        head, _, rest = line.partition(":")
+        if head in ("prop", "cpufreq", "thermal", "battery") and "=" in rest:
+            key, _, value = rest.partition("=")
+            if head == "prop":
+                if value:
+                    props[key] = value
+            elif head == "battery":
+                if _int(value) is not None:
+                    batteries.append(_int(value))  # type: ignore[arg-type]
+            else:
+                obj, _, attr = key.partition(":")
+                (policies if head == "cpufreq" else zones).setdefault(obj, {})[attr] = value
+        elif line.startswith("kconfig:"):
             body = line[len("kconfig:"):]
             if body.startswith("# CONFIG_") and body.endswith(" is not set"):
                 kconfig[body[len("# CONFIG_"):-len(" is not set")]] = "n"
@@ -93,8 +184,8 @@ def parse_facts(text: str) -> Facts:
             k, v = line.split("=", 1)
             kv[k] = v.strip()
     machine = kv.get("machine", "")
-    sdk = _int(kv.get("sdk"))
-    abi = _ABI.get(machine) or _ABI.get(kv.get("android_abi", ""))
+    sdk = _int(props.get("ro.build.version.sdk"))
+    abi = _ABI.get(machine) or _ABI.get(props.get("ro.product.cpu.abi", ""))
     return Facts(
         abi=abi,
         machine=machine,
@@ -102,7 +193,7 @@ def parse_facts(text: str) -> Facts:
         kernel_build=kv.get("kernel_build", ""),
         android=sdk is not None,
         android_sdk=sdk,
-        model=kv.get("model") or None,
+        model=props.get("ro.product.model"),
         root=kv.get("uid") == "0",
         cpus=_int(kv.get("cpus")),
         cpus_online=kv.get("online") or None,
@@ -111,12 +202,38 @@ def parse_facts(text: str) -> Facts:
         max_map_count=_int(kv.get("max_map_count")),
         page_size=_int(kv.get("pagesize")),
         kernel_config=kconfig,
-        emulator=sdk is not None and "1" in (kv.get("kernel_qemu"), kv.get("boot_qemu")),
+        emulator=sdk is not None and "1" in (props.get("ro.kernel.qemu"), props.get("ro.boot.qemu")),
+        uid=_int(kv.get("uid")),
+        cpus_present=kv.get("present") or None,
+        kptr_restrict=_int(kv.get("kptr_restrict")),
+        perf_event_paranoid=_int(kv.get("perf_event_paranoid")),
+        selinux=kv.get("selinux") or None,
+        taskset=bool(kv.get("taskset")),
+        props=props if sdk is not None else {},
+        cpufreq=tuple(policy_from_files(n, f) for n, f in sorted(policies.items(), key=lambda i: _natural(i[0]))),
+        thermal=tuple(_zone(n, f) for n, f in sorted(zones.items(), key=lambda i: _natural(i[0]))),
+        battery_pct=min(batteries) if batteries else None,
     )
 
 
-def probe(target: Target) -> Facts:
-    res = target.run(["sh", "-c", PROBE_SCRIPT], timeout=60)
+def _natural(name: str) -> tuple[str, int]:
+    digits = name.rstrip("0123456789")
+    return digits, int(name[len(digits):] or -1)
+
+
+def _zone(name: str, files: dict[str, str]) -> ThermalZone:
+    trips = []
+    for key, value in files.items():
+        if key.startswith("trip_point_"):
+            parts = value.split()
+            temp = _int(parts[0]) if parts else None
+            if temp is not None:
+                trips.append(TripPoint(key, temp, parts[1] if len(parts) > 1 else ""))
+    return ThermalZone(name, files.get("type", ""), _int(files.get("temp")), tuple(sorted(trips, key=lambda t: t.temp)))
+
+
+def probe(target: Target, sysfs: str = "/sys", procfs: str = "/proc") -> Facts:
+    res = target.run(["sh", "-c", PROBE_SCRIPT, "sh", sysfs, procfs], timeout=60)
     if "probe=done" not in res.stdout:
         raise TargetError(target.name, "probe", f"the device's shell did not run the probe (exit {res.exit_code}: {res.last_words()})")
     facts = parse_facts(res.stdout)

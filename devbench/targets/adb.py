@@ -77,6 +77,28 @@ class AdbTarget:
             f"no adb device {self.serial} on server {self.options.server_host}:{self.server_port} (devices: {have})",
         )
 
+    def adb_root(self, timeout: float = 30.0) -> bool:
+        """`adb root`: restart adbd as root (userdebug/eng builds). True when adbd says it is
+        root (already, or after the restart, once the device is back online)."""
+        try:
+            answer = self.device.root()
+        except _ADB_ERRORS:
+            return False
+        text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+        if "already running as root" in text:
+            return True
+        if "restarting adbd as root" not in text:
+            return False  # "adbd cannot run as root in production builds"
+        time.sleep(1.0)
+        try:
+            if self.options.connect:
+                self._connect(self.options.connect, timeout)
+            self._wait_online(timeout)
+        except TargetError:
+            return False
+        self.device = self.client.device(self.serial)
+        return True
+
     # -- the protocol ---------------------------------------------------------------
 
     def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:

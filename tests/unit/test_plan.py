@@ -1,5 +1,5 @@
 from devbench.config import BenchmarkConfig, Scenario
-from devbench.plan import batch_sizes, plan, required_map_count, required_memory_bytes
+from devbench.plan import batch_sizes, plan, required_map_count
 
 BENCH = BenchmarkConfig(vmas=100, forks=10, batches=3, warmup=2, scenarios=(Scenario("a", 0), Scenario("b", 10)))
 
@@ -29,4 +29,11 @@ def test_batch_split_matches_the_payload():
 
 def test_resource_needs_are_computed():
     assert required_map_count(BENCH) == 100 + 1024
-    assert required_memory_bytes(BENCH, 4096) == 100 * 10 * 4096
+
+
+def test_refused_scenarios_and_arms_are_left_out_of_the_plan():
+    invs = plan(BENCH, refused={("a", None), ("b", "named")})
+    assert [(i.scenario.name, i.arm) for i in invs] == [("b", "unnamed")]
+    assert invs[0].args[invs[0].args.index("--arm") + 1] == "unnamed"
+    sep = plan(BenchmarkConfig(**{**BENCH.__dict__, "mode": "separate"}), refused={("a", "named")})
+    assert [(i.scenario.name, i.arm) for i in sep] == [("a", "unnamed"), ("b", "unnamed"), ("b", "named")]

@@ -1,0 +1,66 @@
+"""Reads and (root) writes on one device. Paths and values reach the device's shell only as
+positional parameters, never as command text."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from devbench.errors import TargetError
+from devbench.targets.base import CommandResult, Target
+
+
+class DeviceAccess:
+    def __init__(self, target: Target, root_prefix: Sequence[str] = ()):
+        self.target = target
+        self.root_prefix = tuple(root_prefix)
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    def run(self, argv: Sequence[str], *, root: bool = False, timeout: float = 30) -> CommandResult:
+        return self.target.run([*(self.root_prefix if root else ()), *argv], timeout=timeout)
+
+    def read(self, path: str) -> str:
+        res = self.run(["cat", path])
+        if not res.ok:
+            raise TargetError(self.name, f"read {path}", res.last_words() or f"exit {res.exit_code}")
+        return res.stdout.strip()
+
+    def write(self, path: str, value: str) -> None:
+        res = self.run(["sh", "-c", 'printf "%s\\n" "$2" > "$1"', "sh", path, value], root=True)
+        if not res.ok:
+            raise TargetError(self.name, f"write {path}", res.last_words() or f"exit {res.exit_code}")
+
+    def write_text(self, path: str, text: str) -> None:
+        """Replace a file atomically (temp file + rename), e.g. the restore journal."""
+        res = self.run(["sh", "-c", 'mkdir -p "${1%/*}" && printf "%s" "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"',
+                        "sh", path, text], root=True)
+        if not res.ok:
+            raise TargetError(self.name, f"write {path}", res.last_words() or f"exit {res.exit_code}")
+
+    def read_text(self, path: str) -> str | None:
+        """A file's content, or None when it does not exist."""
+        res = self.run(["sh", "-c", 'if [ -e "$1" ]; then cat "$1"; else echo __devbench_absent__; fi', "sh", path], root=True)
+        if not res.ok:
+            raise TargetError(self.name, f"read {path}", res.last_words() or f"exit {res.exit_code}")
+        return None if res.stdout.strip() == "__devbench_absent__" else res.stdout
+
+    def remove(self, path: str) -> None:
+        res = self.run(["rm", "-f", path], root=True)
+        if not res.ok:
+            raise TargetError(self.name, f"remove {path}", res.last_words() or f"exit {res.exit_code}")
+
+    def getprop(self, name: str) -> str:
+        res = self.run(["getprop", name])
+        return res.stdout.strip() if res.ok else ""
+
+    def wait_prop(self, name: str, value: str, timeout: float, poll: float = 0.5) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.getprop(name) == value:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)

@@ -1,0 +1,73 @@
+"""Will the scenarios fit on this device? Decided from the probed facts, before any change (pure).
+
+Refusals carry their numbers: memory for VMAs x pages against MemAvailable, the map count
+against vm.max_map_count (when devbench cannot raise it), and the named arm on a kernel
+whose config says it lacks CONFIG_ANON_VMA_NAME.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from devbench.config import BenchmarkConfig, DeviceConfig, Scenario
+from devbench.device.probe import Facts
+from devbench.plan import required_map_count
+
+VMA_KERNEL_BYTES = 512  # vm_area_struct, anon_vma chain and name, per VMA, with slab overhead
+HEADROOM = 1.10  # keep 10% of MemAvailable free
+
+
+@dataclass(frozen=True)
+class Refusal:
+    scenario: str
+    arm: str | None  # None: the whole scenario
+    kind: str  # not-enough-memory | map-count-too-low | kernel-lacks-anon-vma-name
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def memory_needed(bench: BenchmarkConfig, scenario: Scenario, page_size: int) -> int:
+    """Bytes the payload needs at its peak: the populated pages, the page tables of the
+    parent and of one child (fork copies them for populated anonymous VMAs), and the
+    kernel's per-VMA structures in both."""
+    data = bench.vmas * scenario.pages * page_size
+    span = bench.vmas * (scenario.pages + 1) * page_size  # each VMA is followed by a guard gap
+    page_tables = -(-span // (512 * page_size)) * page_size if scenario.pages else 0
+    return data + 2 * (page_tables + bench.vmas * VMA_KERNEL_BYTES)
+
+
+def check_fit(bench: BenchmarkConfig, facts: Facts, device: DeviceConfig, root: bool) -> list[Refusal]:
+    out: list[Refusal] = []
+    page = facts.page_size or 4096
+    need_maps = required_map_count(bench)
+    asked = need_maps if device.max_map_count == "auto" else int(device.max_map_count or 0)
+    can_raise = root and asked >= need_maps
+    if facts.max_map_count is not None and facts.max_map_count < need_maps and not can_raise:
+        why = "not root, so it cannot be raised" if not root else f"device.max_map_count asks for only {asked}"
+        for sc in bench.scenarios:
+            out.append(Refusal(sc.name, None, "map-count-too-low",
+                               f"scenario {sc.name!r} needs vm.max_map_count >= {need_maps} ({bench.vmas} VMAs + "
+                               f"{need_maps - bench.vmas} for the process), the device has {facts.max_map_count} ({why})",
+                               {"needed": need_maps, "max": facts.max_map_count}))
+    if facts.mem_available_kb is not None:
+        have = facts.mem_available_kb * 1024
+        for sc in bench.scenarios:
+            need = memory_needed(bench, sc, page)
+            if need * HEADROOM > have and not any(r.scenario == sc.name and r.arm is None for r in out):
+                out.append(Refusal(sc.name, None, "not-enough-memory",
+                                   f"scenario {sc.name!r} needs about {_mib(need)} ({bench.vmas} VMAs x {sc.pages} pages x "
+                                   f"{page} B + page tables and VMA structures, +10% headroom), the device has "
+                                   f"{_mib(have)} available (MemAvailable)",
+                                   {"needed_bytes": need, "available_bytes": have}))
+    if facts.has_anon_vma_name is False:
+        for sc in bench.scenarios:
+            if not any(r.scenario == sc.name and r.arm is None for r in out):
+                out.append(Refusal(sc.name, "named", "kernel-lacks-anon-vma-name",
+                                   f"the kernel's config has no CONFIG_ANON_VMA_NAME: the named arm of {sc.name!r} "
+                                   "cannot run (the unnamed arm does)", {"kernel_config": "ANON_VMA_NAME not set"}))
+    return out
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB" if n < 10 * 2**30 else f"{n / 2**30:.1f} GiB"

@@ -1,0 +1,47 @@
+"""`devbench restore`: undo, from the journals on the devices, what a dead run left changed."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+from devbench.config import Config, load_config, parse_text
+from devbench.device.restore import recover
+from devbench.errors import DevbenchError
+from devbench.results import load
+from devbench.targets import open_target
+
+
+def config_of(source: str) -> Config:
+    """A YAML config file, or a run folder / results.json (its recorded config)."""
+    path = Path(source).expanduser()
+    if path.is_dir() or path.name == "results.json":
+        data = load(str(path))
+        where = str(path if path.name == "results.json" else path / "results.json")
+        return parse_text(yaml.safe_dump(data["run"]["config"], sort_keys=False), f"{where} (run.config)")
+    return load_config(path)
+
+
+def restore_targets(cfg: Config) -> Iterator[tuple[str, bool, str]]:
+    """(target, ok, one line) per target of cfg."""
+    for tcfg in cfg.targets:
+        if tcfg.kind in ("qemu", "emulator"):
+            yield tcfg.name, True, f"nothing to restore: a {tcfg.kind} device started by devbench ends with its run"
+            continue
+        target = None
+        try:
+            with tempfile.TemporaryDirectory(prefix="devbench-restore-") as scratch:
+                target = open_target(tcfg, Path(scratch), lambda text: None)
+                rec = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
+                yield tcfg.name, not rec.errors, rec.summary()
+        except DevbenchError as exc:
+            yield tcfg.name, False, f"not restored: {exc}"
+        finally:
+            if target is not None:
+                try:
+                    target.close()
+                except Exception:
+                    pass
