@@ -1,7 +1,8 @@
 """The command line: parse, call the library, map errors to exit codes.
 
 Exit codes: 0 ok, 1 run failure (a target or scenario failed; results kept), 2 bad config
-or usage, 130 interrupted (device restored, results kept).
+or usage, 3 a significant regression above --fail-on-regression, 130 interrupted (device
+restored, results kept).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from devbench import __version__
 from devbench.errors import ConfigError, DevbenchError, ResultsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_REGRESSION = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,9 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--target", action="append", metavar="NAME", help="run only this target (repeatable)")
     r.add_argument("--output", metavar="DIR", help="parent folder of the run folder (default: run.output)")
     r.add_argument("--quiet", action="store_true", help="no progress display")
+    _stats_arguments(r, margin=False)
     rep = sub.add_parser("report", help="re-render a run's report from its results.json")
     rep.add_argument("run_dir", help="run folder (or its results.json)")
-    rep.add_argument("--format", choices=("html", "text", "markdown", "json"), default="html")
+    rep.add_argument("--format", choices=("html", "text", "markdown", "json", "csv"), default="html")
+    _stats_arguments(rep)
+    cmp = sub.add_parser("compare", help="compare two runs (kernel A vs B, device A vs B) per scenario and arm")
+    cmp.add_argument("run_a", help="run A's folder (or its results.json): the baseline")
+    cmp.add_argument("run_b", help="run B's folder (or its results.json)")
+    cmp.add_argument("--output", metavar="DIR", help="where compare.html goes (default: run B's folder)")
+    cmp.add_argument("--format", choices=("text", "markdown", "json", "csv"), default="text", help="what is printed")
+    cmp.add_argument("--margin", type=_positive, metavar="PCT", default=1.0, help="equivalence margin of the verdict (default 1%%)")
     rs = sub.add_parser("restore", help="undo what a run whose devbench died left on its devices (from their journals)")
     rs.add_argument("source", help="the run's YAML config, or its run folder (the config recorded in results.json)")
     rs.add_argument("--target", action="append", metavar="NAME", help="only this target (repeatable)")
@@ -42,6 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     kc.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64")
     kc.add_argument("--check", metavar="KERNEL", help="check a kernel image (IKCONFIG or .config beside it) instead")
     return p
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def _stats_arguments(p: argparse.ArgumentParser, margin: bool = True) -> None:
+    p.add_argument("--fail-on-regression", type=float, metavar="PCT",
+                   help="exit 3 when a scenario's regression is significant (Holm p < 0.05) and its 95%% CI lies above PCT")
+    if margin:
+        p.add_argument("--margin", type=_positive, metavar="PCT", default=1.0,
+                       help="equivalence margin of the verdict: CI within +-PCT is 'no difference' (default 1%%)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_kernel_config(args)
         if args.command == "restore":
             return cmd_restore(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         return cmd_report(args)
     except ConfigError as exc:
         print(f"devbench: {exc}", file=sys.stderr)
@@ -113,7 +140,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
+    if args.fail_on_regression is not None and _regressed(store.data, args.fail_on_regression):
+        return EXIT_REGRESSION
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _regressed(data: dict, threshold_pct: float, analysis: object = None) -> bool:
+    """The CI gate: print each significant regression above the threshold; True if any."""
+    from devbench.analysis import analyze, gate
+
+    failures = gate(analysis or analyze(data), threshold_pct)  # type: ignore[arg-type]
+    for line in failures:
+        print(f"devbench: regression: {line}", file=sys.stderr)
+    return bool(failures)
 
 
 class _LineProgress:
@@ -171,22 +210,38 @@ def cmd_kernel_config(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import json
-
-    from devbench.report.html import write_report
-    from devbench.report.table import render_text
+    from devbench.analysis import Options, analyze
+    from devbench.report.outputs import run_output
     from devbench.results import load
 
     data = load(args.run_dir)
+    analysis = analyze(data, Options(margin_pct=args.margin))
     if args.format == "html":
+        from devbench.report.html import write_report
+
         run_dir = Path(args.run_dir)
         run_dir = run_dir if run_dir.is_dir() else run_dir.parent
-        print(write_report(data, run_dir))
-    elif args.format == "json":
-        print(json.dumps({"run": {k: data["run"].get(k) for k in ("id", "name", "status")}, "summary": data["summary"],
-                          "errors": data["errors"]}, indent=1))
+        print(write_report(data, run_dir, analysis))
     else:
-        print(render_text(data, markdown=args.format == "markdown"), end="")
+        print(run_output(data, analysis, args.format, args.fail_on_regression), end="")
+    if args.fail_on_regression is not None and _regressed(data, args.fail_on_regression, analysis):
+        return EXIT_REGRESSION
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from devbench.analysis import Options, compare
+    from devbench.report.compare_html import write_compare
+    from devbench.report.outputs import compare_output
+    from devbench.results import load
+
+    folder = lambda p: Path(p) if Path(p).is_dir() else Path(p).parent  # noqa: E731
+    data_a, data_b = load(args.run_a), load(args.run_b)
+    result = compare(data_a, data_b, Options(margin_pct=args.margin))
+    out_dir = Path(args.output) if args.output else folder(args.run_b)
+    page = write_compare(result, data_a, data_b, folder(args.run_a), folder(args.run_b), out_dir)
+    print(compare_output(result, args.format), end="")
+    print(f"devbench: compare {page}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -6,7 +6,8 @@ Schema "devbench/results/1" (documented in the README):
   checks    per target/scenario/process: VMA count check and setup timings from the payload
   samples   target, scenario, arm ("named"/"unnamed"), batch, warmup, fork_ns [ns, ...]
   errors    target, scenario, arm, kind, message (+ data such as needed/max)
-  summary   per target and scenario: unnamed/named n, mean/median ms, regression %
+  summary   per target and scenario: unnamed/named n, mean/median ms, regression %, and once the
+            run has ended its 95% CI, p-values and verdict (devbench.analysis)
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
             order.append(key)
         arms[key][s["arm"]].extend(s["fork_ns"])
     pages = {sc.get("name"): sc.get("pages") for sc in data.get("run", {}).get("config", {}).get("benchmark", {}).get("scenarios", []) or [] if isinstance(sc, dict)}
+    stats = _statistics(data)
     rows = []
     for key in order:
         un, na = describe(arms[key]["unnamed"]), describe(arms[key]["named"])
@@ -75,8 +77,36 @@ def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
             "unnamed_mean_ms": un["mean_ms"],
             "named_mean_ms": na["mean_ms"],
             "regression_pct": regression_pct(un["mean_ms"], na["mean_ms"]),
+            **stats.get(key, dict.fromkeys(STAT_FIELDS)),
         })
     return rows
+
+
+STAT_FIELDS = ("regression_ci_pct", "p", "p_holm", "p_welch", "p_mwu", "cliffs_delta", "design", "verdict")
+
+
+def _statistics(data: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """CI, p-values and verdict per target and scenario, once the run has ended (the bootstrap
+    stays off the host while a device, possibly this machine, is still forking)."""
+    if (data.get("run") or {}).get("status") == "running":
+        return {}
+    from devbench.analysis import analyze
+
+    out = {}
+    for row in analyze(data).rows():
+        e = row.effect
+        ci = None if e is None or e.ci_low_pct is None else [e.ci_low_pct, e.ci_high_pct]
+        out[(row.target, row.scenario)] = {
+            "regression_ci_pct": ci,
+            "p": None if e is None else e.p,
+            "p_holm": row.p_holm,
+            "p_welch": None if e is None else e.p_welch,
+            "p_mwu": None if e is None else e.p_mwu,
+            "cliffs_delta": None if e is None else e.cliffs_delta,
+            "design": None if e is None else f"{e.design} by {e.unit}",
+            "verdict": row.verdict.label,
+        }
+    return out
 
 
 class ResultsStore:

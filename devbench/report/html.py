@@ -7,9 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
-from devbench.report.table import HEADER, fmt_ms, fmt_pct, seed_rows, targets_in
+from devbench.analysis import Analysis, analyze
+from devbench.analysis.samples import group, targets_in
+from devbench.report import plots
+from devbench.report.headline import headline
+from devbench.report.table import HEADER, STATS_HEADER, fmt_ci, fmt_ms, fmt_p, fmt_pct, notes
 from devbench.resources import data_dir
+from devbench.stats import regression_pct
+
+
+def _value(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
 
 
 def environment() -> jinja2.Environment:
@@ -20,34 +30,60 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["ms"] = fmt_ms
-    env.filters["pct"] = fmt_pct
-    env.filters["basename"] = lambda path: Path(str(path)).name
+    env.filters.update(ms=fmt_ms, pct=fmt_pct, p=fmt_p, value=_value, basename=lambda path: Path(str(path)).name,
+                       num=lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v))
+    env.globals.update(fmt_ci=fmt_ci, regression_pct=regression_pct)
     return env
 
 
-def render_html(data: dict[str, Any]) -> str:
-    targets = []
-    for name in targets_in(data):
-        rec = next((t for t in data.get("targets", []) if t["name"] == name), {"name": name})
-        targets.append({
-            "name": name,
-            "record": rec,
-            "rows": seed_rows(data.get("summary", []), name),
-            "summary": [r for r in data.get("summary", []) if r["target"] == name],
-            "errors": [e for e in data.get("errors", []) if e.get("target") == name],
-            "checks": [c for c in data.get("checks", []) if c.get("target") == name and c.get("check") in ("setup", "named_check")],
-        })
-    run_errors = [e for e in data.get("errors", []) if not e.get("target")]
+DEVICE_RECORDS = (("device", "device preparation"), ("conditions", "device conditions"))
+
+
+def _records(record: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Device preparation records, shown generically (tables of keys and values) when present."""
+    return [(title, record[key]) for key, title in DEVICE_RECORDS if record.get(key) not in (None, {}, [])]
+
+
+def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenarios: list) -> dict[str, Any]:
+    rec = {"name": name, "transport": None, "status": None, "facts": None, "warnings": [], "device_changes": [],
+           **next((t for t in data.get("targets", []) if t["name"] == name), {})}
+    result = analysis.target(name)
+    rows = list(result.rows) if result else []
+    panels = [(sd.scenario, sd.arms) for sd in scenarios if sd.target == name]
+    margin = analysis.options.margin_pct  # the SVGs below are Markup: matplotlib escapes the text it writes
+    key = f"t{targets_in(data).index(name)}"
+    return {
+        "name": name,
+        "record": rec,
+        "rows": rows,
+        "headline": headline(f"On {name}", "fork() with named VMAs is", rows, margin),
+        "change_plot": Markup(plots.changes(rows, margin, f"{key}-chg", "regression, named vs unnamed")) if rows else None,
+        "distributions": [Markup(plots.distribution(sc, arms, f"{key}-d{i}")) for i, (sc, arms) in enumerate(panels)],
+        "timelines": [Markup(plots.timeline(sc, arms, f"{key}-t{i}")) for i, (sc, arms) in enumerate(panels)],
+        "notes": [n for r in rows for n in notes(r)],
+        "tables": _records(rec),
+        "errors": [e for e in data.get("errors", []) if e.get("target") == name],
+        "checks": [c for c in data.get("checks", []) if c.get("target") == name and c.get("check") in ("setup", "named_check")],
+    }
+
+
+def render_html(data: dict[str, Any], analysis: Analysis | None = None) -> str:
+    analysis = analysis or analyze(data)
+    scenarios = group(data)
+    targets = [target_context(data, analysis, name, scenarios) for name in targets_in(data)]
     return environment().get_template("report.html.j2").render(
-        run=data["run"], targets=targets, header=HEADER, run_errors=run_errors,
+        run=data["run"], targets=targets, header=HEADER + STATS_HEADER, options=analysis.options,
+        run_errors=[e for e in data.get("errors", []) if not e.get("target")],
         config_text=json.dumps(data["run"].get("config"), indent=2),
     )
 
 
-def write_report(data: dict[str, Any], run_dir: Path) -> Path:
-    out = run_dir / "report.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(render_html(data), encoding="utf-8")
+def write_report(data: dict[str, Any], run_dir: Path, analysis: Analysis | None = None) -> Path:
+    return write_html(render_html(data, analysis), run_dir / "report.html")
+
+
+def write_html(text: str, out: Path) -> Path:
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
     return out

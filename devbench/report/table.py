@@ -1,13 +1,18 @@
-"""The seed's result table (unnamed ms, named ms, REGRESSION %) as rows of strings (pure).
-
-One table algorithm; each text format only decides how to draw it.
-"""
+"""The seed's result table (unnamed ms, named ms, REGRESSION %) with CI columns added, as rows
+of strings (pure). One table algorithm; text and Markdown only decide how to draw it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
+
+from devbench.analysis import Analysis, Comparison, Row, analyze
+from devbench.analysis.samples import targets_in
+from devbench.stats import regression_pct
 
 HEADER = ("scenario", "unnamed VMAs", "named VMAs", "REGRESSION")
+STATS_HEADER = ("95% CI", "p (Holm)", "verdict")
+COMPARE_HEADER = ("scenario", "arm", "run A", "run B", "CHANGE")
+OUTLIER_NOTE = 0.01  # the text notes outliers above this share of forks (the HTML shows all)
 
 
 def fmt_ms(value: float | None) -> str:
@@ -18,42 +23,97 @@ def fmt_pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.2f}%"
 
 
-def seed_rows(summary: list[dict[str, Any]], target: str) -> list[tuple[str, str, str, str]]:
-    return [
-        (row["scenario"], fmt_ms(row["unnamed_mean_ms"]), fmt_ms(row["named_mean_ms"]), fmt_pct(row["regression_pct"]))
-        for row in summary
-        if row["target"] == target
-    ]
+def fmt_ci(low: float | None, high: float | None) -> str:
+    return "-" if low is None or high is None else f"[{low:+.2f}%, {high:+.2f}%]"
 
 
-def targets_in(data: dict[str, Any]) -> list[str]:
-    names = [t["name"] for t in data.get("targets", [])]
-    for row in data.get("summary", []):
-        if row["target"] not in names:
-            names.append(row["target"])
-    return names
+def fmt_p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def render_text(data: dict[str, Any], markdown: bool = False) -> str:
+def stats_cells(row: Row) -> tuple[str, str, str]:
+    e = row.effect
+    return (fmt_ci(e.ci_low_pct, e.ci_high_pct) if e else "-", fmt_p(row.p_holm), row.verdict.label)
+
+
+def seed_cells(row: Row) -> tuple[str, ...]:
+    """One run's row: the seed's four columns, then CI, Holm p and verdict."""
+    un = row.base.mean if row.base else None
+    na = row.other.mean if row.other else None
+    return (row.scenario, fmt_ms(un), fmt_ms(na), fmt_pct(regression_pct(un, na)), *stats_cells(row))
+
+
+def compare_cells(row: Row) -> tuple[str, ...]:
+    """A comparison's row: one arm of one scenario, run B against run A."""
+    a = row.base.mean if row.base else None
+    b = row.other.mean if row.other else None
+    return (row.scenario, row.arm or "", fmt_ms(a), fmt_ms(b), fmt_pct(regression_pct(a, b)), *stats_cells(row))
+
+
+def draw(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool, left: int = 1) -> list[str]:
+    """The first `left` columns and the last one are left-aligned, the numbers right-aligned."""
+    n = len(header)
+    is_left = [i < left or i == n - 1 for i in range(n)]
+    if markdown:
+        return ["| " + " | ".join(header) + " |",
+                "|" + "|".join("---" if lft else "---:" for lft in is_left) + "|",
+                *("| " + " | ".join(r) + " |" for r in rows)]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [c.ljust(widths[i]) if is_left[i] else c.rjust(widths[i]) for i, c in enumerate(cells)]
+        return "  ".join(out).rstrip()
+
+    return [line(header), *(line(r) for r in rows)]
+
+
+def notes(row: Row) -> list[str]:
+    """What could have spoiled a row: drift, a slow first batch, outliers (never dropped)."""
+    out = []
+    for name, arm in (("unnamed" if row.arm is None else "A", row.base), ("named" if row.arm is None else "B", row.other)):
+        if arm is None or arm.n == 0:
+            continue
+        where = f"{row.scenario}{' ' + row.arm if row.arm else ''}, {name}"
+        if arm.drift.flagged:
+            out.append(f"drift ({where}): {arm.drift.change_pct:+.2f}% over the run (p {fmt_p(arm.drift.p)})")
+        if arm.warmup.flagged:
+            out.append(f"first batch ({where}): {arm.warmup.first_batch_pct:+.2f}% against the rest (p {fmt_p(arm.warmup.p)})")
+        if arm.outliers.count > OUTLIER_NOTE * arm.n:
+            out.append(f"outliers ({where}): {arm.outliers.count} of {arm.n} forks (|modified z| > 3.5; kept)")
+    return out
+
+
+def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis | None = None) -> str:
+    analysis = analysis or analyze(data)
     out = []
     for target in targets_in(data):
-        rows = seed_rows(data["summary"], target)
-        out.append(f"{'### ' if markdown else ''}{target}")
-        out.append("")
-        if not rows:
-            out.append("(no samples)")
-        elif markdown:
-            out.append("| " + " | ".join(HEADER) + " |")
-            out.append("|" + "|".join(["---"] + ["---:"] * 3) + "|")
-            out.extend("| " + " | ".join(r) + " |" for r in rows)
+        result = analysis.target(target)
+        rows = list(result.rows) if result else []
+        out += [f"{'### ' if markdown else ''}{target}", ""]
+        if rows:
+            out += draw(HEADER + STATS_HEADER, [seed_cells(r) for r in rows], markdown)
         else:
-            widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
-            line = lambda cells: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells))  # noqa: E731
-            out.append(line(HEADER))
-            out.extend(line(r) for r in rows)
-        errs = [e for e in data.get("errors", []) if e.get("target") == target]
-        for e in errs:
+            out.append("(no samples)")
+        bullet = "- " if markdown else "  ! "
+        out += [bullet + n for r in rows for n in notes(r)]
+        for e in (e for e in data.get("errors", []) if e.get("target") == target):
             where = "/".join(x for x in (e.get("scenario"), e.get("arm")) if x)
-            out.append(f"{'- ' if markdown else '  ! '}{e['kind']}{' (' + where + ')' if where else ''}: {e['message']}")
+            out.append(f"{bullet}{e['kind']}{' (' + where + ')' if where else ''}: {e['message']}")
         out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
+    """Run B against run A: per target pairing, one line per scenario and arm."""
+    out = [f"{'## ' if markdown else ''}run B {cmp.run_b.get('id')} against run A {cmp.run_a.get('id')}", ""]
+    for pair in cmp.pairs:
+        title = pair.target_a if pair.target_a == pair.target_b else f"{pair.target_a} (A) → {pair.target_b} (B)"
+        out += [f"{'### ' if markdown else ''}{title}", ""]
+        rows = list(pair.rows)
+        out += draw(COMPARE_HEADER + STATS_HEADER, [compare_cells(r) for r in rows], markdown, left=2) if rows else ["(nothing in common)"]
+        out += [("- " if markdown else "  ! ") + n for r in rows for n in notes(r)]
+        out.append("")
+    out += [("- " if markdown else "note: ") + n for n in cmp.notes]
     return "\n".join(out).rstrip() + "\n"

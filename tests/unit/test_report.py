@@ -1,3 +1,5 @@
+import pytest
+
 from devbench.report.html import render_html
 from devbench.report.table import render_text
 from devbench.results import new_results, summarize
@@ -32,3 +34,136 @@ def test_html_has_table_conditions_and_escapes_device_strings():
     assert "16.36ms" in html and "+12.16%" in html and "clocks not locked" in html
     assert "vm.max_map_count 65530" in html and "(restored)" in html
     assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+
+# --- statistics in the report (simulated runs with the payload's shape) ---
+
+import csv  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+
+from devbench.analysis import Options, analyze, compare  # noqa: E402
+from devbench.analysis.compare import pair_targets  # noqa: E402
+from devbench.report.compare_html import render_compare_html  # noqa: E402
+from devbench.report.outputs import compare_output, run_output  # noqa: E402
+from tests.simdata import make_results  # noqa: E402
+
+SHIFTS = {"unpopulated": 0.12, "1 page": 0.0, "10 pages": 0.04}
+
+
+def sim(**kw):
+    return make_results(shifts=SHIFTS, seed=21, **kw)
+
+
+def test_text_table_is_the_seeds_with_ci_columns():
+    d = sim()
+    lines = render_text(d).splitlines()
+    assert lines[0] == "phone"
+    assert re.match(r"scenario +unnamed VMAs +named VMAs +REGRESSION +95% CI +p \(Holm\) +verdict$", lines[2])
+    row = lines[3]
+    assert re.match(r"unpopulated +\d+\.\d\dms +\d+\.\d\dms +\+1\d\.\d\d% +\[\+\d+\.\d\d%, \+\d+\.\d\d%\] +<0\.001 +slower$", row)
+    assert lines[4].startswith("1 page") and lines[4].endswith(analyze(d).rows()[1].verdict.label)
+    header_end = lines[2].index("REGRESSION") + len("REGRESSION")
+    assert all(line[header_end - 1] == "%" for line in lines[3:6])  # numbers right-aligned under the header
+
+
+def test_csv_has_one_line_per_target_and_scenario():
+    d = sim()
+    a = analyze(d)
+    rows = list(csv.DictReader(io.StringIO(run_output(d, a, "csv"))))
+    assert [r["scenario"] for r in rows] == ["unpopulated", "1 page", "10 pages"]
+    first = rows[0]
+    assert float(first["unnamed_mean_ms"]) == pytest.approx(a.rows()[0].base.mean)
+    assert float(first["ci_low_pct"]) > 5 and first["verdict"] == "slower" and first["design"] == "paired"
+    assert int(first["unnamed_n"]) == 1000 and first["arm"] == ""
+
+
+def test_json_summary_for_ci():
+    d = sim()
+    out = json.loads(run_output(d, analyze(d), "json", fail_on_regression=5.0))
+    assert out["schema"] == "devbench/summary/1" and out["run"]["id"] == d["run"]["id"]
+    [t] = out["targets"]
+    assert t["headline"].startswith("On phone, fork() with named VMAs is slower in unpopulated")
+    assert [r["verdict"] for r in t["rows"]] == [r.verdict.label for r in analyze(d).rows()]
+    assert t["rows"][0]["verdict"] == "slower"
+    assert t["rows"][0]["unnamed"]["n"] == 1000 and t["rows"][0]["ci_pct"][0] > 5
+    assert out["gate"]["failing"] == [{"target": "phone", "scenario": "unpopulated"}]
+
+
+def test_html_is_self_contained_with_plots_and_statistics():
+    html = render_html(sim())
+    assert html.count("<svg") == 7  # the CI plot, then a distribution and a timeline per scenario
+    links = re.findall(r'(?:href|src)="([^"]*)"', html)
+    assert links and all(not re.match(r"[a-z]+:", u) or u.startswith("data:") for u in links), links
+    assert set(re.findall(r"https?://[^\"' <>)]+", html)) == {"http://www.w3.org/2000/svg"}
+    assert "@media print" in html and 'name="viewport"' in html and "overflow-x: auto" in html
+    assert "[+" in html and "paired by batch (10)" in html and "On phone, fork() with named VMAs is" in html
+    assert 'href="results.json"' in html
+
+
+def test_html_renders_device_records_generically_and_escaped():
+    d = sim()
+    d["targets"][0]["device"] = {"root": "<su>", "actions": [{"setting": "governor", "value": "performance"}]}
+    d["targets"][0]["conditions"] = [{"when": "before", "temp_mc": {"zone<0>": 41000}}]
+    html = render_html(d)
+    assert "&lt;su&gt;" in html and "<su>" not in html
+    assert "<td>governor</td>" in html and "zone&lt;0&gt;=41000" in html
+    assert "device conditions" in html and "device preparation" in html
+
+
+def test_html_with_a_missing_arm():
+    d = sim()
+    d["samples"] = [s for s in d["samples"] if s["arm"] == "unnamed"]
+    html = render_html(d)
+    assert "not measured" in html and "-</td>" in html
+    assert "On phone, fork() with named VMAs is not measured in unpopulated, 1 page, 10 pages." in html
+
+
+def test_pairing_of_targets_for_compare():
+    a, b = sim(), make_results(seed=22, target="board")
+    assert pair_targets(a, b) == ([("phone", "board")], [])
+    a["targets"].append({**a["targets"][0], "name": "board"})
+    b["targets"].append({**b["targets"][0], "name": "kut"})
+    pairs, notes = pair_targets(a, b)
+    assert pairs == [("board", "board")] and notes == ["target 'phone' is only in run A", "target 'kut' is only in run B"]
+
+
+def test_compare_finds_a_kernel_change_per_arm():
+    a = make_results(seed=31, scenarios=(("unpopulated", 0, 16.0), ("1 page", 1, 22.0)))
+    b = make_results(seed=32, scale=1.10, scenarios=(("unpopulated", 0, 16.0), ("only b", 3, 1.0)))
+    cmp = compare(a, b, Options(resamples=1000))
+    [pair] = cmp.pairs
+    assert [(r.scenario, r.arm) for r in pair.rows] == [("unpopulated", "unnamed"), ("unpopulated", "named")]
+    assert all(r.verdict.kind == "slower" and r.effect.design == "independent" and r.effect.unit == "batch" for r in pair.rows)
+    assert all(5 < r.effect.ci_low_pct < 10 < r.effect.ci_high_pct < 15 for r in pair.rows)
+    assert "phone: scenario '1 page' is only in run A" in cmp.notes and "phone: scenario 'only b' is only in run B" in cmp.notes
+    text = compare_output(cmp, "text")
+    assert re.search(r"unpopulated +named +\d+\.\d\dms +\d+\.\d\dms +\+\d+\.\d\d% +\[", text)
+    links = {"a_results": "../a/results.json", "b_results": "results.json", "a_report": "../a/report.html", "b_report": "report.html"}
+    html = render_compare_html(cmp, a, b, links)
+    assert html.count("<svg") == 3 and 'href="../a/results.json"' in html and "only in run B" in html
+    rows = list(csv.DictReader(io.StringIO(compare_output(cmp, "csv"))))
+    assert [r["arm"] for r in rows] == ["unnamed", "named"] and "a_mean_ms" in rows[0]
+
+
+def test_hostile_scenario_names_stay_text_in_tables_and_plots():
+    evil = '</svg><script>alert(2)</script> $x$ & "q"'
+    d = make_results(scenarios=((evil, 0, 16.0),), seed=3)
+    html = render_html(d)
+    assert "<script>alert(2)" not in html and "</svg><script>" not in html
+    assert html.count("&lt;/svg&gt;&lt;script&gt;alert(2)&lt;/script&gt; $x$ &amp;") >= 4  # table, plots, titles
+
+
+def test_svg_is_inline_ready():
+    from devbench.report.svg import clean_svg
+
+    raw = ('<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n'
+           '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="10pt" height="5pt" viewBox="0 0 10 5" xmlns="http://www.w3.org/2000/svg">'
+           '<metadata><rdf:RDF><cc:Work><dc:type rdf:resource="http://purl.org/dc/dcmitype/StillImage"/></cc:Work></rdf:RDF></metadata>'
+           '<defs><path id="m1"/><clipPath id="c1"/></defs><use xlink:href="#m1"/><g clip-path="url(#c1)"/></svg>')
+    out = clean_svg(raw, "k", 'a <b> "c"')
+    assert out.startswith('<svg viewBox="0 0 10 5" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="a &lt;b&gt; &quot;c&quot;">')
+    assert "<title>a &lt;b&gt; \"c\"</title>" in out
+    assert 'id="k-m1"' in out and 'href="#k-m1"' in out and 'url(#k-c1)' in out and 'id="k-c1"' in out
+    assert "http" not in out.replace('xmlns="http://www.w3.org/2000/svg"', "") and "xlink" not in out

@@ -1,0 +1,78 @@
+"""Fork times out of a results.json dict, grouped per target, scenario and arm (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ARMS = ("unnamed", "named")
+
+
+@dataclass(frozen=True)
+class ArmData:
+    """One arm's timed forks in milliseconds, batch by batch in batch order."""
+
+    batches: tuple[tuple[int, np.ndarray], ...]  # (batch number, fork times ms)
+    untimed_warmup: int = 0                     # warm-up forks run before the batches, never timed
+
+    @property
+    def forks(self) -> np.ndarray:
+        if not self.batches:
+            return np.empty(0)
+        return np.concatenate([b for _, b in self.batches])
+
+    @property
+    def batch_numbers(self) -> tuple[int, ...]:
+        return tuple(n for n, _ in self.batches)
+
+    def batch_means(self, numbers: tuple[int, ...] | None = None) -> np.ndarray:
+        pick = dict(self.batches)
+        return np.array([pick[n].mean() for n in (numbers or self.batch_numbers) if pick[n].size])
+
+
+@dataclass(frozen=True)
+class ScenarioData:
+    target: str
+    scenario: str
+    pages: int | None
+    arms: dict[str, ArmData]
+
+
+def _arm(records: list[dict[str, Any]]) -> ArmData:
+    by_batch: dict[int, list[int]] = {}
+    for s in records:
+        by_batch.setdefault(int(s.get("batch", 0)), []).extend(s["fork_ns"])
+    batches = tuple((n, np.asarray(v, dtype=np.float64) / 1e6) for n, v in sorted(by_batch.items()) if v)
+    return ArmData(batches, sum(int(s.get("warmup", 0) or 0) for s in records))
+
+
+def scenario_pages(data: dict[str, Any]) -> dict[str, int | None]:
+    scenarios = ((data.get("run") or {}).get("config") or {}).get("benchmark", {}) or {}
+    return {sc.get("name"): sc.get("pages") for sc in scenarios.get("scenarios") or [] if isinstance(sc, dict)}
+
+
+def is_interleaved(data: dict[str, Any]) -> bool:
+    """Both arms in one process, alternating batches: the config's mode (interleaved by default)."""
+    bench = ((data.get("run") or {}).get("config") or {}).get("benchmark") or {}
+    return bench.get("mode", "interleaved") == "interleaved"
+
+
+def group(data: dict[str, Any]) -> list[ScenarioData]:
+    """Per target and scenario, in the order the samples were taken."""
+    records: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    for s in data.get("samples", []):
+        records.setdefault((s["target"], s["scenario"]), {arm: [] for arm in ARMS})[s["arm"]].append(s)
+    pages = scenario_pages(data)
+    return [ScenarioData(t, sc, pages.get(sc), {arm: _arm(recs) for arm, recs in arms.items()})
+            for (t, sc), arms in records.items()]
+
+
+def targets_in(data: dict[str, Any]) -> list[str]:
+    """Target names: the run's records first, then any that only have samples."""
+    names = [t["name"] for t in data.get("targets", [])]
+    for s in data.get("samples", []):
+        if s["target"] not in names:
+            names.append(s["target"])
+    return names

@@ -1,0 +1,58 @@
+"""compare.html: run B against run A, one self-contained file from templates/compare.html.j2."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from devbench.analysis import Comparison
+from devbench.analysis.samples import group
+from devbench.report import plots
+from devbench.report.headline import headline
+from devbench.report.html import environment, write_html
+from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes
+
+
+def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float) -> dict[str, Any]:
+    rows = list(pair.rows)
+    arms_a = {sd.scenario: sd.arms for sd in groups[0] if sd.target == pair.target_a}
+    arms_b = {sd.scenario: sd.arms for sd in groups[1] if sd.target == pair.target_b}
+    panels = [(f"{r.scenario}, {r.arm}", {"A": arms_a[r.scenario][r.arm], "B": arms_b[r.scenario][r.arm]})
+              for r in rows if r.base and r.other and (r.base.n or r.other.n)]
+    same = pair.target_a == pair.target_b
+    name = pair.target_a if same else f"{pair.target_a} (A) → {pair.target_b} (B)"
+    return {
+        "name": name,
+        "rows": rows,
+        "headline": headline(f"On {name}", "run B's fork() against run A's is", rows, margin),
+        "notes": [n for r in rows for n in notes(r)],
+        # Markup: matplotlib escapes the text it writes into the SVG
+        "change_plot": Markup(plots.changes(rows, margin, f"p{i}-chg", "change, B vs A")) if rows else None,
+        "distributions": [Markup(plots.distribution(t, s, f"p{i}-d{k}")) for k, (t, s) in enumerate(panels)],
+    }
+
+
+def render_compare_html(cmp: Comparison, data_a: dict[str, Any], data_b: dict[str, Any],
+                        links: dict[str, str]) -> str:
+    """links: relative hrefs for "a_results", "b_results", "a_report", "b_report"."""
+    groups = (group(data_a), group(data_b))
+    pairs = [_pair_context(i, p, groups, cmp.options.margin_pct) for i, p in enumerate(cmp.pairs)]
+    return environment().get_template("compare.html.j2").render(
+        cmp=cmp, pairs=pairs, header=COMPARE_HEADER + STATS_HEADER, options=cmp.options, links=links,
+        runs=(("A", data_a["run"]), ("B", data_b["run"])))
+
+
+def relative_links(dir_a: Path, dir_b: Path, out_dir: Path) -> dict[str, str]:
+    rel = lambda p: Path(os.path.relpath(p, out_dir)).as_posix()  # noqa: E731
+    return {"a_results": rel(dir_a / "results.json"), "b_results": rel(dir_b / "results.json"),
+            "a_report": rel(dir_a / "report.html"), "b_report": rel(dir_b / "report.html")}
+
+
+def write_compare(cmp: Comparison, data_a: dict[str, Any], data_b: dict[str, Any], dir_a: Path, dir_b: Path,
+                  out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = render_compare_html(cmp, data_a, data_b, relative_links(dir_a, dir_b, out_dir))
+    return write_html(text, out_dir / "compare.html")

@@ -1,0 +1,47 @@
+"""CSV: one line per target and scenario (or per target pairing, scenario and arm) (pure)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Iterable, Sequence
+
+from devbench.analysis import ArmStats, Row
+from devbench.stats import regression_pct
+
+ARM_FIELDS = ("n", "batches", "mean", "median", "stdev", "mad", "min", "max", "p5", "p25", "p75", "p95", "p99")
+EFFECT_FIELDS = ("change_pct", "ci_low_pct", "ci_high_pct", "design", "unit", "units", "p", "p_holm", "p_welch",
+                 "p_mwu", "cliffs_delta", "verdict", "more_forks")
+
+
+def header(names: Sequence[str]) -> list[str]:
+    arm = [f"{k}{'' if k in ('n', 'batches') else '_ms'}" for k in ARM_FIELDS] + ["outliers", "drift_pct", "first_batch_pct"]
+    return ["target", "scenario", "arm", "pages", *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS]
+
+
+def _arm(prefix: str, arm: ArmStats | None) -> dict[str, Any]:
+    out = {f"{prefix}_{k}{'' if k in ('n', 'batches') else '_ms'}": (getattr(arm, k) if arm else None) for k in ARM_FIELDS}
+    out[f"{prefix}_outliers"] = arm.outliers.count if arm else None
+    out[f"{prefix}_drift_pct"] = arm.drift.change_pct if arm else None
+    out[f"{prefix}_first_batch_pct"] = arm.warmup.first_batch_pct if arm else None
+    return out
+
+
+def line(row: Row, names: Sequence[str]) -> dict[str, Any]:
+    e = row.effect
+    out: dict[str, Any] = {"target": row.target, "scenario": row.scenario, "arm": row.arm, "pages": row.pages}
+    out.update(_arm(names[0], row.base))
+    out.update(_arm(names[1], row.other))
+    out.update({k: getattr(e, k, None) if e else None for k in EFFECT_FIELDS})
+    out.update(change_pct=regression_pct(row.base.mean if row.base else None, row.other.mean if row.other else None),
+               p_holm=row.p_holm, verdict=row.verdict.label, more_forks=row.verdict.more_forks)
+    return out
+
+
+def render_csv(rows: Iterable[Row], names: Sequence[str] = ("unnamed", "named")) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header(names), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in line(row, names).items()})
+    return buf.getvalue()

@@ -1,0 +1,30 @@
+"""The text formats of `devbench report` and `devbench compare`: one function per command, the
+format picks the exporter (pure: returns the text)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from devbench.analysis import Analysis, Comparison
+from devbench.report.csvout import render_csv
+from devbench.report.summary import compare_summary, run_summary
+from devbench.report.table import render_compare_text, render_text
+
+TEXT_FORMATS = ("text", "markdown", "json", "csv")
+
+
+def run_output(data: dict[str, Any], analysis: Analysis, fmt: str, fail_on_regression: float | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(run_summary(data, analysis, fail_on_regression), indent=1) + "\n"
+    if fmt == "csv":
+        return render_csv(analysis.rows())
+    return render_text(data, markdown=fmt == "markdown", analysis=analysis)
+
+
+def compare_output(cmp: Comparison, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(compare_summary(cmp), indent=1) + "\n"
+    if fmt == "csv":
+        return render_csv((r for p in cmp.pairs for r in p.rows), ("a", "b"))
+    return render_compare_text(cmp, markdown=fmt == "markdown")

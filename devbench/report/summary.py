@@ -1,0 +1,60 @@
+"""The JSON summary for CI: every row's numbers and verdict, no samples (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devbench.analysis import Analysis, Comparison, Row
+from devbench.analysis.gate import failing_rows
+from devbench.report.headline import headline
+from devbench.stats import regression_pct
+
+SCHEMA = "devbench/summary/1"
+
+
+def row_json(row: Row, names: tuple[str, str]) -> dict[str, Any]:
+    e = row.effect
+    base, other = (row.base.to_json() if row.base else None), (row.other.to_json() if row.other else None)
+    out: dict[str, Any] = {"target": row.target, "scenario": row.scenario}
+    if row.arm:
+        out["arm"] = row.arm
+    out.update({
+        "pages": row.pages,
+        names[0]: base,
+        names[1]: other,
+        "change_pct": regression_pct(row.base.mean if row.base else None, row.other.mean if row.other else None),
+        "ci_pct": None if e is None or e.ci_low_pct is None else [e.ci_low_pct, e.ci_high_pct],
+        "p_holm": row.p_holm,
+        "verdict": row.verdict.label,
+        "more_forks": row.verdict.more_forks,
+        "effect": e.to_json() if e else None,
+    })
+    return out
+
+
+def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: float | None = None) -> dict[str, Any]:
+    run = data.get("run") or {}
+    margin = analysis.options.margin_pct
+    out = {
+        "schema": SCHEMA,
+        "run": {k: run.get(k) for k in ("id", "name", "status", "started", "ended")},
+        "options": analysis.options.to_json(),
+        "targets": [{"name": t.name, "headline": headline(f"On {t.name}", "fork() with named VMAs is", t.rows, margin),
+                     "rows": [row_json(r, ("unnamed", "named")) for r in t.rows]} for t in analysis.targets],
+        "errors": data.get("errors", []),
+    }
+    if fail_on_regression is not None:
+        out["gate"] = {"fail_on_regression_pct": fail_on_regression,
+                       "failing": [{"target": r.target, "scenario": r.scenario} for r in failing_rows(analysis, fail_on_regression)]}
+    return out
+
+
+def compare_summary(cmp: Comparison) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "compare": {"a": cmp.run_a, "b": cmp.run_b},
+        "options": cmp.options.to_json(),
+        "pairs": [{"target_a": p.target_a, "target_b": p.target_b, "rows": [row_json(r, ("a", "b")) for r in p.rows]}
+                  for p in cmp.pairs],
+        "notes": list(cmp.notes),
+    }

@@ -1,0 +1,117 @@
+"""report.html in a real headless Chromium (Debian's chromium and chromium-driver, over
+Selenium): it renders, has no console errors, makes no request other than file: and data:,
+shows a hostile device string as text, fits a phone's width and prints."""
+
+import base64
+import json
+import os
+import shutil
+import struct
+
+import numpy as np
+import pytest
+
+from devbench.report.html import write_report
+from tests.simdata import make_results
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+HOSTILE = "<script>alert(1)</script>"
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                                reason="needs Debian's chromium and chromium-driver (scripts/dev test installs them)")
+
+
+@pytest.fixture
+def report(tmp_path):
+    d = make_results(shifts={"unpopulated": 0.12, "1 page": 0.0, "10 pages": 0.04}, seed=51, model=HOSTILE)
+    rec = d["targets"][0]
+    rec["warnings"] = ["clocks not locked"]
+    rec["device"] = {"root": "su", "note": HOSTILE}
+    rec["conditions"] = [{"when": "before", "freq_khz": {"policy0": 1800000}, "temp_mc": {"zone0": 41000}}]
+    (tmp_path / "results.json").write_text(json.dumps(d))
+    return write_report(d, tmp_path)
+
+
+@pytest.fixture
+def browser(tmp_path, monkeypatch):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra (pip install -e .[test])")
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never fetch a browser or driver
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=DRIVER, log_output=os.devnull), options=opts)
+    yield driver
+    driver.quit()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def requested_urls(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def test_report_in_headless_chromium(browser, report, tmp_path):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    browser.get("about:blank")
+    browser.get_log("performance")  # drop what the browser's own start page fetched
+    browser.get_log("browser")
+    browser.get(report.as_uri())
+    assert browser.execute_script("return document.readyState") == "complete"
+    assert browser.title.startswith("devbench: sim")
+
+    # the hostile model string is text on the page, never a script
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+    assert HOSTILE in browser.find_element(By.TAG_NAME, "body").text
+    assert not browser.execute_script("return [...document.scripts].some(s => s.textContent.includes('alert'))")
+
+    # table, headline and every plot rendered with a real size
+    assert "REGRESSION" in browser.find_element(By.TAG_NAME, "table").text
+    sizes = browser.execute_script("return [...document.querySelectorAll('svg')].map(s => s.getBoundingClientRect().width)")
+    assert len(sizes) == 7 and min(sizes) > 150
+
+    shot = tmp_path / "report.png"
+    assert browser.save_screenshot(str(shot))
+    data = shot.read_bytes()
+    assert png_size(data) == (1200, browser.execute_script("return window.innerHeight")) and len(data) > 20_000
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(str(shot))
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 50  # not a blank page
+
+    # no console errors, nothing fetched but the file itself and inline data
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+    urls = requested_urls(browser)
+    assert report.as_uri() in urls and all(u.startswith(("file:", "data:")) for u in urls), urls
+
+    # a phone's width: the page itself never scrolls sideways, wide tables scroll in their box
+    browser.set_window_size(390, 844)
+    inner = browser.execute_script("return window.innerWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= inner
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('.scroll')].some(d => d.scrollWidth > d.clientWidth)")
+    assert min(browser.execute_script(
+        "return [...document.querySelectorAll('.panels svg')].map(s => s.getBoundingClientRect().width)")) > 250
+    browser.save_screenshot(str(tmp_path / "report-phone.png"))
+
+    # print: a PDF comes out
+    pdf = base64.b64decode(browser.print_page())
+    assert pdf.startswith(b"%PDF") and len(pdf) > 20_000

@@ -1,0 +1,102 @@
+"""devbench report / compare / run --fail-on-regression through the real command line."""
+
+import csv
+import io
+import json
+import subprocess
+
+import pytest
+
+from devbench import cli
+from tests.simdata import make_results
+
+SHIFTS = {"unpopulated": 0.12, "1 page": 0.0, "10 pages": 0.04}
+
+
+def run_cli(cmd, *args):
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    d = tmp_path / "run-a"
+    d.mkdir()
+    (d / "results.json").write_text(json.dumps(make_results(shifts=SHIFTS, seed=41)))
+    return d
+
+
+def test_report_formats(devbench_cmd, run_dir):
+    text = run_cli(devbench_cmd, "report", str(run_dir), "--format", "text")
+    assert text.returncode == 0 and "REGRESSION" in text.stdout and "95% CI" in text.stdout and "slower" in text.stdout
+    md = run_cli(devbench_cmd, "report", str(run_dir / "results.json"), "--format", "markdown")
+    assert md.returncode == 0 and "| unpopulated |" in md.stdout and "| p (Holm) |" in md.stdout
+    rows = list(csv.DictReader(io.StringIO(run_cli(devbench_cmd, "report", str(run_dir), "--format", "csv").stdout)))
+    assert [r["scenario"] for r in rows] == ["unpopulated", "1 page", "10 pages"]
+    js = json.loads(run_cli(devbench_cmd, "report", str(run_dir), "--format", "json").stdout)
+    assert js["schema"] == "devbench/summary/1" and js["targets"][0]["rows"][0]["verdict"] == "slower"
+    html = run_cli(devbench_cmd, "report", str(run_dir))
+    assert html.returncode == 0 and html.stdout.strip() == str(run_dir / "report.html")
+    assert (run_dir / "report.html").read_text().count("<svg") == 7
+
+
+def test_margin_changes_the_verdict(devbench_cmd, run_dir):
+    wide = json.loads(run_cli(devbench_cmd, "report", str(run_dir), "--format", "json", "--margin", "50").stdout)
+    assert [r["verdict"] for r in wide["targets"][0]["rows"]] == ["no difference"] * 3
+    assert run_cli(devbench_cmd, "report", str(run_dir), "--margin", "-1").returncode == 2
+
+
+def test_report_gate_exits_3_and_names_the_scenario(devbench_cmd, run_dir):
+    res = run_cli(devbench_cmd, "report", str(run_dir), "--format", "text", "--fail-on-regression", "5")
+    assert res.returncode == 3
+    [line] = [ln for ln in res.stderr.splitlines() if "regression:" in ln]
+    assert "phone / unpopulated" in line and "above 5%" in line
+    assert run_cli(devbench_cmd, "report", str(run_dir), "--format", "text", "--fail-on-regression", "30").returncode == 0
+
+
+def test_compare_prints_the_table_and_writes_compare_html(devbench_cmd, run_dir, tmp_path):
+    b = tmp_path / "run-b"
+    b.mkdir()
+    (b / "results.json").write_text(json.dumps(make_results(shifts=SHIFTS, seed=42, scale=1.2, target="phone2")))
+    res = run_cli(devbench_cmd, "compare", str(run_dir), str(b))
+    assert res.returncode == 0, res.stderr
+    assert "phone (A) → phone2 (B)" in res.stdout and "CHANGE" in res.stdout
+    assert res.stdout.count("slower") == 6 and (b / "compare.html").exists()
+    out = tmp_path / "cmp"
+    res = run_cli(devbench_cmd, "compare", str(run_dir), str(b), "--output", str(out), "--format", "json")
+    pairs = json.loads(res.stdout)["pairs"]
+    assert res.returncode == 0 and len(pairs[0]["rows"]) == 6
+    assert 'href="../run-a/results.json"' in (out / "compare.html").read_text()
+    assert run_cli(devbench_cmd, "compare", str(run_dir), str(tmp_path / "nope")).returncode == 2
+
+
+LOCAL = """\
+run: {name: gate, output: OUT}
+targets:
+  - {name: here, local: {}}
+benchmark:
+  forks: 1000
+  batches: 10
+  scenarios:
+    - {name: unpopulated, pages: 0}
+    - {name: 1 page, pages: 1}
+    - {name: 10 pages, pages: 10}
+"""
+
+
+@pytest.mark.parametrize("threshold,code", [("5", 3), ("40", 0)])
+def test_run_gate(tmp_path, monkeypatch, capsys, threshold, code):
+    """The gate after `devbench run`: the device work is replaced by simulated samples."""
+    sim = make_results(shifts=SHIFTS, seed=43, target="here")
+
+    def fake_execute(cfg, store, progress=None):
+        for s in sim["samples"]:
+            store.data["samples"].append(s)
+        store.finish("complete")
+        return True
+
+    monkeypatch.setattr("devbench.runner.execute", fake_execute)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(LOCAL.replace("OUT", str(tmp_path / "out")))
+    assert cli.main(["run", str(cfg), "--quiet", "--fail-on-regression", threshold]) == code
+    err = capsys.readouterr().err
+    assert ("regression: here / unpopulated" in err) == (code == 3)
