@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from devbench.errors import ConfigError
 from devbench.yamlsrc import Section, Source, load_file, load_yaml
@@ -329,11 +329,20 @@ def _device(sec: Section | None) -> DeviceConfig:
         max_map_count=mmc,
         battery_min_pct=sec.integer("battery_min_pct", 25, lo=0, hi=100),
         boot_timeout_s=sec.integer("boot_timeout_s", 180, lo=1, hi=3600),
-        sysfs=sec.value("sysfs", _device_dir, "/sys"),
-        procfs=sec.value("procfs", _device_dir, "/proc"),
+        sysfs=sec.value("sysfs", _fs_root("sys"), "/sys"),
+        procfs=sec.value("procfs", _fs_root("proc"), "/proc"),
     )
     sec.done()
     return out
+
+
+def _fs_root(name: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        path = _device_dir(value)
+        if path.rstrip("/").split("/")[-1] != name:
+            raise ValueError(f"must be an absolute path ending in /{name} (got {value!r})")
+        return path.rstrip("/")
+    return check
 
 
 def _cpu_list(sec: Section, key: str) -> tuple[int, ...] | None:

@@ -35,5 +35,5 @@ def signals_deferred() -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        if pending:
-            os.kill(os.getpid(), pending[0])  # delivered now, to the handlers of the caller
+        for sig in dict.fromkeys(pending):  # each distinct signal once, in order of arrival
+            os.kill(os.getpid(), sig)  # delivered now, to the handlers of the caller

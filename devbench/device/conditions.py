@@ -3,6 +3,7 @@ clock/temperature readings taken between payload processes (never during a timed
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -48,7 +49,7 @@ def parse_sample(text: str, when: str) -> dict[str, Any]:
     for line in text.splitlines():
         head, _, rest = line.strip().partition(":")
         name, _, value = rest.partition("=")
-        if head in ("freq", "temp") and value.strip().lstrip("-").isdigit():
+        if head in ("freq", "temp") and re.fullmatch(r"-?\d+", value.strip()):
             (freq if head == "freq" else temp)[name] = int(value)
     return {"when": when, "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "freq_khz": freq, "temp_mc": temp}
 

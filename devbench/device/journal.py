@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -67,7 +68,7 @@ def decode(text: str, where: str) -> Journal:
     try:
         j = Journal(
             run_id=str(data["run_id"]), host=str(data["host"]), pid=int(data["pid"]), started=str(data["started"]),
-            sysfs=_root(data["sysfs"], where), procfs=_root(data["procfs"], where),
+            sysfs=_root(data["sysfs"], where, "sys"), procfs=_root(data["procfs"], where, "proc"),
             root_prefix=tuple(str(x) for x in data.get("root_prefix", [])),
             entries=[_entry(e, where) for e in data["entries"]],
         )
@@ -91,16 +92,21 @@ def allowed_path(path: str, sysfs: str, procfs: str) -> bool:
     return any(path.startswith(base.rstrip("/") + "/") for base in (sysfs, procfs.rstrip("/") + "/sys"))
 
 
-def _root(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or ".." in value.split("/"):
-        raise JournalError(f"{where}: bad root {value!r}")
+def _root(value: Any, where: str, name: str) -> str:
+    """A sysfs root ends in /sys and a procfs root in /proc (the real ones, or a test's tree)."""
+    if not isinstance(value, str) or not valid_root(value, name):
+        raise JournalError(f"{where}: bad {name} root {value!r} (an absolute path ending in /{name})")
     return value
+
+
+def valid_root(value: str, name: str) -> bool:
+    return value.startswith("/") and ".." not in value.split("/") and value.rstrip("/").split("/")[-1] == name
 
 
 def _entry(e: Any, where: str) -> Entry:
     if not isinstance(e, dict) or e.get("kind") not in KINDS:
         raise JournalError(f"{where}: bad entry {e!r}")
     entry = Entry(kind=e["kind"], setting=str(e.get("setting", "")), path=str(e.get("path", "")), before=str(e.get("before", "")))
-    if entry.kind == "range" and len(entry.before.split()) != 2:
-        raise JournalError(f"{where}: range entry {entry.setting!r} needs 'MIN MAX', has {entry.before!r}")
+    if entry.kind == "range" and not re.fullmatch(r"\d+ \d+", entry.before):
+        raise JournalError(f"{where}: range entry {entry.setting!r} needs 'MIN MAX' in kHz, has {entry.before!r}")
     return entry

@@ -84,12 +84,13 @@ class DeviceSession:
             yield tuner
 
     def sample(self, when: str) -> None:
-        """Read clocks and temperatures (between payload processes only)."""
+        """Read clocks and temperatures (between payload processes only; kept when the
+        device has either)."""
         try:
             reading = sample(self.target, self.device.sysfs, when)
         except TargetError:
             reading = None
-        if reading is not None:
+        if reading is not None and (reading["freq_khz"] or reading["temp_mc"]):
             self.samples.append(reading)
 
     def throttle_warnings(self) -> list[str]:

@@ -51,6 +51,7 @@ def phone(adb_target):
 
 def config(tmp_path: Path, target_line: str, *, forks: int = 40, batches: int = 4, vmas: int = 512,
            device_extra: str = "", scenarios: str = "    - {name: unpopulated, pages: 0}\n    - {name: 1 page, pages: 1}\n") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = tmp_path / "prep.yaml"
     cfg.write_text(f"""\
 run: {{name: prep, output: {tmp_path / 'out'}}}
@@ -58,7 +59,7 @@ targets:
   - {target_line}
 device:
   stop_framework: true
-  cpufreq: {{governor: performance, khz: 1800000}}
+  cpufreq: {{governor: performance, khz: 1800000, cpus: [0, 4]}}
   pin: [0, 1]
   sysfs: {TREE}/sys
   procfs: {TREE}/proc
@@ -251,3 +252,55 @@ def test_map_count_that_cannot_be_raised_is_refused(tmp_path, devbench_cmd, adb_
     assert [e["scenario"] for e in errs] == ["unpopulated", "1 page"]
     assert "needs vm.max_map_count >= 1536" in errs[0]["message"] and "the device has 1000 (not root" in errs[0]["message"]
     assert standin.read_tree(target, TREE) == before and data["samples"] == []
+
+
+def test_connection_lost_during_restore_is_restored_on_reconnect(tmp_path, adb_server, adb_device_serial, phone, monkeypatch):
+    """Fault injection: the real adb target, wrapped so that its connection 'drops' (every
+    command fails) the moment the restore starts. The restore fails on that connection;
+    devbench reconnects and restores from the journal on the device."""
+    import devbench.runner as runner
+    from devbench.config import load_config
+    from devbench.device.tuning import Tuner
+    from devbench.errors import TargetError
+    from devbench.runner import NoProgress, execute, start_run
+
+    class DroppingTarget:
+        def __init__(self, inner):
+            self.inner, self.cut = inner, False
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def run(self, argv, **kw):
+            if self.cut:
+                raise TargetError(self.inner.name, f"run {argv[0]}", "adb connection lost: injected fault")
+            return self.inner.run(argv, **kw)
+
+    real_open, real_restore = runner.open_target, Tuner.restore
+    opened = []
+
+    def open_target(tcfg, run_dir, step):
+        opened.append(real_open(tcfg, run_dir, step))
+        return DroppingTarget(opened[-1]) if len(opened) == 1 else opened[-1]
+
+    def restore(self):
+        self.access.target.cut = True
+        return real_restore(self)
+
+    monkeypatch.setattr(runner, "open_target", open_target)
+    monkeypatch.setattr(Tuner, "restore", restore)
+    target, _, before = phone
+    cfg = load_config(config(tmp_path, adb_line(adb_server, adb_device_serial)))
+    run_dir, store = start_run(cfg)
+    assert execute(cfg, store, NoProgress()) is False  # the failed restore is an error of the run
+    assert len(opened) == 2
+    assert_restored(target, before)
+    data = json.loads((run_dir / "results.json").read_text())
+    [t] = data["targets"]
+    errors = [e for e in data["errors"] if e["kind"] != "kernel-lacks-anon-vma-name"]  # this host's kernel
+    assert [e["kind"] for e in errors] == ["restore-failed"], [e["message"] for e in errors]
+    message = errors[0]["message"]
+    assert "7 setting(s) not restored" in message and "injected fault" in message and "devbench restore" in message
+    assert not any(c["restored"] for c in t["device_changes"])  # as the first connection saw it
+    assert any(w.startswith("restore on reconnect: undid run " + data["run"]["id"]) for w in t["warnings"]), t["warnings"]
+    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40  # nothing measured is lost

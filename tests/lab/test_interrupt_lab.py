@@ -62,8 +62,10 @@ def test_interrupt_restores_device_and_keeps_samples(tmp_path, devbench_cmd, adb
     assert open(MAP_COUNT).read().strip() == before
     data = json.loads(results.read_text())
     assert data["run"]["status"] == "interrupted"
-    assert data["targets"][0]["device_changes"] == [
-        {"setting": "vm.max_map_count", "before": before, "after": "70001", "restored": True}]
+    [change] = data["targets"][0]["device_changes"]
+    assert {k: change[k] for k in ("setting", "path", "before", "after", "verified", "restored", "restored_value")} == {
+        "setting": "vm.max_map_count", "path": MAP_COUNT, "before": before, "after": "70001", "verified": True,
+        "restored": True, "restored_value": before}
     assert len(data["samples"]) >= 3 and all(len(s["fork_ns"]) == 10 for s in data["samples"])
     assert any(e["kind"] == "interrupted" for e in data["errors"])
     assert (results.parent / "report.html").exists()

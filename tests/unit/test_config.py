@@ -134,3 +134,21 @@ def test_adb_server_port_follows_the_environment_like_adb(monkeypatch):
     assert AdbOptions(serial="x", server_port=6000).resolved_server_port() == 6000
     monkeypatch.delenv("ANDROID_ADB_SERVER_PORT")
     assert AdbOptions(serial="x").resolved_server_port() == 5037
+
+
+def test_device_section_parses_and_names_bad_fields():
+    from devbench.config import parse_text
+    from devbench.errors import ConfigError
+    import pytest
+
+    base = "targets: [{name: a, local: {}}]\nbenchmark: {scenarios: [{name: s, pages: 0}]}\n"
+    cfg = parse_text(base + "device: {root: require, pin: [5, 4, 4], cpufreq: {governor: userspace, khz: 0.5, cpus: [4]}, sysfs: /x/sys/}\n")
+    d = cfg.device
+    assert (d.root, d.pin, d.cpufreq.governor, d.cpufreq.khz, d.cpufreq.cpus, d.sysfs, d.procfs) == (
+        "require", (4, 5), "userspace", 0.5, (4,), "/x/sys", "/proc")
+    for bad, field in [("{cpufreq: {khz: 1.5}}", "khz"), ("{cpufreq: {governor: 'a b'}}", "governor"),
+                       ("{pin: []}", "pin"), ("{pin: [-1]}", "pin"), ("{sysfs: /etc}", "sysfs"), ("{root: maybe}", "root"),
+                       ("{procfs: relative/proc}", "procfs"), ("{battery_min_pct: 101}", "battery_min_pct")]:
+        with pytest.raises(ConfigError) as err:
+            parse_text(base + f"device: {bad}\n", "c.yaml")
+        assert str(err.value).startswith("c.yaml:3:") and f"{field}:" in str(err.value), str(err.value)
