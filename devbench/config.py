@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -148,6 +148,17 @@ class BuildConfig:
 
 
 @dataclass(frozen=True)
+class ProfileConfig:
+    enabled: bool = False  # profile runs are separate from, and after, the timed runs
+    tool: str = "auto"  # auto: simpleperf on Android, perf on Linux
+    event: str = "auto"  # auto: cpu-cycles where the device has a hardware PMU, else cpu-clock
+    call_graph: str = "fp"  # fp (frame pointers) | dwarf
+    frequency: int = 2000  # samples per second
+    forks: int = 100  # profiled forks per arm and scenario
+    batches: int = 2
+
+
+@dataclass(frozen=True)
 class Config:
     file: str
     run: RunConfig
@@ -155,6 +166,7 @@ class Config:
     device: DeviceConfig
     benchmark: BenchmarkConfig
     build: BuildConfig
+    profile: ProfileConfig = ProfileConfig()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def target(self, name: str) -> TargetConfig:
@@ -179,8 +191,32 @@ def parse(src: Source) -> Config:
     device = _device(top.section("device"))
     bench = _benchmark(top.section("benchmark", required=True))
     build = _build(top.section("build"))
+    profile = _profile(top.section("profile"))
     top.done()
-    return Config(src.file, run, targets, device, bench, build, raw=src.data)
+    return Config(src.file, run, targets, device, bench, build, profile, raw=src.data)
+
+
+def _profile(sec: Section | None) -> ProfileConfig:
+    if sec is None:
+        return ProfileConfig()
+    event = sec.string("event", "auto")
+    if not re.match(r"^[a-z0-9_:-]{1,40}$", event):
+        raise sec.error("event", f"must be a perf event name such as cpu-clock or cpu-cycles (got {event!r})")
+    forks = sec.integer("forks", 100, lo=1, hi=100_000)
+    batches = sec.integer("batches", 2, lo=1, hi=1000)
+    if batches > forks:
+        raise sec.error("batches", f"must not exceed forks ({forks}) (got {batches})")
+    out = ProfileConfig(
+        enabled=sec.boolean("enabled", False),
+        tool=sec.string("tool", "auto", choices=("auto", "perf", "simpleperf")),
+        event=event,
+        call_graph=sec.string("call_graph", "fp", choices=("fp", "dwarf")),
+        frequency=sec.integer("frequency", 2000, lo=1, hi=100_000),
+        forks=forks,
+        batches=batches,
+    )
+    sec.done()
+    return out
 
 
 def _name(sec: Section, key: str, default: Any = ...) -> str:
@@ -411,4 +447,4 @@ def with_overrides(cfg: Config, *, targets: list[str] | None = None, output: str
                 raise ConfigError(cfg.file, None, None, "targets", f"no target named {n!r} (have: {', '.join(sorted(names))})")
         chosen = tuple(t for t in cfg.targets if t.name in targets)
     run = RunConfig(name=cfg.run.name, output=output) if output else cfg.run
-    return Config(cfg.file, run, chosen, cfg.device, cfg.benchmark, cfg.build, raw=cfg.raw)
+    return replace(cfg, run=run, targets=chosen)

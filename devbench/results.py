@@ -161,6 +161,11 @@ class ResultsStore:
                                         "message": message, "time": now(), **data})
             self.save()
 
+    def add_profile(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self.data.setdefault("profiles", []).append(record)
+            self.save()
+
     def finish(self, status: str) -> None:
         with self._lock:
             self.data["run"]["status"] = status

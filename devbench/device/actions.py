@@ -38,7 +38,7 @@ class TuningPlan:
     pinned: tuple[int, ...] | None = None
 
 
-def plan_actions(facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, root: bool) -> TuningPlan:
+def plan_actions(facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, root: bool, *, profiling: bool = False) -> TuningPlan:
     out = TuningPlan()
     sysfs = device.sysfs.rstrip("/")
     online = set(parse_cpu_list(facts.cpus_online))
@@ -69,10 +69,19 @@ def plan_actions(facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, roo
             out.actions.append(Action("file", f"cpu{cpu} online", f"{sysfs}/devices/system/cpu/cpu{cpu}/online", "1",
                                       why="pinned CPU brought online (device.pin)"))
     _plan_cpufreq(out, facts, device, sysfs)
+    procfs = device.procfs.rstrip("/")
     want = required_map_count(bench) if device.max_map_count == "auto" else int(device.max_map_count or 0)
     if want and facts.max_map_count is not None and facts.max_map_count < want:
-        out.actions.append(Action("file", "vm.max_map_count", f"{device.procfs.rstrip('/')}/sys/vm/max_map_count", str(want),
+        out.actions.append(Action("file", "vm.max_map_count", f"{procfs}/sys/vm/max_map_count", str(want),
                                   why=f"{bench.vmas} VMAs need {want} maps, the device allows {facts.max_map_count}"))
+    if profiling:
+        # kernel symbols and kernel call chains for the profiler (profile.enabled)
+        if facts.kptr_restrict not in (None, 0):
+            out.actions.append(Action("file", "kernel.kptr_restrict", f"{procfs}/sys/kernel/kptr_restrict", "0",
+                                      why="kernel addresses readable, so profiles name kernel functions"))
+        if facts.perf_event_paranoid not in (None, -1):
+            out.actions.append(Action("file", "kernel.perf_event_paranoid", f"{procfs}/sys/kernel/perf_event_paranoid", "-1",
+                                      why="kernel samples and call chains for the profiler"))
     return out
 
 

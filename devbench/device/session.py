@@ -41,13 +41,14 @@ class DeviceSession:
     samples: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def open(cls, target: Target, facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, run_id: str, started: str) -> "DeviceSession":
+    def open(cls, target: Target, facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, run_id: str, started: str,
+             *, profiling: bool = False) -> "DeviceSession":
         """Root, fit and plan: decided before anything on the device changes."""
         s = cls(target, facts, device, bench, run_id, started)
         s.root = acquire_root(target, facts.uid, device.root)
         s.refusals = check_fit(bench, facts, device, s.root.ok)
         try:
-            s.plan = plan_actions(facts, device, bench, s.root.ok)
+            s.plan = plan_actions(facts, device, bench, s.root.ok, profiling=profiling)
         except TuningRequestError as exc:
             raise TargetError(target.name, "prepare", str(exc)) from None
         return s

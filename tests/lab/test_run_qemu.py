@@ -6,6 +6,7 @@ A boot that fails ends with one line and the console's last lines, and leaves no
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -75,6 +76,13 @@ def test_x86_64_feature_kernel_measures_both_arms_in_all_scenarios(tmp_path, out
     assert "DEVBENCH-GUEST-READY" in Path(t["transport_info"]["console_log"]).read_text()
     html = (run_dir / "report.html").read_text()
     assert "console log" in html and "REGRESSION" in html
+    # the seed's table, with the CI columns added, printed for a cover letter
+    lines = res.stdout.splitlines()
+    assert lines[0] == "kut" and lines[2].split() == ["scenario", "unnamed", "VMAs", "named", "VMAs", "REGRESSION",
+                                                      "95%", "CI", "p", "(Holm)", "verdict"]
+    for sc in ("unpopulated", "1 page", "10 pages"):
+        [row] = [ln for ln in lines if ln.startswith(sc + " ")]
+        assert re.search(r"\d+\.\d\dms +\d+\.\d\dms +[+-]\d+\.\d\d% +\[[+-]\d+\.\d\d%, [+-]\d+\.\d\d%\] +(<0\.001|\d\.\d+) +\w", row), row
 
 
 def test_arm64_guest_boots_and_runs_over_adb(tmp_path, out_dir, devbench_cmd, adb_server):
