@@ -22,6 +22,7 @@ from devbench.device.tuning import Change
 from devbench.errors import DevbenchError, TargetError
 from devbench.payload import build, deploy
 from devbench.plan import Invocation, for_emulator, plan
+from devbench.profile.runs import profile_target
 from devbench.protocol import exit_error, parse_event
 from devbench.results import ResultsStore, new_results
 from devbench.targets import open_target
@@ -111,7 +112,8 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                 store.warn(name, f"emulator smoke run: {bench.forks} forks in {bench.batches} batches per arm "
                                  "(benchmark.on_emulator: full runs the configured size)")
         step = "prepare"
-        session = DeviceSession.open(target, facts, cfg.device, bench, store.data["run"]["id"], store.data["run"]["started"])
+        session = DeviceSession.open(target, facts, cfg.device, bench, store.data["run"]["id"], store.data["run"]["started"],
+                                     profiling=cfg.profile.enabled)
         store.update_target(name, device=session.describe())
         for w in session.warnings:
             store.warn(name, w)
@@ -145,6 +147,10 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                 store.update_target(name, conditions=session.samples)
             for w in session.throttle_warnings():
                 store.warn(name, w)
+            if cfg.profile.enabled:  # separate payload processes, after every timed one
+                step = "profile"
+                profile_target(target, facts, cfg.profile, bench, invocations, remote, session.payload_prefix, store,
+                               lambda text: progress.step(name, text), root=session.root.ok)
             step = "restore"
         step = "finish"
     except KeyboardInterrupt:

@@ -37,11 +37,14 @@ class Profiler:
     call_graph: str  # "fp" | "dwarf"
     frequency: int
     version: str = ""
+    system_wide: bool = True  # -a: per-task sampling does not see a process's own mm teardown at exit
+
 
     def record_argv(self, out: str, command: list[str]) -> list[str]:
         graph = ["--call-graph", "dwarf"] if self.call_graph == "dwarf" else (["-g"] if self.tool == "perf" else ["--call-graph", "fp"])
         freq = ["-F", str(self.frequency)] if self.tool == "perf" else ["-f", str(self.frequency)]
-        return [self.path, "record", "-e", self.event, *freq, *graph, "-o", out, "--", *command]
+        wide = ["-a"] if self.system_wide else []
+        return [self.path, "record", *wide, "-e", self.event, *freq, *graph, "-o", out, "--", *command]
 
     def script_argv(self, data: str) -> list[str]:
         """Symbolised samples with call chains, as text on stdout."""
@@ -53,7 +56,7 @@ class Profiler:
         return dict(self.__dict__)
 
 
-def find_profiler(target: Target, facts: Facts, cfg: ProfileConfig) -> Profiler:
+def find_profiler(target: Target, facts: Facts, cfg: ProfileConfig, root: bool = True) -> Profiler:
     res = target.run(["sh", "-c", _FIND], timeout=30)
     found: dict[str, str] = {}
     for line in res.stdout.splitlines():
@@ -70,7 +73,8 @@ def find_profiler(target: Target, facts: Facts, cfg: ProfileConfig) -> Profiler:
     if not version.ok:
         raise ProfilerUnavailable(f"profiling: {path} --version failed ({version.last_words() or f'exit {version.exit_code}'}): timings only")
     event = cfg.event if cfg.event != "auto" else _choose_event(target, tool, path)
-    return Profiler(tool, path, event, cfg.call_graph, cfg.frequency, version.stdout.strip().splitlines()[0][:80] if version.stdout.strip() else "")
+    return Profiler(tool, path, event, cfg.call_graph, cfg.frequency,
+                    version.stdout.strip().splitlines()[0][:80] if version.stdout.strip() else "", system_wide=root)
 
 
 def _choose_event(target: Target, tool: str, path: str) -> str:

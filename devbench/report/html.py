@@ -13,6 +13,7 @@ from devbench.analysis import Analysis, analyze
 from devbench.analysis.samples import group, targets_in
 from devbench.report import plots
 from devbench.report.headline import headline
+from devbench.report.profiles import profile_views
 from devbench.report.table import HEADER, STATS_HEADER, fmt_ci, fmt_ms, fmt_p, fmt_pct, notes
 from devbench.resources import data_dir
 from devbench.stats import regression_pct
@@ -62,6 +63,7 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
         "timelines": [Markup(plots.timeline(sc, arms, f"{key}-t{i}")) for i, (sc, arms) in enumerate(panels)],
         "notes": [n for r in rows for n in notes(r)],
         "tables": _records(rec),
+        "profiles": profile_views(data, name),
         "errors": [e for e in data.get("errors", []) if e.get("target") == name],
         "checks": [c for c in data.get("checks", []) if c.get("target") == name and c.get("check") in ("setup", "named_check")],
     }

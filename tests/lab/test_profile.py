@@ -1,0 +1,117 @@
+"""Profiles recorded on real devices: perf in the lab device and in the feature kernel under
+QEMU; a device without the asked profiler gives a warning and the timings go on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.lab.test_run_qemu import out_dir  # noqa: F401  (fixture: no QEMU left behind)
+
+FORK_PATH = ("copy_process", "vm_area_dup", "exit_mmap")  # dup_mmap is inlined into copy_process in this 6.12 build
+FREE_PATH = ("remove_vma", "vm_area_free", "__vm_area_free", "free_anon_vma_name", "anon_vma_name_put")
+
+
+def write(tmp_path: Path, target: str, out: Path, profile: str, *, vmas: int = 2048, forks: int = 20,
+          scenarios: str = "    - {name: unpopulated, pages: 0}\n    - {name: 1 page, pages: 1}\n") -> Path:
+    cfg = tmp_path / "profile.yaml"
+    cfg.write_text(f"""\
+run: {{name: profile, output: {out}}}
+targets:
+  - {target}
+profile: {profile}
+benchmark:
+  vmas: {vmas}
+  forks: {forks}
+  warmup: 1
+  batches: 2
+  scenarios:
+{scenarios}""")
+    return cfg
+
+
+def run(devbench_cmd, cfg: Path, out: Path, timeout: int = 900) -> tuple[subprocess.CompletedProcess, Path, dict]:
+    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in res.stderr, res.stderr
+    [run_dir] = list(out.iterdir())
+    return res, run_dir, json.loads((run_dir / "results.json").read_text())
+
+
+def timed(data: dict, arm: str) -> int:
+    return sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == arm)
+
+
+def frames(profile: dict) -> set[str]:
+    return {f for stack in profile["folded"] for f in stack.split(";")}
+
+
+@pytest.mark.lab
+def test_missing_profiler_is_a_warning_and_the_timings_go_on(tmp_path, devbench_cmd, adb_server, adb_device_serial):
+    out = tmp_path / "out"
+    cfg = write(tmp_path, f'{{name: dut, adb: {{serial: "{adb_device_serial}", server_port: {adb_server.port}}}}}', out,
+                "{enabled: true, tool: simpleperf}")
+    _, run_dir, data = run(devbench_cmd, cfg, out)
+    [t] = data["targets"]
+    assert "profiling: no simpleperf on the device (looked on PATH and /system/bin): timings only, no profiles" in t["warnings"]
+    assert timed(data, "unnamed") == 2 * 20 and data.get("profiles", []) == []
+    assert not (run_dir / "profiles").exists()
+
+
+@pytest.mark.lab
+def test_perf_in_the_lab_device_over_ssh(tmp_path, devbench_cmd, ssh_device):
+    """The lab device runs this machine's kernel (no CONFIG_ANON_VMA_NAME): the unnamed arm is profiled."""
+    out = tmp_path / "out"
+    s = ssh_device
+    cfg = write(tmp_path, f"{{name: dut, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}",
+                out, "{enabled: true, forks: 10, batches: 1}", scenarios="    - {name: 1 page, pages: 1}\n")
+    before = {k: Path(f"/proc/sys/kernel/{k}").read_text().strip() for k in ("kptr_restrict", "perf_event_paranoid")}
+    res, run_dir, data = run(devbench_cmd, cfg, out)
+    [t] = data["targets"]
+    assert t["profiler"]["tool"] == "perf" and t["profiler"]["event"] in ("cpu-clock", "cpu-cycles")
+    [p] = data["profiles"]
+    assert (p["scenario"], p["arm"], p["forks"]) == ("1 page", "unnamed", 10)
+    assert p["fork_path_samples"] > 0 and p["stats"]["kernel_frames"] > 0
+    assert {"copy_process", "dup_mmap"} <= frames(p)
+    for f in p["files"].values():
+        assert (run_dir / f).stat().st_size > 0
+    assert timed(data, "unnamed") == 20  # the timed forks, not the profiled ones
+    # kernel symbols needed the sysctls lowered; they are back (the lab device shares this kernel)
+    assert {k: Path(f"/proc/sys/kernel/{k}").read_text().strip() for k in before} == before
+    assert "Profile: 1 page" in (run_dir / "report.html").read_text()
+
+
+@pytest.mark.lab
+@pytest.mark.qemu
+@pytest.mark.timeout(1800)
+def test_feature_kernel_profiles_show_the_vma_copy_and_free_paths(tmp_path, out_dir, devbench_cmd, adb_server):  # noqa: F811
+    cfg = write(tmp_path, f"{{name: kut, qemu: {{arch: x86_64, kernel: feature, memory_mb: 2048, server_port: {adb_server.port}}}}}",
+                out_dir, "{enabled: true, forks: 30, batches: 1}", vmas=8192, forks=10,
+                scenarios="    - {name: 1 page, pages: 1}\n")
+    res, run_dir, data = run(devbench_cmd, cfg, out_dir, timeout=1500)
+    assert res.returncode == 0, (res.stderr, data["errors"])
+    [t] = data["targets"]
+    assert t["profiler"]["tool"] == "perf" and t["profiler"]["event"] == "cpu-clock"  # no PMU under TCG
+    profiles = {p["arm"]: p for p in data["profiles"]}
+    assert set(profiles) == {"unnamed", "named"}
+    for arm, p in profiles.items():
+        seen = frames(p)
+        assert set(FORK_PATH) <= seen, (arm, sorted(seen)[:80])
+        assert seen & set(FREE_PATH), (arm, sorted(seen)[:80])
+        # call chains, not just leaves: from the system call down to the VMA copy, and the exit's teardown
+        assert any("__x64_sys_fork;kernel_clone;copy_process;vm_area_dup" in s for s in p["folded"]), arm
+        assert any("do_exit;mmput;exit_mmap" in s for s in p["folded"]), arm
+        assert p["stats"]["unknown_leaf_samples"] < p["stats"]["samples"] / 2
+    from devbench.profile import diff_symbols
+    from collections import Counter
+    diff = diff_symbols(Counter(profiles["unnamed"]["folded"]), Counter(profiles["named"]["folded"]), top=8)
+    for r in diff.rows:
+        print(f"{r.symbol:32} {r.base_inclusive_pct:6.2f}% -> {r.new_inclusive_pct:6.2f}%  z={r.z_inclusive:+.1f}")
+    print("anon_vma_name symbols seen:", sorted(f for p in profiles.values() for f in frames(p) if "anon_vma_name" in f))
+    assert timed(data, "unnamed") == timed(data, "named") == 10
+    changes = {c["setting"]: c for c in t["device_changes"]}
+    assert changes["kernel.perf_event_paranoid"]["after"] == "-1" and changes["kernel.perf_event_paranoid"]["restored"]
+    html = (run_dir / "report.html").read_text()
+    assert "Profile: 1 page" in html and "Differential flame graph" in html and "copy_process" in html
