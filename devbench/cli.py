@@ -45,6 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--output", metavar="DIR", help="where compare.html goes (default: run B's folder)")
     cmp.add_argument("--format", choices=("text", "markdown", "json", "csv"), default="text", help="what is printed")
     cmp.add_argument("--margin", type=_positive, metavar="PCT", default=1.0, help="equivalence margin of the verdict (default 1%%)")
+    lj = sub.add_parser("lava-job", help="write a LAVA job and test definition that run a config on a LAVA device")
+    lj.add_argument("config", help="YAML config (benchmark, device)")
+    lj.add_argument("--lava", required=True, metavar="OPTIONS", help="YAML: device_type, payload url/sha256, qemu or deploy/boot")
+    lj.add_argument("--output", default=".", metavar="DIR", help="where job.yaml and devbench.yaml go (default: .)")
+    lj.add_argument("--validate", action="store_true", help="check the job with LAVA's own schema validator (lava-common)")
+    lr = sub.add_parser("lava-results", help="turn a LAVA job's results (and log) into a devbench run folder")
+    lr.add_argument("results", help="`lavacli results JOB --yaml` output, or a REST /api/v0.2/jobs/N/tests/ page")
+    lr.add_argument("--log", metavar="LOG", help="the job log (`lavacli jobs logs --raw JOB`): restores every sample")
+    lr.add_argument("--config", metavar="CONFIG", help="the devbench config the job was made from (scenario pages)")
+    lr.add_argument("--output", default="results", metavar="DIR", help="parent of the run folder (default: results)")
     rs = sub.add_parser("restore", help="undo what a run whose devbench died left on its devices (from their journals)")
     rs.add_argument("source", help="the run's YAML config, or its run folder (the config recorded in results.json)")
     rs.add_argument("--target", action="append", metavar="NAME", help="only this target (repeatable)")
@@ -78,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_kernel_config(args)
         if args.command == "restore":
             return cmd_restore(args)
+        if args.command == "lava-job":
+            return cmd_lava_job(args)
+        if args.command == "lava-results":
+            return cmd_lava_results(args)
         if args.command == "compare":
             return cmd_compare(args)
         return cmd_report(args)
@@ -175,6 +189,48 @@ class _LineProgress:
 
     def target_done(self, target: str, ok: bool, text: str) -> None:
         print(f"[{target}] {'ok' if ok else 'FAILED'}: {text}", file=sys.stderr)
+
+
+def cmd_lava_job(args: argparse.Namespace) -> int:
+    from devbench.lava import lava_job
+    from devbench.lava.options import load_options
+
+    job, testdef = lava_job(args.config, load_options(args.lava))
+    if args.validate:
+        from devbench.lava.validate import ValidatorMissing, validate_job, validate_testdef
+
+        try:
+            problems = validate_job(job) + validate_testdef(testdef)
+        except ValidatorMissing as exc:
+            print(f"devbench: --validate: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        if problems:
+            for p in problems:
+                print(f"devbench: LAVA validator: {p}", file=sys.stderr)
+            return EXIT_FAILED
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "job.yaml").write_text(job, encoding="utf-8")
+    (out / "devbench.yaml").write_text(testdef, encoding="utf-8")
+    print(f"{out / 'job.yaml'}\n{out / 'devbench.yaml'}")
+    return EXIT_OK
+
+
+def cmd_lava_results(args: argparse.Namespace) -> int:
+    from devbench.lava import lava_results
+    from devbench.report.html import write_report
+    from devbench.report.table import render_text
+    from devbench.results import ResultsStore
+    from devbench.runner import make_run_id
+
+    data = lava_results(args.results, args.log, config_path=args.config)
+    run_dir = Path(args.output) / make_run_id(str(data["run"].get("name") or "lava"))
+    run_dir.mkdir(parents=True, exist_ok=False)
+    store = ResultsStore(run_dir / "results.json", data)
+    report = write_report(store.data, run_dir)
+    print(render_text(store.data), end="")
+    print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

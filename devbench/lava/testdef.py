@@ -1,0 +1,159 @@
+"""The Lava-Test Test Definition 1.0 that runs devbench's plan on a LAVA device (pure).
+
+install: steps   fetch the payload (wget, else curl) into the work folder, check its sha256
+run: steps       write the device scripts (sh/*, devbench's probe) into the test's folder, then
+                 start (probe, raise vm.max_map_count), one step per payload invocation of
+                 devbench's plan, finish (restore)
+
+Every value from the config or the options that reaches a shell step is quoted with
+shlex.quote; the scripts are fixed files written through quoted here-documents.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devbench import __version__
+from devbench.config import Config
+from devbench.device.probe import PROBE_SCRIPT
+from devbench.errors import ConfigError
+from devbench.lava.markers import SCHEMA, TESTDEF_NAME, case_slug
+from devbench.lava.options import LavaOptions
+from devbench.plan import Invocation, plan, required_map_count
+
+SCRIPTS_DIR = Path(__file__).resolve().parent / "sh"
+MAIN_SCRIPT = "devbench-lava.sh"
+MEAN_SCRIPT = "devbench-mean.awk"
+PROBE_FILE = "devbench-probe.sh"
+HEREDOC_END = "DEVBENCH_EOF"
+CONFIG_SECTIONS = ("run", "device", "benchmark", "build")  # what results.json keeps of the config
+
+
+@dataclass(frozen=True)
+class Step:
+    """One planned payload invocation as the test definition runs it."""
+
+    index: int
+    invocation: Invocation
+    case: str  # the LAVA test case prefix: case.unnamed, case.named
+
+
+def device_scripts() -> dict[str, str]:
+    """The files the run steps write on the device, by name."""
+    return {
+        MAIN_SCRIPT: (SCRIPTS_DIR / MAIN_SCRIPT).read_text(encoding="utf-8"),
+        MEAN_SCRIPT: (SCRIPTS_DIR / MEAN_SCRIPT).read_text(encoding="utf-8"),
+        PROBE_FILE: "#!/bin/sh\n# devbench's device probe (devbench/device/probe.py): $1 sysfs, $2 procfs\n"
+                    + PROBE_SCRIPT.lstrip("\n"),
+    }
+
+
+def steps_of(cfg: Config) -> list[Step]:
+    """devbench's plan for the config, with the LAVA test case name of each scenario."""
+    seen: dict[str, str] = {}
+    for sc in cfg.benchmark.scenarios:
+        slug = case_slug(sc.name)
+        if slug in seen:
+            raise ConfigError(cfg.file, None, None, "benchmark.scenarios",
+                              f"scenarios {seen[slug]!r} and {sc.name!r} give the same LAVA test case name {slug!r}")
+        seen[slug] = sc.name
+    return [Step(i, inv, case_slug(inv.scenario.name)) for i, inv in enumerate(plan(cfg.benchmark))]
+
+
+def map_count(cfg: Config) -> int:
+    """What vm.max_map_count is raised to when lower (0: leave it alone)."""
+    if cfg.device.root == "never":
+        return 0
+    mmc = cfg.device.max_map_count
+    return required_map_count(cfg.benchmark) if mmc == "auto" else int(mmc or 0)
+
+
+def run_record(cfg: Config, opts: LavaOptions, steps: list[Step], warnings: list[str]) -> dict[str, Any]:
+    """The DEVBENCH-RUN record: everything devbench lava-results needs besides the log."""
+    return {
+        "schema": SCHEMA,
+        "devbench_version": __version__,
+        "target": opts.target,
+        "device_type": opts.device_type,
+        "run_name": cfg.run.name,
+        "config_file": Path(cfg.file).name,
+        "config": {k: cfg.raw[k] for k in CONFIG_SECTIONS if k in cfg.raw},
+        "payload": {"url": opts.payload.url, "path": opts.payload.device_path(opts.workdir), "sha256": opts.payload.sha256},
+        "invocations": [{"index": s.index, "scenario": s.invocation.scenario.name, "pages": s.invocation.scenario.pages,
+                         "arm": s.invocation.arm, "case": s.case, "args": list(s.invocation.args)} for s in steps],
+        "warnings": warnings,
+    }
+
+
+def generation_warnings(cfg: Config, opts: LavaOptions) -> list[str]:
+    """What the config asks for that a LAVA job does not do."""
+    out = []
+    if cfg.device.cpufreq is not None:
+        out.append("clocks not locked: LAVA jobs from devbench do not change cpufreq (device.cpufreq is ignored)")
+    if cfg.device.stop_framework:
+        out.append("framework still running: device.stop_framework is not applied in LAVA jobs")
+    if opts.payload.url and not opts.payload.sha256:
+        out.append("the payload is fetched without a sha256 check (payload.sha256 is not set)")
+    return out
+
+
+def build_testdef(cfg: Config, opts: LavaOptions, warnings: list[str] | None = None) -> dict[str, Any]:
+    steps = steps_of(cfg)
+    warnings = generation_warnings(cfg, opts) if warnings is None else warnings
+    payload = opts.payload.device_path(opts.workdir)
+    workdir = opts.workdir
+    q = shlex.quote
+    main = f"sh ./{MAIN_SCRIPT}"
+    record = json.dumps(run_record(cfg, opts, steps, warnings), separators=(",", ":"), sort_keys=False)
+    run = [_write_file(name, text) for name, text in device_scripts().items()]
+    run.append(f"{main} start {q(workdir)} {q(payload)} {map_count(cfg)} {q(cfg.device.sysfs)} {q(cfg.device.procfs)} {q(record)}")
+    limit = max(1, math.ceil(cfg.benchmark.timeout_s))
+    pin = ",".join(str(c) for c in cfg.device.pin) if cfg.device.pin else "-"
+    for s in steps:
+        args = " ".join(q(a) for a in s.invocation.args)
+        run.append(f"{main} scenario {q(workdir)} {q(payload)} {s.index} {q(s.case)} {s.invocation.arm} "
+                   f"{cfg.benchmark.forks} {limit} {q(pin)} -- {args}")
+    run.append(f"{main} finish {q(workdir)} {q(cfg.device.procfs)}")
+    testdef: dict[str, Any] = {
+        "metadata": {
+            "format": "Lava-Test Test Definition 1.0",
+            "name": TESTDEF_NAME,
+            "description": f"devbench {cfg.run.name}: fork() cost with named against unnamed anonymous VMAs "
+                           f"({len(cfg.benchmark.scenarios)} scenarios, {cfg.benchmark.forks} forks per arm)",
+            "scope": ["performance"],
+            "devices": [opts.device_type],
+        },
+    }
+    if opts.payload.url:
+        testdef["install"] = {"steps": fetch_steps(opts.payload.url, payload, opts.payload.sha256, workdir)}
+    testdef["run"] = {"steps": run}
+    return testdef
+
+
+def fetch_steps(url: str, dest: str, sha256: str | None, workdir: str) -> list[str]:
+    """install.sh runs without `set -e`: the first step sets it, so a failed fetch fails the install."""
+    q = shlex.quote
+    part = dest + ".part"
+    steps = [
+        "set -e",
+        f"mkdir -p {q(workdir)}",
+        f"if command -v wget >/dev/null 2>&1; then wget -O {q(part)} {q(url)}; else curl -fsSL -o {q(part)} {q(url)}; fi",
+    ]
+    if sha256:
+        check = dest + ".sha256"
+        steps += [f"printf '%s  %s\\n' {q(sha256)} {q(part)} > {q(check)}", f"sha256sum -c {q(check)}"]
+    steps += [f"chmod 755 {q(part)}", f"mv {q(part)} {q(dest)}"]
+    return steps
+
+
+def _write_file(name: str, text: str) -> str:
+    """A here-document step that writes a fixed file into the test's folder (the run.sh cwd)."""
+    lines = text.rstrip("\n").split("\n")
+    if HEREDOC_END in lines:
+        raise AssertionError(f"{name} contains the here-document end marker {HEREDOC_END}")
+    return "\n".join([f"cat > {name} <<'{HEREDOC_END}'", *lines, HEREDOC_END])
