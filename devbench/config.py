@@ -16,7 +16,7 @@ from devbench.errors import ConfigError
 from devbench.yamlsrc import Section, Source, load_file, load_yaml
 
 ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
-KINDS = ("adb", "ssh", "local", "qemu", "emulator")
+KINDS = ("adb", "ssh", "local", "qemu", "emulator", "labgrid")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")
 # Names become folder names and labels; keep them printable and path-safe.
 
@@ -88,6 +88,17 @@ class EmulatorOptions:
 
 
 @dataclass(frozen=True)
+class LabgridOptions:
+    place: str  # the labgrid place to acquire; its NetworkService is reached over SSH
+    coordinator: str | None = None  # HOST:PORT of labgrid-coordinator; None: $LG_COORDINATOR or 127.0.0.1:20408
+    resource: str | None = None  # which NetworkService, when the place has several (its name in the place)
+    key: str | None = None
+    known_hosts: str = "~/.ssh/known_hosts"
+    workdir: str = "/tmp/devbench"
+    connect_timeout: float = 15.0
+
+
+@dataclass(frozen=True)
 class LocalOptions:
     workdir: str | None = None
 
@@ -96,7 +107,7 @@ class LocalOptions:
 class TargetConfig:
     name: str
     kind: str  # "adb" | "ssh" | "local" | "qemu"
-    options: AdbOptions | SshOptions | LocalOptions | QemuOptions | EmulatorOptions
+    options: AdbOptions | SshOptions | LocalOptions | QemuOptions | EmulatorOptions | LabgridOptions
 
 
 @dataclass(frozen=True)
@@ -246,8 +257,23 @@ def _targets(top: Section) -> tuple[TargetConfig, ...]:
         if t.name in seen:
             raise sec.error("name", f"duplicate target name {t.name!r}")
         seen.add(t.name)
+        same = next((o for o in out if _device_key(o) is not None and _device_key(o) == _device_key(t)), None)
+        if same is not None:
+            raise sec.error(t.kind, f"is the same device as target {same.name!r}: a device runs one target at a time")
         out.append(t)
     return tuple(out)
+
+
+def _device_key(t: TargetConfig) -> tuple[Any, ...] | None:
+    """What identifies the device behind a target (None: cannot tell, e.g. a QEMU guest of its own)."""
+    o = t.options
+    if isinstance(o, AdbOptions):
+        return ("adb", o.server_host, o.resolved_server_port(), o.connect or o.serial)
+    if isinstance(o, SshOptions):
+        return ("ssh", o.host, o.port, o.workdir)
+    if isinstance(o, LocalOptions):
+        return ("local", o.workdir)
+    return None
 
 
 def _target(sec: Section) -> TargetConfig:
@@ -313,11 +339,30 @@ def _target(sec: Section) -> TargetConfig:
             server_port=opts_sec.integer("server_port", None, lo=1, hi=65535),
             workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),
         )
+    elif kind == "labgrid":
+        opts = LabgridOptions(
+            place=opts_sec.value("place", _labgrid_name),
+            coordinator=opts_sec.value("coordinator", _host_port, None),
+            resource=opts_sec.value("resource", _labgrid_name, None),
+            key=opts_sec.string("key", None),
+            known_hosts=opts_sec.string("known_hosts", "~/.ssh/known_hosts"),
+            workdir=opts_sec.value("workdir", _device_dir, "/tmp/devbench"),
+            connect_timeout=float(opts_sec.integer("connect_timeout", 15, lo=1, hi=600)),
+        )
+        for secret in ("password", "passphrase"):
+            if opts_sec.has(secret):
+                raise opts_sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
     else:
         opts = LocalOptions(workdir=opts_sec.string("workdir", None))
     opts_sec.done()
     sec.done()
     return TargetConfig(name=name, kind=kind, options=opts)
+
+
+def _labgrid_name(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}$", value):
+        raise ValueError(f"must be a labgrid name of letters, digits, '.', '_', '+', ':', '-' (got {value!r})")
+    return value
 
 
 def _kernel_args(value: Any) -> str:

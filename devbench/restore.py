@@ -9,6 +9,7 @@ from typing import Iterator
 import yaml
 
 from devbench.config import Config, load_config, parse_text
+from devbench.device.lock import force_release
 from devbench.device.restore import recover
 from devbench.errors import DevbenchError
 from devbench.results import load
@@ -36,7 +37,8 @@ def restore_targets(cfg: Config) -> Iterator[tuple[str, bool, str]]:
             with tempfile.TemporaryDirectory(prefix="devbench-restore-") as scratch:
                 target = open_target(tcfg, Path(scratch), lambda text: None)
                 rec = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
-                yield tcfg.name, not rec.errors, rec.summary()
+                unlocked = not rec.errors and force_release(target, target.workdir)  # type: ignore[attr-defined]
+                yield tcfg.name, not rec.errors, rec.summary() + ("; removed its device lock" if unlocked else "")
         except DevbenchError as exc:
             yield tcfg.name, False, f"not restored: {exc}"
         finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from devbench.config import Config, TargetConfig
+from devbench.device.lock import acquire
 from devbench.device.probe import probe
 from devbench.device.restore import recover
 from devbench.device.session import DeviceSession
@@ -65,21 +67,101 @@ def start_run(cfg: Config, output: str | None = None) -> tuple[Path, ResultsStor
     return run_dir, store
 
 
+class Cancelled(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C, SIGTERM) while this target's worker was busy."""
+
+
+class Cancel:
+    """Shared by a run's workers. cancel() (from the main thread, on Ctrl-C or SIGTERM) marks the
+    run interrupted and aborts every payload in flight; each worker then restores its device."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._targets: dict[str, Target] = {}
+        self._lock = threading.Lock()
+
+    def register(self, name: str, target: Target | None) -> None:
+        with self._lock:
+            if target is None:
+                self._targets.pop(name, None)
+            else:
+                self._targets[name] = target
+
+    def cancel(self) -> None:
+        self.event.set()
+        with self._lock:
+            targets = list(self._targets.values())
+        for t in targets:
+            interrupt = getattr(t, "interrupt", None)
+            if callable(interrupt):
+                try:
+                    interrupt()
+                except Exception:  # the worker sees the connection end either way
+                    pass
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise Cancelled("interrupted")
+
+
 def execute(cfg: Config, store: ResultsStore, progress: Progress | None = None) -> bool:
-    """Run every target of cfg; True when all planned samples were taken without errors."""
+    """Run every target of cfg, all at once (one worker thread each); True when all planned
+    samples were taken without errors. One target's failure does not stop the others."""
     progress = progress or NoProgress()
-    ok = True
     status = "interrupted"
     try:
-        for tcfg in cfg.targets:
-            ok = run_target(cfg, tcfg, store, progress) and ok
+        if len(cfg.targets) == 1:  # in the main thread: Ctrl-C reaches the payload run directly
+            ok = run_target(cfg, cfg.targets[0], store, progress, Cancel())
+        else:
+            ok = _run_concurrently(cfg, store, progress)
         status = "complete" if ok else "failed"
     finally:
         store.finish(status)
     return ok
 
 
-def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress) -> bool:
+def _run_concurrently(cfg: Config, store: ResultsStore, progress: Progress) -> bool:
+    cancel = Cancel()
+    outcome: dict[str, bool] = {}
+    crashes: list[BaseException] = []
+
+    def worker(tcfg: TargetConfig) -> None:
+        try:
+            outcome[tcfg.name] = run_target(cfg, tcfg, store, progress, cancel)
+        except KeyboardInterrupt:
+            outcome[tcfg.name] = False
+        except BaseException as exc:  # a bug in devbench itself: the others go on, it is raised at the end
+            outcome[tcfg.name] = False
+            store.add_error(tcfg.name, None, None, "internal-error", f"{type(exc).__name__}: {exc}")
+            crashes.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,), name=f"devbench-{t.name}", daemon=True) for t in cfg.targets]
+    for th in threads:
+        th.start()
+    try:
+        _join(threads)
+    except KeyboardInterrupt:
+        cancel.cancel()  # every worker stops its payload and restores its device
+        while True:
+            try:
+                _join(threads)
+                break
+            except KeyboardInterrupt:
+                continue  # restores are running: let them finish
+        raise
+    if crashes:
+        raise crashes[0]
+    return all(outcome.get(t.name, False) for t in cfg.targets)
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    while any(th.is_alive() for th in threads):
+        for th in threads:
+            th.join(timeout=0.2)
+
+
+def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress, cancel: Cancel | None = None) -> bool:
+    cancel = cancel or Cancel()
     name = tcfg.name
     bench = cfg.benchmark
     progress.target_started(name, bench.forks * 2 * len(bench.scenarios))
@@ -88,9 +170,14 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
     first_error = len(store.data["errors"])
     step = "connect"
     target: Target | None = None
+    lock = None
     try:
         progress.step(name, "connecting")
         target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text))
+        cancel.register(name, target)
+        cancel.check()
+        step = "lock"
+        lock = acquire(target, target.workdir, store.data["run"]["id"], lambda m: store.warn(name, m))  # type: ignore[attr-defined]
         for warning in getattr(target, "warnings", []):
             store.warn(name, warning)
         if hasattr(target, "info"):
@@ -142,12 +229,14 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
             store.update_target(name, status="running")
             session.sample("before the first scenario")
             for inv in invocations:
-                run_invocation(target, remote, inv, bench.timeout_s, store, progress, prefix=session.payload_prefix)
+                cancel.check()
+                run_invocation(target, remote, inv, bench.timeout_s, store, progress, prefix=session.payload_prefix, cancel=cancel)
                 session.sample(f"after {inv.scenario.name}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
                 store.update_target(name, conditions=session.samples)
             for w in session.throttle_warnings():
                 store.warn(name, w)
             if cfg.profile.enabled:  # separate payload processes, after every timed one
+                cancel.check()
                 step = "profile"
                 profile_target(target, facts, cfg.profile, bench, invocations, remote, session.payload_prefix, store,
                                lambda text: progress.step(name, text), root=session.root.ok)
@@ -162,7 +251,13 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         extra = {"console_tail": exc.console_tail} if hasattr(exc, "console_tail") else {}
         store.add_error(name, None, None, kind or _kind_of(step), str(exc), **extra)
     finally:
+        cancel.register(name, None)
         if target is not None:
+            try:
+                if lock is not None:
+                    lock.release()
+            except DevbenchError:
+                pass
             try:
                 target.close()
             except Exception:  # closing a dead connection must not hide the real outcome
@@ -207,7 +302,7 @@ _STEP_KINDS = {"boot": "boot-failed", "build kernel": "kernel-build-failed", "gu
 
 
 def _kind_of(step: str) -> str:
-    return {"connect": "connect-failed", "probe": "probe-failed", "build payload": "build-failed",
+    return {"connect": "connect-failed", "lock": "device-busy", "probe": "probe-failed", "build payload": "build-failed",
             "push payload": "push-failed", "prepare": "device-error", "restore": "restore-failed",
             "restore journal": "restore-failed"}.get(step, "target-error")
 
@@ -250,7 +345,7 @@ class EventSink:
 
 
 def run_invocation(target: Target, remote: str, inv: Invocation, timeout: float, store: ResultsStore, progress: Progress,
-                   prefix: tuple[str, ...] = ()) -> None:
+                   prefix: tuple[str, ...] = (), cancel: Cancel | None = None) -> None:
     sink = EventSink(store, target.name, inv, progress)
     sc = inv.scenario.name
     progress.step(target.name, f"{sc}: setting up {inv.arm}")
@@ -258,6 +353,8 @@ def run_invocation(target: Target, remote: str, inv: Invocation, timeout: float,
     try:
         res = target.run([*prefix, remote, *inv.args], timeout=timeout, on_line=sink)
     except TargetError as exc:
+        if cancel is not None:
+            cancel.check()  # aborted by an interrupt of the run, not a failure of the device
         store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, "run-failed", str(exc))
         return
     if res.exit_code != 0 and sink.errors == 0:

@@ -27,6 +27,10 @@ def open_target(cfg: TargetConfig, run_dir: Path | None = None, step: Callable[[
         from devbench.targets.emulator import EmulatorTarget
 
         return EmulatorTarget(cfg.name, cfg.options, run_dir or Path("."), step)  # type: ignore[arg-type]
+    if cfg.kind == "labgrid":
+        from devbench.targets.labgrid import LabgridTarget
+
+        return LabgridTarget(cfg.name, cfg.options, step)  # type: ignore[arg-type]
     if cfg.kind == "local":
         from devbench.targets.local import LocalTarget
 

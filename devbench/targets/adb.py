@@ -111,8 +111,19 @@ class AdbTarget:
         except _ADB_ERRORS as exc:
             raise TargetError(self.name, f"run {argv[0]}", f"adb connection lost: {_msg(exc)}") from None
 
+    def interrupt(self) -> None:
+        """Abort the command in flight (from another thread): its connection is closed, which
+        ends the remote process; the target stays usable for the next command (the restore)."""
+        conn = getattr(self, "_active", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except _ADB_ERRORS:
+                pass
+
     def _run_v2(self, argv, cmd, timeout, on_line) -> CommandResult:
         conn = self.device.open_transport(timeout=timeout)
+        self._active = conn
         out, err = bytearray(), bytearray()
         splitter = LineSplitter(on_line)
         deadline = time.monotonic() + timeout if timeout else None
@@ -139,6 +150,7 @@ class AdbTarget:
         except adbutils.AdbTimeout:
             raise TargetError(self.name, f"run {argv[0]}", f"timed out after {timeout:.0f} s") from None
         finally:
+            self._active = None
             conn.close()
         splitter.close()
         return CommandResult(argv, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
@@ -146,6 +158,7 @@ class AdbTarget:
     def _run_v1(self, argv, cmd, timeout, on_line) -> CommandResult:
         # Old devices: stdout and stderr are merged; the exit code comes from a marker line.
         conn = self.device.open_shell(f"{cmd} 2>&1; echo {_EXIT_MARK}$?")
+        self._active = conn
         lines: list[str] = []
         code = 255
 
@@ -169,6 +182,7 @@ class AdbTarget:
                 splitter.feed(chunk.decode("utf-8", "replace"))
             splitter.close()
         finally:
+            self._active = None
             conn.close()
         text = "\n".join(lines)
         return CommandResult(argv, code, text, "")

@@ -95,3 +95,6 @@ class AdbBacked:
 
     def pull(self, remote: str, local: Path) -> None:
         self.adb.pull(remote, local)
+
+    def interrupt(self) -> None:
+        self.adb.interrupt()  # type: ignore[attr-defined]

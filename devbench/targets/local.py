@@ -31,6 +31,7 @@ class LocalTarget:
             )
         except OSError as exc:
             raise TargetError(self.name, "run", f"cannot start {argv[0]}: {exc.strerror}") from None
+        self._active = proc
         err_chunks: list[str] = []
         reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
         reader.start()
@@ -57,6 +58,15 @@ class LocalTarget:
         if code < 0:  # killed by a signal: report as a shell would
             code = 128 - code
         return CommandResult(argv, code, "".join(out_lines), "".join(err_chunks))
+
+    def interrupt(self) -> None:
+        """Abort the command in flight (from another thread): its process group is killed."""
+        proc = getattr(self, "_active", None)
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, 9)
+            except OSError:
+                pass
 
     def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
         try:

@@ -55,10 +55,17 @@ class SshTarget:
         assert transport is not None
         transport.set_keepalive(15)
 
+    def interrupt(self) -> None:
+        """Abort the command in flight (from another thread): its channel is closed."""
+        chan = getattr(self, "_active", None)
+        if chan is not None:
+            chan.close()
+
     def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
         argv = tuple(str(a) for a in argv)
         try:
             chan = self.client.get_transport().open_session()  # type: ignore[union-attr]
+            self._active = chan
             chan.exec_command(shell_line(argv))
         except (paramiko.SSHException, OSError, AttributeError) as exc:
             raise TargetError(self.name, f"run {argv[0]}", f"SSH connection lost: {exc}") from None
@@ -87,8 +94,9 @@ class SshTarget:
                     if not self.client.get_transport().is_active():  # type: ignore[union-attr]
                         raise TargetError(self.name, f"run {argv[0]}", "SSH connection lost")
                     time.sleep(0.01)
-            code = chan.recv_exit_status()
+            code = chan.recv_exit_status() if chan.exit_status_ready() else -1  # closed (interrupt): no status
         finally:
+            self._active = None
             chan.close()
         splitter.close()
         return CommandResult(argv, code if code >= 0 else 255, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
