@@ -273,6 +273,8 @@ def _device_key(t: TargetConfig) -> tuple[Any, ...] | None:
         return ("ssh", o.host, o.port, o.workdir)
     if isinstance(o, LocalOptions):
         return ("local", o.workdir)
+    if isinstance(o, LabgridOptions):
+        return ("labgrid", o.coordinator, o.place)
     return None
 
 

@@ -29,7 +29,7 @@ def config_of(source: str) -> Config:
 def restore_targets(cfg: Config) -> Iterator[tuple[str, bool, str]]:
     """(target, ok, one line) per target of cfg."""
     for tcfg in cfg.targets:
-        if tcfg.kind in ("qemu", "emulator"):
+        if tcfg.kind in ("qemu", "emulator"):  # labgrid places are restored like SSH devices
             yield tcfg.name, True, f"nothing to restore: a {tcfg.kind} device started by devbench ends with its run"
             continue
         target = None

@@ -260,6 +260,8 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                 pass
             try:
                 target.close()
+            except DevbenchError as exc:  # e.g. a labgrid place that could not be released
+                store.warn(name, f"closing the target: {exc}")
             except Exception:  # closing a dead connection must not hide the real outcome
                 pass
     if any(e["kind"] == "restore-failed" for e in store.data["errors"][first_error:] if e["target"] == name):
@@ -275,7 +277,7 @@ def _restore_on_reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, 
     """A restore that failed (typically: the connection dropped) is tried once more on a new
     connection, from the journal on the device. QEMU guests and emulators die with the run."""
     name = tcfg.name
-    if tcfg.kind not in ("adb", "ssh", "local"):
+    if tcfg.kind not in ("adb", "ssh", "local", "labgrid"):
         return
     progress.step(name, "restore failed: reconnecting to restore from the device's journal")
     target = None
