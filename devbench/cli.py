@@ -126,7 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from devbench.report.table import render_text
     from devbench.runner import execute, start_run
 
-    cfg = with_overrides(load_config(args.config or _default_config()), targets=args.target, output=args.output)
+    from devbench.targets.labhost import expand
+
+    cfg = expand(with_overrides(load_config(args.config or _default_config()), targets=args.target, output=args.output))
     run_dir, store = start_run(cfg)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)

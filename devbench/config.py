@@ -34,6 +34,9 @@ class AdbOptions:
     server_host: str = "127.0.0.1"
     server_port: int | None = None  # None: $ANDROID_ADB_SERVER_PORT or 5037, as adb itself
     workdir: str = "/data/local/tmp/devbench"
+    via: str | None = None  # a lab host (lab_hosts:) whose adb server has the device, reached over SSH
+    select: str | None = None  # instead of serial: all | model:REGEX | abi:ABI (one target per matching device)
+    lab_host: "LabHost | None" = field(default=None, compare=False)  # resolved from `via`
 
     def resolved_server_port(self) -> int:
         return resolve_adb_port(self.server_port)
@@ -44,6 +47,15 @@ def resolve_adb_port(port: int | None) -> int:
         return port
     env = os.environ.get("ANDROID_ADB_SERVER_PORT", "")
     return int(env) if env.isdigit() and 0 < int(env) < 65536 else 5037
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """A lab machine with devices on its own adb server, reached over SSH (a local port is
+    forwarded through SSH to its adb server)."""
+    name: str
+    ssh: "SshOptions"
+    adb_port: int = 5037
 
 
 @dataclass(frozen=True)
@@ -178,6 +190,7 @@ class Config:
     benchmark: BenchmarkConfig
     build: BuildConfig
     profile: ProfileConfig = ProfileConfig()
+    lab_hosts: tuple[LabHost, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def target(self, name: str) -> TargetConfig:
@@ -198,13 +211,47 @@ def parse_text(text: str, file: str = "<config>") -> Config:
 def parse(src: Source) -> Config:
     top = Section(src, (), src.data)
     run = _run(top.section("run"))
-    targets = _targets(top)
+    lab_hosts = _lab_hosts(top.section("lab_hosts"))
+    targets = _targets(top, {h.name: h for h in lab_hosts})
     device = _device(top.section("device"))
     bench = _benchmark(top.section("benchmark", required=True))
     build = _build(top.section("build"))
     profile = _profile(top.section("profile"))
     top.done()
-    return Config(src.file, run, targets, device, bench, build, profile, raw=src.data)
+    return Config(src.file, run, targets, device, bench, build, profile, lab_hosts, raw=src.data)
+
+
+def _lab_hosts(sec: Section | None) -> tuple[LabHost, ...]:
+    if sec is None:
+        return ()
+    out = []
+    for name in list(sec.data):
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise sec.error(str(name), "a lab host name must start with a letter or digit and use only letters, digits, '.', '_', '-'")
+        h = sec.section(name)
+        assert h is not None
+        ssh = _ssh_options(h)
+        out.append(LabHost(name, ssh, h.integer("adb_port", 5037, lo=1, hi=65535)))
+        h.done()
+    sec.seen.update(sec.data)
+    sec.done()
+    return tuple(out)
+
+
+def _ssh_options(opts_sec: Section) -> "SshOptions":
+    opts = SshOptions(
+        host=opts_sec.string("host"),
+        port=opts_sec.integer("port", 22, lo=1, hi=65535),
+        user=opts_sec.string("user", "root"),
+        key=opts_sec.string("key", None),
+        known_hosts=opts_sec.string("known_hosts", "~/.ssh/known_hosts"),
+        workdir=opts_sec.value("workdir", _device_dir, "/tmp/devbench"),
+        connect_timeout=float(opts_sec.integer("connect_timeout", 15, lo=1, hi=600)),
+    )
+    for secret in ("password", "passphrase"):
+        if opts_sec.has(secret):
+            raise opts_sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
+    return opts
 
 
 def _profile(sec: Section | None) -> ProfileConfig:
@@ -245,7 +292,7 @@ def _run(sec: Section | None) -> RunConfig:
     return out
 
 
-def _targets(top: Section) -> tuple[TargetConfig, ...]:
+def _targets(top: Section, lab_hosts: dict[str, LabHost] | None = None) -> tuple[TargetConfig, ...]:
     items = top.raw("targets")
     if not isinstance(items, list) or not items:
         raise top.error("targets", "must be a non-empty list of targets")
@@ -253,7 +300,7 @@ def _targets(top: Section) -> tuple[TargetConfig, ...]:
     out = []
     for i, item in enumerate(items):
         sec = Section(top.src, ("targets", i), item)
-        t = _target(sec)
+        t = _target(sec, lab_hosts or {})
         if t.name in seen:
             raise sec.error("name", f"duplicate target name {t.name!r}")
         seen.add(t.name)
@@ -268,7 +315,9 @@ def _device_key(t: TargetConfig) -> tuple[Any, ...] | None:
     """What identifies the device behind a target (None: cannot tell, e.g. a QEMU guest of its own)."""
     o = t.options
     if isinstance(o, AdbOptions):
-        return ("adb", o.server_host, o.resolved_server_port(), o.connect or o.serial)
+        if o.select is not None:
+            return None
+        return ("adb", o.via, o.server_host, o.resolved_server_port(), o.connect or o.serial)
     if isinstance(o, SshOptions):
         return ("ssh", o.host, o.port, o.workdir)
     if isinstance(o, LocalOptions):
@@ -278,7 +327,7 @@ def _device_key(t: TargetConfig) -> tuple[Any, ...] | None:
     return None
 
 
-def _target(sec: Section) -> TargetConfig:
+def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
     name = _name(sec, "name")
     kinds = [k for k in KINDS if sec.has(k)]
     if len(kinds) != 1:
@@ -297,22 +346,17 @@ def _target(sec: Section) -> TargetConfig:
             server_host=opts_sec.string("server_host", "127.0.0.1"),
             server_port=opts_sec.integer("server_port", None, lo=1, hi=65535),
             workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),
+            via=opts_sec.string("via", None),
+            select=opts_sec.value("select", _select, None),
         )
-        if opts.serial is None and opts.connect is None:
-            raise sec.error(kind, "needs serial: or connect: (host:port)")
+        if opts.via is not None:
+            if opts.via not in lab_hosts:
+                raise opts_sec.error("via", f"no lab host named {opts.via!r} under lab_hosts: (have: {', '.join(sorted(lab_hosts)) or 'none'})")
+            opts = replace(opts, lab_host=lab_hosts[opts.via])
+        if sum(x is not None for x in (opts.serial, opts.connect, opts.select)) != 1:
+            raise sec.error(kind, "needs one of serial:, connect: (host:port) or select: (all, model:REGEX, abi:ABI)")
     elif kind == "ssh":
-        opts = SshOptions(
-            host=opts_sec.string("host"),
-            port=opts_sec.integer("port", 22, lo=1, hi=65535),
-            user=opts_sec.string("user", "root"),
-            key=opts_sec.string("key", None),
-            known_hosts=opts_sec.string("known_hosts", "~/.ssh/known_hosts"),
-            workdir=opts_sec.value("workdir", _device_dir, "/tmp/devbench"),
-            connect_timeout=float(opts_sec.integer("connect_timeout", 15, lo=1, hi=600)),
-        )
-        for secret in ("password", "passphrase"):
-            if opts_sec.has(secret):
-                raise opts_sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
+        opts = _ssh_options(opts_sec)
     elif kind == "qemu":
         arch = opts_sec.string("arch", choices=tuple(QEMU_ARCHES))
         opts = QemuOptions(
@@ -365,6 +409,20 @@ def _labgrid_name(value: Any) -> str:
     if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}$", value):
         raise ValueError(f"must be a labgrid name of letters, digits, '.', '_', '+', ':', '-' (got {value!r})")
     return value
+
+
+def _select(value: Any) -> str:
+    if value == "all":
+        return value
+    if isinstance(value, str) and value.startswith(("model:", "abi:")):
+        kind, _, pattern = value.partition(":")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{kind}: is not a valid regular expression ({exc})") from None
+        if pattern:
+            return value
+    raise ValueError(f"must be all, model:REGEX or abi:ABI (got {value!r})")
 
 
 def _kernel_args(value: Any) -> str:

@@ -11,6 +11,10 @@ from devbench.targets.base import CommandResult, Target, shell_line
 
 def open_target(cfg: TargetConfig, run_dir: Path | None = None, step: Callable[[str], None] | None = None) -> Target:
     """Connect to (or boot) a configured target. Raises TargetError naming the device and step."""
+    if cfg.kind == "adb" and cfg.options.via:  # type: ignore[union-attr]
+        from devbench.targets.labhost import LabHostAdbTarget
+
+        return LabHostAdbTarget(cfg.name, cfg.options)  # type: ignore[arg-type]
     if cfg.kind == "adb":
         from devbench.targets.adb import AdbTarget
 

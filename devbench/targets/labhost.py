@@ -1,0 +1,94 @@
+"""adb devices attached to a lab host: its adb server, reached through an SSH tunnel, then an
+ordinary adb target; and the devices a `select:` pattern picks on it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import adbutils
+
+from devbench.config import AdbOptions, Config, TargetConfig
+from devbench.errors import TargetError
+from devbench.targets.adb import AdbTarget
+from devbench.targets.base import AdbBacked
+from devbench.targets.tunnel import TUNNELS
+
+
+class LabHostAdbTarget(AdbBacked):
+    transport = "adb"
+
+    def __init__(self, name: str, options: AdbOptions):
+        host = options.lab_host
+        assert host is not None
+        self.name = name
+        self.host = host
+        tunnel = TUNNELS.acquire(host, name)
+        try:
+            self.adb = AdbTarget(name, replace(options, server_host="127.0.0.1", server_port=tunnel.port, via=None, lab_host=None))
+        except BaseException:
+            TUNNELS.release(host)
+            raise
+        self.workdir = options.workdir
+        self.serial = self.adb.serial
+        self.info = {"via": host.name, "lab_host": f"{host.ssh.user}@{host.ssh.host}:{host.ssh.port}",
+                     "adb_server": f"127.0.0.1:{host.adb_port} on {host.name}", "serial": self.serial}
+
+    def close(self) -> None:
+        try:
+            self.adb.close()
+        finally:
+            TUNNELS.release(self.host)
+
+
+def _devices(client: adbutils.AdbClient, where: str) -> list[tuple[str, dict[str, str]]]:
+    out = []
+    for d in client.list(extended=True):
+        if d.state != "device":
+            continue
+        props = dict(getattr(d, "tags", {}) or {})
+        try:
+            props["abi"] = client.device(d.serial).getprop("ro.product.cpu.abi") or ""
+        except (adbutils.AdbError, OSError):
+            props["abi"] = ""
+        out.append((d.serial, props))
+    return out
+
+
+def matches(select: str, props: dict[str, str]) -> bool:
+    if select == "all":
+        return True
+    kind, _, pattern = select.partition(":")
+    value = props.get("model", "") if kind == "model" else props.get("abi", "")
+    return re.fullmatch(pattern, value) is not None
+
+
+def expand(cfg: Config) -> Config:
+    """Replace each `select:` target by one target per matching device (named NAME-SERIAL)."""
+    if not any(isinstance(t.options, AdbOptions) and t.options.select for t in cfg.targets):
+        return cfg
+    out: list[TargetConfig] = []
+    for t in cfg.targets:
+        o = t.options
+        if not (isinstance(o, AdbOptions) and o.select):
+            out.append(t)
+            continue
+        host = o.lab_host
+        tunnel = TUNNELS.acquire(host, t.name) if host else None
+        try:
+            port = tunnel.port if tunnel else o.resolved_server_port()
+            client = adbutils.AdbClient(host="127.0.0.1" if tunnel else o.server_host, port=port, socket_timeout=30)
+            where = f"lab host {host.name}" if host else f"adb server {o.server_host}:{port}"
+            try:
+                found = [(s, p) for s, p in _devices(client, where) if matches(o.select, p)]
+            except (adbutils.AdbError, OSError) as exc:
+                raise TargetError(t.name, "select", f"cannot list the devices of {where}: {exc}") from None
+        finally:
+            if host:
+                TUNNELS.release(host)
+        if not found:
+            raise TargetError(t.name, "select", f"no device of {where} matches {o.select!r}")
+        for serial, _ in found:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{t.name}-{serial}")[:64]
+            out.append(TargetConfig(name, "adb", replace(o, serial=serial, select=None)))
+    return replace(cfg, targets=tuple(out))
