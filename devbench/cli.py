@@ -15,6 +15,7 @@ from typing import Sequence
 
 from devbench import __version__
 from devbench.errors import ConfigError, DevbenchError, ResultsError
+from devbench.signals import signals_deferred
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_REGRESSION = 3
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--target", action="append", metavar="NAME", help="run only this target (repeatable)")
     r.add_argument("--output", metavar="DIR", help="parent folder of the run folder (default: run.output)")
     r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument("--resume", metavar="RUN_DIR", help="go on with an interrupted run: only the batches not measured yet")
     _stats_arguments(r, margin=False)
     rep = sub.add_parser("report", help="re-render a run's report from its results.json")
     rep.add_argument("run_dir", help="run folder (or its results.json)")
@@ -81,6 +83,9 @@ def _stats_arguments(p: argparse.ArgumentParser, margin: bool = True) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "run":  # from the start: a signal while modules still load is an interrupt too
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _on_signal)
     try:
         if args.command == "run":
             return cmd_run(args)
@@ -104,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DevbenchError as exc:
         print(f"devbench: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt as exc:  # before any device was touched (a run handles its own)
+        print(f"devbench: interrupted ({exc or 'SIGINT'}) before the run started; nothing was changed", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _default_config() -> str:
@@ -124,12 +132,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from devbench.config import load_config, with_overrides
     from devbench.report.html import write_report
     from devbench.report.table import render_text
-    from devbench.runner import execute, start_run
-
+    from devbench.runner import execute, resume_run, start_run
     from devbench.targets.labhost import expand
 
-    cfg = expand(with_overrides(load_config(args.config or _default_config()), targets=args.target, output=args.output))
-    run_dir, store = start_run(cfg)
+    if args.resume:
+        if args.config or args.target or args.output:
+            print("devbench: error: --resume takes the run folder alone (its config is in its results.json)", file=sys.stderr)
+            return EXIT_USAGE
+        cfg, store = resume_run(Path(args.resume))
+        cfg = expand(cfg)
+        run_dir = Path(args.resume)
+    else:
+        cfg = expand(with_overrides(load_config(args.config or _default_config()), targets=args.target, output=args.output))
+        run_dir, store = start_run(cfg)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     print(f"devbench: run {run_dir}", file=sys.stderr)
@@ -138,21 +153,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.quiet or not sys.stderr.isatty():
             from devbench.runner import NoProgress
 
-            ok = execute(cfg, store, _LineProgress() if not args.quiet else NoProgress())
+            ok = execute(cfg, store, _LineProgress() if not args.quiet else NoProgress(), resume=bool(args.resume))
         else:
             from devbench.progress import RichProgress
 
             with RichProgress() as progress:
-                ok = execute(cfg, store, progress)
+                ok = execute(cfg, store, progress, resume=bool(args.resume))
     except KeyboardInterrupt as exc:
         interrupted = True
         ok = False
+        if store.data["run"]["status"] == "running":  # interrupted before the run got going
+            store.finish("interrupted")
         print(f"devbench: interrupted ({exc or 'SIGINT'}); device restored, results kept", file=sys.stderr)
+    try:
+        with signals_deferred():  # the device is done with; the report is written whole, then a signal counts
+            report = write_report(store.data, run_dir)
+            print(render_text(store.data), end="")
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
-    report = write_report(store.data, run_dir)
-    print(render_text(store.data), end="")
     print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED

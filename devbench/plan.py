@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Collection
+from typing import Callable, Collection
 
 from devbench.config import BenchmarkConfig, Scenario
 
@@ -22,7 +22,7 @@ class Invocation:
         return ARMS if self.arm == "both" else (self.arm,)
 
 
-def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str) -> tuple[str, ...]:
+def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, first_batch: int = 0) -> tuple[str, ...]:
     args = [
         "--vmas", str(bench.vmas),
         "--pages", str(scenario.pages),
@@ -35,6 +35,8 @@ def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str) -> tuple[
     ]
     if bench.shared_name:
         args.append("--shared-name")
+    if first_batch:
+        args += ["--first-batch", str(first_batch)]  # a resumed run: the batches not measured yet
     return tuple(args)
 
 
@@ -51,6 +53,26 @@ def plan(bench: BenchmarkConfig, refused: Collection[tuple[str, str | None]] = (
             arms = ("both",)
         out.extend(Invocation(sc, arm, payload_args(bench, sc, arm)) for arm in arms)
     return out
+
+
+def resumed(invocations: list[Invocation], bench: BenchmarkConfig, done: Callable[[str, str], dict[int, int]]) -> list[Invocation]:
+    """The invocations of a resumed run: each from its first batch that some arm still lacks
+    (a batch counts as done when it has all its forks); fully measured ones are left out.
+    done(scenario, arm) -> {batch: forks recorded}."""
+    sizes = batch_sizes(bench.forks, bench.batches)
+    out = []
+    for inv in invocations:
+        missing = [b for arm in inv.arms for b, n in enumerate(sizes) if done(inv.scenario.name, arm).get(b, 0) < n]
+        if missing:
+            first = min(missing)
+            out.append(replace(inv, args=payload_args(bench, inv.scenario, inv.arm, first)))
+    return out
+
+
+def expected_forks(bench: BenchmarkConfig, args: tuple[str, ...]) -> int:
+    """Timed forks per arm that one payload invocation with these args takes."""
+    first = int(args[args.index("--first-batch") + 1]) if "--first-batch" in args else 0
+    return sum(batch_sizes(bench.forks, bench.batches)[first:])
 
 
 def batch_sizes(forks: int, batches: int) -> list[int]:

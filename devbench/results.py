@@ -120,6 +120,7 @@ class ResultsStore:
         self.path = path
         self.data = data
         self._lock = threading.RLock()
+        self._samples = {(r["target"], r["scenario"], r["arm"], r["batch"]): i for i, r in enumerate(data["samples"])}
         self.save()
 
     def target(self, name: str) -> dict[str, Any]:
@@ -149,11 +150,29 @@ class ResultsStore:
             self.data["checks"].append(record)
             self.save()
 
-    def add_sample(self, target: str, scenario: str, arm: str, batch: int, warmup: int, fork_ns: list[int]) -> None:
+    def add_sample(self, target: str, scenario: str, arm: str, batch: int, warmup: int, fork_ns: list[int]) -> bool:
+        """Record one batch. One record per (target, scenario, arm, batch): a batch already
+        recorded in full (a resumed run measuring it again) is kept and the new one dropped;
+        a partial one is replaced by a fuller one. True when recorded."""
         with self._lock:
-            self.data["samples"].append({"target": target, "scenario": scenario, "arm": arm, "batch": batch,
-                                         "warmup": warmup, "fork_ns": list(fork_ns)})
+            key = (target, scenario, arm, batch)
+            rec = {"target": target, "scenario": scenario, "arm": arm, "batch": batch, "warmup": warmup, "fork_ns": list(fork_ns)}
+            if key in self._samples:
+                i = self._samples[key]
+                if len(self.data["samples"][i]["fork_ns"]) >= len(fork_ns):
+                    return False
+                self.data["samples"][i] = rec
+            else:
+                self._samples[key] = len(self.data["samples"])
+                self.data["samples"].append(rec)
             self.save()
+            return True
+
+    def batches_done(self, target: str, scenario: str, arm: str) -> dict[int, int]:
+        """{batch: forks recorded} of one target, scenario and arm."""
+        with self._lock:
+            return {b: len(self.data["samples"][i]["fork_ns"]) for (t, s, a, b), i in self._samples.items()
+                    if (t, s, a) == (target, scenario, arm)}
 
     def add_error(self, target: str | None, scenario: str | None, arm: str | None, kind: str, message: str, **data: Any) -> None:
         with self._lock:

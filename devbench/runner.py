@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from devbench.config import Config, TargetConfig
+from devbench.config import BenchmarkConfig, Config, TargetConfig
 from devbench.device.lock import acquire
 from devbench.device.probe import probe
 from devbench.device.restore import recover
@@ -23,7 +23,7 @@ from devbench.device.session import DeviceSession
 from devbench.device.tuning import Change
 from devbench.errors import DevbenchError, TargetError
 from devbench.payload import build, deploy
-from devbench.plan import Invocation, for_emulator, plan
+from devbench.plan import Invocation, expected_forks, for_emulator, plan, resumed
 from devbench.profile.runs import profile_target
 from devbench.protocol import exit_error, parse_event
 from devbench.results import ResultsStore, new_results
@@ -57,6 +57,24 @@ def make_run_id(name: str, when: datetime | None = None) -> str:
     when = when or datetime.now()
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:40] or "run"
     return f"{when:%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
+
+
+def resume_run(run_dir: Path) -> tuple[Config, ResultsStore]:
+    """An interrupted run folder, ready to go on: its recorded config and its results."""
+    from devbench.restore import config_of
+    from devbench.results import load, now
+
+    cfg = config_of(str(run_dir))
+    data = load(str(run_dir))
+    if data["run"].get("status") == "complete":
+        raise DevbenchError(f"{run_dir}: the run is complete; nothing to resume")
+    for e in data["errors"]:
+        if e.get("kind") == "interrupted":
+            e["resumed"] = True  # the interruption this resume answers
+    data["run"].setdefault("resumed", []).append(now())
+    data["run"]["status"] = "running"
+    data["run"]["ended"] = None
+    return cfg, ResultsStore(Path(run_dir) / "results.json", data)
 
 
 def start_run(cfg: Config, output: str | None = None) -> tuple[Path, ResultsStore]:
@@ -104,30 +122,30 @@ class Cancel:
             raise Cancelled("interrupted")
 
 
-def execute(cfg: Config, store: ResultsStore, progress: Progress | None = None) -> bool:
+def execute(cfg: Config, store: ResultsStore, progress: Progress | None = None, *, resume: bool = False) -> bool:
     """Run every target of cfg, all at once (one worker thread each); True when all planned
     samples were taken without errors. One target's failure does not stop the others."""
     progress = progress or NoProgress()
     status = "interrupted"
     try:
         if len(cfg.targets) == 1:  # in the main thread: Ctrl-C reaches the payload run directly
-            ok = run_target(cfg, cfg.targets[0], store, progress, Cancel())
+            ok = run_target(cfg, cfg.targets[0], store, progress, Cancel(), resume)
         else:
-            ok = _run_concurrently(cfg, store, progress)
+            ok = _run_concurrently(cfg, store, progress, resume)
         status = "complete" if ok else "failed"
     finally:
         store.finish(status)
     return ok
 
 
-def _run_concurrently(cfg: Config, store: ResultsStore, progress: Progress) -> bool:
+def _run_concurrently(cfg: Config, store: ResultsStore, progress: Progress, resume: bool = False) -> bool:
     cancel = Cancel()
     outcome: dict[str, bool] = {}
     crashes: list[BaseException] = []
 
     def worker(tcfg: TargetConfig) -> None:
         try:
-            outcome[tcfg.name] = run_target(cfg, tcfg, store, progress, cancel)
+            outcome[tcfg.name] = run_target(cfg, tcfg, store, progress, cancel, resume)
         except KeyboardInterrupt:
             outcome[tcfg.name] = False
         except BaseException as exc:  # a bug in devbench itself: the others go on, it is raised at the end
@@ -160,7 +178,8 @@ def _join(threads: list[threading.Thread]) -> None:
             th.join(timeout=0.2)
 
 
-def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress, cancel: Cancel | None = None) -> bool:
+def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress, cancel: Cancel | None = None,
+               resume: bool = False) -> bool:
     cancel = cancel or Cancel()
     name = tcfg.name
     bench = cfg.benchmark
@@ -205,10 +224,17 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         for w in session.warnings:
             store.warn(name, w)
         for r in session.refusals:
-            store.add_error(name, r.scenario, r.arm, r.kind, r.message, **r.data)
+            if not any((e["target"], e["scenario"], e["arm"], e["kind"]) == (name, r.scenario, r.arm, r.kind) for e in store.data["errors"]):
+                store.add_error(name, r.scenario, r.arm, r.kind, r.message, **r.data)
         invocations = plan(bench, {(r.scenario, r.arm) for r in session.refusals})
         if not invocations:
             raise TargetError(name, "prepare", "every scenario was refused before any change to the device (see the errors above)")
+        if resume:
+            invocations = resumed(invocations, bench, lambda sc, arm: store.batches_done(name, sc, arm))
+            store.warn(name, f"resumed: {len(invocations)} payload invocation(s) left" if invocations else
+                       "resumed: every batch was already measured")
+            if not invocations:
+                return _finish(store, name, first_error, errors_before, progress)
         step = "build payload"
         progress.step(name, f"building payload for {facts.abi}")
         payload = build(facts.abi, cfg.build)  # type: ignore[arg-type]
@@ -230,7 +256,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
             session.sample("before the first scenario")
             for inv in invocations:
                 cancel.check()
-                run_invocation(target, remote, inv, bench.timeout_s, store, progress, prefix=session.payload_prefix, cancel=cancel)
+                run_invocation(target, remote, inv, bench, store, progress, prefix=session.payload_prefix, cancel=cancel)
                 session.sample(f"after {inv.scenario.name}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
                 store.update_target(name, conditions=session.samples)
             for w in session.throttle_warnings():
@@ -266,7 +292,12 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                 pass
     if any(e["kind"] == "restore-failed" for e in store.data["errors"][first_error:] if e["target"] == name):
         _restore_on_reconnect(cfg, tcfg, store, progress)
-    ok = _errors_of(store, name) == errors_before
+    return _finish(store, name, first_error, errors_before, progress)
+
+
+def _finish(store: ResultsStore, name: str, first_error: int, errors_before: int, progress: Progress) -> bool:
+    # ok: no error of this target, except an interruption that a resume has answered
+    ok = not any(e["target"] == name and not e.get("resumed") for e in store.data["errors"])
     store.update_target(name, status="ok" if ok else "failed")
     last = [e["message"] for e in store.data["errors"] if e["target"] == name][-1:]
     progress.target_done(name, ok, "done" if ok else last[0])
@@ -346,8 +377,9 @@ class EventSink:
             self.ended = True
 
 
-def run_invocation(target: Target, remote: str, inv: Invocation, timeout: float, store: ResultsStore, progress: Progress,
+def run_invocation(target: Target, remote: str, inv: Invocation, bench: BenchmarkConfig, store: ResultsStore, progress: Progress,
                    prefix: tuple[str, ...] = (), cancel: Cancel | None = None) -> None:
+    timeout = bench.timeout_s
     sink = EventSink(store, target.name, inv, progress)
     sc = inv.scenario.name
     progress.step(target.name, f"{sc}: setting up {inv.arm}")
@@ -364,13 +396,10 @@ def run_invocation(target: Target, remote: str, inv: Invocation, timeout: float,
         store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, kind, message,
                         exit_code=res.exit_code, seconds=round(time.monotonic() - started, 3))
     elif res.exit_code == 0:
-        expected = int(_arg(inv.args, "--forks"))
+        expected = expected_forks(bench, inv.args)
         for arm, n in sink.counts.items():
             if n != expected:
                 store.add_error(target.name, sc, arm, "incomplete", f"{n} of {expected} fork samples received for {arm}")
     if sink.noise:
         store.warn(target.name, f"{sc}: {len(sink.noise)} unparsed payload output line(s), first: {sink.noise[0]!r}")
 
-
-def _arg(args: tuple[str, ...], flag: str) -> str:
-    return args[args.index(flag) + 1]

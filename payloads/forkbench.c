@@ -155,7 +155,7 @@ static int emit_end(int code)
 /* Arguments                                                                 */
 
 struct opts {
-    uint64_t vmas, pages, name_length, forks, warmup, batches, seed;
+    uint64_t vmas, pages, name_length, forks, warmup, batches, first_batch, seed;
     int have_vmas, have_pages, have_name_length, have_forks;
     int shared_name;
     enum arm_mode arm;
@@ -196,7 +196,7 @@ static int parse_u64(const char *s, uint64_t *out)
 static void usage(FILE *f)
 {
     fputs("usage: forkbench --vmas N --pages P --name-length L [--shared-name]\n"
-          "                 --forks F [--warmup W (10)] [--batches B (1)]\n"
+          "                 --forks F [--warmup W (10)] [--batches B (1)] [--first-batch I (0)]\n"
           "                 [--arm both|named|unnamed (both)] [--seed S (1)]\n"
           "                 [--version] [--help]\n"
           "Output: JSON Lines on stdout. Exit codes: 0 ok, 2 bad args,\n"
@@ -207,7 +207,7 @@ static void usage(FILE *f)
 
 enum {
     OPT_VMAS = 256, OPT_PAGES, OPT_NAME_LENGTH, OPT_SHARED_NAME, OPT_FORKS,
-    OPT_WARMUP, OPT_BATCHES, OPT_ARM, OPT_SEED, OPT_VERSION, OPT_HELP
+    OPT_WARMUP, OPT_BATCHES, OPT_FIRST_BATCH, OPT_ARM, OPT_SEED, OPT_VERSION, OPT_HELP
 };
 
 static const struct option long_opts[] = {
@@ -218,6 +218,7 @@ static const struct option long_opts[] = {
     {"forks", required_argument, NULL, OPT_FORKS},
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"batches", required_argument, NULL, OPT_BATCHES},
+    {"first-batch", required_argument, NULL, OPT_FIRST_BATCH},
     {"arm", required_argument, NULL, OPT_ARM},
     {"seed", required_argument, NULL, OPT_SEED},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -290,6 +291,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return bad_args("--batches", "--batches must be >= 1 (got %" PRIu64 ")", v);
             o->batches = v;
             break;
+        case OPT_FIRST_BATCH:
+            o->first_batch = v;
+            break;
         case OPT_SEED:
             o->seed = v;
             break;
@@ -350,6 +354,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
         return bad_args("--name-length", "--name-length is required");
     if (!o->have_forks)
         return bad_args("--forks", "--forks is required");
+    if (o->first_batch >= o->batches)
+        return bad_args("--first-batch",
+                        "--first-batch must be < --batches (got %" PRIu64 " >= %" PRIu64 ")",
+                        o->first_batch, o->batches);
     if (o->batches > o->forks)
         return bad_args("--batches",
                         "--batches must be <= --forks (got %" PRIu64 " > %" PRIu64 ")",
@@ -956,7 +964,7 @@ int main(int argc, char **argv)
 
     /* ---- batches ---- */
     nb = o->batches;
-    for (bi = 0; bi < nb; bi++) {
+    for (bi = o->first_batch; bi < nb; bi++) { /* --first-batch: a resumed run's remaining batches */
         uint64_t k = o->forks / nb + (bi < o->forks % nb ? 1 : 0);
         int arms[2], na = 0, j;
         if (o->arm == ARM_BOTH) {
