@@ -17,7 +17,7 @@ from devbench.yamlsrc import Section, Source, load_file, load_yaml
 
 ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
 KINDS = ("adb", "ssh", "local", "qemu", "emulator", "labgrid")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}\Z")
 # Names become folder names and labels; keep them printable and path-safe.
 
 
@@ -138,6 +138,7 @@ class DeviceConfig:
     max_map_count: int | str | None = "auto"  # "auto": raise to what the scenario needs
     battery_min_pct: int = 25  # warn below this battery level
     boot_timeout_s: int = 180  # how long `start` may take to bring sys.boot_completed back to 1
+    reconnect_timeout_s: int = 120  # a lost connection is retried (with backoff) this long, then the target fails
     sysfs: str = "/sys"  # where the device's sysfs and procfs are read and written (tests lay out trees)
     procfs: str = "/proc"
 
@@ -258,7 +259,7 @@ def _profile(sec: Section | None) -> ProfileConfig:
     if sec is None:
         return ProfileConfig()
     event = sec.string("event", "auto")
-    if not re.match(r"^[a-z0-9_:-]{1,40}$", event):
+    if not re.match(r"^[a-z0-9_:-]{1,40}\Z", event):
         raise sec.error("event", f"must be a perf event name such as cpu-clock or cpu-cycles (got {event!r})")
     forks = sec.integer("forks", 100, lo=1, hi=100_000)
     batches = sec.integer("batches", 2, lo=1, hi=1000)
@@ -375,7 +376,7 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
         )
     elif kind == "emulator":
         avd = opts_sec.string("avd")
-        if not re.match(r"^[A-Za-z0-9._-]+$", avd):
+        if not re.match(r"^[A-Za-z0-9._-]+\Z", avd):
             raise opts_sec.error("avd", f"must be an AVD name of letters, digits, '.', '_', '-' (got {avd!r})")
         opts = EmulatorOptions(
             avd=avd,
@@ -399,14 +400,14 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
             if opts_sec.has(secret):
                 raise opts_sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
     else:
-        opts = LocalOptions(workdir=opts_sec.string("workdir", None))
+        opts = LocalOptions(workdir=opts_sec.value("workdir", _device_dir, None))
     opts_sec.done()
     sec.done()
     return TargetConfig(name=name, kind=kind, options=opts)
 
 
 def _labgrid_name(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}$", value):
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}\Z", value):
         raise ValueError(f"must be a labgrid name of letters, digits, '.', '_', '+', ':', '-' (got {value!r})")
     return value
 
@@ -418,7 +419,7 @@ def _select(value: Any) -> str:
         kind, _, pattern = value.partition(":")
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
             raise ValueError(f"{kind}: is not a valid regular expression ({exc})") from None
         if pattern:
             return value
@@ -426,19 +427,19 @@ def _select(value: Any) -> str:
 
 
 def _kernel_args(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.,:=/+\- ]*$", value):
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.,:=/+\- ]*\Z", value):
         raise ValueError(f"must be kernel arguments of letters, digits and _.,:=/+- (got {value!r})")
     return value
 
 
 def _host_port(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$", value):
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}\Z", value):
         raise ValueError(f"must be host:port, got {value!r}")
     return value
 
 
 def _device_dir(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^/[A-Za-z0-9._/\-]+$", value) or "/../" in value + "/":
+    if not isinstance(value, str) or not re.match(r"^/[A-Za-z0-9._/\-]+\Z", value) or "/../" in value + "/":
         raise ValueError(f"must be an absolute path of letters, digits, '.', '_', '-', '/' (got {value!r})")
     return value
 
@@ -455,7 +456,7 @@ def _device(sec: Section | None) -> DeviceConfig:
         if not ok:
             raise cf.error("khz", f"must be a frequency in kHz, 'max', 'min' or a fraction in (0, 1] of the highest (got {khz!r})")
         governor = cf.string("governor", "performance")
-        if not re.match(r"^[a-z0-9_]{1,32}$", governor):
+        if not re.match(r"^[a-z0-9_]{1,32}\Z", governor):
             raise cf.error("governor", f"must be a cpufreq governor name such as performance or userspace (got {governor!r})")
         cpufreq = CpufreqConfig(governor=governor, khz=khz, cpus=_cpu_list(cf, "cpus"))
         cf.done()
@@ -470,6 +471,7 @@ def _device(sec: Section | None) -> DeviceConfig:
         max_map_count=mmc,
         battery_min_pct=sec.integer("battery_min_pct", 25, lo=0, hi=100),
         boot_timeout_s=sec.integer("boot_timeout_s", 180, lo=1, hi=3600),
+        reconnect_timeout_s=sec.integer("reconnect_timeout_s", 120, lo=0, hi=24 * 3600),
         sysfs=sec.value("sysfs", _fs_root("sys"), "/sys"),
         procfs=sec.value("procfs", _fs_root("proc"), "/proc"),
     )

@@ -43,6 +43,11 @@ class TargetError(DevbenchError):
         return f"{self.target}: {self.step}: {self.message}"
 
 
+class ConnectionLost(TargetError):
+    """The connection to a device dropped while it worked (adbd died, link down, host gone).
+    The device's journal still holds what to restore; the runner reconnects."""
+
+
 class BuildError(DevbenchError):
     """The payload could not be built for an ABI."""
 

@@ -6,6 +6,7 @@ already measured; the device is restored on every exit path.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import secrets
 import threading
@@ -21,12 +22,12 @@ from devbench.device.probe import probe
 from devbench.device.restore import recover
 from devbench.device.session import DeviceSession
 from devbench.device.tuning import Change
-from devbench.errors import DevbenchError, TargetError
+from devbench.errors import ConnectionLost, DevbenchError, TargetError
 from devbench.payload import build, deploy
 from devbench.plan import Invocation, expected_forks, for_emulator, plan, resumed
 from devbench.profile.runs import profile_target
 from devbench.protocol import exit_error, parse_event
-from devbench.results import ResultsStore, new_results
+from devbench.results import ResultsStore, new_results, now
 from devbench.targets import open_target
 from devbench.targets.base import Target
 
@@ -251,22 +252,45 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         def restore_failed(message: str) -> None:
             store.add_error(name, None, None, "restore-failed", message)
 
-        with session.tuned(record, lambda m: store.warn(name, m), restore_failed):
-            store.update_target(name, status="running")
-            session.sample("before the first scenario")
-            for inv in invocations:
-                cancel.check()
-                run_invocation(target, remote, inv, bench, store, progress, prefix=session.payload_prefix, cancel=cancel)
-                session.sample(f"after {inv.scenario.name}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
-                store.update_target(name, conditions=session.samples)
-            for w in session.throttle_warnings():
-                store.warn(name, w)
-            if cfg.profile.enabled:  # separate payload processes, after every timed one
-                cancel.check()
-                step = "profile"
-                profile_target(target, facts, cfg.profile, bench, invocations, remote, session.payload_prefix, store,
-                               lambda text: progress.step(name, text), root=session.root.ok)
-            step = "restore"
+        todo = invocations
+        reconnects: list[dict[str, Any]] = []
+        while True:
+            try:
+                with session.tuned(record, lambda m: store.warn(name, m), restore_failed):
+                    store.update_target(name, status="running")
+                    session.sample("before the first scenario" if not reconnects else "after reconnecting")
+                    for inv in todo:
+                        cancel.check()
+                        run_invocation(target, remote, inv, bench, store, progress, prefix=session.payload_prefix, cancel=cancel)
+                        session.sample(f"after {inv.scenario.name}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
+                        store.update_target(name, conditions=session.samples)
+                    for w in session.throttle_warnings():
+                        store.warn(name, w)
+                    if cfg.profile.enabled:  # separate payload processes, after every timed one
+                        cancel.check()
+                        step = "profile"
+                        profile_target(target, facts, cfg.profile, bench, invocations, remote, session.payload_prefix, store,
+                                       lambda text: progress.step(name, text), root=session.root.ok)
+                    step = "restore"
+                break
+            except ConnectionLost as lost:
+                # the device's journal still holds the old values: reconnect, restore from it,
+                # prepare again and go on from the first batch not measured (the interrupted one)
+                step = "reconnect"
+                started = time.monotonic()
+                target = _reconnect(cfg, tcfg, store, progress, target, cancel, lost)
+                session.target = target
+                recovery = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
+                todo = resumed(invocations, bench, lambda sc, arm: store.batches_done(name, sc, arm))
+                reconnects.append({"lost": lost.message, "during": lost.step, "time": now(),
+                                   "after_s": round(time.monotonic() - started, 1), "restored": recovery.summary(),
+                                   "redo": [{"scenario": i.scenario.name, "arm": i.arm,
+                                             "from_batch": int(dict(zip(i.args, i.args[1:])).get("--first-batch", 0))} for i in todo]})
+                store.update_target(name, reconnects=reconnects)
+                store.warn(name, f"connection lost during {lost.step} ({lost.message}); reconnected after "
+                                 f"{reconnects[-1]['after_s']} s, device restored from its journal and prepared again; "
+                                 f"{len(todo)} invocation(s) redone from their first unmeasured batch")
+                step = "prepare"
         step = "finish"
     except KeyboardInterrupt:
         store.update_target(name, status="interrupted")
@@ -304,6 +328,50 @@ def _finish(store: ResultsStore, name: str, first_error: int, errors_before: int
     return ok
 
 
+RECONNECT_BACKOFF_S = (1, 2, 4, 8, 15)
+
+
+def _reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress, old: Target, cancel: Cancel,
+               lost: ConnectionLost) -> Target:
+    """A new connection to the device, retried with backoff for device.reconnect_timeout_s;
+    then the target fails cleanly (TargetError, step "reconnect")."""
+    name = tcfg.name
+    try:
+        old.close()
+    except Exception:
+        pass
+    if tcfg.kind not in ("adb", "ssh", "local", "labgrid"):
+        raise TargetError(name, "reconnect", f"connection lost ({lost.message}); a {tcfg.kind} device started by devbench is not reconnected")
+    deadline = time.monotonic() + cfg.device.reconnect_timeout_s
+    attempt, last = 0, lost.message
+    while time.monotonic() < deadline:
+        cancel.check()
+        wait = RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)]
+        progress.step(name, f"connection lost: reconnecting (attempt {attempt + 1}, in {wait} s)")
+        time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+        attempt += 1
+        try:
+            target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text))
+        except TargetError as exc:
+            last = exc.message
+            continue
+        cancel.register(name, target)
+        return target
+    raise TargetError(name, "reconnect", f"device gone: no connection within {cfg.device.reconnect_timeout_s} s "
+                                         f"({attempt} attempts; last: {last}); the journal on the device is replayed by "
+                                         "`devbench restore` or the next run")
+
+
+def kernel_last_words(target: Target, remote: str) -> list[str]:
+    """The kernel log's last lines about the payload (OOM kills, segfaults), where readable."""
+    name = posixpath.basename(remote)[:15]
+    try:
+        res = target.run(["sh", "-c", 'dmesg 2>/dev/null | tail -n 200 | grep -F -e "$1" | tail -n 3', "sh", name], timeout=20)
+    except TargetError:
+        return []
+    return [ln.strip()[:300] for ln in res.stdout.splitlines() if ln.strip()]
+
+
 def _restore_on_reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress) -> None:
     """A restore that failed (typically: the connection dropped) is tried once more on a new
     connection, from the journal on the device. QEMU guests and emulators die with the run."""
@@ -335,7 +403,7 @@ _STEP_KINDS = {"boot": "boot-failed", "build kernel": "kernel-build-failed", "gu
 
 
 def _kind_of(step: str) -> str:
-    return {"connect": "connect-failed", "lock": "device-busy", "probe": "probe-failed", "build payload": "build-failed",
+    return {"connect": "connect-failed", "lock": "device-busy", "reconnect": "device-lost", "probe": "probe-failed", "build payload": "build-failed",
             "push payload": "push-failed", "prepare": "device-error", "restore": "restore-failed",
             "restore journal": "restore-failed"}.get(step, "target-error")
 
@@ -389,12 +457,20 @@ def run_invocation(target: Target, remote: str, inv: Invocation, bench: Benchmar
     except TargetError as exc:
         if cancel is not None:
             cancel.check()  # aborted by an interrupt of the run, not a failure of the device
+        if "connection lost" in exc.message:
+            raise ConnectionLost(target.name, f"{sc} ({inv.arm})", exc.message) from None
         store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, "run-failed", str(exc))
         return
     if res.exit_code != 0 and sink.errors == 0:
         kind, message = exit_error(res.exit_code, res.last_words())
+        extra = {}
+        if res.exit_code > 128:  # killed: the kernel may have said why (OOM killer, segfault)
+            said = kernel_last_words(target, remote)
+            if said:
+                extra["dmesg"] = said
+                message += f"; kernel: {said[-1]}"
         store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, kind, message,
-                        exit_code=res.exit_code, seconds=round(time.monotonic() - started, 3))
+                        exit_code=res.exit_code, seconds=round(time.monotonic() - started, 3), **extra)
     elif res.exit_code == 0:
         expected = expected_forks(bench, inv.args)
         for arm, n in sink.counts.items():

@@ -16,7 +16,7 @@ from devbench.device.access import DeviceAccess
 from devbench.device.actions import Action, TuningPlan
 from devbench.device.cpufreq import range_writes
 from devbench.device.journal import Entry, Journal
-from devbench.errors import TargetError
+from devbench.errors import ConnectionLost, TargetError
 from devbench.signals import signals_deferred
 
 FRAMEWORK_PROP = "init.svc.zygote"
@@ -183,15 +183,18 @@ def tuned(tuner: Tuner, plan: TuningPlan) -> Iterator[Tuner]:
     A restore that fails after a clean run raises TargetError (step "restore") once every
     entry was tried; after an exception it is reported through tuner.restore_failed and the
     original exception goes on."""
-    clean = False
+    clean = lost = False
     try:
         for action in plan.actions:
             with signals_deferred():  # a change and its journal entry go together
                 tuner.apply(action)
         yield tuner
         clean = True
+    except ConnectionLost:
+        lost = True  # no restore over a dead connection: the journal on the device has it all
+        raise
     finally:
-        errors = tuner.restore()
+        errors = [] if lost else tuner.restore()
         if errors:
             message = (f"{len(errors)} setting(s) not restored ({'; '.join(errors)}); the journal "
                        f"{tuner.journal_path} stays on the device for `devbench restore`")

@@ -138,8 +138,12 @@ class AdbTarget:
                         raise TargetError(self.name, f"run {argv[0]}", f"timed out after {timeout:.0f} s")
                     conn.conn.settimeout(remaining)
                 header = conn.read(5)
+                if len(header) < 5:  # EOF: adbd (or the link to it) went away mid-command
+                    raise TargetError(self.name, f"run {argv[0]}", "adb connection lost: the device closed the connection")
                 kind, length = header[0], int.from_bytes(header[1:5], "little")
                 data = conn.read(length) if length else b""
+                if len(data) < length:
+                    raise TargetError(self.name, f"run {argv[0]}", "adb connection lost: the device closed the connection")
                 if kind == 1:
                     out += data
                     splitter.feed(data.decode("utf-8", "replace"))

@@ -1,0 +1,168 @@
+"""Fault injection against real lab devices: adbd killed mid-run (and back), a device that
+stays gone, payload processes killed or timed out. Nothing measured is lost and the device is
+restored each time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from devbench.config import SshOptions
+from devbench.lab import LabDevice
+from devbench.lab.rootfs import ADBD_PATH
+from devbench.results import load
+from devbench.targets.ssh import SshTarget
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def own_device(lab_rootfs):
+    """A lab device of this test's own (its adbd gets killed); stopped by PID at the end."""
+    with LabDevice(lab_rootfs, name="faults") as dev:
+        yield dev
+
+
+def ssh_of(dev) -> SshTarget:
+    s = dev.ssh()
+    return SshTarget("fault-injector", SshOptions(host=s.host, port=s.port, user=s.user, key=str(s.key), known_hosts=str(s.known_hosts)))
+
+
+def device_pids(dev, comm: str) -> list[int]:
+    out = subprocess.run(["ip", "netns", "pids", dev.netns], capture_output=True, text=True).stdout.split()
+    pids = []
+    for p in out:
+        try:
+            if Path(f"/proc/{p}/comm").read_text().strip() == comm:
+                pids.append(int(p))
+        except OSError:
+            pass
+    return pids
+
+
+def write_config(tmp_path: Path, target: str, *, forks: int, batches: int, vmas: int = 2048, device: str = "reconnect_timeout_s: 60",
+                 scenarios: str = "    - {name: unpopulated, pages: 0}\n    - {name: 1 page, pages: 1}\n", timeout: int = 3600) -> Path:
+    cfg = tmp_path / "faults.yaml"
+    cfg.write_text(f"""\
+run: {{name: faults, output: {tmp_path / 'out'}}}
+targets:
+  - {target}
+device: {{{device}}}
+benchmark:
+  vmas: {vmas}
+  forks: {forks}
+  warmup: 1
+  batches: {batches}
+  mode: separate
+  timeout_s: {timeout}
+  scenarios:
+{scenarios}""")
+    return cfg
+
+
+def wait_samples(tmp_path: Path, n: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list((tmp_path / "out").glob("*/results.json"))
+        if found:
+            try:
+                if len(json.loads(found[0].read_text())["samples"]) >= n:
+                    return
+            except ValueError:
+                pass
+        time.sleep(0.05)
+    pytest.fail(f"fewer than {n} sample records in time")
+
+
+def unnamed_batches(data: dict, scenario: str) -> list[int]:
+    return sorted(s["batch"] for s in data["samples"] if s["scenario"] == scenario and s["arm"] == "unnamed")
+
+
+def test_adbd_killed_mid_run_reconnects_and_redoes_only_the_interrupted_batch(tmp_path, devbench_cmd, adb_server, own_device):
+    adb_server.connect(own_device.adb_serial)
+    cfg = write_config(tmp_path, f'{{name: dut, adb: {{connect: "{own_device.adb_serial}", server_port: {adb_server.port}}}}}',
+                       forks=400, batches=40)
+    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ssh = ssh_of(own_device)
+    try:
+        wait_samples(tmp_path, 5)
+        [adbd] = device_pids(own_device, "adbd")
+        subprocess.run(["kill", "-9", str(adbd)], check=True)  # adbd dies: the connection and the payload with it
+        time.sleep(3)
+        res = ssh.run(["sh", "-c", 'ADBD_PORT=5555 nohup "$0" >/dev/null 2>&1 & echo $!', ADBD_PATH], timeout=30)
+        assert res.stdout.strip().isdigit()  # adbd is back (it dies with the device at the end)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        ssh.close()
+    assert "Traceback" not in err, err
+    data = load(next((tmp_path / "out").iterdir()))
+    [t] = data["targets"]
+    [rec] = t["reconnects"]
+    assert "connection lost" in rec["lost"] and rec["redo"] and rec["after_s"] < 60
+    assert any(w.startswith("connection lost during ") for w in t["warnings"])
+    for sc in ("unpopulated", "1 page"):
+        assert unnamed_batches(data, sc) == list(range(40))  # every batch once: only the interrupted one was redone
+    assert not [e for e in data["errors"] if e["kind"] not in ("kernel-lacks-anon-vma-name",)]
+
+
+def test_a_device_that_stays_gone_fails_its_target_in_bounded_time(tmp_path, devbench_cmd, lab_rootfs):
+    with LabDevice(lab_rootfs, name="gone") as dev:
+        s = dev.ssh()
+        cfg = write_config(tmp_path, f"{{name: dut, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}",
+                           forks=400, batches=40, device="reconnect_timeout_s: 8")
+        proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_samples(tmp_path, 3)
+            start = time.monotonic()
+            dev.stop()
+            out, err = proc.communicate(timeout=180)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert time.monotonic() - start < 90
+    data = load(next((tmp_path / "out").iterdir()))
+    kinds = [e["kind"] for e in data["errors"] if e["kind"] != "kernel-lacks-anon-vma-name"]
+    # the payload may be reported killed first (the device's processes die with it), then the device is lost
+    assert kinds[-1] == "device-lost" and set(kinds) <= {"payload-killed", "device-lost"}, data["errors"]
+    assert "device gone: no connection within 8 s" in data["errors"][-1]["message"]
+    assert len(unnamed_batches(data, "unpopulated")) >= 3  # what was measured is kept
+
+
+def test_payload_killed_or_timed_out_fails_that_scenario_and_the_others_go_on(tmp_path, devbench_cmd, ssh_device, lab_device):
+    s = ssh_device
+    cfg = write_config(tmp_path, f"{{name: dut, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}",
+                       forks=2000, batches=100, timeout=6,
+                       scenarios="    - {name: killed, pages: 0}\n    - {name: slow, pages: 1}\n    - {name: quick, pages: 0}\n")
+    # the kill hits "killed", the time limit hits "slow" (2000 forks take longer than 6 s here) and
+    # "quick" (also cut by the limit) shows that the run went on after each fault
+    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_samples(tmp_path, 2)
+        victims = [int(p) for p in subprocess.run(["ip", "netns", "pids", lab_device.netns], capture_output=True, text=True).stdout.split()
+                   if Path(f"/proc/{p}/comm").exists() and Path(f"/proc/{p}/comm").read_text().startswith("forkbench")]
+        assert victims
+        subprocess.run(["kill", "-SEGV", *map(str, victims)], check=False)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1 and "Traceback" not in err
+    data = load(next((tmp_path / "out").iterdir()))
+    errs = {(e["scenario"], e["kind"]) for e in data["errors"]}
+    assert ("killed", "payload-killed") in errs, data["errors"]
+    killed = next(e for e in data["errors"] if e["kind"] == "payload-killed")
+    assert "SIGSEGV" in killed["message"] and killed["exit_code"] == 139
+    slow = [e for e in data["errors"] if e["scenario"] == "slow" and e["kind"] != "kernel-lacks-anon-vma-name"]
+    assert slow and "timed out after 6 s" in slow[0]["message"]
+    assert unnamed_batches(data, "killed") and unnamed_batches(data, "slow")  # kept what came before the fault
+    assert len(unnamed_batches(data, "quick")) in range(1, 101)  # the run went on to the next scenario
