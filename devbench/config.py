@@ -150,6 +150,12 @@ class Scenario:
 
 
 @dataclass(frozen=True)
+class AdaptiveConfig:
+    precision_pct: float = 1.0  # stop when the regression's 95% CI half-width is within this (points)
+    max_forks: int = 5000  # per arm and scenario: the cap
+
+
+@dataclass(frozen=True)
 class BenchmarkConfig:
     vmas: int = 65536
     name_length: int = 79
@@ -162,6 +168,7 @@ class BenchmarkConfig:
     timeout_s: float = 3600.0
     on_emulator: str = "smoke"  # Android emulators: "smoke" (few forks) or "full"
     scenarios: tuple[Scenario, ...] = ()
+    adaptive: AdaptiveConfig | None = None  # forks: auto: `forks`/`batches` are then one round
 
 
 @dataclass(frozen=True)
@@ -498,7 +505,25 @@ def _cpu_list(sec: Section, key: str) -> tuple[int, ...] | None:
 
 
 def _benchmark(sec: Section) -> BenchmarkConfig:
-    forks = sec.integer("forks", 1000, lo=1, hi=10_000_000)
+    adaptive = None
+    if sec.raw("forks", None) == "auto":
+        sec.seen.add("forks")
+        prec = sec.raw("precision", "1%")
+        try:
+            pct = float(str(prec).rstrip("%")) if not isinstance(prec, bool) else -1.0
+        except ValueError:
+            pct = -1.0
+        if not 0 < pct <= 100:
+            raise sec.error("precision", f"must be a percentage such as 1% or 0.5 (got {prec!r})")
+        sec.seen.add("precision")
+        round_forks = sec.integer("round_forks", 200, lo=2, hi=1_000_000)
+        adaptive = AdaptiveConfig(pct, sec.integer("max_forks", 5000, lo=round_forks, hi=10_000_000))
+        forks = round_forks
+    else:
+        for key in ("precision", "max_forks", "round_forks"):
+            if sec.has(key):
+                raise sec.error(key, "is only for forks: auto")
+        forks = sec.integer("forks", 1000, lo=1, hi=10_000_000)
     batches = sec.integer("batches", 10, lo=1, hi=100_000)
     if batches > forks:
         raise sec.error("batches", f"must not exceed forks ({forks}) (got {batches})")
@@ -525,6 +550,7 @@ def _benchmark(sec: Section) -> BenchmarkConfig:
         timeout_s=float(sec.integer("timeout_s", 3600, lo=1, hi=7 * 24 * 3600)),
         on_emulator=sec.string("on_emulator", "smoke", choices=("smoke", "full")),
         scenarios=tuple(scenarios),
+        adaptive=adaptive,
     )
     sec.done()
     return out

@@ -184,7 +184,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
     cancel = cancel or Cancel()
     name = tcfg.name
     bench = cfg.benchmark
-    progress.target_started(name, bench.forks * 2 * len(bench.scenarios))
+    progress.target_started(name, (bench.adaptive.max_forks if bench.adaptive else bench.forks) * 2 * len(bench.scenarios))
     store.update_target(name, transport=tcfg.kind, status="connecting")
     errors_before = _errors_of(store, name)
     first_error = len(store.data["errors"])
@@ -254,12 +254,15 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
 
         todo = invocations
         reconnects: list[dict[str, Any]] = []
+        rounds = {"done": 0}  # adaptive sampling: rounds measured so far (kept across a reconnect)
         while True:
             try:
                 with session.tuned(record, lambda m: store.warn(name, m), restore_failed):
                     store.update_target(name, status="running")
                     session.sample("before the first scenario" if not reconnects else "after reconnecting")
-                    for inv in todo:
+                    if bench.adaptive is not None:
+                        _adaptive_rounds(target, remote, invocations, bench, store, progress, session, cancel, rounds)
+                    for inv in (todo if bench.adaptive is None else []):
                         cancel.check()
                         run_invocation(target, remote, inv, bench, store, progress, prefix=session.payload_prefix, cancel=cancel)
                         session.sample(f"after {inv.scenario.name}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
@@ -281,7 +284,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                 target = _reconnect(cfg, tcfg, store, progress, target, cancel, lost)
                 session.target = target
                 recovery = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
-                todo = resumed(invocations, bench, lambda sc, arm: store.batches_done(name, sc, arm))
+                todo = resumed(invocations, bench, lambda sc, arm: store.batches_done(name, sc, arm)) if bench.adaptive is None else []
                 reconnects.append({"lost": lost.message, "during": lost.step, "time": now(),
                                    "after_s": round(time.monotonic() - started, 1), "restored": recovery.summary(),
                                    "redo": [{"scenario": i.scenario.name, "arm": i.arm,
@@ -326,6 +329,36 @@ def _finish(store: ResultsStore, name: str, first_error: int, errors_before: int
     last = [e["message"] for e in store.data["errors"] if e["target"] == name][-1:]
     progress.target_done(name, ok, "done" if ok else last[0])
     return ok
+
+
+def _adaptive_rounds(target: Target, remote: str, invocations: list[Invocation], bench: BenchmarkConfig, store: ResultsStore,
+                     progress: Progress, session: DeviceSession, cancel: Cancel, rounds: dict[str, int]) -> None:
+    """forks: auto: a round (`forks` in `batches`) per scenario at a time, until each
+    scenario's CI is as narrow as asked or max_forks is reached; why each stopped is recorded."""
+    from devbench.adaptive import precisions, still_needed
+
+    a = bench.adaptive
+    assert a is not None
+    name = target.name
+    scenarios = list(dict.fromkeys(inv.scenario.name for inv in invocations))
+    while True:
+        prec = precisions(store.data, name) if rounds["done"] else {}
+        why = still_needed(prec, scenarios, a.precision_pct, a.max_forks)
+        store.update_target(name, adaptive={
+            "precision_pct": a.precision_pct, "max_forks": a.max_forks, "rounds": rounds["done"],
+            "forks_per_round": bench.forks, "scenarios": {sc: {**(prec[sc].to_json() if sc in prec else {}), "stopped": why[sc] or None}
+                                                          for sc in scenarios}})
+        pending = [inv for inv in invocations if not why[inv.scenario.name]]
+        if not pending:
+            return
+        offset = rounds["done"] * bench.batches
+        for inv in pending:
+            cancel.check()
+            progress.step(name, f"{inv.scenario.name}: round {rounds['done'] + 1}")
+            run_invocation(target, remote, inv, bench, store, progress, prefix=session.payload_prefix, cancel=cancel,
+                           batch_offset=offset)
+            session.sample(f"after {inv.scenario.name}, round {rounds['done'] + 1}")
+        rounds["done"] += 1
 
 
 RECONNECT_BACKOFF_S = (1, 2, 4, 8, 15)
@@ -411,7 +444,8 @@ def _kind_of(step: str) -> str:
 class EventSink:
     """Turns one payload process's events into results (samples, checks, errors)."""
 
-    def __init__(self, store: ResultsStore, target: str, inv: Invocation, progress: Progress):
+    def __init__(self, store: ResultsStore, target: str, inv: Invocation, progress: Progress, batch_offset: int = 0):
+        self.batch_offset = batch_offset  # adaptive rounds: batch numbers go on from the rounds before
         self.store = store
         self.target = target
         self.inv = inv
@@ -430,7 +464,8 @@ class EventSink:
         kind = event["event"]
         sc = self.inv.scenario.name
         if kind == "batch":
-            self.store.add_sample(self.target, sc, event["arm"], event["batch"], int(event.get("warmup", 0)), event["fork_ns"])
+            self.store.add_sample(self.target, sc, event["arm"], event["batch"] + self.batch_offset, int(event.get("warmup", 0)),
+                                  event["fork_ns"])
             self.counts[event["arm"]] = self.counts.get(event["arm"], 0) + len(event["fork_ns"])
             self.progress.batch(self.target, sc, event["arm"], len(event["fork_ns"]))
         elif kind in ("setup", "named_check", "clear", "start"):
@@ -446,9 +481,9 @@ class EventSink:
 
 
 def run_invocation(target: Target, remote: str, inv: Invocation, bench: BenchmarkConfig, store: ResultsStore, progress: Progress,
-                   prefix: tuple[str, ...] = (), cancel: Cancel | None = None) -> None:
+                   prefix: tuple[str, ...] = (), cancel: Cancel | None = None, batch_offset: int = 0) -> None:
     timeout = bench.timeout_s
-    sink = EventSink(store, target.name, inv, progress)
+    sink = EventSink(store, target.name, inv, progress, batch_offset)
     sc = inv.scenario.name
     progress.step(target.name, f"{sc}: setting up {inv.arm}")
     started = time.monotonic()

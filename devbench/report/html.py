@@ -37,7 +37,8 @@ def environment() -> jinja2.Environment:
     return env
 
 
-DEVICE_RECORDS = (("device", "device preparation"), ("conditions", "device conditions"))
+DEVICE_RECORDS = (("device", "device preparation"), ("conditions", "device conditions"),
+                  ("adaptive", "adaptive sampling: why each scenario stopped"), ("reconnects", "connection losses"))
 
 
 def _records(record: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -1,0 +1,71 @@
+"""Adaptive sampling (`benchmark.forks: auto`): rounds of batches until each scenario's
+regression CI is as narrow as asked, or the cap is reached (pure decisions; the runner runs
+the rounds).
+
+The precision is the half-width of the 95% CI of the regression (named vs unnamed), in
+percentage points. Where the named arm cannot run (a kernel without the feature), the
+unnamed arm's mean is what can be made precise: its 95% CI half-width relative to the mean
+(from the batch means, t-based) stands in, and the report says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+from devbench.analysis import analyze
+
+
+@dataclass(frozen=True)
+class Precision:
+    scenario: str
+    half_width_pct: float | None  # None: not enough data yet
+    measure: str  # "regression CI" or "unnamed mean CI (named arm not measured)"
+    forks: int  # per arm so far
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def precisions(data: dict[str, Any], target: str) -> dict[str, Precision]:
+    result = analyze(data).target(target)
+    out: dict[str, Precision] = {}
+    for row in (result.rows if result else ()):
+        forks = row.base.n
+        e = row.effect
+        if row.other.n and e is not None and e.ci_low_pct is not None and e.ci_high_pct is not None:
+            out[row.scenario] = Precision(row.scenario, (e.ci_high_pct - e.ci_low_pct) / 2, "regression CI", forks)
+        else:
+            out[row.scenario] = Precision(row.scenario, _mean_half_width(data, target, row.scenario),
+                                          "unnamed mean CI (named arm not measured)", forks)
+    return out
+
+
+def _mean_half_width(data: dict[str, Any], target: str, scenario: str) -> float | None:
+    means = [float(np.mean(s["fork_ns"])) for s in data["samples"]
+             if s["target"] == target and s["scenario"] == scenario and s["arm"] == "unnamed" and s["fork_ns"]]
+    if len(means) < 3:
+        return None
+    m = float(np.mean(means))
+    sem = float(np.std(means, ddof=1)) / math.sqrt(len(means))
+    return float(sps.t.ppf(0.975, len(means) - 1)) * sem / m * 100 if m > 0 else None
+
+
+def still_needed(prec: dict[str, Precision], scenarios: list[str], target_pct: float, max_forks: int) -> dict[str, str]:
+    """Scenario -> why it stops ("" while it needs another round)."""
+    out = {}
+    for sc in scenarios:
+        p = prec.get(sc)
+        forks = p.forks if p else 0
+        if p is not None and p.half_width_pct is not None and p.half_width_pct <= target_pct:
+            out[sc] = f"precision reached: ±{p.half_width_pct:.2f}% <= ±{target_pct:g}% ({p.measure}) after {forks} forks per arm"
+        elif forks >= max_forks:
+            hw = f"±{p.half_width_pct:.2f}%" if p and p.half_width_pct is not None else "unknown"
+            out[sc] = f"cap reached: {forks} forks per arm (max_forks), {hw} ({p.measure if p else 'no data'}) against ±{target_pct:g}% asked"
+        else:
+            out[sc] = ""
+    return out

@@ -1,0 +1,25 @@
+from devbench.adaptive import precisions, still_needed
+from tests.simdata import make_results
+
+
+def test_precision_is_the_regression_ci_half_width_and_decides_the_stop():
+    data = make_results(shifts={"unpopulated": 0.12, "1 page": 0.06, "10 pages": 0.0}, batches=10, per_batch=100)
+    prec = precisions(data, "phone")
+    assert set(prec) == {"unpopulated", "1 page", "10 pages"}
+    for p in prec.values():
+        assert p.measure == "regression CI" and p.forks == 1000 and 0 < p.half_width_pct < 5
+    widest = max(p.half_width_pct for p in prec.values())
+    why = still_needed(prec, list(prec), widest + 0.01, 5000)
+    assert all(w.startswith("precision reached") for w in why.values())
+    narrow = still_needed(prec, list(prec), 0.001, 5000)
+    assert narrow == {sc: "" for sc in prec}  # another round for every scenario
+    capped = still_needed(prec, list(prec), 0.001, 1000)
+    assert all(w.startswith("cap reached: 1000 forks per arm") for w in capped.values())
+
+
+def test_without_the_named_arm_the_unnamed_mean_is_made_precise():
+    data = make_results(batches=10, per_batch=50)
+    data["samples"] = [s for s in data["samples"] if s["arm"] == "unnamed"]
+    prec = precisions(data, "phone")
+    assert all(p.measure.startswith("unnamed mean CI") and p.half_width_pct > 0 for p in prec.values())
+    assert still_needed({}, ["x"], 1.0, 100) == {"x": ""}  # no data yet: a first round
