@@ -256,10 +256,14 @@ def _ssh_options(opts_sec: Section) -> "SshOptions":
         workdir=opts_sec.value("workdir", _device_dir, "/tmp/devbench"),
         connect_timeout=float(opts_sec.integer("connect_timeout", 15, lo=1, hi=600)),
     )
-    for secret in ("password", "passphrase"):
-        if opts_sec.has(secret):
-            raise opts_sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
+    _refuse_secrets(opts_sec)
     return opts
+
+
+def _refuse_secrets(sec: Section) -> None:
+    for secret in ("password", "passphrase"):
+        if sec.has(secret):
+            raise sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
 
 
 def _profile(sec: Section | None) -> ProfileConfig:
@@ -403,9 +407,7 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
             workdir=opts_sec.value("workdir", _device_dir, "/tmp/devbench"),
             connect_timeout=float(opts_sec.integer("connect_timeout", 15, lo=1, hi=600)),
         )
-        for secret in ("password", "passphrase"):
-            if opts_sec.has(secret):
-                raise opts_sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
+        _refuse_secrets(opts_sec)
     else:
         opts = LocalOptions(workdir=opts_sec.value("workdir", _device_dir, None))
     opts_sec.done()

@@ -11,18 +11,22 @@ import yaml
 from devbench.config import Config, load_config, parse_text
 from devbench.device.lock import force_release
 from devbench.device.restore import recover
-from devbench.errors import DevbenchError
-from devbench.results import load
+from devbench.errors import DevbenchError, ResultsError
+from devbench.results_check import read_results
 from devbench.targets import open_target
+from devbench.targets.base import close_quietly
 
 
 def config_of(source: str) -> Config:
     """A YAML config file, or a run folder / results.json (its recorded config)."""
     path = Path(source).expanduser()
     if path.is_dir() or path.name == "results.json":
-        data = load(str(path))
+        data = read_results(path)  # checked, without the summary's statistics (not needed here)
         where = str(path if path.name == "results.json" else path / "results.json")
-        return parse_text(yaml.safe_dump(data["run"]["config"], sort_keys=False), f"{where} (run.config)")
+        config = data["run"].get("config")
+        if not isinstance(config, dict):
+            raise ResultsError(where, "run.config is missing or not a mapping: give the run's YAML config instead")
+        return parse_text(yaml.safe_dump(config, sort_keys=False), f"{where} (run.config)")
     return load_config(path)
 
 
@@ -42,8 +46,4 @@ def restore_targets(cfg: Config) -> Iterator[tuple[str, bool, str]]:
         except DevbenchError as exc:
             yield tcfg.name, False, f"not restored: {exc}"
         finally:
-            if target is not None:
-                try:
-                    target.close()
-                except Exception:
-                    pass
+            close_quietly(target)

@@ -196,7 +196,7 @@ class ResultsStore:
             self.data["summary"] = summarize(self.data)
             tmp = self.path.with_name(self.path.name + ".tmp")
             with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(self.data, fh, indent=1, sort_keys=False)
+                fh.write(json.dumps(self.data, separators=(",", ":")))  # the C encoder: indenting is pure Python, 5x slower
                 fh.write("\n")
                 fh.flush()
                 os.fsync(fh.fileno())

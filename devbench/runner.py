@@ -29,7 +29,7 @@ from devbench.profile.runs import profile_target
 from devbench.protocol import exit_error, parse_event
 from devbench.results import ResultsStore, new_results, now
 from devbench.targets import open_target
-from devbench.targets.base import Target
+from devbench.targets.base import Target, close_quietly
 
 
 class Progress(Protocol):
@@ -369,10 +369,7 @@ def _reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
     """A new connection to the device, retried with backoff for device.reconnect_timeout_s;
     then the target fails cleanly (TargetError, step "reconnect")."""
     name = tcfg.name
-    try:
-        old.close()
-    except Exception:
-        pass
+    close_quietly(old)
     if tcfg.kind not in ("adb", "ssh", "local", "labgrid"):
         raise TargetError(name, "reconnect", f"connection lost ({lost.message}); a {tcfg.kind} device started by devbench is not reconnected")
     deadline = time.monotonic() + cfg.device.reconnect_timeout_s
@@ -420,11 +417,7 @@ def _restore_on_reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, 
     except DevbenchError as exc:
         store.warn(name, f"restore on reconnect failed ({exc}); run `devbench restore` when the device is back")
     finally:
-        if target is not None:
-            try:
-                target.close()
-            except Exception:
-                pass
+        close_quietly(target)
 
 
 def _errors_of(store: ResultsStore, target: str) -> int:

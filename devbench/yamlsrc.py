@@ -20,6 +20,7 @@ FieldPath = tuple[str | int, ...]
 REQUIRED: Any = object()
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
 def format_path(path: FieldPath) -> str:
@@ -28,7 +29,10 @@ def format_path(path: FieldPath) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            if not text.isprintable():
+                text = repr(text)  # a key with a newline or control character stays on one line
+            out += ("." if out else "") + text
     return out
 
 
@@ -52,39 +56,116 @@ class Source:
         return ConfigError(self.file, line, col, format_path(path), message)
 
 
+# Bounds on what a config may expand to: YAML aliases can make a few lines stand for billions
+# of values ("billion laughs"), and deep nesting exhausts the recursion of the composer.
+MAX_DEPTH = 64
+MAX_VALUES = 10_000
+MAX_INT_BITS = 256
+MAX_FILE_BYTES = 1024 * 1024
+
+
 def load_yaml(text: str, file: str) -> Source:
+    if len(text) > MAX_FILE_BYTES:
+        raise ConfigError(file, None, None, "", f"larger than {MAX_FILE_BYTES // 1024} KiB: not a config")
     try:
+        _check_depth(text, file)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        line, col = _error_position(exc, text)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(
-            file,
-            mark.line + 1 if mark else None,
-            mark.column + 1 if mark else None,
-            "",
-            f"not valid YAML: {problem}",
-        ) from None
+        raise ConfigError(file, line, col, "", f"not valid YAML: {problem}") from None
+    except RecursionError:  # not expected after _check_depth; a traceback it must never be
+        raise ConfigError(file, None, None, "", f"nested deeper than {MAX_DEPTH} levels") from None
     src = Source(file=file, data=None)
     if node is None:
         raise ConfigError(file, 1, 1, "", "the file is empty")
     constructor = yaml.SafeLoader("")
-    src.data = _build(node, (), src, constructor)
+    src.data = _build(node, (), src, constructor, [0])
     return src
+
+
+# libyaml where there is one: PyYAML's own scanner is quadratic in the depth of flow nesting
+# ("[[[[..." of a few thousand brackets takes seconds), libyaml is linear and has its own bound.
+_EVENTS_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH from the event stream (which is not recursive),
+    before the composer recurses into it. Other errors are left to PyYAML, which composes the
+    document and has the last word on what is valid (libyaml differs on a few edge cases)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_EVENTS_LOADER):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise ConfigError(file, mark.line + 1, mark.column + 1, "", f"nested deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except (yaml.YAMLError, UnicodeError) as exc:
+        if "nesting depth" in str(exc):
+            line, col = _error_position(exc, text) if isinstance(exc, yaml.YAMLError) else (None, None)
+            raise ConfigError(file, line, col, "", f"nested deeper than {MAX_DEPTH} levels") from None
+        if _EVENTS_LOADER is yaml.SafeLoader:
+            raise
+
+
+def safe_load(text: str) -> Any:
+    """yaml.safe_load for data files that are not configs (LAVA results and job logs): nesting
+    bounded as for configs, and a value that its tag cannot convert (`!!float x`) raises
+    yaml.YAMLError like every other YAML problem, not whatever PyYAML's converter raised."""
+    try:
+        _check_depth(text, "")
+    except ConfigError as exc:
+        raise yaml.YAMLError(exc.message) from None
+    try:
+        return yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - the safe loader
+    except yaml.YAMLError:
+        raise
+    except RecursionError:
+        raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. ValueError from `!!int x`
+        raise yaml.YAMLError(f"bad value: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _error_position(exc: yaml.YAMLError, text: str) -> tuple[int | None, int | None]:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return mark.line + 1, mark.column + 1
+    position = getattr(exc, "position", None)  # ReaderError: a character offset
+    if isinstance(position, int):
+        start = text.rfind("\n", 0, position) + 1
+        return text.count("\n", 0, position) + 1, position - start + 1
+    return None, None
 
 
 def load_file(path: Path) -> Source:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:  # bounded: a config is small (and /dev/zero is not one)
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(str(path), None, None, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), None, None, "", f"cannot read: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(str(path), None, None, "", f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(str(path), None, None, "", f"larger than {MAX_FILE_BYTES // 1024} KiB: not a config")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(str(path), line, column, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
     return load_yaml(text, str(path))
 
 
-def _build(node: yaml.Node, path: FieldPath, src: Source, constructor: yaml.SafeLoader) -> Any:
+def _build(node: yaml.Node, path: FieldPath, src: Source, constructor: yaml.SafeLoader, count: list[int]) -> Any:
     src.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise src.error(path, f"the config expands to more than {MAX_VALUES} values (YAML aliases?): refused")
+    if len(path) > MAX_DEPTH:  # an alias inside its own anchor (`&a [*a]`) nests without end
+        raise src.error(path[:MAX_DEPTH], f"nested deeper than {MAX_DEPTH} levels (an alias inside its own anchor?)")
     if not isinstance(node, yaml.ScalarNode) and node.tag not in (_MAP_TAG, _SEQ_TAG):
         raise src.error(path, f"unsupported YAML tag {node.tag}")
     if isinstance(node, yaml.MappingNode):
@@ -100,22 +181,30 @@ def _build(node: yaml.Node, path: FieldPath, src: Source, constructor: yaml.Safe
                 key_node.start_mark.line + 1,
                 key_node.start_mark.column + 1,
             )
-            out[key] = _build(value_node, path + (key,), src, constructor)
+            out[key] = _build(value_node, path + (key,), src, constructor, count)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, path + (i,), src, constructor) for i, item in enumerate(node.value)]
+        return [_build(item, path + (i,), src, constructor, count) for i, item in enumerate(node.value)]
     return _scalar(node, path, src, constructor)
 
 
 def _scalar(node: yaml.Node, path: FieldPath, src: Source, constructor: yaml.SafeLoader) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise src.error(path, "a key must be a plain value")
+    where = (src.file, node.start_mark.line + 1, node.start_mark.column + 1, format_path(path))
+    if node.tag == _INT_TAG and len(node.value) > MAX_INT_BITS:
+        raise ConfigError(*where, "number too large")
     try:
-        return constructor.construct_object(node, deep=True)
+        value = constructor.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
-        raise ConfigError(
-            src.file, node.start_mark.line + 1, node.start_mark.column + 1, format_path(path), f"bad value: {exc}"
-        ) from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(*where, f"bad value: {problem}") from None
+    except Exception:  # noqa: BLE001 - PyYAML's converters raise whatever the text makes them
+        # an explicit tag on a value it cannot convert, e.g. `!!int abc`, `!!float`, `!!timestamp 2020-13-45`
+        raise ConfigError(*where, f"bad value: {node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}") from None
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise ConfigError(*where, "number too large")
+    return value
 
 
 class Section:

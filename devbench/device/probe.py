@@ -9,15 +9,19 @@ from devbench.device.cpufreq import Policy, policy_from_files
 from devbench.errors import TargetError
 from devbench.targets.base import Target
 
-# $1 is the sysfs root and $2 the procfs root (positional parameters, never command text)
+# $1 is the sysfs root and $2 the procfs root (positional parameters, never command text).
+# Device strings (properties, uname) are printed with printf '%s' (dash's echo turns a "\n" in
+# them into a newline) and a property is cut at its first newline: no line (fact) of their own.
 PROBE_SCRIPT = r"""
 S=$1 P=$2
 echo "machine=$(uname -m)"
-echo "kernel=$(uname -r)"
-echo "kernel_build=$(uname -v)"
+printf 'kernel=%s\n' "$(uname -r)"
+printf 'kernel_build=%s\n' "$(uname -v)"
 for prop in ro.build.version.sdk ro.product.cpu.abi ro.product.model ro.kernel.qemu ro.boot.qemu \
             ro.build.type ro.debuggable ro.build.fingerprint sys.boot_completed init.svc.zygote; do
-  echo "prop:$prop=$(getprop "$prop" 2>/dev/null)"
+  v=$(getprop "$prop" 2>/dev/null)
+  printf 'prop:%s=%s\n' "$prop" "${v%%
+*}"
 done
 echo "uid=$(id -u 2>/dev/null)"
 echo "cpus=$(grep -c '^processor' "$P/cpuinfo" 2>/dev/null)"
@@ -156,7 +160,7 @@ def parse_facts(text: str) -> Facts:
     policies: dict[str, dict[str, str]] = {}
     zones: dict[str, dict[str, str]] = {}
     batteries: list[int] = []
-    for line in text.splitlines():
+    for line in text.split("\n"):  # not splitlines(): \r, \x1e, \u2028 in a device string end no line
         line = line.strip()
         head, _, rest = line.partition(":")
         if head in ("prop", "cpufreq", "thermal", "battery") and "=" in rest:

@@ -20,6 +20,7 @@ import yaml
 
 from devbench.errors import ResultsError
 from devbench.lava.markers import TESTDEF_NAME
+from devbench.yamlsrc import safe_load
 
 RESULTS = ("pass", "fail", "skip", "unknown")
 DEVBENCH_SUITE = re.compile(r"^\d+_" + re.escape(TESTDEF_NAME) + "$")
@@ -50,7 +51,7 @@ def read_cases(path: str | Path) -> list[LavaCase]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsError(str(p), f"cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -77,7 +78,7 @@ def _case(item: Any, i: int, file: str) -> LavaCase:
     metadata = item.get("metadata") or {}
     if isinstance(metadata, str):  # the REST API gives it as YAML text
         try:
-            metadata = yaml.safe_load(metadata) or {}
+            metadata = safe_load(metadata) or {}
         except yaml.YAMLError:
             raise ResultsError(file, f"{where}: metadata is not valid YAML") from None
     if not isinstance(metadata, dict):

@@ -19,6 +19,7 @@ import yaml
 
 from devbench.errors import ResultsError
 from devbench.lava.markers import MARKER_RE, PREFIX
+from devbench.yamlsrc import safe_load
 
 _ESCAPED_QUOTE = re.compile(r'\\"')
 
@@ -60,7 +61,7 @@ def read_log(path: str | Path) -> LavaLog:
     except OSError as exc:
         raise ResultsError(str(p), f"cannot read: {exc}") from None
     try:
-        entries = yaml.safe_load(text)
+        entries = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -28,11 +28,11 @@ from typing import Any, Mapping
 from devbench.config import NAME_RE
 from devbench.yamlsrc import Section, Source, load_file
 
-URL_RE = re.compile(r"^https?://[^\s'\"\\<>`$]+$")
-PATH_RE = re.compile(r"^/[A-Za-z0-9._/\-]+$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-WORD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # device types, LAVA arches, tags
-APPEND_RE = re.compile(r"^[A-Za-z0-9_.,:=/+\- ]*$")  # kernel arguments, as the config's qemu.append
+URL_RE = re.compile(r"^https?://[^\s'\"\\<>`$]+\Z")
+PATH_RE = re.compile(r"^/[A-Za-z0-9._/\-]+\Z")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
+WORD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # device types, LAVA arches, tags
+APPEND_RE = re.compile(r"^[A-Za-z0-9_.,:=/+\- ]*\Z")  # kernel arguments, as the config's qemu.append
 COMPRESSIONS = ("gz", "xz", "bz2", "zstd", "zip")
 
 
@@ -220,7 +220,7 @@ def _path(value: Any) -> str:
 
 
 def _relative(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/\-]*$", value) or ".." in value.split("/"):
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/\-]*\Z", value) or ".." in value.split("/"):
         raise ValueError(f"must be a path inside the repository (got {value!r})")
     return value
 

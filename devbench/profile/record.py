@@ -44,7 +44,10 @@ class Profiler:
         graph = ["--call-graph", "dwarf"] if self.call_graph == "dwarf" else (["-g"] if self.tool == "perf" else ["--call-graph", "fp"])
         freq = ["-F", str(self.frequency)] if self.tool == "perf" else ["-f", str(self.frequency)]
         wide = ["-a"] if self.system_wide else []
-        return [self.path, "record", *wide, "-e", self.event, *freq, *graph, "-o", out, "--", *command]
+        # perf's build-id cache (~/.debug) would be a write outside the work folder; the data is
+        # symbolised right away, on the same device, so the cache is not needed
+        cache = ["--no-buildid-cache"] if self.tool == "perf" else []
+        return [self.path, "record", *wide, *cache, "-e", self.event, *freq, *graph, "-o", out, "--", *command]
 
     def script_argv(self, data: str) -> list[str]:
         """Symbolised samples with call chains, as text on stdout."""

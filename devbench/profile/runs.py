@@ -27,7 +27,8 @@ from devbench.targets.base import Target
 
 
 def safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "target"
+    # never "." or "..", nor a hidden name: the result is one plain file or folder name
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_").lstrip(".") or "target"
 
 
 def profile_target(target: Target, facts: Facts, cfg: ProfileConfig, bench: BenchmarkConfig, invocations: list[Invocation],

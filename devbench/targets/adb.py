@@ -196,6 +196,11 @@ class AdbTarget:
             self.device.sync.push(str(local), remote, mode=mode)
         except _ADB_ERRORS as exc:
             raise TargetError(self.name, "push", f"{local} -> {remote}: {_msg(exc)}") from None
+        # adbd does not always apply the mode it is sent (Debian's adbd makes every file 0666 or
+        # 0777): a world-writable payload could be swapped before it runs as root. Set it.
+        res = self.run(["chmod", f"{mode & 0o7777:o}", remote], timeout=30)
+        if not res.ok:
+            raise TargetError(self.name, "push", f"chmod {mode & 0o7777:o} {remote}: {res.last_words() or f'exit {res.exit_code}'}")
 
     def pull(self, remote: str, local: Path) -> None:
         try:

@@ -56,6 +56,16 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
+def close_quietly(target: "Target | None") -> None:
+    """Close a target whose connection may be dead already: nothing to report then."""
+    if target is None:
+        return
+    try:
+        target.close()
+    except Exception:
+        pass
+
+
 def shell_line(argv: Sequence[str]) -> str:
     """One POSIX shell command line from an argument list, every word quoted."""
     return shlex.join([str(a) for a in argv])

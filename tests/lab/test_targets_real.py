@@ -59,6 +59,19 @@ def test_push_pull_roundtrip_and_missing_file(target, tmp_path):
         target.pull("/tmp/dvb-xfer/missing", tmp_path / "missing")
 
 
+@pytest.mark.parametrize("mode", [0o600, 0o644, 0o700, 0o755])
+def test_push_gives_the_file_the_mode_asked(target, tmp_path, mode):
+    """adbd in the lab makes every pushed file 0666 or 0777 whatever mode it is sent: a
+    world-writable payload (run as root) or journal. The target sets the mode itself."""
+    src = tmp_path / "f"
+    src.write_text("x")
+    target.push(src, "/tmp/dvb-mode", mode)
+    try:
+        assert target.run(["stat", "-c", "%a", "/tmp/dvb-mode"], timeout=30).stdout.strip() == f"{mode:o}"
+    finally:
+        target.run(["rm", "-f", "/tmp/dvb-mode"], timeout=30)
+
+
 def test_timeout_is_enforced(target):
     start = time.monotonic()
     with pytest.raises(TargetError, match="timed out"):
