@@ -204,28 +204,9 @@ class ResultsStore:
 
 
 def load(path: str | Path) -> dict[str, Any]:
-    """Read results.json (or a run folder holding one) and check its shape."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "results.json"
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(str(p), "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(str(p), f"cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ResultsError(str(p), f"not valid JSON at line {exc.lineno}: {exc.msg}") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise ResultsError(str(p), f"not a devbench results file (schema {found!r}, expected {SCHEMA!r})")
-    for key, kind in (("run", dict), ("targets", list), ("samples", list), ("errors", list)):
-        if not isinstance(data.get(key), kind):
-            raise ResultsError(str(p), f"field {key!r} is missing or not a {kind.__name__}")
-    for i, s in enumerate(data["samples"]):
-        if not (isinstance(s, dict) and isinstance(s.get("target"), str) and isinstance(s.get("scenario"), str)
-                and s.get("arm") in ("named", "unnamed") and isinstance(s.get("fork_ns"), list)
-                and all(isinstance(x, int) and not isinstance(x, bool) for x in s["fork_ns"])):
-            raise ResultsError(str(p), f"samples[{i}] is malformed (needs target, scenario, arm named/unnamed, fork_ns list of integers)")
+    """Read results.json (or a run folder holding one) and check its shape (devbench.results_check)."""
+    from devbench.results_check import read_results
+
+    data = read_results(path)
     data["summary"] = summarize(data)
     return data

@@ -88,7 +88,7 @@ def test_run_gate(tmp_path, monkeypatch, capsys, threshold, code):
     """The gate after `devbench run`: the device work is replaced by simulated samples."""
     sim = make_results(shifts=SHIFTS, seed=43, target="here")
 
-    def fake_execute(cfg, store, progress=None):
+    def fake_execute(cfg, store, progress=None, **kwargs):
         for s in sim["samples"]:
             store.data["samples"].append(s)
         store.finish("complete")
