@@ -66,7 +66,9 @@ class SshTarget:
         try:
             chan = self.client.get_transport().open_session()  # type: ignore[union-attr]
             self._active = chan
-            chan.exec_command(shell_line(argv))
+            # through sh, so that a command killed by a signal comes back as 128+N, as over adb
+            # (sshd reports a signal death as exit-signal, which paramiko turns into -1)
+            chan.exec_command(shell_line(("sh", "-c", '"$@"; exit $?', "sh", *argv)))
         except (paramiko.SSHException, OSError, AttributeError) as exc:
             raise TargetError(self.name, f"run {argv[0]}", f"SSH connection lost: {exc}") from None
         out, err = bytearray(), bytearray()
