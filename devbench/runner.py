@@ -29,6 +29,7 @@ from devbench.profile.runs import profile_target
 from devbench.protocol import exit_error, parse_event
 from devbench.results import ResultsStore, new_results, now
 from devbench.targets import open_target
+from devbench.signals import signals_deferred
 from devbench.targets.base import Target, close_quietly
 
 
@@ -197,7 +198,8 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         cancel.register(name, target)
         cancel.check()
         step = "lock"
-        lock = acquire(target, target.workdir, store.data["run"]["id"], lambda m: store.warn(name, m))  # type: ignore[attr-defined]
+        with signals_deferred():  # taken and held in `lock` together, so that the finally below releases it
+            lock = acquire(target, target.workdir, store.data["run"]["id"], lambda m: store.warn(name, m))  # type: ignore[attr-defined]
         for warning in getattr(target, "warnings", []):
             store.warn(name, warning)
         if hasattr(target, "info"):
@@ -308,7 +310,8 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         if target is not None:
             try:
                 if lock is not None:
-                    lock.release()
+                    with signals_deferred():  # the lock goes whole, even on a second Ctrl-C
+                        lock.release()
             except DevbenchError:
                 pass
             try:

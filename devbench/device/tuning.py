@@ -112,7 +112,13 @@ class Tuner:
         self.record(self.all_changes)
 
     def restore(self) -> list[str]:
-        """Undo every journaled change in reverse; errors as one-line messages (empty: all back)."""
+        """Undo every journaled change in reverse; errors as one-line messages (empty: all back).
+        Signals wait until the journal is gone too: a device restored but with its journal
+        left would be restored again by the next run."""
+        with signals_deferred():
+            return self._restore()
+
+    def _restore(self) -> list[str]:
         errors = replay(self.access, self.journal, self.changes, self.boot_timeout_s)
         for c in self.extra:
             c.restored = None  # scaling_setspeed means nothing once the governor is back

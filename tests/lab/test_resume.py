@@ -111,12 +111,13 @@ def test_signals_at_random_moments_always_restore(tmp_path, devbench_cmd, adb_se
             os.kill(proc.pid, sig)
         _, err = proc.communicate(timeout=180)
         assert "Traceback" not in err, (trial, sig, delay, err)
-        assert proc.returncode in (0, 1, 130), (trial, sig, delay, proc.returncode, err)
+        found = list((tdir / "out").glob("*/results.json"))
+        # killed by the signal itself is an answer only while Python starts, before any run folder
+        assert proc.returncode in (0, 1, 130) or (proc.returncode == -sig and not found), (trial, sig, delay, proc.returncode, err)
         outcomes[proc.returncode] += 1
         assert_restored(target, before)
         assert standin.getprop(target, "init.svc.zygote") == "running"
         assert not target.run(["test", "-e", "/data/local/tmp/devbench/.lock"], timeout=30).ok, (trial, "lock left")
-        found = list((tdir / "out").glob("*/results.json"))
         if found:  # a signal before the run folder existed leaves nothing to check
             data = load(found[0].parent)
             assert data["run"]["status"] in ("interrupted", "complete", "failed")
