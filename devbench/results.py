@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from devbench import __version__
-from devbench.errors import ResultsError
 from devbench.stats import describe, regression_pct
 
 SCHEMA = "devbench/results/1"

@@ -20,6 +20,7 @@ import yaml
 
 from devbench.errors import ResultsError
 from devbench.lava.markers import TESTDEF_NAME
+from devbench.lava.yamlfile import read_yaml
 from devbench.yamlsrc import safe_load
 
 RESULTS = ("pass", "fail", "skip", "unknown")
@@ -43,20 +44,8 @@ class LavaCase:
 
 
 def read_cases(path: str | Path) -> list[LavaCase]:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(str(p), "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(str(p), f"cannot read: {exc}") from None
-    try:
-        data = safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ResultsError(str(p), f"not LAVA results: not valid YAML{where}") from None
-    return parse_cases(data, str(p))
+    data, file = read_yaml(path, "LAVA results")
+    return parse_cases(data, file)
 
 
 def parse_cases(data: Any, file: str = "<results>") -> list[LavaCase]:

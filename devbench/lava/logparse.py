@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from devbench.errors import ResultsError
 from devbench.lava.markers import MARKER_RE, PREFIX
-from devbench.yamlsrc import safe_load
+from devbench.lava.yamlfile import read_yaml
 
 _ESCAPED_QUOTE = re.compile(r'\\"')
 
@@ -53,20 +51,8 @@ class LavaLog:
 
 
 def read_log(path: str | Path) -> LavaLog:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise ResultsError(str(p), "no such file") from None
-    except OSError as exc:
-        raise ResultsError(str(p), f"cannot read: {exc}") from None
-    try:
-        entries = safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ResultsError(str(p), f"not a LAVA job log: not valid YAML{where}") from None
-    return parse_log(entries, str(p))
+    entries, file = read_yaml(path, "a LAVA job log", decode_errors="replace")
+    return parse_log(entries, file)
 
 
 def parse_log(entries: Any, file: str = "<log>") -> LavaLog:
