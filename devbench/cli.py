@@ -165,10 +165,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         if store.data["run"]["status"] == "running":  # interrupted before the run got going
             store.finish("interrupted")
         print(f"devbench: interrupted ({exc or 'SIGINT'}); device restored, results kept", file=sys.stderr)
+    analysis = None
     try:
         with signals_deferred():  # the device is done with; the report is written whole, then a signal counts
-            report = write_report(store.data, run_dir)
-            print(render_text(store.data), end="")
+            from devbench.analysis import analyze
+
+            analysis = store.analysis or analyze(store.data)  # the statistics, once for every output
+            report = write_report(store.data, run_dir, analysis)
+            print(render_text(store.data, analysis=analysis), end="")
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -177,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
-    if args.fail_on_regression is not None and _regressed(store.data, args.fail_on_regression):
+    if args.fail_on_regression is not None and _regressed(store.data, args.fail_on_regression, analysis):
         return EXIT_REGRESSION
     return EXIT_OK if ok else EXIT_FAILED
 
@@ -289,12 +293,11 @@ def cmd_kernel_config(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from devbench.analysis import Options, analyze
+    from devbench.analysis import Options
     from devbench.report.outputs import run_output
-    from devbench.results import load
+    from devbench.results import load_analyzed
 
-    data = load(args.run_dir)
-    analysis = analyze(data, Options(margin_pct=args.margin))
+    data, analysis = load_analyzed(args.run_dir, Options(margin_pct=args.margin))
     if args.format == "html":
         from devbench.report.html import write_report
 

@@ -19,10 +19,13 @@ import threading
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devbench import __version__
 from devbench.stats import describe, regression_pct
+
+if TYPE_CHECKING:
+    from devbench.analysis import Analysis, Options
 
 SCHEMA = "devbench/results/1"
 
@@ -53,8 +56,9 @@ def new_results(run_id: str, name: str, config: dict[str, Any], config_file: str
     }
 
 
-def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per target and scenario: both arms' statistics and the seed's REGRESSION % (pure)."""
+def summarize(data: dict[str, Any], analysis: "Analysis | None" = None) -> list[dict[str, Any]]:
+    """Per target and scenario: both arms' statistics and the seed's REGRESSION % (pure); once
+    the run has ended, its CI, p-values and verdict from `analysis` (computed when not given)."""
     arms: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: {"unnamed": [], "named": []})
     order: list[tuple[str, str]] = []
     for s in data.get("samples", []):
@@ -63,7 +67,7 @@ def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
             order.append(key)
         arms[key][s["arm"]].extend(s["fork_ns"])
     pages = {sc.get("name"): sc.get("pages") for sc in data.get("run", {}).get("config", {}).get("benchmark", {}).get("scenarios", []) or [] if isinstance(sc, dict)}
-    stats = _statistics(data)
+    stats = _statistics(data, analysis)
     rows = []
     for key in order:
         un, na = describe(arms[key]["unnamed"]), describe(arms[key]["named"])
@@ -84,15 +88,17 @@ def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
 STAT_FIELDS = ("regression_ci_pct", "p", "p_holm", "p_welch", "p_mwu", "cliffs_delta", "design", "verdict")
 
 
-def _statistics(data: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+def _statistics(data: dict[str, Any], analysis: "Analysis | None") -> dict[tuple[str, str], dict[str, Any]]:
     """CI, p-values and verdict per target and scenario, once the run has ended (the bootstrap
     stays off the host while a device, possibly this machine, is still forking)."""
     if (data.get("run") or {}).get("status") == "running":
         return {}
-    from devbench.analysis import analyze
+    if analysis is None:
+        from devbench.analysis import analyze
 
+        analysis = analyze(data)
     out = {}
-    for row in analyze(data).rows():
+    for row in analysis.rows():
         e = row.effect
         ci = None if e is None or e.ci_low_pct is None else [e.ci_low_pct, e.ci_high_pct]
         out[(row.target, row.scenario)] = {
@@ -119,6 +125,7 @@ class ResultsStore:
         self.path = path
         self.data = data
         self._lock = threading.RLock()
+        self.analysis: Analysis | None = None  # the statistics of the ended run (finish)
         self._samples = {(r["target"], r["scenario"], r["arm"], r["batch"]): i for i, r in enumerate(data["samples"])}
         self.save()
 
@@ -185,14 +192,19 @@ class ResultsStore:
             self.save()
 
     def finish(self, status: str) -> None:
+        """The run has ended: its statistics are computed once, kept in `analysis` for the
+        reports, and written into the summary."""
+        from devbench.analysis import analyze
+
         with self._lock:
             self.data["run"]["status"] = status
             self.data["run"]["ended"] = now()
+            self.analysis = analyze(self.data)
             self.save()
 
     def save(self) -> None:
         with self._lock:
-            self.data["summary"] = summarize(self.data)
+            self.data["summary"] = summarize(self.data, self.analysis)
             tmp = self.path.with_name(self.path.name + ".tmp")
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(self.data, separators=(",", ":")))  # the C encoder: indenting is pure Python, 5x slower
@@ -209,3 +221,14 @@ def load(path: str | Path) -> dict[str, Any]:
     data = read_results(path)
     data["summary"] = summarize(data)
     return data
+
+
+def load_analyzed(path: str | Path, options: "Options | None" = None) -> tuple[dict[str, Any], "Analysis"]:
+    """load(), and the run's statistics (computed once: the summary is made from them)."""
+    from devbench.analysis import Options, analyze
+    from devbench.results_check import read_results
+
+    data = read_results(path)
+    analysis = analyze(data, options or Options())
+    data["summary"] = summarize(data, analysis)
+    return data, analysis
