@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -17,8 +19,21 @@ class ArmData:
     batches: tuple[tuple[int, np.ndarray], ...]  # (batch number, fork times ms)
     untimed_warmup: int = 0                     # warm-up forks run before the batches, never timed
 
-    @property
+    @classmethod
+    def of_batches(cls, batches: list[tuple[int, list[int]]], untimed_warmup: int = 0) -> "ArmData":
+        """From (batch number, fork times in ns) in batch order: one array of every fork in ms,
+        each batch a view into it (the samples are held once, never copied per use)."""
+        sizes = [len(v) for _, v in batches]
+        forks = np.fromiter(chain.from_iterable(v for _, v in batches), dtype=np.float64, count=sum(sizes))
+        forks /= 1e6
+        views = np.split(forks, np.cumsum(sizes)[:-1]) if sizes else []
+        arm = cls(tuple((n, view) for (n, _), view in zip(batches, views)), untimed_warmup)
+        arm.__dict__["forks"] = forks  # the cached_property's value: the batches' common array
+        return arm
+
+    @cached_property
     def forks(self) -> np.ndarray:
+        """Every timed fork in batch order (computed once)."""
         if not self.batches:
             return np.empty(0)
         return np.concatenate([b for _, b in self.batches])
@@ -41,11 +56,12 @@ class ScenarioData:
 
 
 def _arm(records: list[dict[str, Any]]) -> ArmData:
-    by_batch: dict[int, list[int]] = {}
+    by_batch: dict[int, list[list[int]]] = {}
     for s in records:
-        by_batch.setdefault(int(s.get("batch", 0)), []).extend(s["fork_ns"])
-    batches = tuple((n, np.asarray(v, dtype=np.float64) / 1e6) for n, v in sorted(by_batch.items()) if v)
-    return ArmData(batches, sum(int(s.get("warmup", 0) or 0) for s in records))
+        by_batch.setdefault(int(s.get("batch", 0)), []).append(s["fork_ns"])
+    batches = [(n, list(chain.from_iterable(parts))) if len(parts) > 1 else (n, parts[0])
+               for n, parts in sorted(by_batch.items())]
+    return ArmData.of_batches([(n, v) for n, v in batches if v], sum(int(s.get("warmup", 0) or 0) for s in records))
 
 
 def scenario_pages(data: dict[str, Any]) -> dict[str, int | None]:
