@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from devbench.analysis import analyze
+from devbench.analysis.run import analyze
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,11 @@ class Precision:
 
 
 def precisions(data: dict[str, Any], target: str) -> dict[str, Precision]:
-    result = analyze(data).target(target)
+    """Each scenario's precision so far on one target (from that target's samples alone: the
+    other targets of a farm are still measuring and need not be analysed)."""
+    mine = {**data, "targets": [t for t in data.get("targets", []) if t.get("name") == target],
+            "samples": [s for s in data.get("samples", []) if s["target"] == target]}
+    result = analyze(mine).target(target)
     out: dict[str, Precision] = {}
     for row in (result.rows if result else ()):
         forks = row.base.n

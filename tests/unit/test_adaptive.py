@@ -23,3 +23,13 @@ def test_without_the_named_arm_the_unnamed_mean_is_made_precise():
     prec = precisions(data, "phone")
     assert all(p.measure.startswith("unnamed mean CI") and p.half_width_pct > 0 for p in prec.values())
     assert still_needed({}, ["x"], 1.0, 100) == {"x": ""}  # no data yet: a first round
+
+
+def test_a_target_precision_reads_its_own_samples_only():
+    alone = make_results(shifts={"1 page": 0.05}, batches=10, per_batch=50, seed=3, target="a")
+    farm = make_results(shifts={"1 page": 0.05}, batches=10, per_batch=50, seed=3, target="a")
+    other = make_results(shifts={"1 page": 0.4}, batches=10, per_batch=50, seed=9, target="b")
+    farm["targets"] += other["targets"]
+    farm["samples"] = other["samples"][:7] + farm["samples"] + other["samples"][7:]  # interleaved as threads write
+    assert precisions(farm, "a") == precisions(alone, "a")
+    assert precisions(farm, "b") != precisions(farm, "a") and precisions(farm, "nobody") == {}
