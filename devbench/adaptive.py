@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+from devbench.analysis.lazy import stats as sps
 
 from devbench.analysis.run import analyze
 

@@ -82,9 +82,25 @@ def _stats_arguments(p: argparse.ArgumentParser, margin: bool = True) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The program (argv None: sys.argv), or one command in-process (argv given: the caller's
+    signal handlers are put back at the end)."""
     args = build_parser().parse_args(argv)
+    if args.command != "run" or argv is None:
+        return _command(args)
+    saved = {sig: signal.getsignal(sig) for sig in (*TERMINATING, signal.SIGINT)}
+    try:
+        return _command(args)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "run":  # from the start: a signal while modules still load is an interrupt too
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in TERMINATING:
             signal.signal(sig, _on_signal)
     try:
         if args.command == "run":
@@ -145,7 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         cfg = expand(with_overrides(load_config(args.config or _default_config()), targets=args.target, output=args.output))
         run_dir, store = start_run(cfg)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in TERMINATING:
         signal.signal(sig, _on_signal)
     print(f"devbench: run {run_dir}", file=sys.stderr)
     interrupted = False
@@ -176,8 +192,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
+        # everything is written: a signal from here on comes too late to stop anything, and
+        # must not turn a finished run's exit code into a death by signal. Ignored, not
+        # handled: Python puts the default action back for its own handlers as it exits
+        # (main() puts an in-process caller's handlers back)
+        for sig in (*TERMINATING, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
     print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED

@@ -36,6 +36,34 @@ def parse_event(line: str) -> dict[str, Any] | None:
     return event
 
 
+CHECK_EVENTS = ("start", "setup", "named_check", "clear")
+RECORD_KEYS = ("target", "scenario", "process_arm", "check", "time")
+
+
+def event_record(event: dict[str, Any], target: str, scenario: str, process_arm: str,
+                 batch_offset: int = 0) -> tuple[str, dict[str, Any]] | None:
+    """What one event becomes in results.json, for a live run and a LAVA job's log alike:
+    ("sample", record) for a batch, ("check", record) for start/setup/named_check/clear,
+    ("error", record without its time) for an error event, ("end", {}) at the end; None for
+    any other event. batch_offset: adaptive rounds number their batches on from earlier rounds."""
+    kind = event["event"]
+    # the payload's own fields, never over the fields that place a record (a device's output
+    # cannot rename its target or scenario)
+    data = {k: v for k, v in event.items() if k not in ("event", *RECORD_KEYS)}
+    if kind == "batch":
+        return "sample", {"target": target, "scenario": scenario, "arm": event["arm"], "batch": event["batch"] + batch_offset,
+                          "warmup": int(event.get("warmup", 0) or 0), "fork_ns": list(event["fork_ns"])}
+    if kind in CHECK_EVENTS:
+        return "check", {**data, "target": target, "scenario": scenario, "process_arm": process_arm, "check": kind}
+    if kind == "error":
+        data = {k: v for k, v in data.items() if k not in ("kind", "message", "arm")}
+        return "error", {**data, "target": target, "scenario": scenario, "arm": event.get("arm"),
+                         "kind": str(event.get("kind", "payload-error")), "message": str(event.get("message", ""))}
+    if kind == "end":
+        return "end", {}
+    return None
+
+
 def exit_error(exit_code: int, last_words: str) -> tuple[str, str]:
     """The error kind and message for a payload exit that no error event explained."""
     if exit_code in EXIT_KINDS:

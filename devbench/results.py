@@ -56,9 +56,10 @@ def new_results(run_id: str, name: str, config: dict[str, Any], config_file: str
     }
 
 
-def summarize(data: dict[str, Any], analysis: "Analysis | None" = None) -> list[dict[str, Any]]:
+def summarize(data: dict[str, Any], analysis: "Analysis | None" = None, statistics: bool = True) -> list[dict[str, Any]]:
     """Per target and scenario: both arms' statistics and the seed's REGRESSION % (pure); once
-    the run has ended, its CI, p-values and verdict from `analysis` (computed when not given)."""
+    the run has ended (and unless statistics is False), its CI, p-values and verdict from
+    `analysis` (computed when not given)."""
     arms: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: {"unnamed": [], "named": []})
     order: list[tuple[str, str]] = []
     for s in data.get("samples", []):
@@ -67,7 +68,7 @@ def summarize(data: dict[str, Any], analysis: "Analysis | None" = None) -> list[
             order.append(key)
         arms[key][s["arm"]].extend(s["fork_ns"])
     pages = {sc.get("name"): sc.get("pages") for sc in data.get("run", {}).get("config", {}).get("benchmark", {}).get("scenarios", []) or [] if isinstance(sc, dict)}
-    stats = _statistics(data, analysis)
+    stats = _statistics(data, analysis) if statistics else {}
     rows = []
     for key in order:
         un, na = describe(arms[key]["unnamed"]), describe(arms[key]["named"])
@@ -192,19 +193,23 @@ class ResultsStore:
             self.save()
 
     def finish(self, status: str) -> None:
-        """The run has ended: its statistics are computed once, kept in `analysis` for the
-        reports, and written into the summary."""
+        """The run has ended: its ending is written at once; then its statistics are computed
+        once, kept in `analysis` for the reports, and written into the summary (a second
+        interrupt while they are computed loses only them)."""
         from devbench.analysis import analyze
+        from devbench.signals import signals_deferred
 
         with self._lock:
             self.data["run"]["status"] = status
             self.data["run"]["ended"] = now()
+            with signals_deferred():
+                self.save(statistics=False)
             self.analysis = analyze(self.data)
             self.save()
 
-    def save(self) -> None:
+    def save(self, statistics: bool = True) -> None:
         with self._lock:
-            self.data["summary"] = summarize(self.data, self.analysis)
+            self.data["summary"] = summarize(self.data, self.analysis, statistics)
             tmp = self.path.with_name(self.path.name + ".tmp")
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(self.data, separators=(",", ":")))  # the C encoder: indenting is pure Python, 5x slower

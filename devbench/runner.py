@@ -26,7 +26,7 @@ from devbench.errors import ConnectionLost, DevbenchError, TargetError
 from devbench.payload import build, deploy
 from devbench.plan import Invocation, expected_forks, for_emulator, plan, resumed
 from devbench.profile.runs import profile_target
-from devbench.protocol import exit_error, parse_event
+from devbench.protocol import event_record, exit_error, parse_event
 from devbench.results import ResultsStore, new_results, now
 from devbench.targets import open_target
 from devbench.signals import signals_deferred
@@ -457,22 +457,20 @@ class EventSink:
             if line.strip():
                 self.noise.append(line[:200])
             return
-        kind = event["event"]
-        sc = self.inv.scenario.name
-        if kind == "batch":
-            self.store.add_sample(self.target, sc, event["arm"], event["batch"] + self.batch_offset, int(event.get("warmup", 0)),
-                                  event["fork_ns"])
-            self.counts[event["arm"]] = self.counts.get(event["arm"], 0) + len(event["fork_ns"])
-            self.progress.batch(self.target, sc, event["arm"], len(event["fork_ns"]))
-        elif kind in ("setup", "named_check", "clear", "start"):
-            rec = {k: v for k, v in event.items() if k != "event"}
-            self.store.add_check({"target": self.target, "scenario": sc, "process_arm": self.inv.arm, "check": kind, **rec})
+        what = event_record(event, self.target, self.inv.scenario.name, self.inv.arm, self.batch_offset)
+        if what is None:
+            return
+        kind, rec = what
+        if kind == "sample":
+            self.store.add_sample(**rec)
+            self.counts[rec["arm"]] = self.counts.get(rec["arm"], 0) + len(rec["fork_ns"])
+            self.progress.batch(self.target, rec["scenario"], rec["arm"], len(rec["fork_ns"]))
+        elif kind == "check":
+            self.store.add_check(rec)
         elif kind == "error":
             self.errors += 1
-            data = {k: v for k, v in event.items() if k not in ("event", "kind", "message", "arm")}
-            self.store.add_error(self.target, sc, event.get("arm"), str(event.get("kind", "payload-error")),
-                                 str(event.get("message", "")), **data)
-        elif kind == "end":
+            self.store.add_error(**rec)
+        else:
             self.ended = True
 
 

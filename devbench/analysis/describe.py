@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from devbench.analysis.lazy import stats
 
 from devbench.analysis.model import ArmStats, Options, Outliers, Trend, WarmupCheck
 from devbench.analysis.outliers import outlier_indices

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats
+from devbench.analysis.lazy import stats
 
 from devbench.analysis.model import Effect, Options
 from devbench.analysis.samples import ArmData

@@ -7,7 +7,7 @@ not mistaken for a trend; with fewer, on the forks themselves.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from devbench.analysis.lazy import stats
 
 FLAG_P = 0.01  # flagged when this sure (p below) and larger than the equivalence margin
 

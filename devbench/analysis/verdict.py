@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
+from devbench.analysis.lazy import stats
 
 from devbench.analysis.model import FASTER, INCONCLUSIVE, NO_DIFFERENCE, NOT_MEASURED, SLOWER, Effect, Options, Verdict
 

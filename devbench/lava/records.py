@@ -1,7 +1,8 @@
 """One payload invocation's output -> results.json records (samples, checks, errors) (pure).
 
-The same rules as a devbench run (runner.EventSink, run_invocation): batch events are samples,
-start/setup/named_check/clear are checks, error events are errors; an exit that no error event
+The same rules as a devbench run (protocol.event_record, shared with runner.EventSink; and
+run_invocation's): batch events are samples, start/setup/named_check/clear are checks, error
+events are errors; an exit that no error event
 explains becomes an error of protocol.exit_error's kind; a clean exit with fewer forks than
 planned is "incomplete".
 """
@@ -12,9 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devbench.lava.logparse import PayloadRun
-from devbench.protocol import exit_error, parse_event
-
-CHECKS = ("start", "setup", "named_check", "clear")
+from devbench.protocol import event_record, exit_error, parse_event
 
 
 @dataclass
@@ -40,19 +39,15 @@ def invocation_records(target: str, inv: dict[str, Any], run: PayloadRun | None,
         if event is None:
             noise.append(line)
             continue
-        kind = event["event"]
-        if kind == "batch":
-            out.samples.append({"target": target, "scenario": scenario, "arm": event["arm"], "batch": event["batch"],
-                                "warmup": int(event.get("warmup", 0) or 0), "fork_ns": list(event["fork_ns"])})
-            counts[event["arm"]] = counts.get(event["arm"], 0) + len(event["fork_ns"])
-        elif kind in CHECKS:
-            out.checks.append({"target": target, "scenario": scenario, "process_arm": process_arm, "check": kind,
-                               **{k: v for k, v in event.items() if k != "event"}})
+        kind, rec = event_record(event, target, scenario, process_arm) or ("other", {})
+        if kind == "sample":
+            out.samples.append(rec)
+            counts[rec["arm"]] = counts.get(rec["arm"], 0) + len(rec["fork_ns"])
+        elif kind == "check":
+            out.checks.append(rec)
         elif kind == "error":
             explained += 1
-            data = {k: v for k, v in event.items() if k not in ("event", "kind", "message", "arm")}
-            out.errors.append({**_error(target, scenario, event.get("arm"), str(event.get("kind", "payload-error")),
-                                        str(event.get("message", "")), dt or time), **data})
+            out.errors.append({**rec, "time": dt or time})
     when = run.ended or time
     if run.exit_code is None:
         out.errors.append(_error(target, scenario, one_arm, "incomplete",

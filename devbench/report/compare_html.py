@@ -29,7 +29,7 @@ def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float) -
         "rows": rows,
         "headline": headline(f"On {name}", "run B's fork() against run A's is", rows, margin),
         "notes": [n for r in rows for n in notes(r)],
-        # Markup: matplotlib escapes the text it writes into the SVG
+        # Markup: devbench.report.svg escapes every text it writes into the SVG
         "change_plot": Markup(plots.changes(rows, margin, f"p{i}-chg", "change, B vs A")) if rows else None,
         "distributions": [Markup(plots.distribution(t, s, f"p{i}-d{k}")) for k, (t, s) in enumerate(panels)],
     }

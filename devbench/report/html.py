@@ -52,7 +52,7 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
     result = analysis.target(name)
     rows = list(result.rows) if result else []
     panels = [(sd.scenario, sd.arms) for sd in scenarios if sd.target == name]
-    margin = analysis.options.margin_pct  # the SVGs below are Markup: matplotlib escapes the text it writes
+    margin = analysis.options.margin_pct  # the SVGs below are Markup: devbench.report.svg escapes every text it writes
     key = f"t{targets_in(data).index(name)}"
     return {
         "name": name,

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from devbench.config import AdbOptions
 from devbench.lab import AdbServer, LabDevice, SshEndpoint, ensure_rootfs, netns_usable
 from devbench.lab.emulated import EmulatedLabDevice, emulation_usable, host_binfmt_entries
+from devbench.targets.adb import AdbTarget
 
 
 @pytest.fixture(scope="session")
@@ -116,3 +118,11 @@ def x86_guest(lab_usable: None):
     from devbench.qemu import guest_image_info
 
     return guest_image_info("x86_64")
+
+
+@pytest.fixture
+def adb_target(adb_server: AdbServer, adb_device_serial: str) -> Iterator[AdbTarget]:
+    """An adb target (devbench's own transport) on the lab device, closed after the test."""
+    t = AdbTarget("check", AdbOptions(serial=adb_device_serial, server_port=adb_server.port))
+    yield t
+    t.close()

@@ -5,6 +5,8 @@ import subprocess
 
 import pytest
 
+from tests.lab import lines
+
 pytestmark = pytest.mark.lab
 
 
@@ -15,7 +17,7 @@ def test_adaptive_rounds_stop_and_say_why(tmp_path, devbench_cmd, ssh_device, pr
     cfg.write_text(f"""\
 run: {{name: auto, output: {tmp_path / 'out'}}}
 targets:
-  - {{name: dut, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}
+  - {lines.ssh_line("dut", s)}
 benchmark:
   vmas: 1024
   forks: auto

@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from devbench.config import AdbOptions, SshOptions
-from devbench.targets.adb import AdbTarget
-from devbench.targets.ssh import SshTarget
+from tests.lab import lines
 from tests.standins import android_device as standin
 
 pytestmark = pytest.mark.lab
@@ -27,13 +25,6 @@ pytestmark = pytest.mark.lab
 TREE = "/data/local/tmp/standin-tree"
 BIN = "/usr/local/bin"
 ADB_WORKDIR = "/data/local/tmp/devbench"
-
-
-@pytest.fixture
-def adb_target(adb_server, adb_device_serial):
-    t = AdbTarget("check", AdbOptions(serial=adb_device_serial, server_port=adb_server.port))
-    yield t
-    t.close()
 
 
 @pytest.fixture
@@ -74,11 +65,7 @@ device:
 
 
 def adb_line(adb_server, serial: str) -> str:
-    return f'{{name: phone, adb: {{serial: "{serial}", server_port: {adb_server.port}}}}}'
-
-
-def ssh_line(ssh) -> str:
-    return f"{{name: phone, ssh: {{host: {ssh.host}, port: {ssh.port}, user: {ssh.user}, key: {ssh.key}, known_hosts: {ssh.known_hosts}}}}}"
+    return lines.adb_line("phone", serial, adb_server.port)
 
 
 def results(tmp_path: Path) -> dict:
@@ -98,7 +85,7 @@ def assert_restored(target, before: dict[str, str]) -> None:
 @pytest.mark.parametrize("transport", ["adb", "ssh"])
 def test_run_locks_records_and_restores(tmp_path, devbench_cmd, adb_server, adb_device_serial, ssh_device, phone, transport):
     target, files, before = phone
-    line = adb_line(adb_server, adb_device_serial) if transport == "adb" else ssh_line(ssh_device)
+    line = adb_line(adb_server, adb_device_serial) if transport == "adb" else lines.ssh_line("phone", ssh_device)
     res = subprocess.run([*devbench_cmd, "run", str(config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr, res.stderr
     data = results(tmp_path)
@@ -182,7 +169,7 @@ def test_signal_mid_run_restores(tmp_path, devbench_cmd, adb_server, adb_device_
     target, _, before = phone
     _, proc = start_long_run(tmp_path, devbench_cmd, adb_server, adb_device_serial)
     assert standin.getprop(target, "init.svc.zygote") == "stopped"  # prepared while it runs
-    assert standin.read_tree(target, TREE)[f"sys/devices/system/cpu/cpufreq/policy0/scaling_governor"] == "performance"
+    assert standin.read_tree(target, TREE)["sys/devices/system/cpu/cpufreq/policy0/scaling_governor"] == "performance"
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

@@ -14,6 +14,8 @@ import pytest
 
 from devbench.lab import LabDevice
 from devbench.lab.emulated import EmulatedLabDevice
+from tests.lab import lines
+from tests.lab.lines import ssh_line
 
 pytestmark = pytest.mark.lab
 
@@ -30,12 +32,8 @@ def second_arm64(lab_rootfs_arm64):
         yield dev
 
 
-def ssh_line(name: str, s) -> str:
-    return f"{{name: {name}, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}"
-
-
 def adb_line(name: str, serial: str, port: int) -> str:
-    return f'{{name: {name}, adb: {{connect: "{serial}", server_port: {port}}}}}'
+    return lines.adb_line(name, serial, port, how="connect")
 
 
 def farm_config(tmp_path: Path, targets: list[str], *, forks: int = 20, batches: int = 2, vmas: int = 2048) -> Path:
@@ -145,6 +143,6 @@ def test_a_device_busy_with_another_devbench_is_refused(tmp_path, devbench_cmd, 
         proc.communicate(timeout=120)
     assert proc.returncode == 130
     # the lock went with the run: the device is free again
-    again = subprocess.run([*devbench_cmd, "run", str(farm_config(tmp_path / "c", [ssh_line("dut", ssh_device)])), "--quiet"],
-                           capture_output=True, text=True, timeout=120)
+    subprocess.run([*devbench_cmd, "run", str(farm_config(tmp_path / "c", [ssh_line("dut", ssh_device)])), "--quiet"],
+                   capture_output=True, text=True, timeout=120)
     assert not [e for e in results(tmp_path / "c")["errors"] if e["kind"] == "device-busy"]

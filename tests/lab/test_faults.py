@@ -16,6 +16,7 @@ from devbench.lab import LabDevice
 from devbench.lab.rootfs import ADBD_PATH
 from devbench.results import load
 from devbench.targets.ssh import SshTarget
+from tests.lab import lines
 
 pytestmark = pytest.mark.lab
 
@@ -84,7 +85,7 @@ def unnamed_batches(data: dict, scenario: str) -> list[int]:
 
 def test_adbd_killed_mid_run_reconnects_and_redoes_only_the_interrupted_batch(tmp_path, devbench_cmd, adb_server, own_device):
     adb_server.connect(own_device.adb_serial)
-    cfg = write_config(tmp_path, f'{{name: dut, adb: {{connect: "{own_device.adb_serial}", server_port: {adb_server.port}}}}}',
+    cfg = write_config(tmp_path, lines.adb_line("dut", own_device.adb_serial, adb_server.port, how="connect"),
                        forks=400, batches=40)
     proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ssh = ssh_of(own_device)
@@ -115,7 +116,7 @@ def test_adbd_killed_mid_run_reconnects_and_redoes_only_the_interrupted_batch(tm
 def test_a_device_that_stays_gone_fails_its_target_in_bounded_time(tmp_path, devbench_cmd, lab_rootfs):
     with LabDevice(lab_rootfs, name="gone") as dev:
         s = dev.ssh()
-        cfg = write_config(tmp_path, f"{{name: dut, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}",
+        cfg = write_config(tmp_path, lines.ssh_line("dut", s),
                            forks=400, batches=40, device="reconnect_timeout_s: 8")
         proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -139,7 +140,7 @@ def test_a_device_that_stays_gone_fails_its_target_in_bounded_time(tmp_path, dev
 
 def test_payload_killed_or_timed_out_fails_that_scenario_and_the_others_go_on(tmp_path, devbench_cmd, ssh_device, lab_device):
     s = ssh_device
-    cfg = write_config(tmp_path, f"{{name: dut, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}",
+    cfg = write_config(tmp_path, lines.ssh_line("dut", s),
                        forks=2000, batches=100, timeout=6,
                        scenarios="    - {name: killed, pages: 0}\n    - {name: slow, pages: 1}\n    - {name: quick, pages: 0}\n")
     # the kill hits "killed", the time limit hits "slow" (2000 forks take longer than 6 s here) and

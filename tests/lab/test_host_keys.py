@@ -21,24 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from devbench.config import AdbOptions, SshOptions
+from devbench.config import SshOptions
 from devbench.lab.device import SSHD_CONFIG
 from devbench.lab.keys import known_hosts_lines, write_ed25519
 from devbench.lab.rootfs import SSHD_PATH
-from devbench.targets.adb import AdbTarget
 from devbench.targets.ssh import SshTarget
 
 pytestmark = pytest.mark.lab
 
 PORT = 2223  # the lab device's own sshd is on 2222
 HK = "/tmp/devbench-test-hostkey"
-
-
-@pytest.fixture
-def adb_target(adb_server, adb_device_serial):
-    t = AdbTarget("check", AdbOptions(serial=adb_device_serial, server_port=adb_server.port))
-    yield t
-    t.close()
 
 
 @pytest.fixture

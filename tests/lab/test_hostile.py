@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from devbench.config import AdbOptions
-from devbench.targets.adb import AdbTarget
+from tests.lab import lines
 from tests.standins import android_device as standin
 
 TREE = "/data/local/tmp/hostile-tree"
@@ -84,13 +83,6 @@ def hostile_strings(transport: str) -> dict[str, str]:
 
 def canaries(strings: dict[str, str]) -> list[str]:
     return sorted({m for s in strings.values() for m in re.findall(rf"{CANARY_DIR}/{CANARY}-[A-Za-z0-9._-]+", s)})
-
-
-@pytest.fixture
-def adb_target(adb_server, adb_device_serial):
-    t = AdbTarget("check", AdbOptions(serial=adb_device_serial, server_port=adb_server.port))
-    yield t
-    t.close()
 
 
 def device_canaries(target) -> list[str]:
@@ -193,8 +185,8 @@ def test_hostile_device_strings_run_nothing_and_are_escaped(tmp_path, devbench_c
     strings = hostile_device(transport)
     before = standin.read_tree(adb_target, TREE)
     s = ssh_device
-    line = (f'{{name: phone, adb: {{serial: "{adb_device_serial}", server_port: {adb_server.port}}}}}' if transport == "adb" else
-            f"{{name: phone, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}")
+    line = (lines.adb_line("phone", adb_device_serial, adb_server.port) if transport == "adb" else
+            lines.ssh_line("phone", s))
     res = subprocess.run([*devbench_cmd, "run", str(run_config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr, res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())

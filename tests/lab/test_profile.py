@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab import lines
 from tests.lab.test_run_qemu import out_dir  # noqa: F401  (fixture: no QEMU left behind)
 
 FORK_PATH = ("copy_process", "vm_area_dup", "exit_mmap")  # dup_mmap is inlined into copy_process in this 6.12 build
@@ -51,7 +52,7 @@ def frames(profile: dict) -> set[str]:
 @pytest.mark.lab
 def test_missing_profiler_is_a_warning_and_the_timings_go_on(tmp_path, devbench_cmd, adb_server, adb_device_serial):
     out = tmp_path / "out"
-    cfg = write(tmp_path, f'{{name: dut, adb: {{serial: "{adb_device_serial}", server_port: {adb_server.port}}}}}', out,
+    cfg = write(tmp_path, lines.adb_line("dut", adb_device_serial, adb_server.port), out,
                 "{enabled: true, tool: simpleperf}")
     _, run_dir, data = run(devbench_cmd, cfg, out)
     [t] = data["targets"]
@@ -65,7 +66,7 @@ def test_perf_in_the_lab_device_over_ssh(tmp_path, devbench_cmd, ssh_device):
     """The lab device runs this machine's kernel (no CONFIG_ANON_VMA_NAME): the unnamed arm is profiled."""
     out = tmp_path / "out"
     s = ssh_device
-    cfg = write(tmp_path, f"{{name: dut, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}",
+    cfg = write(tmp_path, lines.ssh_line("dut", s),
                 out, "{enabled: true, forks: 10, batches: 1}", scenarios="    - {name: 1 page, pages: 1}\n")
     before = {k: Path(f"/proc/sys/kernel/{k}").read_text().strip() for k in ("kptr_restrict", "perf_event_paranoid")}
     res, run_dir, data = run(devbench_cmd, cfg, out)

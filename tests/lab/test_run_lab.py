@@ -5,6 +5,7 @@ import subprocess
 
 
 from tests.e2e.test_run_local import kernel_has_anon_vma_name
+from tests.lab import lines
 
 FORKS, BATCHES, VMAS = 30, 3, 4096
 
@@ -13,8 +14,8 @@ def lab_config(tmp_path, adb_server, adb_serial, ssh, extra_target=""):
     return f"""\
 run: {{name: lab e2e, output: {tmp_path / 'out'}}}
 targets:
-  - {{name: lab-adb, adb: {{connect: "{adb_serial}", server_port: {adb_server.port}}}}}
-  - {{name: lab-ssh, ssh: {{host: {ssh.host}, port: {ssh.port}, user: {ssh.user}, key: {ssh.key}, known_hosts: {ssh.known_hosts}}}}}
+  - {lines.adb_line("lab-adb", adb_serial, adb_server.port, how="connect")}
+  - {lines.ssh_line("lab-ssh", ssh)}
 {extra_target}device: {{max_map_count: auto, cpufreq: {{governor: performance, khz: max}}}}
 benchmark:
   vmas: {VMAS}

@@ -12,9 +12,9 @@ huge numbers, NaN/Infinity, deep nesting, invalid UTF-8. `shape_problem` (devben
 is also checked on its own: whatever it accepts, every reader and renderer of a results dict
 takes without an exception.
 
-The matplotlib plots of the HTML pages are stubbed in the fuzzed examples (1 s each); a
-separate test renders them for real on extreme but valid numbers. Each fuzz test prints how
-many examples it tried (README, RELIABILITY).
+The HTML pages are rendered for real, plots included (a few ms each); a separate test
+also renders them on extreme but valid numbers. Each fuzz test prints how many examples it
+tried (README, RELIABILITY).
 """
 
 from __future__ import annotations
@@ -65,14 +65,6 @@ def no_devices(monkeypatch):
                          (devbench.targets, "open_target"), (devbench.restore, "open_target"),
                          (devbench.restore, "restore_targets")):
         monkeypatch.setattr(module, name, refuse)
-
-
-@pytest.fixture
-def fast_plots(monkeypatch):
-    import devbench.report.plots as plots
-
-    for name in ("distribution", "timeline", "changes"):
-        monkeypatch.setattr(plots, name, lambda *a, **k: "<svg></svg>")
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +220,7 @@ def render_everything(data: dict[str, Any]) -> None:
     render_compare_html(result, BASE_RESULTS, data, links)  # the page reads both runs the same way
 
 
-def test_the_base_results_are_valid_and_render(fast_plots):
+def test_the_base_results_are_valid_and_render():
     from devbench import results, results_check
 
     assert results_check.SCHEMA == results.SCHEMA
@@ -236,7 +228,7 @@ def test_the_base_results_are_valid_and_render(fast_plots):
     render_everything(BASE_RESULTS)
 
 
-def test_whatever_the_results_check_accepts_every_renderer_takes(capsys, fast_plots):
+def test_whatever_the_results_check_accepts_every_renderer_takes(capsys):
     """The check (devbench.results_check) against the readers: accepted means renderable."""
     seen = {"n": 0, "accepted": 0}
 
@@ -260,7 +252,7 @@ def test_whatever_the_results_check_accepts_every_renderer_takes(capsys, fast_pl
     assert seen["n"] >= 150 and seen["accepted"] >= 10
 
 
-def test_report_and_compare_on_malformed_results(capsys, folder, fast_plots):
+def test_report_and_compare_on_malformed_results(capsys, folder):
     files, codes, seen = Files(folder), {}, {"n": 0}
 
     @FUZZ
@@ -315,7 +307,7 @@ def test_results_check_names_the_field():
 
 @pytest.mark.filterwarnings("ignore:Precision loss occurred:RuntimeWarning")  # scipy, on identical fork times
 def test_real_plots_on_extreme_valid_numbers(tmp_path, capsys):
-    """The plots, not stubbed: identical, zero, one-sample and near-int64 fork times."""
+    """The report with its plots on identical, zero, one-sample and near-int64 fork times."""
     for fork_ns in ([0, 0, 0], [1], [2**63 - 1, 2**63 - 1], [5, 5, 5, 5], [0, 2**62]):
         data = copy.deepcopy(BASE_RESULTS)
         for s in data["samples"]:
@@ -480,7 +472,7 @@ def mutated_lines(draw, text: str) -> str:
     return "".join(lines)
 
 
-def test_lava_results_with_bad_files(capsys, folder, lava_files, fast_plots):
+def test_lava_results_with_bad_files(capsys, folder, lava_files):
     files, codes, seen = Files(folder), {}, {"n": 0}
 
     @FEW

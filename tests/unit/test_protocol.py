@@ -26,3 +26,21 @@ def test_exit_codes_map_to_kinds():
     assert exit_error(139, "x") == ("payload-killed", "payload killed by SIGSEGV: x")
     assert exit_error(127, "sh: not found")[0] == "payload-not-runnable"
     assert exit_error(42, "")[0] == "payload-failed"
+
+
+def test_event_records_keep_the_device_from_renaming_where_they_belong():
+    from devbench.protocol import event_record
+
+    kind, rec = event_record({"event": "error", "kind": "system-error", "message": "m", "target": "evil", "scenario": "x",
+                              "time": "t", "errno": 12}, "phone", "1 page", "both")
+    assert kind == "error" and rec == {"target": "phone", "scenario": "1 page", "arm": None, "kind": "system-error",
+                                       "message": "m", "errno": 12}
+    kind, rec = event_record({"event": "setup", "maps_before": 3, "check": "named_check", "process_arm": "named"},
+                             "phone", "1 page", "both")
+    assert kind == "check" and rec == {"maps_before": 3, "target": "phone", "scenario": "1 page", "process_arm": "both",
+                                       "check": "setup"}
+    kind, rec = event_record({"event": "batch", "arm": "named", "batch": 2, "fork_ns": [5, 6], "warmup": None},
+                             "phone", "1 page", "both", batch_offset=10)
+    assert kind == "sample" and rec["batch"] == 12 and rec["warmup"] == 0 and rec["fork_ns"] == [5, 6]
+    assert event_record({"event": "end", "exit_code": 0}, "p", "s", "both") == ("end", {})
+    assert event_record({"event": "version", "payload_version": 3}, "p", "s", "both") is None

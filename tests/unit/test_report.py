@@ -154,16 +154,3 @@ def test_hostile_scenario_names_stay_text_in_tables_and_plots():
     assert "<script>alert(2)" not in html and "</svg><script>" not in html
     assert html.count("&lt;/svg&gt;&lt;script&gt;alert(2)&lt;/script&gt; $x$ &amp;") >= 4  # table, plots, titles
 
-
-def test_svg_is_inline_ready():
-    from devbench.report.svg import clean_svg
-
-    raw = ('<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n'
-           '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="10pt" height="5pt" viewBox="0 0 10 5" xmlns="http://www.w3.org/2000/svg">'
-           '<metadata><rdf:RDF><cc:Work><dc:type rdf:resource="http://purl.org/dc/dcmitype/StillImage"/></cc:Work></rdf:RDF></metadata>'
-           '<defs><path id="m1"/><clipPath id="c1"/></defs><use xlink:href="#m1"/><g clip-path="url(#c1)"/></svg>')
-    out = clean_svg(raw, "k", 'a <b> "c"')
-    assert out.startswith('<svg viewBox="0 0 10 5" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="a &lt;b&gt; &quot;c&quot;">')
-    assert "<title>a &lt;b&gt; \"c\"</title>" in out
-    assert 'id="k-m1"' in out and 'href="#k-m1"' in out and 'url(#k-c1)' in out and 'id="k-c1"' in out
-    assert "http" not in out.replace('xmlns="http://www.w3.org/2000/svg"', "") and "xlink" not in out
