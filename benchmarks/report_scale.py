@@ -6,7 +6,7 @@ written as results.json. Side by side in this run:
 - `devbench report RUN --format html` as a user runs it (a new Python process: start, imports,
   load, statistics, HTML), wall time and peak RSS, against `json.load` of the same file in a new
   Python process (the least any report must do);
-- in this process: the time of each step (devbench.results.load, analysis, HTML), then the
+- in this process: the time of each step (devbench.results.load_analyzed: check, statistics, summary; then HTML), then the
   peak of Python allocations (tracemalloc) of load + analysis + HTML against json.load's, and
   against the raw samples (120,000 x 8 bytes).
 
@@ -94,9 +94,8 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=10)
     ap.add_argument("--per-batch", type=int, default=100)
     opts = ap.parse_args()
-    from devbench.analysis import analyze
     from devbench.report.html import render_html
-    from devbench.results import ResultsStore, load
+    from devbench.results import ResultsStore, load_analyzed
 
     with tempfile.TemporaryDirectory(prefix="devbench-scale-") as tmp:
         run = Path(tmp) / "run"
@@ -132,8 +131,7 @@ def main() -> int:
 
         def in_process() -> None:
             timed("json.load", lambda: json.load(open(path)))
-            d = timed("devbench.results.load", lambda: load(path))
-            a = timed("analysis", lambda: analyze(d))
+            d, a = timed("devbench.results.load_analyzed (check, statistics, summary)", lambda: load_analyzed(path))
             timed("HTML", lambda: render_html(d, a))
 
         in_process()
@@ -142,8 +140,8 @@ def main() -> int:
         gc.collect()
         _, peak_json = traced(lambda: json.load(open(path)))
 
-        steps_peak = traced_steps({"load": lambda: load(path), "analysis": lambda d: analyze(d),
-                                   "HTML": lambda d, a: render_html(d, a)})
+        steps_peak = traced_steps({"load + analysis": lambda: load_analyzed(path),
+                                   "HTML": lambda da: render_html(*da)})
         peak_report = max(p for _, p in steps_peak.values())
         print(f"  peak Python allocations (tracemalloc): json.load {peak_json / 1e6:.1f} MB; load + analysis + HTML "
               f"{peak_report / 1e6:.1f} MB, the peak of each step (from what it started with): "

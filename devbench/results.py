@@ -220,11 +220,12 @@ class ResultsStore:
 
 
 def load(path: str | Path) -> dict[str, Any]:
-    """Read results.json (or a run folder holding one) and check its shape (devbench.results_check)."""
+    """Read results.json (or a run folder holding one) and check its shape (devbench.results_check);
+    its summary is made again from the samples, without the statistics (load_analyzed has them)."""
     from devbench.results_check import read_results
 
     data = read_results(path)
-    data["summary"] = summarize(data)
+    data["summary"] = summarize(data, statistics=False)
     return data
 
 
