@@ -145,6 +145,7 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from devbench import prefetch
     from devbench.config import load_config, with_overrides
     from devbench.report.html import write_report
     from devbench.report.table import render_text
@@ -163,6 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir, store = start_run(cfg)
     for sig in TERMINATING:
         signal.signal(sig, _on_signal)
+    prefetch.for_a_run()  # scipy.stats and the report's templates load while the devices work
     print(f"devbench: run {run_dir}", file=sys.stderr)
     interrupted = False
     try:

@@ -1,10 +1,13 @@
 """scipy.stats, imported on first use: it takes about a second to import, and most of
-devbench's commands (and a run until its statistics) never need it."""
+devbench's commands (and a run until its statistics) never need it. A run loads it in the
+background while it waits on its devices (devbench.prefetch)."""
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
+
+SCIPY_STATS = "scipy.stats"
 
 
 class LazyModule:
@@ -18,4 +21,5 @@ class LazyModule:
         return getattr(import_module(self._name), attr)
 
 
-stats: Any = LazyModule("scipy.stats")
+stats: Any = LazyModule(SCIPY_STATS)
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ def _value(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
 
 
+@functools.cache
 def environment() -> jinja2.Environment:
+    """One environment per process: its templates are compiled once (and by warm() ahead of use)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
         autoescape=True,  # every device string is escaped, whatever the file name
@@ -37,6 +40,12 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def warm() -> None:
+    """Compile the report's template (and what it includes) ahead of its first use."""
+    environment().get_template(REPORT_TEMPLATE)
+
+
+REPORT_TEMPLATE = "report.html.j2"
 DEVICE_RECORDS = (("device", "device preparation"), ("conditions", "device conditions"),
                   ("adaptive", "adaptive sampling: why each scenario stopped"), ("reconnects", "connection losses"))
 
@@ -74,7 +83,7 @@ def render_html(data: dict[str, Any], analysis: Analysis | None = None) -> str:
     analysis = analysis or analyze(data)
     scenarios = group(data)
     targets = [target_context(data, analysis, name, scenarios) for name in targets_in(data)]
-    return environment().get_template("report.html.j2").render(
+    return environment().get_template(REPORT_TEMPLATE).render(
         run=data["run"], targets=targets, header=HEADER + STATS_HEADER, options=analysis.options,
         run_errors=[e for e in data.get("errors", []) if not e.get("target")],
         config_text=json.dumps(data["run"].get("config"), indent=2),

@@ -175,3 +175,17 @@ def test_summary_gains_statistics_once_the_run_has_ended():
     row = summarize(d)[0]
     assert row["verdict"] is None and row["regression_ci_pct"] is None and row["unnamed"]["n"] == 1000
     assert not math.isnan(row["regression_pct"])
+
+
+def test_scipy_stats_loads_on_first_use_or_by_the_run_prefetch():
+    import subprocess
+    import sys
+
+    code = ("import sys; import devbench.analysis, devbench.runner, devbench.report.html, devbench.adaptive; "
+            "assert 'scipy.stats' not in sys.modules, 'imported at start-up'; "
+            "from devbench import prefetch; from devbench.analysis.lazy import stats; prefetch.for_a_run().join(); "
+            "from devbench.report.html import environment; assert environment().cache, 'templates not compiled'; "
+            "assert 'scipy.stats' in sys.modules; print(stats.norm.ppf(0.975))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith("1.95996")
