@@ -68,7 +68,7 @@ def exit_error(exit_code: int, last_words: str) -> tuple[str, str]:
     """The error kind and message for a payload exit that no error event explained."""
     if exit_code in EXIT_KINDS:
         return EXIT_KINDS[exit_code], last_words or f"payload exited with code {exit_code}"
-    if exit_code > 128:
+    if 128 < exit_code <= 128 + 64:  # a shell's "killed by signal N" (255 is no signal: ssh's own failure)
         sig = exit_code - 128
         name = SIGNALS.get(sig, f"signal {sig}")
         hint = " (the OOM killer, or a timeout)" if sig == 9 else ""

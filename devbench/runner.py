@@ -493,7 +493,7 @@ def run_invocation(target: Target, remote: str, inv: Invocation, bench: Benchmar
     if res.exit_code != 0 and sink.errors == 0:
         kind, message = exit_error(res.exit_code, res.last_words())
         extra = {}
-        if res.exit_code > 128:  # killed: the kernel may have said why (OOM killer, segfault)
+        if kind == "payload-killed":  # killed: the kernel may have said why (OOM killer, segfault)
             said = kernel_last_words(target, remote)
             if said:
                 extra["dmesg"] = said

@@ -16,7 +16,7 @@ from types import TracebackType
 from . import procs
 from .errors import LabError
 from .keys import known_hosts_lines, write_ed25519
-from .netns import Netns, create_netns
+from .netns import Netns, create_netns, run_ip
 from .rootfs import ADBD_PATH, SSHD_PATH, ensure_rootfs
 
 _NOVSOCK = Path(__file__).with_name("_novsock.py")
@@ -152,6 +152,13 @@ class LabDevice:
                     "key": str(self.ssh_key), "known_hosts": str(self.known_hosts)},
             "root": str(self.root), "pids": self.pids, "log": str(self.log),
         }
+
+    def set_link(self, up: bool) -> None:
+        """Fault injection: the device's side of its network link down (silence, no FIN or RST:
+        a pulled cable) or up again (its address and route come back with it)."""
+        if self._ns is None:
+            raise LabError("device", "not started")
+        run_ip("-n", self._ns.name, "link", "set", self._ns.dev_if, "up" if up else "down", step="link")
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> LabDevice:

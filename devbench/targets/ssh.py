@@ -15,6 +15,22 @@ from devbench.errors import TargetError
 from devbench.targets.base import CommandResult, LineCallback, LineSplitter, shell_line
 
 
+# A link that goes silent (a cable, a switch, a namespace's link down) sends no FIN or RST: TCP
+# would retransmit for ~15 minutes before the connection failed, and a run would wait that long.
+# The keepalives put data on the wire every KEEPALIVE_S when nothing else does; unacknowledged
+# data for USER_TIMEOUT_S ends the connection (Linux TCP_USER_TIMEOUT), which is then lost like
+# any other and reconnected (device.reconnect_timeout_s).
+KEEPALIVE_S = 10
+USER_TIMEOUT_S = 30
+
+
+def dead_link_detection(sock: object) -> None:
+    """TCP_USER_TIMEOUT on the connection's own socket (not on a tunnel's channel; not where the
+    platform lacks it)."""
+    if isinstance(sock, socket.socket) and hasattr(socket, "TCP_USER_TIMEOUT"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_S * 1000)
+
+
 class SshTarget:
     transport = "ssh"
 
@@ -22,6 +38,8 @@ class SshTarget:
         self.name = name
         self.options = options
         self.workdir = options.workdir
+        self._active: paramiko.Channel | None = None  # the command in flight
+        self._interrupted: paramiko.Channel | None = None  # closed by interrupt(), not by the device
         known_hosts = os.path.expanduser(options.known_hosts)
         client = paramiko.SSHClient()
         try:
@@ -53,19 +71,21 @@ class SshTarget:
         self.client = client
         transport = client.get_transport()
         assert transport is not None
-        transport.set_keepalive(15)
+        transport.set_keepalive(KEEPALIVE_S)
+        dead_link_detection(transport.sock)
 
     def interrupt(self) -> None:
         """Abort the command in flight (from another thread): its channel is closed."""
-        chan = getattr(self, "_active", None)
+        chan = self._active
         if chan is not None:
+            self._interrupted = chan
             chan.close()
 
     def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
         argv = tuple(str(a) for a in argv)
         try:
             chan = self.client.get_transport().open_session()  # type: ignore[union-attr]
-            self._active = chan
+            self._active, self._interrupted = chan, None
             # through sh, so that a command killed by a signal comes back as 128+N, as over adb
             # (sshd reports a signal death as exit-signal, which paramiko turns into -1)
             chan.exec_command(shell_line(("sh", "-c", '"$@"; exit $?', "sh", *argv)))
@@ -96,7 +116,12 @@ class SshTarget:
                     if not self.client.get_transport().is_active():  # type: ignore[union-attr]
                         raise TargetError(self.name, f"run {argv[0]}", "SSH connection lost")
                     time.sleep(0.01)
-            code = chan.recv_exit_status() if chan.exit_status_ready() else -1  # closed (interrupt): no status
+            code = chan.recv_exit_status() if chan.exit_status_ready() else -1
+            if code < 0 and chan is not self._interrupted:
+                # no exit status (paramiko keeps -1 for a closed channel and for sshd's
+                # exit-signal), and not closed by interrupt(): the session died with its shell
+                # (the device going down, sshd killed, the link dead), not the command alone
+                raise TargetError(self.name, f"run {argv[0]}", "SSH connection lost: the session ended without an exit status")
         finally:
             self._active = None
             chan.close()

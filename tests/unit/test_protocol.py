@@ -26,6 +26,7 @@ def test_exit_codes_map_to_kinds():
     assert exit_error(139, "x") == ("payload-killed", "payload killed by SIGSEGV: x")
     assert exit_error(127, "sh: not found")[0] == "payload-not-runnable"
     assert exit_error(42, "")[0] == "payload-failed"
+    assert exit_error(255, "")[0] == "payload-failed" and exit_error(192, "")[0] == "payload-killed"  # 255: no signal
 
 
 def test_event_records_keep_the_device_from_renaming_where_they_belong():
