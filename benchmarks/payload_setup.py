@@ -31,10 +31,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import figure, fork_ms, median, results_of, timed_run  # noqa: E402
+from devbench.lab import AdbServer  # noqa: E402
 
 DEVICES = {
-    "this machine": "{name: here, local: {}}",
-    "QEMU feature kernel": "{name: kut, qemu: {arch: x86_64, kernel: feature, memory_mb: 4096, cpus: 2}}",
+    "this machine": "{{name: here, local: {{}}}}",
+    # the guest's adbd is reached through a private adb server (no default server left running)
+    "QEMU feature kernel": "{{name: kut, qemu: {{arch: x86_64, kernel: feature, memory_mb: 4096, cpus: 2, server_port: {port}}}}}",
 }
 BENCH = """benchmark:
   vmas: {vmas}
@@ -67,10 +69,10 @@ def main() -> int:
     ap.add_argument("--device", choices=list(DEVICES), action="append", help="default: both")
     opts = ap.parse_args()
     seen: dict[str, dict[str, tuple[dict[str, float], float]]] = {}  # device -> scenario -> (phases, fork)
-    with tempfile.TemporaryDirectory(prefix="devbench-setup-") as tmp:
+    with AdbServer() as server, tempfile.TemporaryDirectory(prefix="devbench-setup-") as tmp:
         for device in opts.device or list(DEVICES):
             cfg = Path(tmp) / "setup.yaml"
-            cfg.write_text(f"run: {{name: setup, output: {tmp}/out}}\ntargets:\n  - {DEVICES[device]}\n"
+            cfg.write_text(f"run: {{name: setup, output: {tmp}/out}}\ntargets:\n  - {DEVICES[device].format(port=server.port)}\n"
                            "device: {max_map_count: auto}\n" + BENCH.format(vmas=opts.vmas, forks=opts.forks))
             seconds, res = timed_run(cfg, timeout=3600)
             try:
