@@ -7,14 +7,15 @@ from typing import Sequence
 from devbench.analysis.model import FASTER, INCONCLUSIVE, NO_DIFFERENCE, NOT_MEASURED, SLOWER, Row
 
 
-def _name(row: Row) -> str:
+def row_name(row: Row) -> str:
+    """A row as the report names it: the scenario, and the arm when a comparison has one."""
     return row.scenario + (f" ({row.arm})" if row.arm else "")
 
 
 def _with_ci(row: Row) -> str:
     e = row.effect
     assert e is not None and e.ci_low_pct is not None and e.ci_high_pct is not None
-    return f"{_name(row)} ({e.change_pct:+.1f}%, 95% CI {e.ci_low_pct:+.1f}% to {e.ci_high_pct:+.1f}%)"
+    return f"{row_name(row)} ({e.change_pct:+.1f}%, 95% CI {e.ci_low_pct:+.1f}% to {e.ci_high_pct:+.1f}%)"
 
 
 def headline(where: str, what: str, rows: Sequence[Row], margin_pct: float) -> str:
@@ -26,13 +27,13 @@ def headline(where: str, what: str, rows: Sequence[Row], margin_pct: float) -> s
         hit = [r for r in rows if r.verdict.kind == kind]
         if hit:
             parts.append(f"{text} {', '.join(_with_ci(r) for r in hit)}")
-    same = [_name(r) for r in rows if r.verdict.kind == NO_DIFFERENCE]
+    same = [row_name(r) for r in rows if r.verdict.kind == NO_DIFFERENCE]
     if same:
         parts.append(f"no different (within ±{margin_pct:g}%) in {', '.join(same)}")
-    unsure = [_name(r) for r in rows if r.verdict.kind == INCONCLUSIVE]
+    unsure = [row_name(r) for r in rows if r.verdict.kind == INCONCLUSIVE]
     if unsure:
         parts.append(f"not yet known in {', '.join(unsure)} (inconclusive)")
-    missing = [_name(r) for r in rows if r.verdict.kind == NOT_MEASURED]
+    missing = [row_name(r) for r in rows if r.verdict.kind == NOT_MEASURED]
     if missing:
         parts.append(f"not measured in {', '.join(missing)}")
     return f"{where}, {what} " + "; ".join(parts) + "."

@@ -14,6 +14,8 @@ import numpy as np
 from devbench.analysis.model import Effect, Row
 from devbench.analysis.samples import ArmData
 from devbench.report import svg
+from devbench.report.headline import row_name
+from devbench.report.table import fmt_ci, fmt_pct
 
 COLORS = {"unnamed": "#4477aa", "named": "#cc6677", "A": "#4477aa", "B": "#cc6677"}
 VERDICT_COLORS = {"slower": "#b2182b", "faster": "#2166ac", "no difference": "#4d4d4d", "inconclusive": "#b08000"}
@@ -154,10 +156,6 @@ def timeline(title: str, series: Mapping[str, ArmData], key: str) -> str:
 
 # -- changes --------------------------------------------------------------------------------
 
-def _row_label(r: Row) -> str:
-    return r.scenario + (f" ({r.arm})" if r.arm else "")
-
-
 def _change_mark(ax: svg.Axes, y: float, r: Row, e: Effect) -> str:
     """The change as a point, its CI (when both ends are known) as a bar with caps."""
     color = VERDICT_COLORS.get(r.verdict.kind, "#444444")
@@ -171,9 +169,9 @@ def _change_mark(ax: svg.Axes, y: float, r: Row, e: Effect) -> str:
     change = svg.finite([e.change_pct] if e.change_pct is not None else [])
     if change.size:
         parts.append(svg.tag("circle", cx=ax.x(float(change[0])), cy=vy, r=3.5, fill=color))
-    ci = f" [{ends[0]:+.2f}%, {ends[1]:+.2f}%]" if ends.size == 2 else ""
-    text = f"{change[0]:+.2f}%{ci}" if change.size else "n/a"
-    return svg.group(f"{_row_label(r)}: {text}, {r.verdict.kind}", *parts)
+    ci = f" {fmt_ci(float(ends[0]), float(ends[1]))}" if ends.size == 2 else ""
+    text = f"{fmt_pct(float(change[0]))}{ci}" if change.size else "n/a"
+    return svg.group(f"{row_name(r)}: {text}, {r.verdict.kind}", *parts)
 
 
 def changes(rows: Sequence[Row], margin_pct: float, key: str, what: str) -> str:
@@ -187,7 +185,7 @@ def changes(rows: Sequence[Row], margin_pct: float, key: str, what: str) -> str:
     margin = abs(margin_pct) if np.isfinite(margin_pct) else 0.0
     values = [v for _, e in shown for v in (e.change_pct, e.ci_low_pct, e.ci_high_pct) if v is not None]
     x_ticks = svg.value_ticks(values + [0.0, -margin, margin])
-    labels = [_row_label(r) for r, _ in shown]
+    labels = [row_name(r) for r, _ in shown]
     label_width = min(max(svg.text_width(s) for s in labels), 0.4 * CHANGES_W)
     ax = svg.Axes(svg.Scale(x_ticks[0][0], x_ticks[-1][0], label_width + 14, CHANGES_W - 16),
                   svg.Scale(-0.5, len(shown) - 0.5, 12, height - 44))
