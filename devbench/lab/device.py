@@ -123,6 +123,7 @@ class LabDevice:
         self.host_key_line: str | None = None
         self.log: Path | None = None
         self.pids: list[int] = []
+        self._procs: list[procs.ProcId] = []  # the same processes by identity, for stop()
         self.startup_seconds: float | None = None
         self._ns: Netns | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -184,7 +185,8 @@ class LabDevice:
             self._prepare_files()
             self._launch()
             self.wait_ready(self.ready_timeout)
-            self.pids = procs.tree(self._proc.pid) if self._proc else []
+            self._procs = [p for p in map(procs.identify, procs.tree(self._proc.pid)) if p] if self._proc else []
+            self.pids = [p.pid for p in self._procs]
         except BaseException:
             self.stop()
             raise
@@ -267,7 +269,7 @@ class LabDevice:
         """SIGKILL the device's process tree, delete its namespace and temp dir. Idempotent."""
         errors: list[str] = []
         if self._proc is not None:
-            left = procs.kill_tree(self._proc.pid, self.pids)
+            left = procs.kill_tree(self._proc.pid, self._procs)
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

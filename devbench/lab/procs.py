@@ -5,7 +5,42 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ProcId:
+    """One process, not just its number: a PID and its start time (clock ticks after boot,
+    field 22 of /proc/PID/stat). A recorded PID may be reused by another process once its own
+    has ended; the start time tells them apart."""
+
+    pid: int
+    start: int
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/PID/stat (state first), or None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # comm (field 2) may contain spaces and parentheses: split after the last ")".
+    return stat.rsplit(")", 1)[1].split()
+
+
+def identify(pid: int) -> ProcId | None:
+    """The identity of the living process ``pid`` now, or None if there is none."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] == "Z":
+        return None
+    return ProcId(pid, int(fields[19]))
+
+
+def is_running(proc: ProcId) -> bool:
+    """True if this very process (same PID and start time) is alive and not a zombie."""
+    return identify(proc.pid) == proc
 
 
 def _ppid_map() -> dict[int, int]:
@@ -14,13 +49,9 @@ def _ppid_map() -> dict[int, int]:
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        # comm (field 2) may contain spaces and parentheses: split after the last ")".
-        fields = stat.rsplit(")", 1)[1].split()
-        out[int(d.name)] = int(fields[1])
+        fields = _stat_fields(int(d.name))
+        if fields is not None:
+            out[int(d.name)] = int(fields[1])
     return out
 
 
@@ -46,31 +77,30 @@ def tree(pid: int) -> list[int]:
 
 def alive(pid: int) -> bool:
     """True if a process (not a zombie) with this PID exists."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return identify(pid) is not None
 
 
-def kill_tree(pid: int, extra: list[int] | tuple[int, ...] = (), timeout: float = 5.0) -> list[int]:
-    """SIGKILL ``pid``, all its descendants and the recorded ``extra`` PIDs; wait until gone.
+def kill_tree(pid: int, extra: Iterable[ProcId] = (), timeout: float = 5.0) -> list[int]:
+    """SIGKILL ``pid``, all its descendants and the recorded ``extra`` processes; wait until gone.
 
-    Returns the PIDs that are still alive after ``timeout`` (empty on success). Zombies
-    that are children of this process must be reaped by the caller (Popen.wait).
+    Every process is signalled by identity (PID and start time), so a recorded PID that has
+    since been reused by another process is left alone. Returns the PIDs that are still
+    alive after ``timeout`` (empty on success). Zombies that are children of this process
+    must be reaped by the caller (Popen.wait).
     """
     deadline = time.monotonic() + timeout
-    targets = set(extra)
+    targets = {p for p in extra if is_running(p)}
     while True:
-        targets.update(tree(pid))
+        targets.update(p for p in map(identify, tree(pid)) if p is not None)
         for p in list(targets):
+            if not is_running(p):
+                targets.discard(p)
+                continue
             try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
+                os.kill(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-            except PermissionError:
-                pass
-        left = sorted(p for p in targets if alive(p))
+        left = sorted(p.pid for p in targets if is_running(p))
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.02)

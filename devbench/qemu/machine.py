@@ -273,6 +273,7 @@ class QemuMachine:
         self.ssh_port: int | None = None
         self.pid: int | None = None
         self.qemu_pid: int | None = None
+        self._qemu: procs.ProcId | None = None  # QEMU by identity, for _kill
         self.console_log: Path | None = None
         self.stderr_log: Path | None = None
         self.known_hosts: Path | None = None
@@ -383,13 +384,15 @@ class QemuMachine:
                                           start_new_session=True, close_fds=True)
         self.pid = self._proc.pid
         self.qemu_pid = None
+        self._qemu: procs.ProcId | None = None
         deadline = time.monotonic() + spec.boot_timeout_s
         text = ""
         pos = 0
         while True:
             if self.qemu_pid is None:
                 kids = procs.descendants(self.pid)
-                self.qemu_pid = kids[0] if kids else None
+                self._qemu = procs.identify(kids[0]) if kids else None
+                self.qemu_pid = self._qemu.pid if self._qemu else None
             chunk, pos = _read_from(self.console_log, pos)
             text += chunk
             state = classify_console(text)
@@ -465,11 +468,11 @@ class QemuMachine:
         if self._proc is None:
             return []
         pid = self._proc.pid
-        extra = [self.qemu_pid] if self.qemu_pid else []
-        if self.qemu_pid and procs.alive(self.qemu_pid):
+        extra = [self._qemu] if self._qemu else []
+        if self._qemu and procs.is_running(self._qemu):
             # QEMU first: the timeout wrapper then reaps it and exits (no zombie left to init)
             try:
-                os.kill(self.qemu_pid, signal.SIGKILL)
+                os.kill(self._qemu.pid, signal.SIGKILL)
                 self._proc.wait(timeout=1)
             except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
                 pass
@@ -485,7 +488,7 @@ class QemuMachine:
         self._proc = None
         deadline = time.monotonic() + 3
         while True:  # QEMU is reparented once the wrapper dies: wait until it is gone too
-            left = sorted({p for p in left + extra if procs.alive(p)})
+            left = sorted({p for p in left if procs.alive(p)} | {p.pid for p in extra if procs.is_running(p)})
             if not left or time.monotonic() > deadline:
                 return left
             time.sleep(0.02)
