@@ -170,10 +170,11 @@ def test_payload_killed_or_timed_out_fails_that_scenario_and_the_others_go_on(tm
 
 
 def run_with_link_cut(tmp_path: Path, devbench_cmd: list[str], dev: LabDevice, down_s: float,
-                      device: str = "reconnect_timeout_s: 60") -> tuple[dict, dict, str, float]:
-    """A run over SSH whose device link goes down (silence: no FIN, no RST) for down_s seconds
-    after its first batches: (results, its one target, stderr, seconds from the cut to the end)."""
-    cfg = write_config(tmp_path, lines.ssh_line("dut", dev.ssh()), forks=400, batches=40, device=device)
+                      device: str = "reconnect_timeout_s: 60", target: str | None = None) -> tuple[dict, dict, str, float]:
+    """A run (over SSH unless another target line is given) whose device link goes down
+    (silence: no FIN, no RST) for down_s seconds after its first batches: (results, its one
+    target, stderr, seconds from the cut to the end)."""
+    cfg = write_config(tmp_path, target or lines.ssh_line("dut", dev.ssh()), forks=400, batches=40, device=device)
     proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_samples(tmp_path, 5)
@@ -215,3 +216,15 @@ def test_ssh_link_down_longer_than_tcp_waits_is_a_lost_connection_and_reconnecte
     assert "connection lost" in rec["lost"].lower() and rec["redo"], rec
     assert any(w.startswith("connection lost during ") for w in t["warnings"])
     print(f"[faults] link down {down_s} s: lost and reconnected ({rec}); run over {total:.0f} s after the cut")
+
+
+def test_adb_link_down_a_minute_is_absorbed_by_the_adb_transport(tmp_path, devbench_cmd, adb_server, own_device):
+    """A minute of silence under adb: the adb server's TCP transport to adbd retransmits and
+    carries on (adb sets no short user timeout), the shell stream resumes, and the run goes on
+    with every batch exactly once and no reconnect (longer than SSH's 40 s dead-link limit)."""
+    adb_server.connect(own_device.adb_serial)
+    line = lines.adb_line("dut", own_device.adb_serial, adb_server.port, how="connect")
+    _, t, _, total = run_with_link_cut(tmp_path, devbench_cmd, own_device, 60, device="reconnect_timeout_s: 150",
+                                       target=line)
+    assert not t.get("reconnects"), t.get("reconnects")
+    print(f"[faults] adb link down 60 s: absorbed; run over {total:.0f} s after the cut")
