@@ -122,8 +122,7 @@ class LabDevice:
         self.known_hosts: Path | None = None
         self.host_key_line: str | None = None
         self.log: Path | None = None
-        self.pids: list[int] = []
-        self._procs: list[procs.ProcId] = []  # the same processes by identity, for stop()
+        self._procs: list[procs.ProcId] = []  # the device's processes at start, by PID and start time
         self.startup_seconds: float | None = None
         self._ns: Netns | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -139,6 +138,11 @@ class LabDevice:
         if self.address is None or self.ssh_key is None or self.known_hosts is None:
             raise LabError("device", "not started")
         return SshEndpoint(self.address, self.ssh_port, self.ssh_user, self.ssh_key, self.known_hosts)
+
+    @property
+    def pids(self) -> list[int]:
+        """PIDs of the device's processes when it became ready (launcher, init, adbd, sshd)."""
+        return [p.pid for p in self._procs]
 
     @property
     def running(self) -> bool:
@@ -186,7 +190,6 @@ class LabDevice:
             self._launch()
             self.wait_ready(self.ready_timeout)
             self._procs = [p for p in map(procs.identify, procs.tree(self._proc.pid)) if p] if self._proc else []
-            self.pids = [p.pid for p in self._procs]
         except BaseException:
             self.stop()
             raise

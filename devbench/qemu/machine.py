@@ -272,8 +272,7 @@ class QemuMachine:
         self.adb_port: int | None = None
         self.ssh_port: int | None = None
         self.pid: int | None = None
-        self.qemu_pid: int | None = None
-        self._qemu: procs.ProcId | None = None  # QEMU by identity, for _kill
+        self._qemu: procs.ProcId | None = None  # QEMU by identity (PID and start time)
         self.console_log: Path | None = None
         self.stderr_log: Path | None = None
         self.known_hosts: Path | None = None
@@ -306,6 +305,11 @@ class QemuMachine:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def qemu_pid(self) -> int | None:
+        """QEMU's PID (the timeout wrapper's child), once it has been seen."""
+        return self._qemu.pid if self._qemu else None
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "arch": self.spec.arch, "adb_serial": self.adb_serial,
@@ -383,16 +387,14 @@ class QemuMachine:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                           start_new_session=True, close_fds=True)
         self.pid = self._proc.pid
-        self.qemu_pid = None
-        self._qemu: procs.ProcId | None = None
+        self._qemu = None
         deadline = time.monotonic() + spec.boot_timeout_s
         text = ""
         pos = 0
         while True:
-            if self.qemu_pid is None:
+            if self._qemu is None:
                 kids = procs.descendants(self.pid)
                 self._qemu = procs.identify(kids[0]) if kids else None
-                self.qemu_pid = self._qemu.pid if self._qemu else None
             chunk, pos = _read_from(self.console_log, pos)
             text += chunk
             state = classify_console(text)
