@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import figure, timed_run  # noqa: E402
+from benchmarks._common import figure, outcome, timed_run  # noqa: E402
 from devbench.lab import AdbServer, LabDevice, ensure_rootfs  # noqa: E402
 from devbench.lab.emulated import EmulatedLabDevice  # noqa: E402
 
@@ -43,13 +43,13 @@ def main() -> int:
             cfg.write_text(f"run: {{name: one, output: {tmp}/out}}\ntargets:\n  - {line}\n" + LIGHT)
             seconds, res = timed_run(cfg)
             alone.append(seconds)
-            print(f"  d{i} alone: {seconds:.1f} s (exit {res.returncode})", flush=True)
+            print(f"  d{i} alone: {seconds:.1f} s ({outcome(res)})", flush=True)
         cfg = Path(tmp) / "all.yaml"
         cfg.write_text(f"run: {{name: all, output: {tmp}/out}}\ntargets:\n" + "".join(f"  - {ln}\n" for ln in lines) + LIGHT)
         together, res = timed_run(cfg)
         ratio = together / max(alone)
         figure("farm: 4 devices / slowest alone", ratio, "x", "< 1.5", ratio < 1.5,
-               f"4 together {together:.1f} s, alone {', '.join(f'{a:.1f}' for a in alone)} s; exit {res.returncode}")
+               f"4 together {together:.1f} s, alone {', '.join(f'{a:.1f}' for a in alone)} s; {outcome(res)}")
     return 0
 
 

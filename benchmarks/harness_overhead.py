@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import DEVBENCH, figure, fork_ms, lab_adb_device, median, results_of, timed_run  # noqa: E402
+from benchmarks._common import DEVBENCH, figure, fork_ms, lab_adb_device, median, outcome, results_of, timed_run  # noqa: E402
 
 # ~30 s of payload on this 2-core machine (a fork of 32K VMAs with one page each is ~50 ms
 # here, ~120 ms with the child's exit and the wait): tune with --vmas / --forks elsewhere.
@@ -129,11 +129,10 @@ def main() -> int:
             _, res = timed_run(cfgs[size])
             data = results_of(res)
             args = payload_args(data)
-            end = _errors(data)
             out = tmp / f"plain-{size}.jsonl"
             env = {**server.env, "ADB": adb_binary(), "SERIAL": dev.adb_serial, "PAYLOAD": str(payload_path(data)),
                    "ARGS": " ".join(args), "OUT": str(out)}
-            print(f"  {size}: payload {' '.join(args)} (devbench exit {res.returncode}{'; ' + end[0] if end else ''})", flush=True)
+            print(f"  {size}: payload {' '.join(args)} (devbench {outcome(res)})", flush=True)
             t: dict[str, list[tuple[float, float]]] = {"devbench": [], "plain": []}
             for i in range(reps):
                 order = ("plain", "devbench") if i % 2 == 0 else ("devbench", "plain")
@@ -167,11 +166,6 @@ def main() -> int:
             for size in ("tiny", "long"):
                 profile(cfgs[size], tmp / f"{size}.prof", 30)
     return 0
-
-
-def _errors(data: dict) -> list[str]:
-    kinds = sorted({e["kind"] for e in data["errors"]})
-    return [f"recorded: {', '.join(kinds)}"] if kinds else []
 
 
 def _load() -> str:
