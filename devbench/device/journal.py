@@ -18,6 +18,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from devbench.procid import Owner, owner_from
+
 SCHEMA = "devbench/restore-journal/1"
 FILE_NAME = "restore-journal.json"
 ROOT_PREFIXES = ((), ("su", "0"), ("sudo", "-n"))
@@ -50,6 +52,15 @@ class Journal:
     procfs: str
     root_prefix: tuple[str, ...] = ()
     entries: list[Entry] = field(default_factory=list)
+    # The run's process start time and boot id (devbench.procid): with the host and pid they
+    # say whether that run is still alive. None in journals written before they were kept;
+    # such a journal's run counts as alive while any process has its pid (Owner.alive).
+    pid_start: int | None = None
+    boot_id: str | None = None
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(self.pid, self.pid_start, self.boot_id)
 
     def encode(self) -> str:
         data = asdict(self)
@@ -72,6 +83,9 @@ def decode(text: str, where: str) -> Journal:
             root_prefix=tuple(str(x) for x in data.get("root_prefix", [])),
             entries=[_entry(e, where) for e in data["entries"]],
         )
+        owner = owner_from(data)
+        if owner is not None:
+            j.pid_start, j.boot_id = owner.start, owner.boot
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, JournalError):
             raise

@@ -3,7 +3,10 @@
 `mkdir WORKDIR/.lock` is atomic on every filesystem a device has, so two devbench processes
 (on this host or on two hosts of a lab) cannot both get it. The owner (host, pid, run, time)
 is written inside; a lock whose devbench process is dead on this host is taken over with a
-warning, any other is refused with a message that says whose it is.
+warning, any other is refused with a message that says whose it is. "Dead" is decided by the
+owner's PID, process start time and boot id (devbench.procid.Owner.alive), never by the
+process's name or command line; a lock written without a start time counts as alive while
+any process has its PID.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from devbench.device.restore import _alive
 from devbench.errors import TargetError
+from devbench.procid import Owner, owner_from
 from devbench.targets.base import Target
 
 _TAKE = r"""
@@ -40,7 +43,7 @@ class DeviceLock:
 
 
 def acquire(target: Target, workdir: str, run_id: str, warn: Callable[[str], None]) -> DeviceLock:
-    owner = {"host": socket.gethostname(), "pid": os.getpid(), "run_id": run_id,
+    owner = {"host": socket.gethostname(), **Owner.me().fields(), "run_id": run_id,
              "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     path = posixpath.join(workdir, ".lock")
     for attempt in (1, 2):
@@ -50,7 +53,7 @@ def acquire(target: Target, workdir: str, run_id: str, warn: Callable[[str], Non
         if "lock=held" not in res.stdout:
             raise TargetError(target.name, "lock", f"cannot create {path}: {res.last_words() or f'exit {res.exit_code}'}")
         held = _owner(res.stdout.split("lock=held", 1)[1])
-        stale = held.get("host") == owner["host"] and isinstance(held.get("pid"), int) and not _alive(held["pid"])  # type: ignore[arg-type]
+        stale = held.get("host") == owner["host"] and _dead(held)
         if attempt == 1 and (stale or not held):
             warn(f"removed a stale device lock {path} ({_who(held) if held else 'no owner recorded'})")
             target.run(["rm", "-rf", path], timeout=30)
@@ -65,6 +68,12 @@ def force_release(target: Target, workdir: str) -> bool:
     path = posixpath.join(workdir, ".lock")
     res = target.run(["sh", "-c", 'if [ -d "$1" ]; then rm -rf "$1" && echo removed; fi', "sh", path], timeout=30)
     return "removed" in res.stdout
+
+
+def _dead(held: dict[str, object]) -> bool:
+    """The lock's owner process (recorded on this host) is dead (False if it records no pid)."""
+    who = owner_from(held)
+    return who is not None and not who.alive()
 
 
 def _owner(text: str) -> dict[str, object]:

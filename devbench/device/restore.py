@@ -55,7 +55,7 @@ def recover(target: Target, workdir: str, boot_timeout_s: float = 180.0) -> Reco
     journal = read_journal(probe_access, path)
     if journal is None:
         return Recovery()
-    if journal.host == socket.gethostname() and journal.pid != os.getpid() and _alive(journal.pid):
+    if journal.host == socket.gethostname() and journal.pid != os.getpid() and journal.owner.alive():
         raise TargetError(target.name, "restore journal",
                           f"the device is in use by devbench pid {journal.pid} on this host (run {journal.run_id}); "
                           f"wait for it, or stop it (its journal: {path})")
@@ -65,11 +65,3 @@ def recover(target: Target, workdir: str, boot_timeout_s: float = 180.0) -> Reco
         access.remove(path)
     return Recovery(journal, [e.setting for e in journal.entries], errors)
 
-
-def _alive(pid: int) -> bool:
-    """A live devbench process (not just any process that got the PID since)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"devbench" in f.read()
-    except OSError:
-        return False

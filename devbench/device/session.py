@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -24,6 +23,7 @@ from devbench.device.probe import Facts
 from devbench.device.restore import journal_path
 from devbench.device.tuning import Change, Tuner, tuned
 from devbench.errors import TargetError
+from devbench.procid import Owner
 from devbench.targets.base import Target
 
 
@@ -77,8 +77,9 @@ class DeviceSession:
     @contextlib.contextmanager
     def tuned(self, record: Callable[[list[Change]], None], warn: Callable[[str], None],
               restore_failed: Callable[[str], None]) -> Iterator[Tuner]:
-        journal = Journal(self.run_id, socket.gethostname(), os.getpid(), self.started,
-                          self.device.sysfs, self.device.procfs, self.root.prefix)
+        me = Owner.me()
+        journal = Journal(self.run_id, socket.gethostname(), me.pid, self.started,
+                          self.device.sysfs, self.device.procfs, self.root.prefix, pid_start=me.start, boot_id=me.boot)
         tuner = Tuner(DeviceAccess(self.target, self.root.prefix), journal_path(self.target.workdir), journal,  # type: ignore[attr-defined]
                       warn=warn, record=record, boot_timeout_s=self.device.boot_timeout_s, restore_failed=restore_failed)
         with tuned(tuner, self.plan):

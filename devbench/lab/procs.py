@@ -1,4 +1,5 @@
-"""Process-tree helpers: find descendants through /proc and end them by PID (never by name)."""
+"""Process-tree helpers: find descendants through /proc and end them by identity (PID and start
+time, devbench.procid), never by name."""
 
 from __future__ import annotations
 
@@ -6,41 +7,12 @@ import os
 import signal
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
+from devbench.procid import ProcId, alive, identify, is_running
+from devbench.procid import stat_fields as _stat_fields
 
-@dataclass(frozen=True)
-class ProcId:
-    """One process, not just its number: a PID and its start time (clock ticks after boot,
-    field 22 of /proc/PID/stat). A recorded PID may be reused by another process once its own
-    has ended; the start time tells them apart."""
-
-    pid: int
-    start: int
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields 3.. of /proc/PID/stat (state first), or None if there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # comm (field 2) may contain spaces and parentheses: split after the last ")".
-    return stat.rsplit(")", 1)[1].split()
-
-
-def identify(pid: int) -> ProcId | None:
-    """The identity of the living process ``pid`` now, or None if there is none."""
-    fields = _stat_fields(pid)
-    if fields is None or fields[0] == "Z":
-        return None
-    return ProcId(pid, int(fields[19]))
-
-
-def is_running(proc: ProcId) -> bool:
-    """True if this very process (same PID and start time) is alive and not a zombie."""
-    return identify(proc.pid) == proc
+__all__ = ["ProcId", "alive", "descendants", "identify", "is_running", "kill_tree", "socket_families", "tree"]
 
 
 def _ppid_map() -> dict[int, int]:
@@ -73,11 +45,6 @@ def descendants(pid: int) -> list[int]:
 def tree(pid: int) -> list[int]:
     """``pid`` and its descendants (only the living ones)."""
     return ([pid] if alive(pid) else []) + descendants(pid)
-
-
-def alive(pid: int) -> bool:
-    """True if a process (not a zombie) with this PID exists."""
-    return identify(pid) is not None
 
 
 def kill_tree(pid: int, extra: Iterable[ProcId] = (), timeout: float = 5.0) -> list[int]:
