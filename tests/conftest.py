@@ -1,7 +1,10 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests import ci_gate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -10,3 +13,50 @@ ROOT = Path(__file__).resolve().parents[1]
 def devbench_cmd():
     """The installed CLI, run the way a user runs it."""
     return [sys.executable, "-m", "devbench"]
+
+
+# -- what the run covered per kind of test; with CI=true a skipped lab/qemu/lava/browser test
+# fails the run (tests/ci_gate.py) --------------------------------------------------------------
+
+_KINDS: dict[str, tuple[str, ...]] = {}  # nodeid -> kinds, from the collected items' markers
+_TALLY = ci_gate.Tally()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [it.nodeid for it in items
+                if ci_gate.missing_lab_marker(it.fixturenames, (m.name for m in it.iter_markers()))]
+    if unmarked:
+        raise pytest.UsageError("these tests use the lab's fixtures but are not marked lab (pytest.mark.lab): "
+                                + ", ".join(unmarked))
+    for it in items:
+        _KINDS[it.nodeid] = ci_gate.kinds_of(m.name for m in it.iter_markers())
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    kinds = _KINDS.get(report.nodeid, ("unit",))
+    if report.failed:
+        _TALLY.record(report.nodeid, kinds, "failed")
+    elif report.skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        _TALLY.record(report.nodeid, kinds, "skipped", reason.removeprefix("Skipped: "))
+    elif report.when == "call":
+        _TALLY.record(report.nodeid, kinds, "passed")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if ci_gate.is_ci(os.environ) and _TALLY.forbidden_skips() and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if not _TALLY.tests:
+        return
+    terminalreporter.section("tests per kind (marker)")
+    for line in ci_gate.summary_lines(_TALLY):
+        terminalreporter.write_line(line)
+    skipped = _TALLY.forbidden_skips()
+    if ci_gate.is_ci(os.environ) and skipped:
+        terminalreporter.section("CI: skipped tests fail the run", red=True)
+        for line in ci_gate.ci_failure_lines(skipped):
+            terminalreporter.write_line(line, red=True)

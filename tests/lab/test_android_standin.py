@@ -10,6 +10,8 @@ import pytest
 from devbench.config import AdbOptions
 from devbench.targets.adb import AdbTarget
 
+pytestmark = pytest.mark.lab
+
 FAKE_GETPROP = """#!/bin/sh
 # devbench test stand-in: answers like an Android emulator
 case "$1" in

@@ -55,6 +55,7 @@ benchmark:
 """
 
 
+@pytest.mark.lab
 def test_emulator_target_starts_runs_and_stops_the_standin(tmp_path, devbench_cmd, adb_server, lab_device, boot_completed_getprop):
     sdk = tmp_path / "sdk"
     (sdk / "emulator").mkdir(parents=True)
@@ -76,6 +77,7 @@ def test_emulator_target_starts_runs_and_stops_the_standin(tmp_path, devbench_cm
     assert not Path(f"/proc/{pid}").exists(), "the emulator outlived the run"
 
 
+@pytest.mark.lab
 def test_missing_sdk_is_a_clear_error(tmp_path, devbench_cmd, adb_server, monkeypatch):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(config(tmp_path, adb_server, tmp_path / "no-sdk"))

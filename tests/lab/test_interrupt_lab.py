@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.lab
+
 MAP_COUNT = "/proc/sys/vm/max_map_count"
 
 

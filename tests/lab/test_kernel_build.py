@@ -32,6 +32,7 @@ def kernel() -> KernelBuild:
     return ensure_kernel("x86_64", cache_dir=USER_CACHE)
 
 
+@pytest.mark.qemu  # builds the kernel QEMU boots
 def test_kernel_image_and_files(kernel: KernelBuild):
     assert kernel.arch == "x86_64"
     assert kernel.image.name == "bzImage" and kernel.image.is_file()
@@ -47,6 +48,7 @@ def test_kernel_image_and_files(kernel: KernelBuild):
     assert kernel.build_seconds > 0
 
 
+@pytest.mark.qemu  # builds the kernel QEMU boots
 def test_cached_call_is_immediate(kernel: KernelBuild):
     t0 = time.monotonic()
     again = ensure_kernel("x86_64", cache_dir=USER_CACHE)
@@ -54,6 +56,7 @@ def test_cached_call_is_immediate(kernel: KernelBuild):
     assert again == kernel
 
 
+@pytest.mark.qemu  # builds the kernel QEMU boots
 def test_saved_config_has_every_required_option(kernel: KernelBuild):
     cfg = parse_config(kernel.config.read_text())
     assert cfg["ANON_VMA_NAME"] == "y"
@@ -62,6 +65,7 @@ def test_saved_config_has_every_required_option(kernel: KernelBuild):
     assert check_config(cfg, "x86_64") == []
 
 
+@pytest.mark.qemu  # builds the kernel QEMU boots
 def test_find_config_reads_ikconfig_from_the_bzimage(kernel: KernelBuild):
     found = find_config(kernel.image)
     assert found is not None

@@ -18,7 +18,7 @@ from devbench.lab import procs
 from devbench.lab.keys import known_hosts_lines, write_ed25519
 from devbench.lab.netns import list_netns
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
 AF_VSOCK = 40
 
 

@@ -22,7 +22,7 @@ from devbench.lab.netns import list_netns
 from devbench.cache import marker_path
 from devbench.lab.rootfs import ADBD_PATH
 
-pytestmark = pytest.mark.timeout(1800)  # the first run builds the arm64 rootfs under qemu-user
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(1800)]  # the first run builds the arm64 rootfs under qemu-user
 AF_VSOCK = 40
 EM_AARCH64 = 0xB7
 

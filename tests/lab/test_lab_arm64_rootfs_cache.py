@@ -30,7 +30,7 @@ mkdir -p "$dir{os.path.dirname(ADBD_PATH)}" && touch "$dir{ADBD_PATH}"
 }} > "$FAKE_REPORT"
 """
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="ensure_rootfs builds only as root")
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="ensure_rootfs builds only as root")]
 
 
 @pytest.fixture

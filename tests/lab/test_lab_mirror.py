@@ -103,6 +103,7 @@ def test_reads_files(tmp_path: Path) -> None:
         debian_mirror(tmp_path / "missing")
 
 
+@pytest.mark.lab  # the lab's rootfs is built from this mirror
 @pytest.mark.skipif(not Path("/etc/apt").is_dir(), reason="not a Debian-family machine")
 def test_this_machine_has_a_mirror() -> None:
     assert debian_mirror().startswith(("http://", "https://"))

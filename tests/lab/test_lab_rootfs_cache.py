@@ -29,7 +29,7 @@ echo "E: line two of the failure"
 exit 3
 """
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="ensure_rootfs builds only as root")
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="ensure_rootfs builds only as root")]
 
 
 def _fake(tmp_path: Path, body: str, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from devbench.config import load_config
 from devbench.resources import data_dir
 
@@ -16,6 +18,7 @@ def test_shipped_configs_parse():
         assert cfg.benchmark.scenarios and cfg.targets
 
 
+@pytest.mark.lab
 def test_lab_up_writes_a_smoke_config_that_runs(tmp_path, devbench_cmd, adb_server, lab_rootfs):
     out = tmp_path / "smoke.yaml"
     up = subprocess.Popen([sys.executable, "-m", "devbench.lab", "up", "--config-out", str(out),

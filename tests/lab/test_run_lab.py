@@ -4,8 +4,12 @@ import json
 import subprocess
 
 
+import pytest
+
 from tests.e2e.test_run_local import kernel_has_anon_vma_name
 from tests.lab import lines
+
+pytestmark = pytest.mark.lab
 
 FORKS, BATCHES, VMAS = 30, 3, 4096
 

@@ -10,6 +10,8 @@ from devbench.errors import TargetError
 from devbench.targets.adb import AdbTarget
 from devbench.targets.ssh import SshTarget
 
+pytestmark = pytest.mark.lab
+
 
 @pytest.fixture(params=["adb", "ssh"])
 def target(request, adb_server, adb_device_serial, ssh_device):

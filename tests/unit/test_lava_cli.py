@@ -37,6 +37,7 @@ def test_lava_results_refuses_a_malformed_file_in_one_line(tmp_path):
     assert res.stderr.startswith(f"devbench: {bad}") and len(res.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.lava
 @pytest.mark.skipif(not shutil.which("python3") or subprocess.run(["/usr/bin/python3", "-c", "import lava_common"]).returncode,
                     reason="lava-common (Debian package) is not installed")
 def test_lava_job_writes_a_job_that_lavas_validator_accepts(tmp_path):

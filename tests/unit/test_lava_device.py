@@ -32,8 +32,8 @@ from devbench.report.html import render_html
 from devbench.report.table import render_text
 from tests.lava import fakelava
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
-                                reason="runs the x86_64 payload on this machine")
+pytestmark = [pytest.mark.lava, pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
+                                reason="runs the x86_64 payload on this machine")]
 
 CONFIG = """\
 run: {{name: lava-device}}
