@@ -31,6 +31,7 @@ from devbench.lab.keys import known_hosts_lines
 from .errors import BootError, QemuError, meaningful_line
 from .image import (FAILED_MARKER, GUEST_ADB_PORT, GUEST_ADDRESS, GUEST_SSH_PORT, INIT_PATH, READY_MARKER,
                     GuestImage)
+from .retry import EARLY_PANIC_RETRIES, FailureKind, RetryBudget, panic_kind, should_retry
 
 Arch = Literal["x86_64", "arm64"]
 Accel = Literal["tcg", "kvm", "auto"]
@@ -39,7 +40,6 @@ QEMU_BINARIES: dict[str, str] = {"x86_64": "qemu-system-x86_64", "arm64": "qemu-
 CONSOLES: dict[str, str] = {"x86_64": "ttyS0", "arm64": "ttyAMA0"}
 _HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 _TAIL_LINES = 20
-_MAX_PORT_RETRIES = 5
 
 # QEMU stderr: what it means
 _PORT_CLASH = re.compile(r"could not set up host forwarding rule", re.I)
@@ -63,17 +63,18 @@ class QemuSpec:
     accel: Accel = "tcg"
     append: str = ""
     boot_timeout_s: float = 180.0
-    retries: int = 2
+    retries: int = 2  # failed boots tried again (early panics and port clashes: devbench.qemu.retry)
     hard_timeout_s: float = 7200.0
     initrd: Path | None = None
+    early_panic_retries: int = EARLY_PANIC_RETRIES
 
     def __post_init__(self) -> None:
         if self.arch not in QEMU_BINARIES:
             raise ValueError(f"arch must be one of {sorted(QEMU_BINARIES)}, not {self.arch!r}")
         if self.accel not in ("tcg", "kvm", "auto"):
             raise ValueError(f"accel must be tcg, kvm or auto, not {self.accel!r}")
-        if self.memory_mb < 64 or self.cpus < 1 or self.retries < 0:
-            raise ValueError("memory_mb >= 64, cpus >= 1, retries >= 0")
+        if self.memory_mb < 64 or self.cpus < 1 or self.retries < 0 or self.early_panic_retries < 0:
+            raise ValueError("memory_mb >= 64, cpus >= 1, retries >= 0, early_panic_retries >= 0")
         if self.boot_timeout_s <= 0 or self.hard_timeout_s <= self.boot_timeout_s:
             raise ValueError("0 < boot_timeout_s < hard_timeout_s")
 
@@ -245,9 +246,9 @@ def ssh_answers(port: int, timeout: float = 3.0) -> bool:
 class _Attempt(Exception):
     """One boot attempt ended without a ready guest."""
 
-    def __init__(self, kind: str, reason: str, tail: list[str]) -> None:
+    def __init__(self, kind: FailureKind, reason: str, tail: list[str]) -> None:
         super().__init__(reason)
-        self.kind = kind  # "port" (retry, not counted), "fatal" (no retry), "failed" (counted)
+        self.kind = kind  # whether it is tried again: devbench.qemu.retry
         self.reason = reason
         self.tail = tail
 
@@ -339,8 +340,8 @@ class QemuMachine:
             self.accel = resolve_accel(self.spec)
         except QemuError as e:
             raise BootError(e.detail, [], 0, name=self.name) from None
-        failures = 0
-        port_clashes = 0
+        budget = RetryBudget(self.spec.retries, self.spec.early_panic_retries)
+        failures: list[FailureKind] = []
         while True:
             self.attempts += 1
             t0 = time.monotonic()
@@ -349,13 +350,9 @@ class QemuMachine:
             except _Attempt as a:
                 self.attempt_log.append((self.attempts, a.kind + ": " + a.reason, round(time.monotonic() - t0, 2)))
                 self._kill()
-                if a.kind == "port" and port_clashes < _MAX_PORT_RETRIES:
-                    port_clashes += 1
+                failures.append(a.kind)
+                if should_retry(failures, budget):
                     continue
-                if a.kind == "failed":
-                    failures += 1
-                    if failures <= self.spec.retries:
-                        continue
                 raise BootError(a.reason, a.tail, self.attempts, name=self.name,
                                 console_log=str(self.console_log)) from None
             except BaseException:
@@ -401,7 +398,9 @@ class QemuMachine:
             if state == "panic":
                 self._settle()  # the rest of the panic message, then QEMU exits (panic=-1)
                 text += _read_from(self.console_log, pos)[0]
-                raise _Attempt("failed", "kernel panic", console_tail(text))
+                kind = panic_kind(console_lines(text))
+                raise _Attempt(kind, "kernel panic" + (" before any init started" if kind == "early-panic" else ""),
+                               console_tail(text))
             if state == "failed":
                 self._settle()
                 text += _read_from(self.console_log, pos)[0]
