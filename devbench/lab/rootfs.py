@@ -89,6 +89,22 @@ def ensure_rootfs(arch: str = "amd64", cache_dir: Path | None = None,
     return root
 
 
+def mmdebstrap_command(target: Path, arch: str, packages: Sequence[str] = DEFAULT_PACKAGES,
+                       suite: str = SUITE, mirror: str = "", extra: Sequence[str] = ()) -> list[str]:
+    """The argument list that builds the lab rootfs into ``target`` (pure; nothing is run).
+
+    A foreign ``arch`` runs mmdebstrap under _binfmt_ns.py (a private binfmt_misc with
+    qemu-user), in root mode as root of that user namespace. ``extra``: more mmdebstrap
+    options (e.g. ``--simulate``, which devbench.toolcheck uses).
+    """
+    cmd = ["mmdebstrap", "--variant=apt", f"--architectures={arch}", *extra,
+           "--include=" + ",".join(packages), suite, str(target), mirror]
+    if needs_emulation(arch):
+        cmd = [sys.executable, str(_BINFMT_NS), "--arch", QEMU_ARCH[arch], "--",
+               cmd[0], "--mode=root", *cmd[1:]]
+    return cmd
+
+
 def _build(root: Path, arch: str, packages: Sequence[str], suite: str,
            mirror: str | None, timeout: float) -> None:
     if shutil.which("mmdebstrap") is None:
@@ -97,17 +113,13 @@ def _build(root: Path, arch: str, packages: Sequence[str], suite: str,
         raise LabError("rootfs", "building the lab rootfs needs root")
     mirror = mirror or debian_mirror()
     log = root.with_name(root.name + ".log")
-    tmp = fresh_tmp(root)
-    cmd = ["mmdebstrap", "--variant=apt", f"--architectures={arch}",
-           "--include=" + ",".join(packages), suite, str(tmp), mirror]
     if needs_emulation(arch):
         qemu = QEMU_ARCH[arch]
         if not os.access(f"/usr/bin/qemu-{qemu}-static", os.X_OK):
             raise LabError("rootfs", f"building an {arch} rootfs needs /usr/bin/qemu-{qemu}-static "
                                      "(apt-get install qemu-user-static)")
-        # a private binfmt_misc for qemu-user; root mode as root of that user namespace
-        cmd = [sys.executable, str(_BINFMT_NS), "--arch", qemu, "--",
-               cmd[0], "--mode=root", *cmd[1:]]
+    tmp = fresh_tmp(root)
+    cmd = mmdebstrap_command(tmp, arch, packages, suite, mirror)
     t0 = time.monotonic()
     try:
         with open(log, "w") as out:
