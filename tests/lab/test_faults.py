@@ -1,6 +1,6 @@
 """Fault injection against real lab devices: adbd killed mid-run (and back), a device that
-stays gone, payload processes killed or timed out. Nothing measured is lost and the device is
-restored each time."""
+stays gone, payload processes killed or timed out, a link down, the connection cut the moment
+the restore starts. Nothing measured is lost and the device is restored each time."""
 
 from __future__ import annotations
 
@@ -228,3 +228,94 @@ def test_adb_link_down_a_minute_is_absorbed_by_the_adb_transport(tmp_path, devbe
                                        target=line)
     assert not t.get("reconnects"), t.get("reconnects")
     print(f"[faults] adb link down 60 s: absorbed; run over {total:.0f} s after the cut")
+
+
+STANDIN_TREE = "/data/local/tmp/standin-tree"
+STANDIN_BIN = "/usr/local/bin"
+
+
+def kill_in_device(dev: LabDevice, comm: str) -> list[int]:
+    """SIGKILL every process of the device named `comm` (by PID); the PIDs killed."""
+    victims = device_pids(dev, comm)
+    for pid in victims:
+        subprocess.run(["kill", "-9", str(pid)], check=False)
+    return victims
+
+
+@pytest.mark.parametrize("transport", ["adb", "ssh"])
+def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp_path, adb_server, own_device, monkeypatch, transport):
+    """A real cut at the moment devbench starts restoring: over adb, adbd is SIGKILLed (it is
+    started again only when devbench connects anew); over SSH, the connection's sshd-session
+    processes are SIGKILLed (the listening sshd stays). The device is a stand-in Android tree in
+    a lab device (tests/standins), changed by the run. Every restore command fails on the dead
+    connection, the run records restore-failed, then devbench reconnects and restores the
+    device from the journal it left there. The run is in this process only to time the cut."""
+    import devbench.runner as runner
+    from devbench.config import load_config
+    from devbench.device.tuning import Tuner
+    from devbench.runner import NoProgress, execute, start_run
+    from tests.standins import android_device as standin
+
+    ssh = ssh_of(own_device)  # the fault injector's own connection, closed before the run
+    try:
+        standin.lay_out(ssh, STANDIN_TREE, standin.tree_files())
+        standin.install(ssh, STANDIN_BIN)
+        before = standin.read_tree(ssh, STANDIN_TREE)
+    finally:
+        ssh.close()
+    if transport == "adb":
+        adb_server.connect(own_device.adb_serial)
+        line = lines.adb_line("phone", own_device.adb_serial, adb_server.port, how="connect")
+    else:
+        line = lines.ssh_line("phone", own_device.ssh())
+    device = ("reconnect_timeout_s: 60, stop_framework: true, cpufreq: {governor: performance, khz: 1800000, cpus: [0, 4]}, "
+              f"pin: [0, 1], sysfs: {STANDIN_TREE}/sys, procfs: {STANDIN_TREE}/proc")
+    cfg = load_config(write_config(tmp_path, line, forks=40, batches=4, vmas=512, device=device))
+
+    real_open, real_restore = runner.open_target, Tuner.restore
+    killed: list[int] = []
+    opened: list[str] = []
+
+    def restore(self):
+        killed.extend(kill_in_device(own_device, "adbd" if transport == "adb" else "sshd-session"))
+        assert killed, "nothing to kill: the cut did not happen"
+        return real_restore(self)
+
+    def open_target(tcfg, run_dir, step):
+        if killed and transport == "adb" and not device_pids(own_device, "adbd"):
+            back = ssh_of(own_device)  # the device comes back when devbench tries again
+            try:
+                res = back.run(["sh", "-c", 'ADBD_PORT=5555 nohup "$0" >/dev/null 2>&1 & echo $!', ADBD_PATH], timeout=30)
+                assert res.stdout.strip().isdigit()  # it dies with the device at the end
+            finally:
+                back.close()
+            own_device.wait_ready(30)
+        opened.append("after the cut" if killed else "first")
+        return real_open(tcfg, run_dir, step)
+
+    monkeypatch.setattr(runner, "open_target", open_target)
+    monkeypatch.setattr(Tuner, "restore", restore)
+    run_dir, store = start_run(cfg)
+    assert execute(cfg, store, NoProgress()) is False  # the failed restore is an error of the run
+    assert opened == ["first", "after the cut"] and killed
+
+    check = ssh_of(own_device)
+    try:
+        assert standin.read_tree(check, STANDIN_TREE) == before  # every file of the tree as it was
+        assert standin.getprop(check, "init.svc.zygote") == "running"
+        assert standin.getprop(check, "sys.boot_completed") == "1"
+        workdir = "/data/local/tmp/devbench" if transport == "adb" else "/tmp/devbench"
+        assert check.run(["test", "-e", f"{workdir}/restore-journal.json"], timeout=30).exit_code == 1  # the journal is gone
+        standin.uninstall(check, STANDIN_BIN)
+    finally:
+        check.close()
+    data = json.loads((run_dir / "results.json").read_text())
+    [t] = data["targets"]
+    errors = [e for e in data["errors"] if e["kind"] != "kernel-lacks-anon-vma-name"]  # this host's kernel
+    assert [e["kind"] for e in errors] == ["restore-failed"], [e["message"] for e in errors]
+    changed = len(t["device_changes"])
+    assert changed >= 5 and f"{changed} setting(s) not restored" in errors[0]["message"], errors[0]["message"]
+    assert not any(c["restored"] for c in t["device_changes"])  # as the cut connection saw it
+    assert any(w.startswith("restore on reconnect: undid run " + data["run"]["id"]) for w in t["warnings"]), t["warnings"]
+    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40  # nothing measured is lost
+    print(f"[faults] {transport}: cut at restore (killed {killed}); {errors[0]['message'][:200]}")
