@@ -11,13 +11,13 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from devbench.config import BenchmarkConfig, Config, TargetConfig
-from devbench.device.lock import acquire
+from devbench.device.lock import DeviceLock, acquire
 from devbench.device.probe import probe
 from devbench.device.restore import recover
 from devbench.device.session import DeviceSession
@@ -192,6 +192,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
     step = "connect"
     target: Target | None = None
     lock = None
+    lock_left: DeviceLock | None = None  # not released (the connection was lost): released on reconnect
     try:
         progress.step(name, "connecting")
         target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text))
@@ -313,7 +314,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                     with signals_deferred():  # the lock goes whole, even on a second Ctrl-C
                         lock.release()
             except DevbenchError:
-                pass
+                lock_left = lock
             try:
                 target.close()
             except DevbenchError as exc:  # e.g. a labgrid place that could not be released
@@ -321,7 +322,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
             except Exception:  # closing a dead connection must not hide the real outcome
                 pass
     if any(e["kind"] == "restore-failed" for e in store.data["errors"][first_error:] if e["target"] == name):
-        _restore_on_reconnect(cfg, tcfg, store, progress)
+        _restore_on_reconnect(cfg, tcfg, store, progress, lock_left)
     return _finish(store, name, first_error, errors_before, progress)
 
 
@@ -405,9 +406,12 @@ def kernel_last_words(target: Target, remote: str) -> list[str]:
     return [ln.strip()[:300] for ln in res.stdout.splitlines() if ln.strip()]
 
 
-def _restore_on_reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress) -> None:
+def _restore_on_reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress,
+                          lock: DeviceLock | None = None) -> None:
     """A restore that failed (typically: the connection dropped) is tried once more on a new
-    connection, from the journal on the device. QEMU guests and emulators die with the run."""
+    connection, from the journal on the device; once that restored everything, the run's device
+    lock, if the lost connection could not release it, is released on the new one. QEMU guests
+    and emulators die with the run."""
     name = tcfg.name
     if tcfg.kind not in ("adb", "ssh", "local", "labgrid"):
         return
@@ -417,6 +421,9 @@ def _restore_on_reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, 
         target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text))
         recovery = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
         store.warn(name, f"restore on reconnect: {recovery.summary()}")
+        if lock is not None and not recovery.errors:
+            with signals_deferred():
+                replace(lock, target=target).release()
     except DevbenchError as exc:
         store.warn(name, f"restore on reconnect failed ({exc}); run `devbench restore` when the device is back")
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import lines
+from tests.lab import lines, runs
 from tests.standins import android_device as standin
 
 pytestmark = pytest.mark.lab
@@ -68,9 +68,9 @@ def adb_line(adb_server, serial: str) -> str:
     return lines.adb_line("phone", serial, adb_server.port)
 
 
-def results(tmp_path: Path) -> dict:
-    [run_dir] = list((tmp_path / "out").iterdir())
-    return json.loads((run_dir / "results.json").read_text())
+def results(tmp_path: Path, res=None) -> dict:
+    """The run's results.json; RunFailed with its errors and devbench's stderr if there is none."""
+    return runs.results(tmp_path / "out", res)
 
 
 def assert_restored(target, before: dict[str, str]) -> None:
@@ -86,10 +86,10 @@ def assert_restored(target, before: dict[str, str]) -> None:
 def test_run_locks_records_and_restores(tmp_path, devbench_cmd, adb_server, adb_device_serial, ssh_device, phone, transport):
     target, files, before = phone
     line = adb_line(adb_server, adb_device_serial) if transport == "adb" else lines.ssh_line("phone", ssh_device)
-    res = subprocess.run([*devbench_cmd, "run", str(config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300)
+    res = runs.run([*devbench_cmd, "run", str(config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr, res.stderr
-    data = results(tmp_path)
-    [t] = data["targets"]
+    data = results(tmp_path, res)
+    t = runs.target(data, "phone", res)
     assert t["facts"]["android"] is True and [p["name"] for p in t["facts"]["cpufreq"]] == ["policy0", "policy4"]
     assert t["facts"]["battery_pct"] == 80 and t["facts"]["thermal"][0]["trips"][0]["type"] == "passive"
     assert t["device"]["locked_khz"] == {"policy0": 1804800, "policy4": 2016000}  # nearest available to 1800000
@@ -149,9 +149,14 @@ def start_long_run(tmp_path, devbench_cmd, adb_server, serial):
     proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def running() -> bool:
+        if proc.poll() is not None:  # it ended before its first samples: say why
+            out, err = proc.communicate()
+            res = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+            found = sorted((tmp_path / "out").glob("*/results.json"))
+            raise runs.RunFailed(runs.explain("the run ended before its first samples", json.loads(found[0].read_text()) if found else None, res))
         try:
             data = results(tmp_path)
-        except (ValueError, FileNotFoundError):
+        except (runs.RunFailed, ValueError):
             return False
         return bool(data["samples"])
 
@@ -192,15 +197,15 @@ def test_sigkilled_run_is_undone_from_the_journal(tmp_path, devbench_cmd, adb_se
     journal = json.loads(target.run(["cat", f"{ADB_WORKDIR}/restore-journal.json"], timeout=30).stdout)
     assert journal["pid"] == proc.pid and len(journal["entries"]) >= 5
     if undo == "devbench restore":
-        res = subprocess.run([*devbench_cmd, "restore", str(cfg)], capture_output=True, text=True, timeout=300)
+        res = runs.run([*devbench_cmd, "restore", str(cfg)], capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr
         assert f"undid run {journal['run_id']}" in res.stdout and "restored" in res.stdout
         assert_restored(target, before)
-        again = subprocess.run([*devbench_cmd, "restore", str(cfg)], capture_output=True, text=True, timeout=300)
+        again = runs.run([*devbench_cmd, "restore", str(cfg)], capture_output=True, text=True, timeout=300)
         assert again.returncode == 0 and "nothing to undo" in again.stdout
     else:
         small = config(tmp_path / "next", adb_line(adb_server, adb_device_serial))
-        res = subprocess.run([*devbench_cmd, "run", str(small), "--quiet"], capture_output=True, text=True, timeout=300)
+        res = runs.run([*devbench_cmd, "run", str(small), "--quiet"], capture_output=True, text=True, timeout=300)
         assert "Traceback" not in res.stderr
         data = results(tmp_path / "next")
         [t] = data["targets"]
@@ -217,7 +222,7 @@ def test_scenario_that_cannot_fit_is_refused_before_any_change(tmp_path, devbenc
     before = standin.read_tree(target, TREE)
     cfg = config(tmp_path, adb_line(adb_server, adb_device_serial), vmas=8192,
                  scenarios="    - {name: 10 pages, pages: 10}\n")
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     data = results(tmp_path)
     [err] = [e for e in data["errors"] if e["kind"] == "not-enough-memory"]
@@ -232,7 +237,7 @@ def test_scenario_that_cannot_fit_is_refused_before_any_change(tmp_path, devbenc
 def test_map_count_that_cannot_be_raised_is_refused(tmp_path, devbench_cmd, adb_server, adb_device_serial, phone):
     target, _, before = phone
     cfg = config(tmp_path, adb_line(adb_server, adb_device_serial), device_extra="  root: never\n")
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 1
     data = results(tmp_path)
     errs = [e for e in data["errors"] if e["kind"] == "map-count-too-low"]
@@ -282,6 +287,9 @@ def test_connection_lost_during_restore_is_restored_on_reconnect(tmp_path, adb_s
     assert execute(cfg, store, NoProgress()) is False  # the failed restore is an error of the run
     assert len(opened) == 2
     assert_restored(target, before)
+    # the lock the lost connection could not release went with the restore on the new one (left,
+    # it would hold off every later run of this process: the test's own pid is alive)
+    assert not target.run(["test", "-e", f"{ADB_WORKDIR}/.lock"], timeout=30).ok
     data = json.loads((run_dir / "results.json").read_text())
     [t] = data["targets"]
     errors = [e for e in data["errors"] if e["kind"] != "kernel-lacks-anon-vma-name"]  # this host's kernel
