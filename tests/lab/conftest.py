@@ -126,3 +126,66 @@ def adb_target(adb_server: AdbServer, adb_device_serial: str) -> Iterator[AdbTar
     t = AdbTarget("check", AdbOptions(serial=adb_device_serial, server_port=adb_server.port))
     yield t
     t.close()
+
+
+# -- after each test: nothing left for the next one; a failure shows devbench's side -----------
+
+from devbench.lab import procs  # noqa: E402
+from tests.lab import leftovers, runs  # noqa: E402
+
+SHARED_DEVICES = ("lab_device", "lab_device_arm64")  # session devices every lab test shares
+FIXTURE_PROCESSES = ("lab_device", "lab_device_arm64", "adb_server")  # their processes are not leftovers
+_SETTLE_S = 3.0  # a process ending when its test ends may need a moment
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails the test (at teardown, after its own fixtures' teardown) that left a device lock, a
+    restore journal or a payload on a shared lab device, or a process on this host, naming what
+    it left; removes it, so the next test starts clean."""
+    import os
+    import time
+
+    before = leftovers.host_processes(os.getpid())
+    runs.RECENT.clear()
+    yield
+    left: list[str] = []
+    for name in SHARED_DEVICES:
+        if name in request.fixturenames:
+            left += map(str, leftovers.check_device(name, request.getfixturevalue(name)))
+    roots = [p for name in FIXTURE_PROCESSES if name in request.fixturenames
+             for p in _fixture_pids(request.getfixturevalue(name))]
+    tmp = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
+    deadline = time.monotonic() + _SETTLE_S
+    while True:
+        now = leftovers.host_processes(os.getpid()) | (leftovers.mentioning(str(tmp)) if tmp else set())
+        stray = leftovers.new_processes(before, now, roots)
+        if not stray or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for p in sorted(stray, key=lambda p: p.pid):
+        left.append(f"process pid {p.pid} ({leftovers.describe(p)})")
+    for p in stray:
+        procs.kill_tree(p.pid, [p])
+    if left:
+        pytest.fail(f"{request.node.nodeid} left behind (now removed): " + "; ".join(left), pytrace=False)
+
+
+def _fixture_pids(value: object) -> list[int]:
+    if isinstance(value, LabDevice):
+        return value.pids
+    pid = getattr(value, "pid", None)
+    return [pid] if isinstance(pid, int) else []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A failing lab test's report shows its devbench runs' errors (every results.json under its
+    tmp_path) and each devbench command's stderr tail (tests/lab/runs.py)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when in ("call", "teardown"):
+        tmp = getattr(item, "funcargs", {}).get("tmp_path")
+        text = runs.report_text(tmp)
+        if text:
+            report.sections.append(("devbench: the runs' errors and stderr", text))

@@ -1,11 +1,10 @@
 """forks: auto on the real lab device: rounds until the CI is narrow enough, or the cap."""
 
 import json
-import subprocess
 
 import pytest
 
-from tests.lab import lines
+from tests.lab import lines, runs
 
 pytestmark = pytest.mark.lab
 
@@ -29,7 +28,7 @@ benchmark:
   scenarios:
     - {{name: 1 page, pages: 1}}
 """)
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
     assert "Traceback" not in res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
     data = json.loads((run_dir / "results.json").read_text())

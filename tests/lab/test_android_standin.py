@@ -3,12 +3,13 @@ like an Android emulator. No lab device runs Android; this checks devbench's det
 its emulator defaults, not Android itself."""
 
 import json
-import subprocess
 
 import pytest
 
 from devbench.config import AdbOptions
 from devbench.targets.adb import AdbTarget
+
+from tests.lab import runs
 
 pytestmark = pytest.mark.lab
 
@@ -53,7 +54,7 @@ benchmark:
   scenarios:
     - {{name: unpopulated, pages: 0}}
 """)
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
     data = json.loads((run_dir / "results.json").read_text())

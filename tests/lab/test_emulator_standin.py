@@ -4,7 +4,6 @@ devbench starts it, waits for sys.boot_completed, runs, and kills it by PID afte
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,8 @@ import pytest
 from devbench.config import AdbOptions
 from devbench.targets.adb import AdbTarget
 from devbench.targets.emulator import emulator_command
+
+from tests.lab import runs
 
 STANDINS = Path(__file__).parent / "standins"
 GETPROP = """#!/bin/sh
@@ -64,7 +65,7 @@ def test_emulator_target_starts_runs_and_stops_the_standin(tmp_path, devbench_cm
     cfg = tmp_path / "c.yaml"
     cfg.write_text(config(tmp_path, adb_server, sdk))
     env = {**os.environ, "STANDIN_ADBD": lab_device.adb_serial, "STANDIN_PIDFILE": str(pidfile)}
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300, env=env)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300, env=env)
     assert "Traceback" not in res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
     data = json.loads((run_dir / "results.json").read_text())
@@ -81,7 +82,7 @@ def test_emulator_target_starts_runs_and_stops_the_standin(tmp_path, devbench_cm
 def test_missing_sdk_is_a_clear_error(tmp_path, devbench_cmd, adb_server, monkeypatch):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(config(tmp_path, adb_server, tmp_path / "no-sdk"))
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=120)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
     errors = json.loads((run_dir / "results.json").read_text())["errors"]

@@ -14,7 +14,7 @@ import pytest
 
 from devbench.lab import LabDevice
 from devbench.lab.emulated import EmulatedLabDevice
-from tests.lab import lines
+from tests.lab import lines, runs
 from tests.lab.lines import ssh_line
 
 pytestmark = pytest.mark.lab
@@ -69,7 +69,7 @@ def test_four_devices_in_one_run(tmp_path, devbench_cmd, adb_server, lab_device,
     adb_server.connect(lab_device_arm64.adb_serial)
     targets = [adb_line("amd64-adb", lab_device.adb_serial, adb_server.port), ssh_line("amd64-ssh", second_amd64.ssh()),
                adb_line("arm64-adb", lab_device_arm64.adb_serial, adb_server.port), ssh_line("arm64-ssh", second_arm64.ssh())]
-    res = subprocess.run([*devbench_cmd, "run", str(farm_config(tmp_path, targets))], capture_output=True, text=True, timeout=900)
+    res = runs.run([*devbench_cmd, "run", str(farm_config(tmp_path, targets))], capture_output=True, text=True, timeout=900)
     assert "Traceback" not in res.stderr
     data = results(tmp_path)
     by_name = {t["name"]: t for t in data["targets"]}
@@ -132,7 +132,7 @@ def test_a_device_busy_with_another_devbench_is_refused(tmp_path, devbench_cmd, 
             time.sleep(0.1)
         while time.monotonic() < deadline and not results(first_dir)["samples"]:
             time.sleep(0.1)
-        res = subprocess.run([*devbench_cmd, "run", str(farm_config(second_dir, [ssh_line("dut", ssh_device)])), "--quiet"],
+        res = runs.run([*devbench_cmd, "run", str(farm_config(second_dir, [ssh_line("dut", ssh_device)])), "--quiet"],
                              capture_output=True, text=True, timeout=120)
         assert res.returncode == 1
         data = results(second_dir)
@@ -143,6 +143,6 @@ def test_a_device_busy_with_another_devbench_is_refused(tmp_path, devbench_cmd, 
         proc.communicate(timeout=120)
     assert proc.returncode == 130
     # the lock went with the run: the device is free again
-    subprocess.run([*devbench_cmd, "run", str(farm_config(tmp_path / "c", [ssh_line("dut", ssh_device)])), "--quiet"],
+    runs.run([*devbench_cmd, "run", str(farm_config(tmp_path / "c", [ssh_line("dut", ssh_device)])), "--quiet"],
                    capture_output=True, text=True, timeout=120)
     assert not [e for e in results(tmp_path / "c")["errors"] if e["kind"] == "device-busy"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,6 +25,8 @@ from devbench.lab.device import SSHD_CONFIG
 from devbench.lab.keys import known_hosts_lines, write_ed25519
 from devbench.lab.rootfs import SSHD_PATH
 from devbench.targets.ssh import SshTarget
+
+from tests.lab import runs
 
 pytestmark = pytest.mark.lab
 
@@ -99,7 +100,7 @@ def test_run_refuses_a_changed_or_unknown_host_key(tmp_path, devbench_cmd, ssh_d
     before = kh.read_bytes()
     workdir = f"/tmp/devbench-hostkey-{case}"
     adb_target.run(["rm", "-rf", workdir], timeout=30)
-    res = subprocess.run([*devbench_cmd, "run", str(config(tmp_path, ssh_device, kh, workdir)), "--quiet"],
+    res = runs.run([*devbench_cmd, "run", str(config(tmp_path, ssh_device, kh, workdir)), "--quiet"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
@@ -116,7 +117,7 @@ def test_run_refuses_a_changed_or_unknown_host_key(tmp_path, devbench_cmd, ssh_d
                                      "check_host_key: no", "insecure: true", "known_hosts_policy: warn"])
 def test_there_is_no_opt_out(tmp_path, devbench_cmd, ssh_device, opt_out):
     cfg = config(tmp_path, ssh_device, ssh_device.known_hosts, "/tmp/devbench-hostkey-optout", extra=", " + opt_out)
-    res = subprocess.run([*devbench_cmd, "run", str(cfg)], capture_output=True, text=True, timeout=60)
+    res = runs.run([*devbench_cmd, "run", str(cfg)], capture_output=True, text=True, timeout=60)
     key = opt_out.split(":")[0]
     assert res.returncode == 2 and f"targets[0].ssh.{key}: unknown key" in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

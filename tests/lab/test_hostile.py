@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import lines
+from tests.lab import lines, runs
 from tests.standins import android_device as standin
 
 TREE = "/data/local/tmp/hostile-tree"
@@ -187,11 +187,11 @@ def test_hostile_device_strings_run_nothing_and_are_escaped(tmp_path, devbench_c
     s = ssh_device
     line = (lines.adb_line("phone", adb_device_serial, adb_server.port) if transport == "adb" else
             lines.ssh_line("phone", s))
-    res = subprocess.run([*devbench_cmd, "run", str(run_config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300)
+    res = runs.run([*devbench_cmd, "run", str(run_config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr, res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
     for fmt in ("html", "text", "markdown", "json", "csv"):
-        rep = subprocess.run([*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, text=True, timeout=120)
+        rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, text=True, timeout=120)
         assert rep.returncode == 0 and "Traceback" not in rep.stderr, rep.stderr
 
     checked = canaries(strings)
@@ -278,7 +278,7 @@ def check_refused(tmp_path: Path, devbench_cmd, field: str, text: str) -> None:
     out = tmp_path / "out"
     cfg = tmp_path / "c.yaml"
     cfg.write_text(text)
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--output", str(out)], capture_output=True, text=True, timeout=60)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--output", str(out)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2, res.stderr
     [line] = res.stderr.strip().splitlines()
     assert line.startswith(f"devbench: {cfg}:") and f": {field}: " in line, line
@@ -330,7 +330,7 @@ benchmark:
     - {{name: "0.. ..", pages: 0}}
 """)
     host_before = {p for p in tmp_path.rglob("*")}
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
     assert "Traceback" not in res.stderr, res.stderr
     [run_dir] = list(out.iterdir())
     data = json.loads((run_dir / "results.json").read_text())

@@ -8,13 +8,14 @@ to that adb server, lists its devices and runs the benchmark through it."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from devbench.config import SshOptions
 from devbench.lab.adbserver import adb_binary
 from devbench.targets.ssh import SshTarget
+
+from tests.lab import runs
 
 pytestmark = pytest.mark.lab
 
@@ -69,7 +70,7 @@ benchmark:
 
 
 def run(devbench_cmd, cfg: str, tmp_path):
-    res = subprocess.run([*devbench_cmd, "run", cfg, "--quiet"], capture_output=True, text=True, timeout=300)
+    res = runs.run([*devbench_cmd, "run", cfg, "--quiet"], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr, res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
     return res, json.loads((run_dir / "results.json").read_text())
@@ -99,7 +100,7 @@ def test_devices_are_selected_by_pattern_on_the_lab_host(tmp_path, devbench_cmd,
     busy = [e for e in data["errors"] if e["kind"] == "device-busy"]
     assert len(busy) == len(names) - 1 and all("the device is in use by devbench pid" in e["message"] for e in busy)
     (tmp_path / "none").mkdir()
-    none = subprocess.run([*devbench_cmd, "run", config(tmp_path / "none", s, "{name: rack1, adb: {via: rack1, select: 'abi:mips'}}")],
+    none = runs.run([*devbench_cmd, "run", config(tmp_path / "none", s, "{name: rack1, adb: {via: rack1, select: 'abi:mips'}}")],
                           capture_output=True, text=True, timeout=120)
     assert none.returncode == 1 and "no device of lab host rack1 matches 'abi:mips'" in none.stderr
 
@@ -113,7 +114,7 @@ def test_a_lab_host_with_an_unknown_host_key_is_refused(tmp_path, devbench_cmd, 
         text = f.read()
     with open(cfg, "w") as f:
         f.write(text.replace(str(s.known_hosts), str(empty)))
-    res = subprocess.run([*devbench_cmd, "run", cfg, "--quiet"], capture_output=True, text=True, timeout=120)
+    res = runs.run([*devbench_cmd, "run", cfg, "--quiet"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 1
     [run_dir] = list((tmp_path / "out").iterdir())
     data = json.loads((run_dir / "results.json").read_text())

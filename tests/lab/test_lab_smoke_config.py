@@ -11,6 +11,8 @@ import pytest
 from devbench.config import load_config
 from devbench.resources import data_dir
 
+from tests.lab import runs
+
 
 def test_shipped_configs_parse():
     for name in ("default.yaml", "local.yaml", "seed.yaml", "lab-smoke.yaml", "emulator-smoke.yaml"):
@@ -26,7 +28,7 @@ def test_lab_up_writes_a_smoke_config_that_runs(tmp_path, devbench_cmd, adb_serv
     try:
         info = json.loads(_read_json(up))
         assert info["config"] == str(out)
-        res = subprocess.run([*devbench_cmd, "run", str(out), "--output", str(tmp_path / "res"), "--quiet"],
+        res = runs.run([*devbench_cmd, "run", str(out), "--output", str(tmp_path / "res"), "--quiet"],
                              capture_output=True, text=True, timeout=600)
         assert "Traceback" not in res.stderr
         [run_dir] = list((tmp_path / "res").iterdir())

@@ -24,6 +24,7 @@ from devbench.errors import TargetError
 from devbench.lab import procs
 from devbench.lab.adbserver import free_port
 from tests.e2e.test_run_local import kernel_has_anon_vma_name
+from tests.lab import runs
 
 pytest.importorskip("labgrid.remote.client")
 
@@ -147,7 +148,7 @@ def _results(tmp_path: Path) -> dict:
 
 def test_run_on_a_labgrid_place_then_the_place_is_released(tmp_path, devbench_cmd, labgrid_lab, ssh_device):
     place = labgrid_lab.place("devbench-run")
-    res = subprocess.run([*devbench_cmd, "run", str(_config(tmp_path, labgrid_lab, place, ssh_device)), "--quiet"],
+    res = runs.run([*devbench_cmd, "run", str(_config(tmp_path, labgrid_lab, place, ssh_device)), "--quiet"],
                          capture_output=True, text=True, timeout=100, env=_env())
     assert "Traceback" not in res.stderr, res.stderr
     noise = [ln for ln in res.stderr.splitlines() if not ln.startswith("devbench: ")]
@@ -180,7 +181,7 @@ def test_a_place_held_by_someone_else_fails_the_target_and_stays_theirs(tmp_path
     labgrid_lab.client("-p", place, "acquire", env=OTHER)
     try:
         start = time.monotonic()
-        res = subprocess.run([*devbench_cmd, "run", str(_config(tmp_path, labgrid_lab, place, ssh_device)), "--quiet"],
+        res = runs.run([*devbench_cmd, "run", str(_config(tmp_path, labgrid_lab, place, ssh_device)), "--quiet"],
                              capture_output=True, text=True, timeout=60, env=_env())
         assert time.monotonic() - start < 30
         assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr

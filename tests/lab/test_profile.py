@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import lines
+from tests.lab import lines, runs
 from tests.lab.test_run_qemu import out_dir  # noqa: F401  (fixture: no QEMU left behind)
 
 FORK_PATH = ("copy_process", "vm_area_dup", "exit_mmap")  # dup_mmap is inlined into copy_process in this 6.12 build
@@ -35,7 +35,7 @@ benchmark:
 
 
 def run(devbench_cmd, cfg: Path, out: Path, timeout: int = 900) -> tuple[subprocess.CompletedProcess, Path, dict]:
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=timeout)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=timeout)
     assert "Traceback" not in res.stderr, res.stderr
     [run_dir] = list(out.iterdir())
     return res, run_dir, json.loads((run_dir / "results.json").read_text())

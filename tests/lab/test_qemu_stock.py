@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from devbench.lab import AdbServer, procs
 from devbench.qemu import GuestImage, QemuMachine, QemuSpec
 from devbench.qemu.stock import StockKernel, stock_kernel
+from tests.lab import runs
 from tests.lab.qemu_helpers import qemu_pids_mentioning
 
 pytestmark = [pytest.mark.qemu, pytest.mark.lab, pytest.mark.timeout(1800)]
@@ -89,7 +89,7 @@ benchmark:
     - {{name: 1 page, pages: 1}}
 """)
     try:
-        res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True,
+        res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True,
                              timeout=1500)
     finally:
         left = qemu_pids_mentioning(str(out_dir))

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from devbench.results import load
+from tests.lab import runs
 from tests.lab.test_device_prep import adb_line, assert_restored, config, phone  # noqa: F401  (phone: fixture)
 from tests.standins import android_device as standin
 
@@ -70,7 +71,7 @@ def test_resume_after_sigkill_measures_every_batch_once(tmp_path, devbench_cmd, 
     before = load(run_dir)
     partial = sum(len(s["fork_ns"]) for s in before["samples"])
     assert 0 < partial < 2 * FORKS and before["run"]["status"] == "running"
-    res = subprocess.run([*devbench_cmd, "run", "--resume", str(run_dir), "--quiet"], capture_output=True, text=True, timeout=600)
+    res = runs.run([*devbench_cmd, "run", "--resume", str(run_dir), "--quiet"], capture_output=True, text=True, timeout=600)
     assert "Traceback" not in res.stderr, res.stderr
     data = load(run_dir)
     keys = Counter((s["target"], s["scenario"], s["arm"], s["batch"]) for s in data["samples"])
@@ -88,7 +89,7 @@ def test_resume_after_sigkill_measures_every_batch_once(tmp_path, devbench_cmd, 
     named_ok = not any(e["kind"] == "kernel-lacks-anon-vma-name" for e in data["errors"])
     assert res.returncode == (0 if named_ok else 1) and data["run"]["status"] == ("complete" if named_ok else "failed")
     # resuming again measures nothing more (a complete run is refused outright)
-    again = subprocess.run([*devbench_cmd, "run", "--resume", str(run_dir), "--quiet"], capture_output=True, text=True, timeout=120)
+    again = runs.run([*devbench_cmd, "run", "--resume", str(run_dir), "--quiet"], capture_output=True, text=True, timeout=120)
     assert again.returncode == res.returncode and load(run_dir)["samples"] == data["samples"]
     assert ("the run is complete; nothing to resume" in again.stderr) == named_ok
 

@@ -1,13 +1,11 @@
 """Acceptance: `devbench run` of a lab config reaches the real lab device over adb and SSH."""
 
 import json
-import subprocess
-
 
 import pytest
 
 from tests.e2e.test_run_local import kernel_has_anon_vma_name
-from tests.lab import lines
+from tests.lab import lines, runs
 
 pytestmark = pytest.mark.lab
 
@@ -37,7 +35,7 @@ benchmark:
 def test_devbench_run_over_adb_and_ssh(tmp_path, devbench_cmd, adb_server, adb_device_serial, ssh_device):
     cfg = tmp_path / "lab.yaml"
     cfg.write_text(lab_config(tmp_path, adb_server, adb_device_serial, ssh_device))
-    res = subprocess.run([*devbench_cmd, "run", str(cfg)], capture_output=True, text=True, timeout=600)
+    res = runs.run([*devbench_cmd, "run", str(cfg)], capture_output=True, text=True, timeout=600)
     assert "Traceback" not in res.stderr, res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
     data = json.loads((run_dir / "results.json").read_text())
@@ -71,7 +69,7 @@ def test_unreachable_target_fails_alone_and_is_named(tmp_path, devbench_cmd, adb
         "KEY", str(ssh_device.key)).replace("KH", str(ssh_device.known_hosts))
     cfg = tmp_path / "lab.yaml"
     cfg.write_text(lab_config(tmp_path, adb_server, adb_device_serial, ssh_device, extra_target=ghost))
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--target", "ghost", "--target", "lab-ssh"],
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--target", "ghost", "--target", "lab-ssh"],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())

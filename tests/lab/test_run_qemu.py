@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab import runs
 from tests.lab.qemu_helpers import qemu_pids_mentioning
 
 pytestmark = [pytest.mark.qemu, pytest.mark.lab, pytest.mark.timeout(1800)]
@@ -60,7 +61,7 @@ def unnamed_named(data, scenario):
 
 def test_x86_64_feature_kernel_measures_both_arms_in_all_scenarios(tmp_path, out_dir, devbench_cmd, adb_server):
     cfg = write_config(tmp_path, out_dir, adb_server, "arch: x86_64, kernel: feature, memory_mb: 2048")
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=1500)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=1500)
     run_dir, data = results(out_dir)
     assert res.returncode == 0, (res.stderr, data["errors"])
     assert data["errors"] == []
@@ -88,7 +89,7 @@ def test_x86_64_feature_kernel_measures_both_arms_in_all_scenarios(tmp_path, out
 def test_arm64_guest_boots_and_runs_over_adb(tmp_path, out_dir, devbench_cmd, adb_server):
     cfg = write_config(tmp_path, out_dir, adb_server, "arch: arm64, kernel: feature, memory_mb: 2048",
                        scenarios=("1 page:1",), vmas=2048, forks=10, batches=2)
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=1500)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=1500)
     run_dir, data = results(out_dir)
     assert res.returncode == 0, (res.stderr, data["errors"])
     t = data["targets"][0]
@@ -100,7 +101,7 @@ def test_panicking_kernel_fails_with_one_line_and_console_tail(tmp_path, out_dir
     cfg = write_config(tmp_path, out_dir, adb_server, "arch: x86_64, kernel: feature, retries: 0, append: init=/nonexistent",
                        scenarios=("unpopulated:0",))
     start = time.monotonic()
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert time.monotonic() - start < 300
     run_dir, data = results(out_dir)
@@ -117,7 +118,7 @@ def test_panicking_kernel_fails_with_one_line_and_console_tail(tmp_path, out_dir
 def test_wrong_kernel_path_is_a_clear_error(tmp_path, out_dir, devbench_cmd, adb_server):
     cfg = write_config(tmp_path, out_dir, adb_server, f"arch: x86_64, kernel: {tmp_path / 'nope' / 'bzImage'}",
                        scenarios=("unpopulated:0",))
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=120)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 1
     _, data = results(out_dir)
     [err] = data["errors"]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.lab import runs
 
 SECRET_ENV = "DEVBENCH_SECRET"
 
@@ -51,7 +52,7 @@ def test_configs_take_no_secrets_and_never_echo_them(tmp_path, devbench_cmd, whe
     value = "s3cr3t-" + secrets.token_hex(8)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(section.replace("SECRETVALUE", value) + "\nbenchmark: {scenarios: [{name: s, pages: 0}]}\n")
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--output", str(tmp_path / "out")],
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--output", str(tmp_path / "out")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and f" {where}: secrets are not taken from configs" in res.stderr, res.stderr
     assert value not in res.stderr + res.stdout and not (tmp_path / "out").exists()
@@ -73,12 +74,12 @@ targets:
 benchmark: {{vmas: 256, forks: 8, warmup: 1, batches: 2, scenarios: [{{name: s, pages: 0}}]}}
 """)
     outputs: dict[str, bytes] = {}
-    res = subprocess.run([*devbench_cmd, "run", str(cfg)], capture_output=True, env=env, timeout=300)
+    res = runs.run([*devbench_cmd, "run", str(cfg)], capture_output=True, env=env, timeout=300)
     outputs["run stdout"], outputs["run stderr"] = res.stdout, res.stderr
     assert b"Traceback" not in res.stderr, res.stderr
     [run_dir] = list(out.iterdir())
     for fmt in ("html", "text", "markdown", "json", "csv"):
-        rep = subprocess.run([*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, env=env, timeout=120)
+        rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, env=env, timeout=120)
         assert rep.returncode == 0, rep.stderr
         outputs[f"report {fmt} stdout"], outputs[f"report {fmt} stderr"] = rep.stdout, rep.stderr
     outputs.update(run_folder_texts(run_dir))
@@ -113,7 +114,7 @@ targets:
 benchmark: {{vmas: 64, forks: 2, batches: 1, warmup: 0, scenarios: [{{name: s, pages: 0}}]}}
 """)
     env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
-    res = subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, env=env, timeout=120)
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
     texts = run_folder_texts(run_dir) | {"stderr": res.stderr.encode(), "stdout": res.stdout.encode()}
