@@ -29,11 +29,16 @@ def parse_event(line: str) -> dict[str, Any] | None:
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):
         return None
     if event["event"] == "batch":
-        ns = event.get("fork_ns")
         if (event.get("arm") not in ("named", "unnamed") or not isinstance(event.get("batch"), int)
-                or not isinstance(ns, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in ns)):
+                or not _ns_list(event.get("fork_ns"))):
             return None
     return event
+
+
+def _ns_list(ns: Any, length: int | None = None) -> bool:
+    """A list of non-negative integer nanoseconds (of that length, if given)."""
+    return (isinstance(ns, list) and (length is None or len(ns) == length)
+            and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in ns))
 
 
 CHECK_EVENTS = ("start", "setup", "named_check", "clear")
@@ -51,8 +56,11 @@ def event_record(event: dict[str, Any], target: str, scenario: str, process_arm:
     # cannot rename its target or scenario)
     data = {k: v for k, v in event.items() if k not in ("event", *RECORD_KEYS)}
     if kind == "batch":
-        return "sample", {"target": target, "scenario": scenario, "arm": event["arm"], "batch": event["batch"] + batch_offset,
-                          "warmup": int(event.get("warmup", 0) or 0), "fork_ns": list(event["fork_ns"])}
+        rec = {"target": target, "scenario": scenario, "arm": event["arm"], "batch": event["batch"] + batch_offset,
+               "warmup": int(event.get("warmup", 0) or 0), "fork_ns": list(event["fork_ns"])}
+        if _ns_list(event.get("exit_ns"), len(rec["fork_ns"])):  # payload 2: the child's exit, per fork
+            rec["exit_ns"] = list(event["exit_ns"])
+        return "sample", rec
     if kind in CHECK_EVENTS:
         return "check", {**data, "target": target, "scenario": scenario, "process_arm": process_arm, "check": kind}
     if kind == "error":

@@ -1,10 +1,11 @@
 """results.json: the versioned on-disk record of a run, rewritten atomically after every batch.
 
-Schema "devbench/results/1" (documented in the README):
+Schema "devbench/results/2" (documented in the README; files of schema 1 are read too):
   run       id, name, started, ended, status, config, config_file, devbench_version, host
   targets   name, transport, status, facts, warnings, payload, device_changes
   checks    per target/scenario/process: VMA count check and setup timings from the payload
-  samples   target, scenario, arm ("named"/"unnamed"), batch, warmup, fork_ns [ns, ...]
+  samples   target, scenario, arm ("named"/"unnamed"), batch, warmup, fork_ns [ns, ...],
+            exit_ns [ns, ...] (schema 2: the child's exit, release to waitpid return, per fork)
   errors    target, scenario, arm, kind, message (+ data such as needed/max)
   summary   per target and scenario: unnamed/named n, mean/median ms, regression %, and once the
             run has ended its 95% CI, p-values and verdict (devbench.analysis)
@@ -27,7 +28,7 @@ from devbench.stats import describe, regression_pct
 if TYPE_CHECKING:
     from devbench.analysis import Analysis, Options
 
-SCHEMA = "devbench/results/1"
+SCHEMA = "devbench/results/2"  # 2: samples carry exit_ns; 1 is still read (results_check)
 
 
 def now() -> str:
@@ -157,13 +158,16 @@ class ResultsStore:
             self.data["checks"].append(record)
             self.save()
 
-    def add_sample(self, target: str, scenario: str, arm: str, batch: int, warmup: int, fork_ns: list[int]) -> bool:
+    def add_sample(self, target: str, scenario: str, arm: str, batch: int, warmup: int, fork_ns: list[int],
+                   exit_ns: list[int] | None = None) -> bool:
         """Record one batch. One record per (target, scenario, arm, batch): a batch already
         recorded in full (a resumed run measuring it again) is kept and the new one dropped;
         a partial one is replaced by a fuller one. True when recorded."""
         with self._lock:
             key = (target, scenario, arm, batch)
             rec = {"target": target, "scenario": scenario, "arm": arm, "batch": batch, "warmup": warmup, "fork_ns": list(fork_ns)}
+            if exit_ns is not None:
+                rec["exit_ns"] = list(exit_ns)
             if key in self._samples:
                 i = self._samples[key]
                 if len(self.data["samples"][i]["fork_ns"]) >= len(fork_ns):

@@ -5,7 +5,7 @@ the reports read has the type they expect, or ResultsError naming the file and t
 not devbench's at all; a bad one gives one line ("results.json: samples[3].fork_ns[0] must be
 an integer 0..2**63-1, not a string"), never a traceback from deep inside a renderer.
 
-The shape is the one devbench.results writes (schema "devbench/results/1"). Fields that only
+The shape is the one devbench.results writes (schema "devbench/results/2"; 1 is read too). Fields that only
 a report shows as generic tables (targets[].device, .conditions, checks, ...) may hold any JSON;
 fields that code reads by name or computes with are checked here.
 """
@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 from devbench.errors import ResultsError
 
-SCHEMA = "devbench/results/1"  # devbench.results.SCHEMA (which imports this module; a test keeps them equal)
+SCHEMA = "devbench/results/2"  # devbench.results.SCHEMA (which imports this module; a test keeps them equal)
+READABLE = (SCHEMA, "devbench/results/1")  # 1: before exit_ns (payload 1 timed the child's exit inside the fork)
 MAX_DEPTH = 64  # deeper JSON is not a results file (and json's decoder recurses)
 _BIG = 2**63  # integers beyond int64 are not measurements (and break float conversion)
 
@@ -69,7 +70,7 @@ def _constant(name: str) -> float:
 
 def shape_problem(data: Any) -> str | None:
     """The first field of data that does not have the type devbench reads it as, or None."""
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+    if not isinstance(data, dict) or data.get("schema") not in READABLE:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         return f"not a devbench results file (schema {_short(found)}, expected {SCHEMA!r})"
     if _depth(data) > MAX_DEPTH:
@@ -259,7 +260,8 @@ TARGET = all_of(
 )
 SAMPLE = record({"target": text, "scenario": text, "arm": one_of("named", "unnamed"),
                  "fork_ns": list_of(integer(0, _BIG - 1))},
-                {"batch": integer(0, 2**31 - 1), "warmup": optional(integer(0, 2**31 - 1))})
+                {"batch": integer(0, 2**31 - 1), "warmup": optional(integer(0, 2**31 - 1)),
+                 "exit_ns": optional(list_of(integer(0, _BIG - 1)))})
 ERROR = record({"kind": scalar, "message": scalar, "target": _s, "scenario": _s, "arm": _s})
 CHECK = all_of(
     record({}, {"target": _n, "check": _n}),

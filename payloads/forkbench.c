@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@
 #define MAP_NORESERVE 0
 #endif
 
-#define PAYLOAD_VERSION 1
+#define PAYLOAD_VERSION 2 /* 2: the child is held out of the timed fork; exit_ns */
 #define NAME_MAX_LEN 79 /* ANON_VMA_NAME_MAX_LEN (80) minus the NUL */
 
 enum {
@@ -555,7 +556,8 @@ struct bench {
     size_t vma_bytes;
     size_t stride;          /* vma_bytes + one guard page */
     char *first;            /* address of VMA 0 */
-    uint64_t *samples;      /* ceil(F/B) entries */
+    uint64_t *samples;      /* ceil(F/B) entries: fork() as the parent sees it */
+    uint64_t *exit_samples; /* ceil(F/B) entries: child release -> waitpid return */
     unsigned idx_digits;
     int named_supported;    /* probe result */
     int named_checked;
@@ -585,8 +587,8 @@ static int set_names(struct bench *b, int clear, int *err)
 }
 
 static void emit_batch(uint64_t batch, const char *arm, uint64_t warmup,
-                       const uint64_t *s, uint64_t k, uint64_t prep_ns,
-                       int partial)
+                       const uint64_t *s, const uint64_t *x, uint64_t k,
+                       uint64_t prep_ns, int partial)
 {
     uint64_t i;
     printf("{\"event\":\"batch\",\"batch\":%" PRIu64 ",\"arm\":\"%s\","
@@ -594,31 +596,73 @@ static void emit_batch(uint64_t batch, const char *arm, uint64_t warmup,
            batch, arm, warmup, k);
     for (i = 0; i < k; i++)
         printf(i ? ",%" PRIu64 : "%" PRIu64, s[i]);
+    fputs("],\"exit_ns\":[", stdout);
+    for (i = 0; i < k; i++)
+        printf(i ? ",%" PRIu64 : "%" PRIu64, x[i]);
     printf("],\"prep_ns\":%" PRIu64, prep_ns);
     if (partial)
         fputs(",\"partial\":true", stdout);
     line_end();
 }
 
-/* One fork+exit+wait. Returns 0, or -1 with *err (errno) / *status set. */
-static int one_fork(uint64_t *dt, int *err, int *status)
+/* One fork, timed alone, then the child's exit, timed alone.
+ *
+ * The child is held on a pipe until the parent has read its second clock: a
+ * child that ran first on the parent's CPU would otherwise put its whole exit
+ * (every VMA torn down, every name reference dropped) inside the timed fork.
+ * Then the parent releases it and times release -> waitpid return (*exit_dt):
+ * the name's cost lies on both paths (vm_area_dup takes a reference, the
+ * child's teardown drops it).
+ * Returns 0, or -1 with *err (errno) / *status set. */
+#ifdef FORKBENCH_TRACE_CHILD
+/* Test build only (-DFORKBENCH_TRACE_CHILD): the child stamps the clock on a
+ * shared page as it starts to exit, and stderr gets one line per fork with
+ * that stamp minus the parent's second clock read: never negative when the
+ * child is held out of the timed window. */
+static volatile uint64_t *g_child_stamp;
+#endif
+
+static int one_fork(uint64_t *dt, uint64_t *exit_dt, int *err, int *status)
 {
-    uint64_t t0, t1;
+    uint64_t t0, t1, t2, t3;
     pid_t pid, w;
-    int st = 0;
-    t0 = now_ns();
-    pid = fork();
-    if (pid == 0)
-        _exit(0);
-    t1 = now_ns();
-    if (pid < 0) {
+    int st = 0, hold[2];
+    char c = 0;
+    ssize_t n;
+    if (pipe(hold) != 0) {
         *err = errno;
         *status = -1;
         return -1;
     }
+    t0 = now_ns();
+    pid = fork();
+    if (pid == 0) {
+        close(hold[1]);
+        do {
+            n = read(hold[0], &c, 1); /* blocks until released (or EOF) */
+        } while (n < 0 && errno == EINTR);
+#ifdef FORKBENCH_TRACE_CHILD
+        *g_child_stamp = now_ns();
+#endif
+        _exit(0);
+    }
+    t1 = now_ns();
+    close(hold[0]);
+    if (pid < 0) {
+        *err = errno;
+        close(hold[1]);
+        *status = -1;
+        return -1;
+    }
+    t2 = now_ns();
+    do {
+        n = write(hold[1], &c, 1);
+    } while (n < 0 && errno == EINTR);
+    close(hold[1]); /* EOF releases the child even if the write failed */
     do {
         w = waitpid(pid, &st, 0);
     } while (w < 0 && errno == EINTR);
+    t3 = now_ns();
     if (w < 0) {
         *err = errno;
         *status = -1;
@@ -630,6 +674,11 @@ static int one_fork(uint64_t *dt, int *err, int *status)
         return -1;
     }
     *dt = t1 - t0;
+    *exit_dt = t3 - t2;
+#ifdef FORKBENCH_TRACE_CHILD
+    fprintf(stderr, "forkbench-trace: child_exit_after_t1_ns=%" PRId64 "\n",
+            (int64_t)(*g_child_stamp - t1));
+#endif
     return 0;
 }
 
@@ -699,20 +748,20 @@ static int run_arm_batch(struct bench *b, uint64_t batch, int named, uint64_t k)
     }
 
     for (i = 0; i < b->o.warmup; i++) {
-        uint64_t dummy;
-        if (one_fork(&dummy, &err, &status) != 0)
+        uint64_t dummy, dummy_exit;
+        if (one_fork(&dummy, &dummy_exit, &err, &status) != 0)
             goto fail_warm;
     }
     for (i = 0; i < k; i++) {
-        if (one_fork(&b->samples[i], &err, &status) != 0)
+        if (one_fork(&b->samples[i], &b->exit_samples[i], &err, &status) != 0)
             goto fail;
     }
-    emit_batch(batch, arm, b->o.warmup, b->samples, k, prep_ns, 0);
+    emit_batch(batch, arm, b->o.warmup, b->samples, b->exit_samples, k, prep_ns, 0);
     return 0;
 
 fail:
     if (i > 0)
-        emit_batch(batch, arm, b->o.warmup, b->samples, i, prep_ns, 1);
+        emit_batch(batch, arm, b->o.warmup, b->samples, b->exit_samples, i, prep_ns, 1);
 fail_warm:
     if (status == -1) {
         snprintf(msg, sizeof msg, "fork/wait failed: %s", strerror(err));
@@ -742,6 +791,14 @@ int main(int argc, char **argv)
     long ps;
 
     g_start_ns = now_ns();
+    /* a child gone before its release must not kill us through the pipe */
+    signal(SIGPIPE, SIG_IGN);
+#ifdef FORKBENCH_TRACE_CHILD
+    g_child_stamp = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (g_child_stamp == (void *)MAP_FAILED)
+        return 7;
+#endif
     memset(&b, 0, sizeof b);
     rc = parse_args(argc, argv, o);
     if (rc >= 0)
@@ -822,12 +879,13 @@ int main(int argc, char **argv)
 
     per_batch_max = o->forks / o->batches + (o->forks % o->batches ? 1 : 0);
     if (per_batch_max > (uint64_t)SIZE_MAX / sizeof(uint64_t) ||
-        !(b.samples = calloc((size_t)per_batch_max, sizeof(uint64_t)))) {
+        !(b.samples = calloc((size_t)per_batch_max, sizeof(uint64_t))) ||
+        !(b.exit_samples = calloc((size_t)per_batch_max, sizeof(uint64_t)))) {
         snprintf(msg, sizeof msg, "cannot allocate %" PRIu64 " fork samples",
                  per_batch_max);
         error_begin("out-of-memory", NULL, ENOMEM, msg);
         printf(",\"needed\":%" PRIu64 ",\"available\":null",
-               sat_mul(per_batch_max, sizeof(uint64_t)));
+               sat_mul(per_batch_max, 2 * sizeof(uint64_t)));
         line_end();
         return emit_end(EXIT_OOM);
     }

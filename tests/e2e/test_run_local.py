@@ -42,7 +42,7 @@ def test_run_local_records_samples_checks_and_the_feature_verdict(tmp_path, devb
     assert "Traceback" not in res.stderr
     [run_dir] = list((tmp_path / "out").iterdir())
     data = json.loads((run_dir / "results.json").read_text())
-    assert data["schema"] == "devbench/results/1" and data["run"]["status"] in ("complete", "failed")
+    assert data["schema"] == "devbench/results/2" and data["run"]["status"] in ("complete", "failed")
     assert data["targets"][0]["facts"]["abi"] in ("x86_64", "aarch64")
     for sc in ("unpopulated", "1 page"):
         unnamed = [x for s in data["samples"] if s["scenario"] == sc and s["arm"] == "unnamed" for x in s["fork_ns"]]

@@ -148,6 +148,9 @@ def _check_samples(batch: dict) -> None:
     samples = batch["fork_ns"]
     assert len(samples) == batch["forks"], batch
     assert all(type(s) is int and s > 0 for s in samples), batch
+    exits = batch["exit_ns"]  # the child's exit, timed on its own
+    assert len(exits) == batch["forks"], batch
+    assert all(type(s) is int and s > 0 for s in exits), batch
 
 
 # --------------------------------------------------------------------------
@@ -190,7 +193,7 @@ def test_interleaved_512(run, named_supported):
     _check_framing(r)
 
     start = r.one("start")
-    assert start["payload_version"] == 1
+    assert start["payload_version"] == 2
     assert start["vmas"] == 512 and start["pages"] == 1 and start["vma_pages"] == 1
     assert start["arm"] == "both" and start["batches"] == 4 and start["warmup"] == 2
     assert start["forks"] == 20 and start["shared_name"] is False
@@ -424,7 +427,7 @@ def test_warmup_default_is_10(run):
 def test_version_and_help(run, forkbench):
     r = run("--version")
     assert r.rc == 0
-    assert r.events == [{"event": "version", "payload_version": 1}]
+    assert r.events == [{"event": "version", "payload_version": 2}]
     proc = subprocess.run([str(forkbench), "--help"],
                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 0
@@ -469,3 +472,35 @@ def test_zig_cross_compile(tmp_path, target, e_machine):
     head = out.read_bytes()[:20]
     assert head[:4] == b"\x7fELF"
     assert int.from_bytes(head[18:20], "little") == e_machine
+
+
+# --------------------------------------------------------------------------
+# the timed window
+
+
+def test_child_held_out_of_the_timed_fork(tmp_path):
+    """A child that runs first on the parent's CPU must not exit inside the timed fork.
+
+    The parent is pinned to one CPU, so after fork() the scheduler may run the child before
+    the parent reads its second clock. A test build (-DFORKBENCH_TRACE_CHILD) makes the child
+    stamp the clock as it starts to exit; the stamp must come after the parent's second read
+    in every fork. Before the payload held its child on a pipe, 15 of 40 forks at 8000 VMAs
+    had the child's exit inside the window on this machine."""
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no sched_setaffinity")
+    out = tmp_path / "forkbench-trace"
+    res = _zig_cc("x86_64-linux-musl", out, "-DFORKBENCH_TRACE_CHILD")
+    assert res.returncode == 0, res.stderr
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    proc = subprocess.run(
+        [str(out), "--vmas", "8000", "--pages", "0", "--name-length", "79", "--forks", "60",
+         "--batches", "1", "--warmup", "0", "--arm", "unnamed"],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT, preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    assert proc.returncode == 0, proc.stderr
+    after = [int(line.split("=", 1)[1]) for line in proc.stderr.splitlines()
+             if line.startswith("forkbench-trace: child_exit_after_t1_ns=")]
+    assert len(after) == 60, proc.stderr
+    inside = [a for a in after if a < 0]
+    assert not inside, f"{len(inside)} of 60 children exited inside the timed fork: {inside[:5]}"
+    batch = Run(proc).one("batch")
+    _check_samples(batch)
