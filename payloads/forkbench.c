@@ -22,7 +22,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -607,7 +607,7 @@ static void emit_batch(uint64_t batch, const char *arm, uint64_t warmup,
 
 /* One fork, timed alone, then the child's exit, timed alone.
  *
- * The child is held on a pipe until the parent has read its second clock: a
+ * The child is held on a socket until the parent has read its second clock: a
  * child that ran first on the parent's CPU would otherwise put its whole exit
  * (every VMA torn down, every name reference dropped) inside the timed fork.
  * Then the parent releases it and times release -> waitpid return (*exit_dt):
@@ -629,7 +629,10 @@ static int one_fork(uint64_t *dt, uint64_t *exit_dt, int *err, int *status)
     int st = 0, hold[2];
     char c = 0;
     ssize_t n;
-    if (pipe(hold) != 0) {
+    /* a socket pair, not a pipe: send(MSG_NOSIGNAL) to a child that is gone
+     * fails with EPIPE instead of raising SIGPIPE, and SIGPIPE keeps its
+     * default (a closed stdout still ends the payload) */
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, hold) != 0) {
         *err = errno;
         *status = -1;
         return -1;
@@ -656,9 +659,9 @@ static int one_fork(uint64_t *dt, uint64_t *exit_dt, int *err, int *status)
     }
     t2 = now_ns();
     do {
-        n = write(hold[1], &c, 1);
+        n = send(hold[1], &c, 1, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
-    close(hold[1]); /* EOF releases the child even if the write failed */
+    close(hold[1]); /* EOF releases the child even if the send failed */
     do {
         w = waitpid(pid, &st, 0);
     } while (w < 0 && errno == EINTR);
@@ -791,8 +794,6 @@ int main(int argc, char **argv)
     long ps;
 
     g_start_ns = now_ns();
-    /* a child gone before its release must not kill us through the pipe */
-    signal(SIGPIPE, SIG_IGN);
 #ifdef FORKBENCH_TRACE_CHILD
     g_child_stamp = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
