@@ -1,7 +1,7 @@
 """Run a command inside a root file system, as a throw-away container (root only, Linux).
 
-Usage: python3 _enter.py --lower DIR[:DIR...] --upper DIR --work DIR --mount DIR
-                         [--bind SRC:DST]... [--env NAME=VALUE]... -- COMMAND [ARGS...]
+Usage: python3 _enter.py --lower DIR[:DIR...] --upper DIR --work DIR --mount DIR [--tmpfs DIR]
+                         [--bind SRC:DST]... [--copy SRC:DST]... [--env NAME=VALUE]... -- COMMAND [ARGS...]
 
 Standalone (imports nothing from devbench or the tests). What it does:
 
@@ -9,7 +9,10 @@ Standalone (imports nothing from devbench or the tests). What it does:
    namespace, so when it ends the kernel kills every process left in it (a daemon that
    apt or a test started cannot outlive the run); every mount lives in the new mount
    namespace and goes away with it (nothing to unmount afterwards);
-2. the child makes every mount private, mounts an overlayfs (``--lower`` read-only layers,
+2. the child makes every mount private, mounts a tmpfs on ``--tmpfs`` if given (the
+   run's scratch: upper, work and mount folders go under it, and ``--copy`` folders are
+   copied into it and bound at DST; all of it vanishes with the namespace, nothing to
+   delete), mounts an overlayfs (``--lower`` read-only layers,
    ``--upper``/``--work`` the run's writable layer) on ``--mount``, a fresh /proc, the
    host's /sys and /dev (recursive binds), each ``--bind`` (DST inside the root), and
    copies the host's /etc/resolv.conf;
@@ -67,13 +70,25 @@ def setup(args: argparse.Namespace) -> None:
     """In the new mount namespace: build the root and pivot into it."""
     m = args.mount
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    if args.tmpfs:
+        _mount("tmpfs", args.tmpfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+    for d in (args.upper, args.work, m):
+        os.makedirs(d, exist_ok=True)
+    binds = list(args.bind)
+    for n, spec in enumerate(args.copy):
+        src, dst = spec.split(":", 1)
+        if not args.tmpfs:
+            raise SetupError("--copy needs --tmpfs")
+        copy = os.path.join(args.tmpfs, f"copy-{n}")
+        shutil.copytree(src, copy, symlinks=True)
+        binds.append(f"{copy}:{dst}")
     _mount("overlay", m, "overlay", 0, f"lowerdir={args.lower},upperdir={args.upper},workdir={args.work}")
     for d in ("proc", "sys", "dev", ".oldroot"):
         os.makedirs(_inside(m, d), exist_ok=True)
     _mount("proc", _inside(m, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount("/sys", _inside(m, "sys"), None, MS_BIND | MS_REC)
     _mount("/dev", _inside(m, "dev"), None, MS_BIND | MS_REC)
-    for spec in args.bind:
+    for spec in binds:
         src, dst = spec.split(":", 1)
         target = _inside(m, dst)
         os.makedirs(target, exist_ok=True)
@@ -101,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--upper", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--mount", required=True)
+    ap.add_argument("--tmpfs")
     ap.add_argument("--bind", action="append", default=[])
+    ap.add_argument("--copy", action="append", default=[])
     ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--cwd", default="/")
     ap.add_argument("command", nargs=argparse.REMAINDER)

@@ -242,19 +242,25 @@ def layers_of(entry: Path) -> Path:
 
 
 def run_in_root(lowers: Sequence[Path], scratch: Path, project: Path, cmd: Sequence[str], log: Path,
-                timeout: float, env: dict[str, str] | None = None) -> int:
+                timeout: float, env: dict[str, str] | None = None, in_memory: bool = False) -> int:
     """Run ``cmd`` as root in a throw-away overlay over ``lowers`` (first = top), the upper
     layer in ``scratch/upper``; ``project`` at /root/devbench; output to ``log``. Exit code,
-    124 on timeout (everything it started is ended either way)."""
+    124 on timeout (everything it started is ended either way).
+
+    ``in_memory``: the upper layer and a copy of ``project`` (with the venv the run makes in
+    it) live on a tmpfs of the run's own, gone when it ends (deleting a venv from disk took
+    longer than the run)."""
     upper, work, mnt = scratch / "upper", scratch / "work", scratch / "mnt"
-    for d in (upper, work, mnt):
-        d.mkdir(parents=True, exist_ok=True)
-    os.chmod(upper, 0o755)
+    scratch.mkdir(parents=True, exist_ok=True)
+    if not in_memory:
+        for d in (upper, work, mnt):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(upper, 0o755)
     pip_cache = cache_root("fresh") / "pip-cache"
     pip_cache.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(ENTER), "--lower", ":".join(str(p) for p in lowers), "--upper", str(upper),
             "--work", str(work), "--mount", str(mnt),
-            "--bind", f"{project}:{PROJECT_IN_ROOT}",
+            *(["--tmpfs", str(scratch), "--copy"] if in_memory else ["--bind"]), f"{project}:{PROJECT_IN_ROOT}",
             "--bind", "/var/cache/apt/archives:/var/cache/apt/archives",
             "--bind", f"{pip_cache}:/root/.cache/pip",
             "--cwd", PROJECT_IN_ROOT]
@@ -324,7 +330,7 @@ def run_setup(cmd: Sequence[str], drop: Sequence[str] = (), timeout: float = 120
         base = ensure_base()
         apt = ensure_apt_layer(base, project)
         log = scratch / "run.log"
-        rc = run_in_root([layers_of(apt), base], scratch / "root", project, cmd, log, timeout)
+        rc = run_in_root([layers_of(apt), base], scratch / "root", project, cmd, log, timeout, in_memory=True)
         return FreshRun(rc, log.read_text(errors="replace"), time.monotonic() - t0)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
