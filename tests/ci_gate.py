@@ -1,9 +1,9 @@
 """What a test run covered, per kind of test, and the CI rule on skips (pure; the pytest hooks
 are in tests/conftest.py).
 
-Kinds are markers: lab, qemu, lava, browser; a test with none of them is a unit test. A test
+Kinds are markers: lab, qemu, lava, browser, fresh; a test with none of them is a unit test. A test
 may be of several kinds (the QEMU tests are lab tests too) and counts in each. With CI=true a
-skipped lab, qemu, lava or browser test fails the run: a CI machine that cannot run the lab
+skipped lab, qemu, lava, browser or fresh test fails the run: a CI machine that cannot run the lab
 (not root, no network namespaces, no QEMU, no Chromium) must not go green.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-KINDS = ("unit", "lab", "qemu", "lava", "browser")
-MUST_RUN = ("lab", "qemu", "lava", "browser")  # kinds whose skip fails a CI run
+KINDS = ("unit", "lab", "qemu", "lava", "browser", "fresh")
+MUST_RUN = ("lab", "qemu", "lava", "browser", "fresh")  # kinds whose skip fails a CI run
 OUTCOMES = ("passed", "failed", "skipped")
 LAB_FIXTURES = frozenset({"lab_usable", "adb_server"})  # a test using any of these drives the lab
 
@@ -83,7 +83,7 @@ def summary_lines(tally: Tally) -> list[str]:
 
 
 def ci_failure_lines(skipped: list[Outcome]) -> list[str]:
-    """Why a CI run fails: each skipped lab/qemu/lava/browser test and its skip reason."""
-    head = (f"CI=true: {len(skipped)} lab/qemu/lava/browser test(s) were skipped, so this run did not test what "
+    """Why a CI run fails: each skipped lab/qemu/lava/browser/fresh test and its skip reason."""
+    head = (f"CI=true: {len(skipped)} lab/qemu/lava/browser/fresh test(s) were skipped, so this run did not test what "
             "it must; the run fails. Fix the machine (scripts/dev test sets it up), not the tests:")
     return [head, *(f"  SKIPPED {t.nodeid} [{'/'.join(t.kinds)}]: {t.reason}" for t in skipped)]

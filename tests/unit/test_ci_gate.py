@@ -55,7 +55,7 @@ def test_tally_counts_each_test_once_per_kind_by_its_worst_phase() -> None:
     assert lines[1].split() == ["lab", "2", "ran:", "0", "passed,", "1", "failed,", "1", "skipped"]
     assert lines[3].split() == ["lava", "0", "ran"]
     fail = ci_gate.ci_failure_lines(t.forbidden_skips())
-    assert fail[0].startswith("CI=true: 2 lab/qemu/lava/browser test(s) were skipped")
+    assert fail[0].startswith("CI=true: 2 lab/qemu/lava/browser/fresh test(s) were skipped")
     assert fail[1:] == ["  SKIPPED b [lab/qemu]: no netns", "  SKIPPED d [browser]: no chromium"]
 
 
