@@ -155,10 +155,19 @@ _BUILD_ALL: tuple[Option, ...] = (
     _on("NET_CORE", "network core drivers (VIRTIO_NET needs it)"),
     _on("VIRTIO_MENU", "virtio drivers menu (VIRTIO_PCI/MMIO need it)"),
     _on("PACKET", "packet sockets"),
-    _on("IPV6", "IPv6 sockets: adbd and sshd open them on every address"),
     _on("INET_DIAG", "sock_diag: the guest init's `ss -lt`"),
     _on("INET_TCP_DIAG", "sock_diag for TCP: the guest init's `ss -lt`"),
     _on("UNIX_DIAG", "sock_diag for UNIX sockets (ss)"),
+    _on("IPV6", "adbd listens on an IPv6 socket (without IPv6 it never listens: tried)"),
+    # --- on by default, not used by devbench's guest (build time)
+    *(Option(s, "n", "boot", "trim: not used in devbench's QEMU guest (build time)", arches) for s, arches in (
+        ("IPV6_SIT", _BOTH), ("ETHTOOL_NETLINK", _BOTH), ("THERMAL", _BOTH), ("ACPI_THERMAL", _X86),
+        ("ACPI_AC", _X86), ("ACPI_BATTERY", _X86), ("ACPI_BUTTON", _X86), ("ACPI_FAN", _X86),
+        ("ACPI_TABLE_UPGRADE", _X86), ("ACPI_CONTAINER", _X86),
+        # the feature kernel boots without an initramfs; Debian's stock kernel has its own
+        ("RD_BZIP2", _BOTH), ("RD_LZMA", _BOTH), ("RD_XZ", _BOTH), ("RD_LZO", _BOTH), ("RD_LZ4", _BOTH),
+        ("RD_ZSTD", _BOTH),
+    )),
     # --- perf
     _on("DEBUG_KERNEL", "KALLSYMS_ALL depends on it (no debug checks are turned on with it)"),
     _on("FRAME_POINTER", "frame pointers: perf's kernel call graphs", _X86),
