@@ -247,7 +247,7 @@ def _build(root: Path, arch: Arch, src: Path, progress: Progress | None, jobs: i
         _say(progress, f"kernel: configuring {arch} ({' + '.join(base_recipe(arch))} + devbench fragment)")
         for target in base_recipe(arch):
             run(make + [target], "config")
-        with open(obj / ".config", "a") as cfg:  # later assignments win over the defconfig's
+        with open(obj / ".config", "a") as cfg:  # later assignments win over allnoconfig's
             cfg.write("\n" + fragment_text(arch))
         run(make + ["olddefconfig"], "config")
         config_text = (obj / ".config").read_text()

@@ -122,7 +122,7 @@ _BUILD_ALL: tuple[Option, ...] = (
     _on("64BIT", "an x86_64 kernel (allnoconfig on ARCH=x86 gives i386)", _X86),
     _on("SMP", "the guest has 2 vCPUs"),
     Option("NR_CPUS", "8", "boot", "enough for any -smp devbench uses"),
-    _on("ACPI", "q35 describes its CPUs and devices through ACPI (-smp needs it)", _X86),
+    _on("ACPI", "q35 describes its CPUs through ACPI (without it the guest saw one CPU)", _X86),
     _on("ARM_PSCI_FW", "-M virt starts secondary CPUs and powers off through PSCI", _ARM),
     _on("ARM_GIC_V3", "the interrupt controller of -M virt with -cpu max", _ARM),
     _on("PCI_MSI", "message-signalled interrupts for virtio-pci"),
@@ -204,7 +204,7 @@ def fragment_text(arch: Arch, *, build: bool = True) -> str:
     """The config fragment for ``arch``, with a comment on every option.
 
     With ``build`` (the default) it also holds devbench's build-recipe settings (modules off,
-    trims); merge it on top of the base defconfig and run ``make olddefconfig``.
+    trims); merge it on top of ``allnoconfig`` and run ``make olddefconfig``.
     """
     _check_arch(arch)
     out = [f"# devbench kernel config fragment for {arch}",

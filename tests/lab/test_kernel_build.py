@@ -1,7 +1,7 @@
 """The real guest kernel build (x86_64), from Debian's linux-source package.
 
 Built once per machine and cached in the user's kernel cache (``$DEVBENCH_CACHE/kernels`` or
-``~/.cache/devbench/kernels``); the first build takes about 10 minutes on 2 cores
+``~/.cache/devbench/kernels``); the first build takes about 5 minutes on 2 cores
 (``python -m devbench.kernel build --arch x86_64`` warms it).
 """
 
