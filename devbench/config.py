@@ -80,6 +80,7 @@ class QemuOptions:
     memory_mb: int = 4096
     cpus: int = 2
     accel: str = "auto"  # tcg | kvm | auto (kvm only where it really works)
+    clock: str = "real"  # real: multi-threaded TCG, guest time is host time; icount: instruction counting
     append: str = ""  # extra kernel command line
     boot_timeout_s: int = 300
     retries: int = 2
@@ -377,6 +378,7 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
             memory_mb=opts_sec.integer("memory_mb", 4096, lo=256, hi=1024 * 1024),
             cpus=opts_sec.integer("cpus", 2, lo=1, hi=512),
             accel=opts_sec.string("accel", "auto", choices=("auto", "tcg", "kvm")),
+            clock=opts_sec.string("clock", "real", choices=("real", "icount")),
             append=opts_sec.value("append", _kernel_args, ""),
             boot_timeout_s=opts_sec.integer("boot_timeout_s", 300, lo=5, hi=24 * 3600),
             retries=opts_sec.integer("retries", 2, lo=0, hi=20),
@@ -385,6 +387,9 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
             server_port=opts_sec.integer("server_port", None, lo=1, hi=65535),
             workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),
         )
+        if opts.clock == "icount" and opts.accel == "kvm":
+            raise opts_sec.error("clock", "icount counts instructions under software emulation (TCG): "
+                                          "it cannot go with accel: kvm (use accel: tcg or auto)")
     elif kind == "emulator":
         avd = opts_sec.string("avd")
         if not re.match(r"^[A-Za-z0-9._-]+\Z", avd):

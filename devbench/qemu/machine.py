@@ -35,6 +35,8 @@ from .retry import EARLY_PANIC_RETRIES, FailureKind, RetryBudget, panic_kind, sh
 
 Arch = Literal["x86_64", "arm64"]
 Accel = Literal["tcg", "kvm", "auto"]
+Clock = Literal["real", "icount"]
+ICOUNT = "shift=0,align=off,sleep=off"  # QEMU -icount: 1 ns of guest time per instruction
 
 QEMU_BINARIES: dict[str, str] = {"x86_64": "qemu-system-x86_64", "arm64": "qemu-system-aarch64"}
 CONSOLES: dict[str, str] = {"x86_64": "ttyS0", "arm64": "ttyAMA0"}
@@ -61,6 +63,7 @@ class QemuSpec:
     memory_mb: int = 4096
     cpus: int = 2
     accel: Accel = "tcg"
+    clock: Clock = "real"
     append: str = ""
     boot_timeout_s: float = 180.0
     retries: int = 2  # failed boots tried again (early panics and port clashes: devbench.qemu.retry)
@@ -73,6 +76,8 @@ class QemuSpec:
             raise ValueError(f"arch must be one of {sorted(QEMU_BINARIES)}, not {self.arch!r}")
         if self.accel not in ("tcg", "kvm", "auto"):
             raise ValueError(f"accel must be tcg, kvm or auto, not {self.accel!r}")
+        if self.clock not in ("real", "icount") or (self.clock == "icount" and self.accel == "kvm"):
+            raise ValueError(f"clock must be real or icount (icount under TCG only), not {self.clock!r} with {self.accel}")
         if self.memory_mb < 64 or self.cpus < 1 or self.retries < 0 or self.early_panic_retries < 0:
             raise ValueError("memory_mb >= 64, cpus >= 1, retries >= 0, early_panic_retries >= 0")
         if self.boot_timeout_s <= 0 or self.hard_timeout_s <= self.boot_timeout_s:
@@ -101,12 +106,19 @@ def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int, console_log: P
     else:
         machine = ["-M", "virt"]
         cpu = "host" if acc == "kvm" else "max,pauth-impdef=on"  # pauth-impdef: arm64 TCG 7-8x faster
-    accel_arg = "kvm" if acc == "kvm" else "tcg,thread=multi"
+    if acc == "kvm":
+        accel_arg, icount = "kvm", []
+    elif spec.clock == "icount":
+        # guest time counts instructions (1 ns each): deterministic, one host thread for all vCPUs;
+        # no sleep: an idle guest's time jumps ahead instead of waiting for the host
+        accel_arg, icount = "tcg,thread=single", ["-icount", ICOUNT]
+    else:
+        accel_arg, icount = "tcg,thread=multi", []
     fwd = (f"hostfwd=tcp:127.0.0.1:{adb_port}-{GUEST_ADDRESS}:{GUEST_ADB_PORT},"
            f"hostfwd=tcp:127.0.0.1:{ssh_port}-{GUEST_ADDRESS}:{GUEST_SSH_PORT}")
     return [
         QEMU_BINARIES[spec.arch], *machine,
-        "-accel", accel_arg, "-cpu", cpu,
+        "-accel", accel_arg, *icount, "-cpu", cpu,
         "-m", str(spec.memory_mb), "-smp", str(spec.cpus),
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
         "-kernel", str(spec.kernel),
@@ -178,8 +190,9 @@ def check_kvm(arch: str | None = None) -> bool:
 
 
 def resolve_accel(spec: QemuSpec) -> str:
-    """"tcg" or "kvm" for this spec; raises QemuError if kvm is required but does not work."""
-    if spec.accel == "tcg":
+    """"tcg" or "kvm" for this spec; raises QemuError if kvm is required but does not work.
+    Instruction counting (clock icount) is TCG's: "auto" then means tcg."""
+    if spec.accel == "tcg" or spec.clock == "icount":
         return "tcg"
     works = check_kvm(spec.arch)
     if spec.accel == "kvm" and not works:

@@ -65,6 +65,18 @@ def resolve_boot(name: str, options: QemuOptions, step: StepCallback) -> tuple[P
         raise TargetError(name, "build kernel", str(exc)) from None
 
 
+ICOUNT_NOTE = ("QEMU guest with instruction counting (clock: icount): a time is the instruction-path cost under "
+               "emulation, 1 ns per guest instruction: no cache or memory effects; not a device's timing")
+
+
+def clock_note(options: QemuOptions) -> str:
+    """What a time measured on this guest is (a warning every run of it carries)."""
+    if options.clock == "icount":
+        return ICOUNT_NOTE
+    return ("QEMU guest: timings come from an emulated machine"
+            + (" (software emulation, TCG)" if options.accel != "kvm" else "") + " and are not device timings")
+
+
 class QemuTarget(AdbBacked):
     transport = "qemu"
 
@@ -87,11 +99,9 @@ class QemuTarget(AdbBacked):
             except DevbenchError as exc:
                 raise TargetError(name, "guest image", str(exc)) from None
         self.warnings, self.kernel_config_source = kernel_findings(self.kernel, options.arch)
-        self.warnings.append("QEMU guest: timings come from an emulated machine"
-                             + (" (software emulation, TCG)" if options.accel != "kvm" else "")
-                             + " and are not device timings")
+        self.warnings.append(clock_note(options))
         spec = QemuSpec(arch=options.arch, kernel=self.kernel, image=image, memory_mb=options.memory_mb,
-                        cpus=options.cpus, accel=options.accel, append=options.append,
+                        cpus=options.cpus, accel=options.accel, clock=options.clock, append=options.append,
                         boot_timeout_s=options.boot_timeout_s, retries=options.retries,
                         hard_timeout_s=options.hard_timeout_s, initrd=self.initrd)
         self.machine = QemuMachine(spec, run_dir, name)
@@ -111,7 +121,7 @@ class QemuTarget(AdbBacked):
         return {"kernel": str(self.kernel), "kernel_config_source": self.kernel_config_source,
                 "adb_serial": m.adb_serial, "ssh_port": m.ssh_port, "console_log": str(m.console_log),
                 "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch,
-                "accel": m.accel}
+                "accel": m.accel, "clock": self.options.clock}
 
     def close(self) -> None:
         try:

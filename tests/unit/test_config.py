@@ -124,6 +124,13 @@ def test_qemu_target_shape_and_defaults():
     assert e.field == "targets[2].qemu.arch"
     e = err(SEED.replace("{name: here, local: {}}", "{name: k, qemu: {arch: x86_64, append: 'init=/bin/sh; reboot'}}"))
     assert e.field == "targets[2].qemu.append"
+    assert q.options.clock == "real"
+    icount = SEED.replace("{name: here, local: {}}", "{name: k, qemu: {arch: x86_64, clock: icount}}")
+    assert parse_text(icount, "q.yaml").target("k").options.clock == "icount"
+    e = err(SEED.replace("{name: here, local: {}}", "{name: k, qemu: {arch: x86_64, clock: icount, accel: kvm}}"))
+    assert e.field == "targets[2].qemu.clock" and "TCG" in e.message
+    e = err(SEED.replace("{name: here, local: {}}", "{name: k, qemu: {arch: x86_64, clock: wall}}"))
+    assert e.field == "targets[2].qemu.clock"
 
 
 def test_adb_server_port_follows_the_environment_like_adb(monkeypatch):

@@ -95,7 +95,23 @@ def test_accel() -> None:
     assert _opt(cmd, "-accel") == ["tcg,thread=multi"]
 
 
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_clock_icount_counts_instructions_on_one_thread(arch: str) -> None:
+    cmd = _cmd(arch, clock="icount")
+    assert _opt(cmd, "-accel") == ["tcg,thread=single"]
+    assert _opt(cmd, "-icount") == ["shift=0,align=off,sleep=off"]
+    assert "-icount" not in _cmd(arch)  # clock: real (the default) keeps multi-threaded TCG
+    assert _opt(_cmd(arch, clock="icount", accel="auto"), "-accel") == ["tcg,thread=single"]
+
+
+def test_clock_icount_resolves_auto_to_tcg() -> None:
+    from devbench.qemu.machine import resolve_accel
+
+    assert resolve_accel(QemuSpec("x86_64", K, IMG, accel="auto", clock="icount")) == "tcg"
+
+
 @pytest.mark.parametrize("bad", [dict(arch="riscv64"), dict(accel="hvf"), dict(retries=-1),
+                                 dict(clock="virtual"), dict(clock="icount", accel="kvm"),
                                  dict(boot_timeout_s=10, hard_timeout_s=5)])
 def test_spec_validation(bad: dict[str, object]) -> None:
     kw: dict[str, object] = dict(arch="x86_64", kernel=K, image=IMG)
