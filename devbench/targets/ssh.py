@@ -89,8 +89,9 @@ class SshTarget:
             # through sh, so that a command killed by a signal comes back as 128+N, as over adb
             # (sshd reports a signal death as exit-signal, which paramiko turns into -1)
             chan.exec_command(shell_line(("sh", "-c", '"$@"; exit $?', "sh", *argv)))
-        except (paramiko.SSHException, OSError, AttributeError) as exc:
-            raise TargetError(self.name, f"run {argv[0]}", f"SSH connection lost: {exc}") from None
+        except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
+            # EOFError: paramiko's packet reader when the transport dies while a channel opens
+            raise TargetError(self.name, f"run {argv[0]}", f"SSH connection lost: {exc or type(exc).__name__}") from None
         out, err = bytearray(), bytearray()
         splitter = LineSplitter(on_line)
         deadline = time.monotonic() + timeout if timeout else None
@@ -133,7 +134,7 @@ class SshTarget:
             with self.client.open_sftp() as sftp:
                 sftp.put(str(local), remote)
                 sftp.chmod(remote, mode)
-        except (OSError, paramiko.SSHException) as exc:
+        except (OSError, EOFError, paramiko.SSHException) as exc:
             raise TargetError(self.name, "push", f"{local} -> {remote}: {exc}") from None
 
     def pull(self, remote: str, local: Path) -> None:
@@ -142,7 +143,7 @@ class SshTarget:
                 sftp.get(remote, str(local))
         except FileNotFoundError:
             raise TargetError(self.name, "pull", f"{remote}: no such file on the device") from None
-        except (OSError, paramiko.SSHException) as exc:
+        except (OSError, EOFError, paramiko.SSHException) as exc:
             raise TargetError(self.name, "pull", f"{remote}: {exc}") from None
 
     def close(self) -> None:
