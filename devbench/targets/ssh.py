@@ -91,7 +91,7 @@ class SshTarget:
             chan.exec_command(shell_line(("sh", "-c", '"$@"; exit $?', "sh", *argv)))
         except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
             # EOFError: paramiko's packet reader when the transport dies while a channel opens
-            raise TargetError(self.name, f"run {argv[0]}", f"SSH connection lost: {exc or type(exc).__name__}") from None
+            raise TargetError(self.name, f"run {argv[0]}", f"SSH connection lost: {str(exc) or type(exc).__name__}") from None
         out, err = bytearray(), bytearray()
         splitter = LineSplitter(on_line)
         deadline = time.monotonic() + timeout if timeout else None
