@@ -98,6 +98,10 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
             out.append("(no samples)")
         bullet = "- " if markdown else "  ! "
         out += [bullet + n for r in rows for n in notes(r)]
+        # what the device's conditions say about every number above (clocks not locked, an
+        # emulated machine, ...): under the table, not only in results.json and the HTML
+        out += [f"{bullet}warning: {w}" for t in data.get("targets", []) if t.get("name") == target
+                for w in t.get("warnings") or [] if isinstance(w, str)]
         for e in (e for e in data.get("errors", []) if e.get("target") == target):
             where = "/".join(x for x in (e.get("scenario"), e.get("arm")) if x)
             out.append(f"{bullet}{e['kind']}{' (' + where + ')' if where else ''}: {e['message']}")

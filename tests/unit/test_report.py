@@ -29,6 +29,16 @@ def test_markdown_table():
     assert "| unpopulated | 16.36ms | 18.35ms | +12.16% |" in md
 
 
+def test_text_and_markdown_show_the_targets_warnings_under_the_table():
+    text = render_text(data_with()).splitlines()
+    assert "  ! warning: clocks not locked" in text
+    assert text.index("  ! warning: clocks not locked") > next(i for i, l in enumerate(text) if "+12.16%" in l)
+    assert "- warning: clocks not locked" in render_text(data_with(), markdown=True).splitlines()
+    other = data_with()
+    other["targets"][0]["warnings"] = []
+    assert "warning" not in render_text(other)
+
+
 def test_html_has_table_conditions_and_escapes_device_strings():
     html = render_html(data_with(model='<script>alert("x")</script>'))
     assert "16.36ms" in html and "+12.16%" in html and "clocks not locked" in html
