@@ -161,6 +161,7 @@ class BenchmarkConfig:
     vmas: int = 65536
     name_length: int = 79
     shared_name: bool = False
+    placebo: bool = False  # A/A check: the "named" arm clears names as the unnamed one does
     forks: int = 1000
     warmup: int = 10
     batches: int = 10
@@ -549,6 +550,7 @@ def _benchmark(sec: Section) -> BenchmarkConfig:
         vmas=sec.integer("vmas", 65536, lo=1, hi=10_000_000),
         name_length=sec.integer("name_length", 79, lo=1, hi=79),
         shared_name=sec.boolean("shared_name", False),
+        placebo=sec.boolean("placebo", False),
         forks=forks,
         warmup=sec.integer("warmup", 10, lo=0, hi=1_000_000),
         batches=batches,

@@ -35,6 +35,8 @@ def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, first_bat
     ]
     if bench.shared_name:
         args.append("--shared-name")
+    if bench.placebo:
+        args.append("--placebo")
     if first_batch:
         args += ["--first-batch", str(first_batch)]  # a resumed run: the batches not measured yet
     return tuple(args)

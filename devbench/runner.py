@@ -55,6 +55,9 @@ class RunOutcome:
     data: dict[str, Any]
 
 
+PLACEBO_NOTE = ("A/A run (benchmark.placebo): the 'named' arm's VMAs carry no names, its names are cleared as in "
+                "the unnamed arm; a difference between the arms is noise or bias, not the feature")
+
 def make_run_id(name: str, when: datetime | None = None) -> str:
     when = when or datetime.now()
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:40] or "run"
@@ -227,6 +230,8 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         store.update_target(name, device=session.describe())
         for w in session.warnings:
             store.warn(name, w)
+        if bench.placebo:
+            store.warn(name, PLACEBO_NOTE)
         for r in session.refusals:
             if not any((e["target"], e["scenario"], e["arm"], e["kind"]) == (name, r.scenario, r.arm, r.kind) for e in store.data["errors"]):
                 store.add_error(name, r.scenario, r.arm, r.kind, r.message, **r.data)

@@ -159,6 +159,7 @@ struct opts {
     uint64_t vmas, pages, name_length, forks, warmup, batches, first_batch, seed;
     int have_vmas, have_pages, have_name_length, have_forks;
     int shared_name;
+    int placebo; /* A/A check: the "named" arm clears names instead of setting them */
     enum arm_mode arm;
 };
 
@@ -199,6 +200,7 @@ static void usage(FILE *f)
     fputs("usage: forkbench --vmas N --pages P --name-length L [--shared-name]\n"
           "                 --forks F [--warmup W (10)] [--batches B (1)] [--first-batch I (0)]\n"
           "                 [--arm both|named|unnamed (both)] [--seed S (1)]\n"
+          "                 [--placebo (A/A: the named arm clears names, as the unnamed one)]\n"
           "                 [--version] [--help]\n"
           "Output: JSON Lines on stdout. Exit codes: 0 ok, 2 bad args,\n"
           "3 kernel lacks anon VMA naming, 4 max_map_count too low,\n"
@@ -208,7 +210,8 @@ static void usage(FILE *f)
 
 enum {
     OPT_VMAS = 256, OPT_PAGES, OPT_NAME_LENGTH, OPT_SHARED_NAME, OPT_FORKS,
-    OPT_WARMUP, OPT_BATCHES, OPT_FIRST_BATCH, OPT_ARM, OPT_SEED, OPT_VERSION, OPT_HELP
+    OPT_WARMUP, OPT_BATCHES, OPT_FIRST_BATCH, OPT_ARM, OPT_SEED, OPT_VERSION, OPT_HELP,
+    OPT_PLACEBO
 };
 
 static const struct option long_opts[] = {
@@ -224,6 +227,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
+    {"placebo", no_argument, NULL, OPT_PLACEBO},
     {NULL, 0, NULL, 0}
 };
 
@@ -277,6 +281,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case OPT_SHARED_NAME:
             o->shared_name = 1;
+            break;
+        case OPT_PLACEBO:
+            o->placebo = 1;
             break;
         case OPT_FORKS:
             if (v < 1)
@@ -696,7 +703,7 @@ static int run_arm_batch(struct bench *b, uint64_t batch, int named, uint64_t k)
 
     if (named) {
         if (!(b->o.arm == ARM_NAMED && b->named_checked)) {
-            if (set_names(b, 0, &err) != 0) {
+            if (set_names(b, b->o.placebo, &err) != 0) {
                 snprintf(msg, sizeof msg, "naming VMAs failed: %s", strerror(err));
                 error_simple("prctl-failed", arm, err, msg);
                 return EXIT_SYSTEM;
@@ -713,10 +720,12 @@ static int run_arm_batch(struct bench *b, uint64_t batch, int named, uint64_t k)
                 error_simple("maps-read-failed", arm, err, msg);
                 return EXIT_SYSTEM;
             }
-            ok = anon >= b->o.vmas;
+            ok = b->o.placebo || anon >= b->o.vmas;
             printf("{\"event\":\"named_check\",\"anon_lines\":%" PRIu64
-                   ",\"vmas_expected\":%" PRIu64 ",\"ok\":%s,\"name_ns\":%" PRIu64,
-                   anon, b->o.vmas, ok ? "true" : "false", prep_ns);
+                   ",\"vmas_expected\":%" PRIu64 ",\"ok\":%s,\"name_ns\":%" PRIu64
+                   ",\"placebo\":%s",
+                   anon, b->o.placebo ? 0 : b->o.vmas, ok ? "true" : "false", prep_ns,
+                   b->o.placebo ? "true" : "false");
             line_end();
             b->named_checked = 1;
             if (!ok) {
@@ -820,10 +829,12 @@ int main(int argc, char **argv)
            "\"page_size\":%zu,\"vmas\":%" PRIu64 ",\"pages\":%" PRIu64
            ",\"vma_pages\":%" PRIu64 ",\"name_length\":%" PRIu64
            ",\"shared_name\":%s,\"forks\":%" PRIu64 ",\"warmup\":%" PRIu64
-           ",\"batches\":%" PRIu64 ",\"arm\":\"%s\",\"seed\":%" PRIu64,
+           ",\"batches\":%" PRIu64 ",\"arm\":\"%s\",\"seed\":%" PRIu64
+           ",\"placebo\":%s",
            PAYLOAD_VERSION, (long)getpid(), b.page, o->vmas, o->pages,
            b.vma_pages, o->name_length, o->shared_name ? "true" : "false",
-           o->forks, o->warmup, o->batches, arm_mode_names[o->arm], o->seed);
+           o->forks, o->warmup, o->batches, arm_mode_names[o->arm], o->seed,
+           o->placebo ? "true" : "false");
     if (have_max)
         printf(",\"max_map_count\":%" PRIu64, max_map);
     else

@@ -149,3 +149,30 @@ def test_sigterm_mid_run_shuts_qemu_down(tmp_path, out_dir, devbench_cmd, adb_se
     assert qemu_pids_mentioning(str(out_dir)) == []
     _, data = results(out_dir)
     assert data["run"]["status"] == "interrupted" and data["samples"]
+
+
+def test_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cost(tmp_path, out_dir, devbench_cmd, adb_server):
+    """On the instruction-counting guest (clock: icount): an A/A run (benchmark.placebo: both arms
+    unnamed) has a CI around 0, and the real comparison, run twice back to back, gives CIs
+    above 0 that agree (the quick start's claim). 16384 VMAs, unpopulated, 10 batches of 2 forks."""
+    qemu = "arch: x86_64, kernel: feature, memory_mb: 2048, clock: icount"
+    rows = {}
+    for label, extra in (("aa", "  placebo: true\n"), ("first", ""), ("second", "")):
+        d = out_dir / label
+        cfg = write_config(tmp_path, d, adb_server, qemu, scenarios=("unpopulated:0",), vmas=16384, forks=20,
+                           batches=10)
+        cfg.write_text(cfg.read_text().replace("benchmark:\n", "benchmark:\n" + extra))
+        res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=900)
+        _, data = results(d)
+        assert res.returncode == 0, (res.stderr, data["errors"])
+        [row] = data["summary"]
+        rows[label] = row
+        t = data["targets"][0]
+        assert any("instruction counting" in w for w in t["warnings"]), t["warnings"]
+        assert any("A/A run" in w for w in t["warnings"]) == (label == "aa")
+    lo, hi = rows["aa"]["regression_ci_pct"]
+    assert lo <= 0 <= hi and rows["aa"]["verdict"] == "no difference", rows["aa"]
+    a, b = rows["first"]["regression_ci_pct"], rows["second"]["regression_ci_pct"]
+    assert a[0] <= b[1] and b[0] <= a[1], (a, b)  # the two runs' CIs overlap
+    assert a[0] > 0 and b[0] > 0, (a, b)  # names cost instructions on the fork path
+    assert rows["first"]["verdict"] == rows["second"]["verdict"], (rows["first"], rows["second"])

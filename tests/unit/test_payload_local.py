@@ -504,3 +504,18 @@ def test_child_held_out_of_the_timed_fork(tmp_path):
     assert not inside, f"{len(inside)} of 60 children exited inside the timed fork: {inside[:5]}"
     batch = Run(proc).one("batch")
     _check_samples(batch)
+
+
+def test_placebo_flag_is_reported(run, named_supported):
+    """A/A check: with --placebo the named arm clears names instead of setting them (the
+    QEMU test on the feature kernel checks what that gives); here: the flag is taken and shown."""
+    r = run("--vmas", 64, "--pages", 0, "--name-length", 79, "--forks", 4, "--batches", 2,
+            "--warmup", 0, "--placebo")
+    _check_framing(r)
+    assert r.one("start")["placebo"] is True
+    if named_supported:
+        assert r.rc == EXIT_OK, r
+        check = r.one("named_check")
+        assert check["placebo"] is True and check["ok"] is True and check["vmas_expected"] == 0
+    assert run("--vmas", 64, "--pages", 0, "--name-length", 79, "--forks", 2,
+               "--arm", "unnamed").one("start")["placebo"] is False

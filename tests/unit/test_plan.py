@@ -1,5 +1,5 @@
 from devbench.config import BenchmarkConfig, Scenario
-from devbench.plan import batch_sizes, plan, required_map_count
+from devbench.plan import batch_sizes, payload_args, plan, required_map_count
 
 BENCH = BenchmarkConfig(vmas=100, forks=10, batches=3, warmup=2, scenarios=(Scenario("a", 0), Scenario("b", 10)))
 
@@ -37,3 +37,9 @@ def test_refused_scenarios_and_arms_are_left_out_of_the_plan():
     assert invs[0].args[invs[0].args.index("--arm") + 1] == "unnamed"
     sep = plan(BenchmarkConfig(**{**BENCH.__dict__, "mode": "separate"}), refused={("a", "named")})
     assert [(i.scenario.name, i.arm) for i in sep] == [("a", "unnamed"), ("b", "unnamed"), ("b", "named")]
+
+
+def test_placebo_is_passed_to_the_payload():
+    assert "--placebo" not in payload_args(BENCH, BENCH.scenarios[0], "both")
+    aa = BenchmarkConfig(**{**BENCH.__dict__, "placebo": True})
+    assert payload_args(aa, aa.scenarios[0], "both")[-1] == "--placebo"
