@@ -62,12 +62,14 @@ def summarize(data: dict[str, Any], analysis: "Analysis | None" = None, statisti
     the run has ended (and unless statistics is False), its CI, p-values and verdict from
     `analysis` (computed when not given)."""
     arms: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: {"unnamed": [], "named": []})
+    exits: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: {"unnamed": [], "named": []})
     order: list[tuple[str, str]] = []
     for s in data.get("samples", []):
         key = (s["target"], s["scenario"])
         if key not in arms:
             order.append(key)
         arms[key][s["arm"]].extend(s["fork_ns"])
+        exits[key][s["arm"]].extend(s.get("exit_ns") or [])
     pages = {sc.get("name"): sc.get("pages") for sc in data.get("run", {}).get("config", {}).get("benchmark", {}).get("scenarios", []) or [] if isinstance(sc, dict)}
     stats = _statistics(data, analysis) if statistics else {}
     rows = []
@@ -83,8 +85,17 @@ def summarize(data: dict[str, Any], analysis: "Analysis | None" = None, statisti
             "named_mean_ms": na["mean_ms"],
             "regression_pct": regression_pct(un["mean_ms"], na["mean_ms"]),
             **stats.get(key, dict.fromkeys(STAT_FIELDS)),
+            **({"exit": exit_summary(exits[key])} if key in exits and any(exits[key].values()) else {}),
         })
     return rows
+
+
+def exit_summary(exits: dict[str, list[int]]) -> dict[str, Any]:
+    """The child's exit (release to waitpid return) per arm: means and their change, descriptive
+    only (no CI or test yet: the verdict is the fork's)."""
+    un, na = describe(exits["unnamed"]), describe(exits["named"])
+    return {"unnamed_mean_ms": un["mean_ms"], "named_mean_ms": na["mean_ms"], "n": [un["n"], na["n"]],
+            "change_pct": regression_pct(un["mean_ms"], na["mean_ms"])}
 
 
 STAT_FIELDS = ("regression_ci_pct", "p", "p_holm", "p_welch", "p_mwu", "cliffs_delta", "design", "verdict")

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 from devbench.analysis import Analysis, Comparison, Row, analyze
 from devbench.analysis.samples import targets_in
 from devbench.stats import regression_pct
+from devbench.results import summarize
 
 HEADER = ("scenario", "unnamed VMAs", "named VMAs", "REGRESSION")
 STATS_HEADER = ("95% CI", "p (Holm)", "verdict")
@@ -85,6 +86,20 @@ def notes(row: Row) -> list[str]:
     return out
 
 
+def exit_lines(data: dict[str, Any], target: str) -> list[str]:
+    """The child's exit per scenario, timed apart from the fork (payload 2 and later):
+    descriptive means; the verdict above is the fork's."""
+    out = []
+    for row in summarize(data, statistics=False):
+        e = row.get("exit")
+        if row["target"] != target or not e or e["unnamed_mean_ms"] is None or e["named_mean_ms"] is None:
+            continue
+        change = "" if e["change_pct"] is None else f" ({e['change_pct']:+.2f}%)"
+        out.append(f"exit ({row['scenario']}): the child's exit, release to waitpid, means {e['unnamed_mean_ms']:.2f}ms "
+                   f"unnamed, {e['named_mean_ms']:.2f}ms named{change}; descriptive, no CI")
+    return out
+
+
 def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis | None = None) -> str:
     analysis = analysis or analyze(data)
     out = []
@@ -98,6 +113,7 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
             out.append("(no samples)")
         bullet = "- " if markdown else "  ! "
         out += [bullet + n for r in rows for n in notes(r)]
+        out += [bullet + line for line in exit_lines(data, target)]
         # what the device's conditions say about every number above (clocks not locked, an
         # emulated machine, ...): under the table, not only in results.json and the HTML
         out += [f"{bullet}warning: {w}" for t in data.get("targets", []) if t.get("name") == target

@@ -164,3 +164,14 @@ def test_hostile_scenario_names_stay_text_in_tables_and_plots():
     assert "<script>alert(2)" not in html and "</svg><script>" not in html
     assert html.count("&lt;/svg&gt;&lt;script&gt;alert(2)&lt;/script&gt; $x$ &amp;") >= 4  # table, plots, titles
 
+
+
+def test_the_childs_exit_is_summarized_and_shown_apart_from_the_fork():
+    d = data_with()
+    d["samples"][0]["exit_ns"] = [10_000_000]
+    d["samples"][1]["exit_ns"] = [11_000_000]
+    [row] = summarize(d, statistics=False)
+    assert row["exit"] == {"unnamed_mean_ms": 10.0, "named_mean_ms": 11.0, "n": [1, 1], "change_pct": 10.0}
+    text = render_text(d)
+    assert "exit (unpopulated): the child's exit, release to waitpid, means 10.00ms unnamed, 11.00ms named (+10.00%)" in text
+    assert "exit (" not in render_text(data_with())  # schema-1 results: no exit times, no line
