@@ -63,13 +63,13 @@ class QemuSpec:
     memory_mb: int = 4096
     cpus: int = 2
     accel: Accel = "tcg"
-    clock: Clock = "real"
     append: str = ""
     boot_timeout_s: float = 180.0
     retries: int = 2  # failed boots tried again (early panics and port clashes: devbench.qemu.retry)
     hard_timeout_s: float = 7200.0
     initrd: Path | None = None
     early_panic_retries: int = EARLY_PANIC_RETRIES
+    clock: Clock = "real"  # last: positional construction keeps its meaning
 
     def __post_init__(self) -> None:
         if self.arch not in QEMU_BINARIES:
