@@ -103,6 +103,14 @@ def parse_one_line(text: str) -> list[SourceEntry]:
     return out
 
 
+def debian_main(e: SourceEntry) -> bool:
+    """An entry with Debian's ``main`` component (or none named) and no keyring other than
+    Debian's archive keyring: not a third-party repository."""
+    if e.components and "main" not in e.components:
+        return False
+    return not (e.signed_by.startswith("/") and "debian-archive" not in e.signed_by)
+
+
 def pick_mirror(entries: Iterable[SourceEntry]) -> str | None:
     """The first Debian archive URI that serves a plain release suite, without trailing slash.
 
@@ -111,11 +119,7 @@ def pick_mirror(entries: Iterable[SourceEntry]) -> str | None:
     and entries signed by a key other than Debian's archive keyring.
     """
     for e in entries:
-        if not _is_debian_archive(e.uri):
-            continue
-        if e.components and "main" not in e.components:
-            continue
-        if e.signed_by.startswith("/") and "debian-archive" not in e.signed_by:
+        if not _is_debian_archive(e.uri) or not debian_main(e):
             continue
         if any(_is_release_suite(s) for s in e.suites):
             return e.uri.rstrip("/")

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devbench.cache import building, cache_root, fresh_tmp, is_complete, mark_complete
-from devbench.lab.mirror import SourceEntry, parse_deb822, parse_one_line
+from devbench.lab.mirror import SourceEntry, debian_main, parse_deb822, parse_one_line
 
 REPO = Path(__file__).resolve().parents[2]
 ENTER = Path(__file__).with_name("_enter.py")
@@ -71,11 +71,7 @@ def debian_sources(entries: Iterable[SourceEntry]) -> list[str]:
     repositories (another keyring, no ``main``, not a .../debian archive) are left out."""
     out: list[str] = []
     for e in entries:
-        if not _is_debian_uri(e.uri):
-            continue
-        if e.components and "main" not in e.components:
-            continue
-        if e.signed_by.startswith("/") and "debian-archive" not in e.signed_by:
+        if not _is_debian_uri(e.uri) or not debian_main(e):
             continue
         for suite in e.suites:
             line = f"deb {e.uri.rstrip('/')} {suite} main"
