@@ -58,6 +58,7 @@ class RunOutcome:
 PLACEBO_NOTE = ("A/A run (benchmark.placebo): the 'named' arm's VMAs carry no names, its names are cleared as in "
                 "the unnamed arm; a difference between the arms is noise or bias, not the feature")
 
+
 def make_run_id(name: str, when: datetime | None = None) -> str:
     when = when or datetime.now()
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:40] or "run"
