@@ -86,11 +86,11 @@ def notes(row: Row) -> list[str]:
     return out
 
 
-def exit_lines(data: dict[str, Any], target: str) -> list[str]:
-    """The child's exit per scenario, timed apart from the fork (payload 2 and later):
-    descriptive means; the verdict above is the fork's."""
+def exit_lines(summary: list[dict[str, Any]], target: str) -> list[str]:
+    """The child's exit per scenario (rows of results.summarize), timed apart from the fork
+    (payload 2 and later): descriptive means; the verdict above is the fork's."""
     out = []
-    for row in summarize(data, statistics=False):
+    for row in summary:
         e = row.get("exit")
         if row["target"] != target or not e or e["unnamed_mean_ms"] is None or e["named_mean_ms"] is None:
             continue
@@ -102,6 +102,7 @@ def exit_lines(data: dict[str, Any], target: str) -> list[str]:
 
 def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis | None = None) -> str:
     analysis = analysis or analyze(data)
+    summary = summarize(data, statistics=False)  # once: the exit lines of every target
     out = []
     for target in targets_in(data):
         result = analysis.target(target)
@@ -113,7 +114,7 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
             out.append("(no samples)")
         bullet = "- " if markdown else "  ! "
         out += [bullet + n for r in rows for n in notes(r)]
-        out += [bullet + line for line in exit_lines(data, target)]
+        out += [bullet + line for line in exit_lines(summary, target)]
         # what the device's conditions say about every number above (clocks not locked, an
         # emulated machine, ...): under the table, not only in results.json and the HTML
         out += [f"{bullet}warning: {w}" for t in data.get("targets", []) if t.get("name") == target
