@@ -85,7 +85,7 @@ def summarize(data: dict[str, Any], analysis: "Analysis | None" = None, statisti
             "named_mean_ms": na["mean_ms"],
             "regression_pct": regression_pct(un["mean_ms"], na["mean_ms"]),
             **stats.get(key, dict.fromkeys(STAT_FIELDS)),
-            **({"exit": exit_summary(exits[key])} if key in exits and any(exits[key].values()) else {}),
+            **({"exit": exit_summary(exits[key])} if any(exits[key].values()) else {}),
         })
     return rows
 
