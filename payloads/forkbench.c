@@ -612,6 +612,14 @@ static void emit_batch(uint64_t batch, const char *arm, uint64_t warmup,
     line_end();
 }
 
+#ifdef FORKBENCH_TRACE_CHILD
+/* Test build only (-DFORKBENCH_TRACE_CHILD): the child stamps the clock on a
+ * shared page as it starts to exit, and stderr gets one line per fork with
+ * that stamp minus the parent's second clock read: never negative when the
+ * child is held out of the timed window. */
+static volatile uint64_t *g_child_stamp;
+#endif
+
 /* One fork, timed alone, then the child's exit, timed alone.
  *
  * The child is held on a socket until the parent has read its second clock: a
@@ -621,14 +629,6 @@ static void emit_batch(uint64_t batch, const char *arm, uint64_t warmup,
  * the name's cost lies on both paths (vm_area_dup takes a reference, the
  * child's teardown drops it).
  * Returns 0, or -1 with *err (errno) / *status set. */
-#ifdef FORKBENCH_TRACE_CHILD
-/* Test build only (-DFORKBENCH_TRACE_CHILD): the child stamps the clock on a
- * shared page as it starts to exit, and stderr gets one line per fork with
- * that stamp minus the parent's second clock read: never negative when the
- * child is held out of the timed window. */
-static volatile uint64_t *g_child_stamp;
-#endif
-
 static int one_fork(uint64_t *dt, uint64_t *exit_dt, int *err, int *status)
 {
     uint64_t t0, t1, t2, t3;
