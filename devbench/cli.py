@@ -23,7 +23,7 @@ EXIT_REGRESSION = 3
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        self.exit(EXIT_USAGE, f"devbench: error: {message} (see devbench {self.prog.split()[-1]} --help)\n")
+        self.exit(EXIT_USAGE, f"devbench: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", metavar="DIR", help="parent folder of the run folder (default: run.output)")
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.add_argument("--resume", metavar="RUN_DIR", help="go on with an interrupted run: only the batches not measured yet")
+    r.add_argument("-s", "--serial", metavar="SERIAL", help="the device of the adb target that names none (as adb -s; "
+                                                            "default $ANDROID_SERIAL, else the only device attached)")
     _stats_arguments(r, margin=False)
     rep = sub.add_parser("report", help="re-render a run's report from its results.json")
     rep.add_argument("run_dir", help="run folder (or its results.json)")
@@ -66,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._subparsers._group_actions if parser._subparsers else ():  # noqa: SLF001 - argparse keeps them there
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:  # noqa: SLF001
+            return action.choices[command]
+    return parser
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -84,7 +93,10 @@ def _stats_arguments(p: argparse.ArgumentParser, margin: bool = True) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The program (argv None: sys.argv), or one command in-process (argv given: the caller's
     signal handlers are put back at the end)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the command's own parser: "(see devbench run --help)"
+        _subparser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command != "run" or argv is None:
         return _command(args)
     saved = {sig: signal.getsignal(sig) for sig in (*TERMINATING, signal.SIGINT)}
@@ -153,14 +165,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from devbench.targets.labhost import expand
 
     if args.resume:
-        if args.config or args.target or args.output:
+        if args.config or args.target or args.output or args.serial:
             print("devbench: error: --resume takes the run folder alone (its config is in its results.json)", file=sys.stderr)
             return EXIT_USAGE
         cfg, store = resume_run(Path(args.resume))
         cfg = expand(cfg)
         run_dir = Path(args.resume)
     else:
-        cfg = expand(with_overrides(load_config(args.config or _default_config()), targets=args.target, output=args.output))
+        cfg = expand(with_overrides(load_config(args.config or _default_config()), targets=args.target, output=args.output,
+                                    serial=args.serial))
         run_dir, store = start_run(cfg)
     for sig in TERMINATING:
         signal.signal(sig, _on_signal)

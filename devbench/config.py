@@ -10,10 +10,13 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from devbench.errors import ConfigError
 from devbench.yamlsrc import Section, Source, load_file, load_yaml
+
+if TYPE_CHECKING:
+    from devbench.targets.adbenv import ServerAddress
 
 ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
 KINDS = ("adb", "ssh", "local", "qemu", "emulator", "labgrid")
@@ -31,22 +34,23 @@ class RunConfig:
 class AdbOptions:
     serial: str | None = None
     connect: str | None = None  # host:port of a networked adbd to `adb connect`
-    server_host: str = "127.0.0.1"
-    server_port: int | None = None  # None: $ANDROID_ADB_SERVER_PORT or 5037, as adb itself
+    server_host: str | None = None  # None: as adb itself ($ADB_SERVER_SOCKET, $ANDROID_ADB_SERVER_ADDRESS/_HOST, 127.0.0.1)
+    server_port: int | None = None  # None: $ADB_SERVER_SOCKET, $ANDROID_ADB_SERVER_PORT or 5037, as adb itself
     workdir: str = "/data/local/tmp/devbench"
     via: str | None = None  # a lab host (lab_hosts:) whose adb server has the device, reached over SSH
     select: str | None = None  # instead of serial: all | model:REGEX | abi:ABI (one target per matching device)
     lab_host: "LabHost | None" = field(default=None, compare=False)  # resolved from `via`
 
+    # serial, connect and select all None: the device is --serial, $ANDROID_SERIAL or the only one attached
+
+    def resolved_server(self) -> "ServerAddress":
+        """The adb server (config, then adb's environment variables); raises AdbEnvError."""
+        from devbench.targets.adbenv import server_address
+
+        return server_address(self.server_host, self.server_port, os.environ)
+
     def resolved_server_port(self) -> int:
-        return resolve_adb_port(self.server_port)
-
-
-def resolve_adb_port(port: int | None) -> int:
-    if port is not None:
-        return port
-    env = os.environ.get("ANDROID_ADB_SERVER_PORT", "")
-    return int(env) if env.isdigit() and 0 < int(env) < 65536 else 5037
+        return self.resolved_server().port
 
 
 @dataclass(frozen=True)
@@ -331,7 +335,11 @@ def _device_key(t: TargetConfig) -> tuple[Any, ...] | None:
     if isinstance(o, AdbOptions):
         if o.select is not None:
             return None
-        return ("adb", o.via, o.server_host, o.resolved_server_port(), o.connect or o.serial)
+        try:
+            server = str(o.resolved_server()) if o.via is None else (o.server_host, o.server_port)
+        except ValueError:  # a bad adb environment variable: said when the target connects
+            server = (o.server_host, o.server_port)
+        return ("adb", o.via, server, o.connect or o.serial)
     if isinstance(o, SshOptions):
         return ("ssh", o.host, o.port, o.workdir)
     if isinstance(o, LocalOptions):
@@ -357,7 +365,7 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
         opts: Any = AdbOptions(
             serial=opts_sec.string("serial", None),
             connect=opts_sec.value("connect", _host_port, None),
-            server_host=opts_sec.string("server_host", "127.0.0.1"),
+            server_host=opts_sec.string("server_host", None),
             server_port=opts_sec.integer("server_port", None, lo=1, hi=65535),
             workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),
             via=opts_sec.string("via", None),
@@ -367,8 +375,10 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
             if opts.via not in lab_hosts:
                 raise opts_sec.error("via", f"no lab host named {opts.via!r} under lab_hosts: (have: {', '.join(sorted(lab_hosts)) or 'none'})")
             opts = replace(opts, lab_host=lab_hosts[opts.via])
-        if sum(x is not None for x in (opts.serial, opts.connect, opts.select)) != 1:
-            raise sec.error(kind, "needs one of serial:, connect: (host:port) or select: (all, model:REGEX, abi:ABI)")
+        opts_sec.done()  # a typo (serail:) is named before the one-of check below
+        if sum(x is not None for x in (opts.serial, opts.connect, opts.select)) > 1:
+            raise sec.error(kind, "takes at most one of serial:, connect: (host:port) or select: (all, model:REGEX, abi:ABI)"
+                                  " (none: --serial, $ANDROID_SERIAL or the only device attached)")
     elif kind == "ssh":
         opts = _ssh_options(opts_sec)
     elif kind == "qemu":
@@ -579,8 +589,10 @@ def _build(sec: Section | None) -> BuildConfig:
     return out
 
 
-def with_overrides(cfg: Config, *, targets: list[str] | None = None, output: str | None = None) -> Config:
-    """Select targets by name and override the output folder (from the CLI)."""
+def with_overrides(cfg: Config, *, targets: list[str] | None = None, output: str | None = None,
+                   serial: str | None = None) -> Config:
+    """Select targets by name, override the output folder, and give --serial to the adb target
+    that names no device (from the CLI)."""
     chosen = cfg.targets
     if targets:
         names = {t.name for t in cfg.targets}
@@ -588,5 +600,26 @@ def with_overrides(cfg: Config, *, targets: list[str] | None = None, output: str
             if n not in names:
                 raise ConfigError(cfg.file, None, None, "targets", f"no target named {n!r} (have: {', '.join(sorted(names))})")
         chosen = tuple(t for t in cfg.targets if t.name in targets)
+    if serial is not None:
+        chosen = _with_serial(cfg.file, chosen, serial)
     run = RunConfig(name=cfg.run.name, output=output) if output else cfg.run
     return replace(cfg, run=run, targets=chosen)
+
+
+def unnamed_adb(t: TargetConfig) -> bool:
+    """An adb target that names no device (adb: {}): --serial, $ANDROID_SERIAL or the only one attached."""
+    o = t.options
+    return isinstance(o, AdbOptions) and o.serial is None and o.connect is None and o.select is None
+
+
+def _with_serial(file: str, targets: tuple[TargetConfig, ...], serial: str) -> tuple[TargetConfig, ...]:
+    if not serial or not serial.isprintable() or len(serial) > 256:
+        raise ConfigError(file, None, None, "--serial", f"must be a printable adb serial (got {serial!r})")
+    open_ = [t for t in targets if unnamed_adb(t)]
+    if len(open_) != 1:
+        have = ", ".join(f"{t.name} ({t.kind})" for t in targets)
+        why = f"the targets run have none: {have}" if not open_ else \
+            f"{len(open_)} targets name none ({', '.join(t.name for t in open_)}): pick one with --target"
+        raise ConfigError(file, None, None, "--serial", f"is for the one adb target that names no device "
+                                                        f"(no serial:, connect: or select:); {why}")
+    return tuple(replace(t, options=replace(t.options, serial=serial)) if t is open_[0] else t for t in targets)

@@ -1,4 +1,5 @@
-"""adb devices through adbutils: a serial, or host:port to `adb connect`.
+"""adb devices through adbutils: a serial, host:port to `adb connect`, or none named
+($ANDROID_SERIAL, else the only device attached: targets/adbenv.py).
 
 Commands run over shell protocol v2 (real exit codes, separate stderr) and are streamed
 line by line; devices without shell_v2 fall back to v1 with an exit-code marker.
@@ -6,6 +7,7 @@ line by line; devices without shell_v2 fall back to v1 with an exit-code marker.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -15,6 +17,7 @@ import adbutils
 
 from devbench.config import AdbOptions
 from devbench.errors import TargetError
+from devbench.targets.adbenv import NoDevice, pick_serial
 from devbench.targets.base import CommandResult, LineCallback, LineSplitter, shell_line
 
 _EXIT_MARK = "__devbench_exit="
@@ -29,20 +32,42 @@ class AdbTarget:
         self.options = options
         self.workdir = options.workdir
         self.serial = options.serial or options.connect or ""
+        try:
+            self.server = options.resolved_server()
+        except ValueError as exc:  # a bad $ADB_SERVER_SOCKET or $ANDROID_ADB_SERVER_*
+            raise TargetError(name, "connect", str(exc)) from None
+        self.server_host, self.server_port = self.server.host, self.server.port
         self._check_server()
-        self.server_port = options.resolved_server_port()
-        self.client = adbutils.AdbClient(host=options.server_host, port=self.server_port, socket_timeout=30)
+        self.client = adbutils.AdbClient(host=self.server_host, port=self.server_port, socket_timeout=30)
+        chosen = "config"
         try:
             if options.connect:
                 self._connect(options.connect, connect_timeout)
+            if not self.serial:
+                self.serial, chosen = self._pick(connect_timeout)
             self._wait_online(connect_timeout)
             self.device = self.client.device(self.serial)
             self.features = set(self.device.get_features().split(","))
         except _ADB_ERRORS as exc:
-            raise TargetError(name, "connect", f"adb device {self.serial}: {_msg(exc)}") from None
+            raise TargetError(name, "connect", f"adb device {self.serial or '(not chosen)'} on {self.server}: {_msg(exc)}") from None
+        self.info = {"serial": self.serial, "serial_from": chosen, "adb_server": str(self.server),
+                     "adb_server_from": self.server.source}
+
+    def _pick(self, timeout: float) -> tuple[str, str]:
+        """The device of a target that names none: $ANDROID_SERIAL, else the only one attached
+        (waiting up to timeout for one to show up; several at once is an error listing them)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            attached = {d.serial: d.state for d in self.client.list()}
+            try:
+                return pick_serial(attached, os.environ, f"adb server {self.server}")
+            except NoDevice as exc:
+                if len([s for s, st in attached.items() if st == "device"]) > 1 or time.monotonic() >= deadline:
+                    raise TargetError(self.name, "connect", str(exc)) from None
+            time.sleep(0.2)
 
     def _check_server(self) -> None:
-        host, port = self.options.server_host, self.options.resolved_server_port()
+        host, port = self.server_host, self.server_port
         try:
             with socket.create_connection((host, port), timeout=3):
                 return
@@ -74,7 +99,7 @@ class AdbTarget:
         have = ", ".join(sorted(states)) or "none"
         raise TargetError(
             self.name, "connect",
-            f"no adb device {self.serial} on server {self.options.server_host}:{self.server_port} (devices: {have})",
+            f"no adb device {self.serial} on server {self.server} (devices: {have})",
         )
 
     def adb_root(self, timeout: float = 30.0) -> bool:

@@ -76,9 +76,9 @@ def expand(cfg: Config) -> Config:
         host = o.lab_host
         tunnel = TUNNELS.acquire(host, t.name) if host else None
         try:
-            port = tunnel.port if tunnel else o.resolved_server_port()
-            client = adbutils.AdbClient(host="127.0.0.1" if tunnel else o.server_host, port=port, socket_timeout=30)
-            where = f"lab host {host.name}" if host else f"adb server {o.server_host}:{port}"
+            server = ("127.0.0.1", tunnel.port) if tunnel else _server(t.name, o)
+            client = adbutils.AdbClient(host=server[0], port=server[1], socket_timeout=30)
+            where = f"lab host {host.name}" if host else f"adb server {server[0]}:{server[1]}"
             try:
                 found = [(s, p) for s, p in _devices(client, where) if matches(o.select, p)]
             except (adbutils.AdbError, OSError) as exc:
@@ -92,3 +92,12 @@ def expand(cfg: Config) -> Config:
             name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{t.name}-{serial}")[:64]
             out.append(TargetConfig(name, "adb", replace(o, serial=serial, select=None)))
     return replace(cfg, targets=tuple(out))
+
+
+def _server(name: str, o: AdbOptions) -> tuple[str, int]:
+    """The adb server of a select: target (the config's, else adb's environment variables)."""
+    try:
+        address = o.resolved_server()
+    except ValueError as exc:
+        raise TargetError(name, "select", str(exc)) from None
+    return address.host, address.port
