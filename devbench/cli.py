@@ -1,8 +1,8 @@
 """The command line: parse, call the library, map errors to exit codes.
 
 Exit codes: 0 ok, 1 run failure (a target or scenario failed; results kept), 2 bad config
-or usage, 3 a significant regression above --fail-on-regression, 130 interrupted (device
-restored, results kept).
+or usage, 3 a significant regression above --fail-on-regression, 4 a required device condition
+not met (--strict, device.require; results kept), 130 interrupted (device restored, results kept).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from devbench.signals import signals_deferred
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_REGRESSION = 3
+EXIT_CONDITIONS = 4  # --strict / device.require: a warning broke a required condition (results written)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", metavar="DIR", help="parent folder of the run folder (default: run.output)")
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.add_argument("--resume", metavar="RUN_DIR", help="go on with an interrupted run: only the batches not measured yet")
+    r.add_argument("--strict", action="store_true",
+                   help="exit 4 unless clocks were locked, nothing throttled, the device is no emulator and its "
+                        "framework was stopped (device.require picks some of these)")
     r.add_argument("-s", "--serial", metavar="SERIAL", help="the device of the adb target that names none (as adb -s; "
                                                             "default $ANDROID_SERIAL, else the only device attached)")
     _stats_arguments(r, margin=False)
@@ -179,6 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(sig, _on_signal)
     prefetch.for_a_run()  # scipy.stats and the report's templates load while the devices work
     print(f"devbench: run {run_dir}", file=sys.stderr)
+    store.on_warning = _print_warning  # as they happen; again under the table at the end
     interrupted = False
     try:
         if args.quiet or not sys.stderr.isatty():
@@ -216,9 +221,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
+    conditions_unmet = _unmet(store.data, args.strict, cfg.device.require)
     if args.fail_on_regression is not None and _regressed(store.data, args.fail_on_regression, analysis):
         return EXIT_REGRESSION
-    return EXIT_OK if ok else EXIT_FAILED
+    if not ok:
+        return EXIT_FAILED
+    return EXIT_CONDITIONS if conditions_unmet else EXIT_OK
+
+
+def _print_warning(target: str, message: str) -> None:
+    print(f"devbench: warning: {target}: {message}", file=sys.stderr)
+
+
+def _unmet(data: dict, strict: bool, require: Sequence[str]) -> bool:
+    """--strict / device.require: print each required condition a warning broke; True if any."""
+    from devbench.strict import STRICT, unmet
+
+    found = unmet(data, STRICT if strict else require)
+    for u in found:
+        print(f"devbench: not met: {u.line()}", file=sys.stderr)
+    return bool(found)
 
 
 def _regressed(data: dict, threshold_pct: float, analysis: object = None) -> bool:

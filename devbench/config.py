@@ -6,6 +6,7 @@ refused, with a suggestion when one is close.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -146,6 +147,7 @@ class DeviceConfig:
     reconnect_timeout_s: int = 120  # a lost connection is retried (with backoff) this long, then the target fails
     sysfs: str = "/sys"  # where the device's sysfs and procfs are read and written (tests lay out trees)
     procfs: str = "/proc"
+    require: tuple[str, ...] = ()  # devbench.strict.REQUIREMENTS a warning must not break, else the run fails (exit 4)
 
 
 @dataclass(frozen=True)
@@ -499,9 +501,23 @@ def _device(sec: Section | None) -> DeviceConfig:
         reconnect_timeout_s=sec.integer("reconnect_timeout_s", 120, lo=0, hi=24 * 3600),
         sysfs=sec.value("sysfs", _fs_root("sys"), "/sys"),
         procfs=sec.value("procfs", _fs_root("proc"), "/proc"),
+        require=sec.value("require", _requirements, ()),
     )
     sec.done()
     return out
+
+
+def _requirements(value: Any) -> tuple[str, ...]:
+    from devbench.strict import REQUIREMENTS
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"must be a list of {', '.join(REQUIREMENTS)}")
+    for v in value:
+        if v not in REQUIREMENTS:
+            hint = difflib.get_close_matches(v, list(REQUIREMENTS), n=1)
+            raise ValueError(f"unknown requirement {v!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                             + f"; known: {', '.join(REQUIREMENTS)}")
+    return tuple(dict.fromkeys(value))
 
 
 def _fs_root(name: str) -> Callable[[Any], str]:

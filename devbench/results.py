@@ -20,7 +20,7 @@ import threading
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from devbench import __version__
 from devbench.stats import describe, regression_pct
@@ -139,6 +139,7 @@ class ResultsStore:
         self.data = data
         self._lock = threading.RLock()
         self.analysis: Analysis | None = None  # the statistics of the ended run (finish)
+        self.on_warning: Callable[[str, str], None] | None = None  # told of each new warning (target, message)
         self._samples = {(r["target"], r["scenario"], r["arm"], r["batch"]): i for i, r in enumerate(data["samples"])}
         self.save()
 
@@ -160,9 +161,12 @@ class ResultsStore:
     def warn(self, name: str, message: str) -> None:
         with self._lock:
             warnings = self.target(name)["warnings"]
-            if message not in warnings:
+            new = message not in warnings
+            if new:
                 warnings.append(message)
             self.save()
+        if new and self.on_warning is not None:
+            self.on_warning(name, message)
 
     def add_check(self, record: dict[str, Any]) -> None:
         with self._lock:

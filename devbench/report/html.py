@@ -13,11 +13,14 @@ from markupsafe import Markup
 from devbench.analysis import Analysis, analyze
 from devbench.analysis.samples import group, targets_in
 from devbench.report import plots
+from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows
+from devbench.report.exits import exit_scenarios
 from devbench.report.headline import headline
 from devbench.report.profiles import profile_views
-from devbench.report.table import HEADER, STATS_HEADER, fmt_ci, fmt_ms, fmt_p, fmt_pct, notes
+from devbench.report.table import fmt_ci, fmt_ms, fmt_p, fmt_pct, notes
 from devbench.resources import data_dir
 from devbench.stats import regression_pct
+from devbench.strict import REQUIREMENTS, breaks
 
 
 def _value(v: Any) -> str:
@@ -34,7 +37,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ms=fmt_ms, pct=fmt_pct, p=fmt_p, value=_value, basename=lambda path: Path(str(path)).name,
+    env.filters.update(ms=fmt_ms, ms_bare=lambda v: "-" if v is None else f"{v:.2f}", pct=fmt_pct, p=fmt_p, value=_value, basename=lambda path: Path(str(path)).name,
                        num=lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v))
     env.globals.update(fmt_ci=fmt_ci, regression_pct=regression_pct)
     return env
@@ -46,13 +49,24 @@ def warm() -> None:
 
 
 REPORT_TEMPLATE = "report.html.j2"
-DEVICE_RECORDS = (("device", "device preparation"), ("conditions", "device conditions"),
+DEVICE_RECORDS = (("device", "device preparation"),
                   ("adaptive", "adaptive sampling: why each scenario stopped"), ("reconnects", "connection losses"))
+# the results table's header: what each column holds, with its unit (the text table keeps the seed's)
+HTML_HEADER = ("scenario", "mean fork time, unnamed VMAs (ms)", "mean fork time, named VMAs (ms)",
+               "REGRESSION, named vs unnamed", "95% CI of REGRESSION", "p (Holm)", "verdict",
+               "forks, unnamed", "forks, named")
+CONTENTS_FROM = 2  # a contents list when the report has this many targets or more
 
 
 def _records(record: dict[str, Any]) -> list[tuple[str, Any]]:
     """Device preparation records, shown generically (tables of keys and values) when present."""
     return [(title, record[key]) for key, title in DEVICE_RECORDS if record.get(key) not in (None, {}, [])]
+
+
+def warning_items(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """A target's warnings for the banner, each with the requirements (device.require) it breaks."""
+    return [{"text": w, "breaks": [REQUIREMENTS[b][0] for b in breaks(w)]}
+            for w in record.get("warnings") or [] if isinstance(w, str)]
 
 
 def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenarios: list) -> dict[str, Any]:
@@ -63,8 +77,11 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
     panels = [(sd.scenario, sd.arms) for sd in scenarios if sd.target == name]
     margin = analysis.options.margin_pct  # the SVGs below are Markup: devbench.report.svg escapes every text it writes
     key = f"t{targets_in(data).index(name)}"
+    exits = exit_scenarios(data, name)
     return {
         "name": name,
+        "anchor": f"target-{key}",
+        "warnings": warning_items(rec),
         "record": rec,
         "rows": rows,
         "headline": headline(f"On {name}", "fork() with named VMAs is", rows, margin),
@@ -73,6 +90,11 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
         "timelines": [Markup(plots.timeline(sc, arms, f"{key}-t{i}")) for i, (sc, arms) in enumerate(panels)],
         "notes": [n for r in rows for n in notes(r)],
         "tables": _records(rec),
+        "facts_rows": facts_rows(rec.get("facts")),
+        "conditions": conditions_table(rec.get("conditions")),
+        "exits": exits,
+        "exit_plots": [Markup(plots.distribution(e.scenario, e.arms, f"{key}-x{i}", "child exit"))
+                       for i, e in enumerate(exits)],
         "profiles": profile_views(data, name),
         "errors": [e for e in data.get("errors", []) if e.get("target") == name],
         "checks": [c for c in data.get("checks", []) if c.get("target") == name and c.get("check") in ("setup", "named_check")],
@@ -84,7 +106,8 @@ def render_html(data: dict[str, Any], analysis: Analysis | None = None) -> str:
     scenarios = group(data)
     targets = [target_context(data, analysis, name, scenarios) for name in targets_in(data)]
     return environment().get_template(REPORT_TEMPLATE).render(
-        run=data["run"], targets=targets, header=HEADER + STATS_HEADER, options=analysis.options,
+        run=data["run"], targets=targets, header=HTML_HEADER, options=analysis.options,
+        contents=len(targets) >= CONTENTS_FROM, units_note=UNITS_NOTE,
         run_errors=[e for e in data.get("errors", []) if not e.get("target")],
         config_text=json.dumps(data["run"].get("config"), indent=2),
     )

@@ -77,10 +77,11 @@ def _violin(ax: svg.Axes, center: float, name: str, x: np.ndarray) -> str:
                 stroke_width=1.2))
 
 
-def distribution(title: str, series: Mapping[str, ArmData], key: str) -> str:
+def distribution(title: str, series: Mapping[str, ArmData], key: str, what: str = "fork") -> str:
     """Violins of every timed fork per series (arm or run) with at least 2 forks: the shape of
-    the distribution, its median as a bar, its min and max as whiskers."""
-    label = f"Distribution of fork times: {title}"
+    the distribution, its median as a bar, its min and max as whiskers. what: "fork", or
+    "child exit" for the exit times (exit_ns)."""
+    label = f"Distribution of {what} times: {title}"
     shown = [(n, x) for n, x in ((n, svg.finite(arm.forks)) for n, arm in series.items()) if x.size > 1]
     if not shown:
         return svg.no_data(*PANEL, label, title)
@@ -88,7 +89,7 @@ def distribution(title: str, series: Mapping[str, ArmData], key: str) -> str:
     ax = _panel((0.5, len(shown) + 0.5), y_ticks)
     return svg.figure(*PANEL, label, [
         svg.heading(PANEL[0], title),
-        *svg.y_axis(ax, y_ticks, "fork time (ms)"),
+        *svg.y_axis(ax, y_ticks, f"{what} time (ms)"),
         *svg.x_axis(ax, [(i, svg.fit(n, ax.width / len(shown) - 4)) for i, (n, _) in enumerate(shown, 1)], None),
         *(_violin(ax, i, n, x) for i, (n, x) in enumerate(shown, 1)),
     ])

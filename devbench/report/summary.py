@@ -8,6 +8,7 @@ from devbench.analysis import Analysis, Comparison, Row
 from devbench.analysis.gate import failing_rows
 from devbench.report.headline import headline
 from devbench.stats import regression_pct
+from devbench.strict import breaks
 
 SCHEMA = "devbench/summary/1"
 
@@ -32,6 +33,12 @@ def row_json(row: Row, names: tuple[str, str]) -> dict[str, Any]:
     return out
 
 
+def target_warnings(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """A target's recorded warnings, each with the requirements it breaks (devbench.strict)."""
+    rec = next((t for t in data.get("targets") or [] if isinstance(t, dict) and t.get("name") == name), {})
+    return [{"message": w, "breaks": breaks(w)} for w in rec.get("warnings") or [] if isinstance(w, str)]
+
+
 def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: float | None = None) -> dict[str, Any]:
     run = data.get("run") or {}
     margin = analysis.options.margin_pct
@@ -40,6 +47,7 @@ def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: fl
         "run": {k: run.get(k) for k in ("id", "name", "status", "started", "ended")},
         "options": analysis.options.to_json(),
         "targets": [{"name": t.name, "headline": headline(f"On {t.name}", "fork() with named VMAs is", t.rows, margin),
+                     "warnings": target_warnings(data, t.name),
                      "rows": [row_json(r, ("unnamed", "named")) for r in t.rows]} for t in analysis.targets],
         "errors": data.get("errors", []),
     }

@@ -118,7 +118,9 @@ def test_html_renders_device_records_generically_and_escaped():
     d["targets"][0]["conditions"] = [{"when": "before", "temp_mc": {"zone<0>": 41000}}]
     html = render_html(d)
     assert "&lt;su&gt;" in html and "<su>" not in html
-    assert "<td>governor</td>" in html and "zone&lt;0&gt;=41000" in html
+    assert "<td>governor</td>" in html
+    # the reading in its unit, the raw unit said once: zone temperatures are milli-degrees C
+    assert "<th class=\"l\">zone&lt;0&gt; (°C)</th>" in html and "<td>41.0 °C</td>" in html and "milli-degrees C" in html
     assert "device conditions" in html and "device preparation" in html
 
 
@@ -175,3 +177,68 @@ def test_the_childs_exit_is_summarized_and_shown_apart_from_the_fork():
     text = render_text(d)
     assert "exit (unpopulated): the child's exit, release to waitpid, means 10.00ms unnamed, 11.00ms named (+10.00%)" in text
     assert "exit (" not in render_text(data_with())  # schema-1 results: no exit times, no line
+
+
+# -- issue 18: warnings where a reader looks, a report that reads at a glance -------------------
+
+def _with_exits(d):
+    for s in d["samples"]:
+        s["exit_ns"] = [v // 4 + (1_000_000 if s["arm"] == "named" else 0) for v in s["fork_ns"]]
+    return d
+
+
+def test_json_summary_carries_each_targets_warnings_and_what_they_break():
+    from devbench.analysis import analyze
+    from devbench.report.summary import run_summary
+
+    d = data_with()
+    d["targets"][0]["warnings"] = ["clocks not locked: device.cpufreq is not set", "resumed: 2 payload invocation(s) left"]
+    out = run_summary(d, analyze(d))
+    assert out["targets"][0]["warnings"] == [
+        {"message": "clocks not locked: device.cpufreq is not set", "breaks": ["clocks_locked"]},
+        {"message": "resumed: 2 payload invocation(s) left", "breaks": []}]
+
+
+def test_html_reads_headline_and_warnings_first_then_table_plots_device():
+    d = _with_exits(sim())
+    d["targets"][0]["warnings"] = ["thermal throttling seen: policy0 ran at 300000 kHz", "<b>device text</b>"]
+    html = render_html(d)
+    order = [html.index(x) for x in ('class="headline"', 'class="banner"', 'class="results"', "<svg",
+                                     "<h3>Device</h3>", "<h3>Statistics</h3>")]
+    assert order == sorted(order)
+    banner = html[html.index('class="banner"'):html.index("</div>", html.index('class="banner"'))]
+    assert "2 warnings on phone" in banner and "thermal throttling seen" in banner and "(not: no thermal throttling)" in banner
+    assert "&lt;b&gt;device text&lt;/b&gt;" in banner and "<b>device" not in html
+    # units in the headers, "mean fork time"; numbers without a unit of their own
+    assert "<th>mean fork time, unnamed VMAs (ms)</th>" in html and "<th>mean fork time, named VMAs (ms)</th>" in html
+    # p-values that play no part in the verdict say so
+    assert "<th>p Welch (descriptive)</th>" in html and "play no part in the verdict" in html
+    assert "Contents" not in html  # one target: no contents list
+
+
+def test_html_shows_the_childs_exit_in_a_table_and_a_plot_per_scenario():
+    d = _with_exits(sim())
+    html = render_html(d)
+    assert html.count("<svg") == 7 + 3  # one exit distribution per scenario
+    assert "Distribution of child exit times: unpopulated" in html and "child exit time (ms)" in html
+    table = html[html.index('class="exits"'):html.index("</table>", html.index('class="exits"'))]
+    assert "<th>mean exit time, unnamed VMAs (ms)</th>" in table and table.count("<tr>") == 4
+    assert "no part in the verdict" in html
+    plain = render_html(sim())  # schema 1 results: no exit times, no exit table
+    assert 'class="exits"' not in plain and plain.count("<svg") == 7
+
+
+def test_html_contents_list_for_several_targets_links_each_section():
+    import re
+
+    a = sim()
+    b = sim(target="board")
+    a["targets"] += b["targets"]
+    a["samples"] += b["samples"]
+    a["targets"][1]["warnings"] = ["Android emulator: emulator timings are not device timings"]
+    html = render_html(a)
+    assert "<strong>Contents</strong>" in html
+    anchors = re.findall(r'<a href="#(target-t\d)">', html)
+    assert anchors == ["target-t0", "target-t1"] and all(f'<section id="{x}">' in html for x in anchors)
+    assert "board</a> <span class=\"warn\">(1 warning)</span>" in html
+    assert html.count('class="banner"') == 1 and "a real device, not an emulator" in html

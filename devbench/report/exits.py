@@ -1,0 +1,38 @@
+"""The child's exit (`exit_ns`: release to waitpid return, per fork; schema 2) for the report's
+table and plots (pure). Descriptive only: the verdict is the fork's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from devbench.analysis.samples import ARMS, ArmData
+from devbench.stats import describe, regression_pct
+
+
+@dataclass(frozen=True)
+class ExitScenario:
+    scenario: str
+    arms: dict[str, ArmData]  # "unnamed"/"named": exit times in ms, batch by batch
+    unnamed_mean_ms: float | None
+    named_mean_ms: float | None
+    n: tuple[int, int]
+
+    @property
+    def change_pct(self) -> float | None:
+        return regression_pct(self.unnamed_mean_ms, self.named_mean_ms)
+
+
+def exit_scenarios(data: dict[str, Any], target: str) -> list[ExitScenario]:
+    """Per scenario of `target` with exit times (in the order the samples were taken)."""
+    per: dict[str, dict[str, list[tuple[int, list[int]]]]] = {}
+    for s in data.get("samples", []):
+        if s.get("target") != target or not s.get("exit_ns"):
+            continue
+        per.setdefault(s["scenario"], {a: [] for a in ARMS})[s["arm"]].append((int(s.get("batch", 0)), s["exit_ns"]))
+    out = []
+    for scenario, arms in per.items():
+        data_arms = {a: ArmData.of_batches(sorted(b, key=lambda x: x[0])) for a, b in arms.items()}
+        un, na = (describe([v for _, b in arms[a] for v in b]) for a in ARMS)
+        out.append(ExitScenario(scenario, data_arms, un["mean_ms"], na["mean_ms"], (un["n"], na["n"])))
+    return out
