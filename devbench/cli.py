@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "framework was stopped (device.require picks some of these)")
     r.add_argument("-s", "--serial", metavar="SERIAL", help="the device of the adb target that names none (as adb -s; "
                                                             "default $ANDROID_SERIAL, else the only device attached)")
+    _set_argument(r)
+    for fmt in ("json", "markdown", "csv"):
+        r.add_argument(f"--{fmt}", metavar="PATH", help=f"also write the report as {fmt} to PATH (as `devbench report --format {fmt}`)")
     _stats_arguments(r, margin=False)
     rep = sub.add_parser("report", help="re-render a run's report from its results.json")
     rep.add_argument("run_dir", help="run folder (or its results.json)")
@@ -53,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--output", metavar="DIR", help="where compare.html goes (default: run B's folder)")
     cmp.add_argument("--format", choices=("text", "markdown", "json", "csv"), default="text", help="what is printed")
     cmp.add_argument("--margin", type=_positive, metavar="PCT", default=1.0, help="equivalence margin of the verdict (default 1%%)")
+    cmp.add_argument("--fail-on-regression", type=float, metavar="PCT",
+                     help="exit 3 when a row's verdict is 'slower' (B against A) and its 95%% CI lies above PCT")
     lj = sub.add_parser("lava-job", help="write a LAVA job and test definition that run a config on a LAVA device")
     lj.add_argument("config", help="YAML config (benchmark, device)")
     lj.add_argument("--lava", required=True, metavar="OPTIONS", help="YAML: device_type, payload url/sha256, qemu or deploy/boot")
@@ -77,6 +82,11 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
         if isinstance(action, argparse._SubParsersAction) and command in action.choices:  # noqa: SLF001
             return action.choices[command]
     return parser
+
+
+def _set_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", dest="overrides",
+                   help="override a config value, checked as the file is (repeatable), e.g. benchmark.forks=200")
 
 
 def _positive(text: str) -> float:
@@ -169,16 +179,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from devbench.targets.labhost import expand
 
     if args.resume:
-        if args.config or args.target or args.output or args.serial:
+        if args.config or args.target or args.output or args.serial or args.overrides:
             print("devbench: error: --resume takes the run folder alone (its config is in its results.json)", file=sys.stderr)
             return EXIT_USAGE
         cfg, store = resume_run(Path(args.resume))
         cfg = expand(cfg)
         run_dir = Path(args.resume)
     else:
-        cfg = expand(with_overrides(load_config(args.config or _default_config()), targets=args.target, output=args.output,
-                                    serial=args.serial))
+        cfg = expand(with_overrides(load_config(args.config or _default_config(), args.overrides), targets=args.target,
+                                    output=args.output, serial=args.serial))
         run_dir, store = start_run(cfg)
+        _link_latest(run_dir)
     for sig in TERMINATING:
         signal.signal(sig, _on_signal)
     prefetch.for_a_run()  # scipy.stats and the report's templates load while the devices work
@@ -219,6 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for sig in (*TERMINATING, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)
     print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
+    _export(args, store.data, analysis)
     if interrupted:
         return EXIT_INTERRUPTED
     conditions_unmet = _unmet(store.data, args.strict, cfg.device.require)
@@ -241,6 +253,31 @@ def _unmet(data: dict, strict: bool, require: Sequence[str]) -> bool:
     for u in found:
         print(f"devbench: not met: {u.line()}", file=sys.stderr)
     return bool(found)
+
+
+def _link_latest(run_dir: Path) -> None:
+    from devbench.outfiles import link_latest
+
+    problem = link_latest(run_dir)
+    if problem:
+        print(f"devbench: warning: {problem}", file=sys.stderr)
+
+
+def _export(args: argparse.Namespace, data: dict, analysis: object) -> None:
+    """run --json/--markdown/--csv PATH: the report's formats, each written whole."""
+    from devbench.outfiles import write_whole
+    from devbench.report.outputs import run_output
+
+    for fmt in ("json", "markdown", "csv"):
+        path = getattr(args, fmt, None)
+        if path is None or analysis is None:
+            continue
+        try:
+            write_whole(Path(path), run_output(data, analysis, fmt, args.fail_on_regression))  # type: ignore[arg-type]
+        except OSError as exc:  # the run and its results are kept; only this export is missing
+            print(f"devbench: --{fmt} {path}: not written ({exc.strerror or exc})", file=sys.stderr)
+            continue
+        print(f"devbench: {fmt} {path}", file=sys.stderr)
 
 
 def _regressed(data: dict, threshold_pct: float, analysis: object = None) -> bool:
@@ -381,7 +418,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     page = write_compare(result, data_a, data_b, folder(args.run_a), folder(args.run_b), out_dir)
     print(compare_output(result, args.format), end="")
     print(f"devbench: compare {page}", file=sys.stderr)
+    if args.fail_on_regression is not None and _compare_regressed(result, args.fail_on_regression):
+        return EXIT_REGRESSION
     return EXIT_OK
+
+
+def _compare_regressed(result: object, threshold_pct: float) -> bool:
+    """compare --fail-on-regression: each row whose verdict (the analysis's) is "slower" with its
+    CI above the threshold is printed; True if any."""
+    failed = False
+    for pair in result.pairs:  # type: ignore[attr-defined]
+        for row in pair.rows:
+            e = row.effect
+            if row.verdict.kind != "slower" or e is None or e.ci_low_pct is None or not e.ci_low_pct > threshold_pct:
+                continue
+            failed = True
+            print(f"devbench: regression: {pair.target_a} -> {pair.target_b} / {row.scenario} ({row.arm}): "
+                  f"B is {e.change_pct:+.2f}% against A (95% CI {e.ci_low_pct:+.2f}% to {e.ci_high_pct:+.2f}%), "
+                  f"above {threshold_pct:g}%", file=sys.stderr)
+    return failed
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from devbench.errors import ConfigError
 from devbench.yamlsrc import Section, Source, load_file, load_yaml
@@ -216,8 +216,14 @@ class Config:
         raise KeyError(name)
 
 
-def load_config(path: str | Path) -> Config:
-    return parse(load_file(Path(path)))
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
+    """The config file, with `--set KEY=VALUE` overrides written in before it is checked."""
+    src = load_file(Path(path))
+    if overrides:
+        from devbench.overrides import apply_overrides
+
+        apply_overrides(src, overrides)
+    return parse(src)
 
 
 def parse_text(text: str, file: str = "<config>") -> Config:
@@ -616,10 +622,23 @@ def with_overrides(cfg: Config, *, targets: list[str] | None = None, output: str
             if n not in names:
                 raise ConfigError(cfg.file, None, None, "targets", f"no target named {n!r} (have: {', '.join(sorted(names))})")
         chosen = tuple(t for t in cfg.targets if t.name in targets)
+    raw = cfg.raw
     if serial is not None:
         chosen = _with_serial(cfg.file, chosen, serial)
+        raw = _raw_with_serial(raw, next(t for t in chosen if isinstance(t.options, AdbOptions) and t.options.serial == serial))
     run = RunConfig(name=cfg.run.name, output=output) if output else cfg.run
-    return replace(cfg, run=run, targets=chosen)
+    return replace(cfg, run=run, targets=chosen, raw=raw)
+
+
+def _raw_with_serial(raw: dict[str, Any], target: TargetConfig) -> dict[str, Any]:
+    """The recorded config names the device --serial chose, so that resume and restore find it."""
+    import copy
+
+    out = copy.deepcopy(raw)
+    for item in out.get("targets") or []:
+        if isinstance(item, dict) and item.get("name") == target.name and isinstance(item.get("adb"), (dict, type(None))):
+            item["adb"] = {**(item.get("adb") or {}), "serial": target.options.serial}  # type: ignore[union-attr]
+    return out
 
 
 def unnamed_adb(t: TargetConfig) -> bool:

@@ -12,7 +12,8 @@ from devbench.analysis import Comparison
 from devbench.analysis.samples import group
 from devbench.report import plots
 from devbench.report.headline import headline
-from devbench.report.html import environment, write_html
+from devbench.report.device_view import UNITS_NOTE, facts_rows
+from devbench.report.html import environment, warning_items, write_html
 from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes
 
 
@@ -35,6 +36,13 @@ def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float) -
     }
 
 
+def run_devices(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of one run: its device facts (with units) and its warnings, for the compare page."""
+    return [{"name": t.get("name"), "transport": t.get("transport"), "status": t.get("status"),
+             "facts": facts_rows(t.get("facts")), "warnings": warning_items(t)}
+            for t in data.get("targets") or [] if isinstance(t, dict)]
+
+
 def render_compare_html(cmp: Comparison, data_a: dict[str, Any], data_b: dict[str, Any],
                         links: dict[str, str]) -> str:
     """links: relative hrefs for "a_results", "b_results", "a_report", "b_report"."""
@@ -42,7 +50,8 @@ def render_compare_html(cmp: Comparison, data_a: dict[str, Any], data_b: dict[st
     pairs = [_pair_context(i, p, groups, cmp.options.margin_pct) for i, p in enumerate(cmp.pairs)]
     return environment().get_template("compare.html.j2").render(
         cmp=cmp, pairs=pairs, header=COMPARE_HEADER + STATS_HEADER, options=cmp.options, links=links,
-        runs=(("A", data_a["run"]), ("B", data_b["run"])))
+        runs=(("A", data_a["run"]), ("B", data_b["run"])),
+        units_note=UNITS_NOTE, devices=(("A", data_a["run"], run_devices(data_a)), ("B", data_b["run"], run_devices(data_b))))
 
 
 def relative_links(dir_a: Path, dir_b: Path, out_dir: Path) -> dict[str, str]:

@@ -51,6 +51,10 @@ def browser(tmp_path, monkeypatch):
     driver.quit()
 
 
+def has_exits(report) -> bool:
+    return any(s.get("exit_ns") for s in json.loads((report.parent / "results.json").read_text())["samples"])
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])
@@ -85,7 +89,7 @@ def test_report_in_headless_chromium(browser, report, tmp_path):
     # table, headline and every plot rendered with a real size
     assert "REGRESSION" in browser.find_element(By.TAG_NAME, "table").text
     sizes = browser.execute_script("return [...document.querySelectorAll('svg')].map(s => s.getBoundingClientRect().width)")
-    assert len(sizes) == 7 and min(sizes) > 150
+    assert len(sizes) == 7 + 3 * has_exits(report) and min(sizes) > 150  # + a child-exit plot per scenario
 
     shot = tmp_path / "report.png"
     assert browser.save_screenshot(str(shot))
@@ -116,3 +120,60 @@ def test_report_in_headless_chromium(browser, report, tmp_path):
     # print: a PDF comes out
     pdf = base64.b64decode(browser.print_page())
     assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
+
+
+def _crop(browser, tmp_path, element, name):
+    """The element scrolled into view, checked to be on top at its centre (nothing covers it), and
+    its pixels cut out of a real screenshot of the window."""
+    from PIL import Image
+
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    rect = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); const e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
+        "return {x: r.x, y: r.y, w: r.width, h: r.height, top: arguments[0].contains(e), ratio: window.devicePixelRatio,"
+        " vw: window.innerWidth, vh: window.innerHeight}", element)
+    assert rect["top"], f"{name}: covered by another element"
+    assert rect["w"] > 100 and rect["h"] > 20 and rect["x"] >= 0 and rect["x"] + rect["w"] <= rect["vw"] + 1, (name, rect)
+    assert rect["y"] >= 0 and rect["y"] + rect["h"] <= rect["vh"] + 1, (name, rect)
+    shot = tmp_path / f"{name}.png"
+    assert browser.save_screenshot(str(shot))
+    k = rect["ratio"]
+    with Image.open(shot) as image:
+        box = (int(rect["x"] * k), int(rect["y"] * k), int((rect["x"] + rect["w"]) * k), int((rect["y"] + rect["h"]) * k))
+        return np.asarray(image.convert("RGB").crop(box))
+
+
+def _colours(pixels) -> int:
+    return len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0))
+
+
+def test_screenshot_shows_headline_warnings_banner_and_every_plot(browser, report, tmp_path):
+    """What a reader sees: the headline and the warnings banner in the first screen, before any
+    scrolling; then every plot, each found in a real screenshot with its own pixels (not blank,
+    not covered)."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(report.as_uri())
+    headline = browser.find_element(By.CSS_SELECTOR, ".headline")
+    banner = browser.find_element(By.CSS_SELECTOR, ".banner")
+    assert headline.text.startswith("On phone, fork() with named VMAs is")
+    assert "clocks not locked" in banner.text and "CPU clocks locked" in banner.text
+    first = browser.execute_script(
+        "return [arguments[0], arguments[1]].map(e => e.getBoundingClientRect().bottom <= window.innerHeight)", headline, banner)
+    assert first == [True, True]  # at a glance: no scrolling needed
+
+    page = _crop(browser, tmp_path, headline, "headline")
+    assert _colours(page) > 10  # text antialiased on the headline's background
+    # the headline's background colour (#f3f6fa) fills most of its box
+    assert (np.abs(page.astype(int) - (0xf3, 0xf6, 0xfa)).sum(axis=-1) < 6).mean() > 0.5
+    page = _crop(browser, tmp_path, banner, "banner")
+    assert (np.abs(page.astype(int) - (0xff, 0xf4, 0xd6)).sum(axis=-1) < 6).mean() > 0.5  # the banner's yellow
+    assert _colours(page) > 10
+
+    plots = browser.find_elements(By.CSS_SELECTOR, "figure.plot svg")
+    assert len(plots) == 7 + 3 * has_exits(report)
+    for i, svg in enumerate(plots):
+        pixels = _crop(browser, tmp_path, svg, f"plot-{i}")
+        assert _colours(pixels) > 20, f"plot {i} looks blank"
+        white = (pixels.sum(axis=-1) >= 3 * 250).mean()
+        assert white < 0.97, f"plot {i}: {white:.0%} white"

@@ -102,7 +102,7 @@ def test_json_summary_for_ci():
 
 
 def test_html_is_self_contained_with_plots_and_statistics():
-    html = render_html(sim())
+    html = render_html(_without_exits(sim()))
     assert html.count("<svg") == 7  # the CI plot, then a distribution and a timeline per scenario
     links = re.findall(r'(?:href|src)="([^"]*)"', html)
     assert links and all(not re.match(r"[a-z]+:", u) or u.startswith("data:") for u in links), links
@@ -181,6 +181,12 @@ def test_the_childs_exit_is_summarized_and_shown_apart_from_the_fork():
 
 # -- issue 18: warnings where a reader looks, a report that reads at a glance -------------------
 
+def _without_exits(d):
+    for s in d["samples"]:
+        s.pop("exit_ns", None)
+    return d
+
+
 def _with_exits(d):
     for s in d["samples"]:
         s["exit_ns"] = [v // 4 + (1_000_000 if s["arm"] == "named" else 0) for v in s["fork_ns"]]
@@ -224,7 +230,7 @@ def test_html_shows_the_childs_exit_in_a_table_and_a_plot_per_scenario():
     table = html[html.index('class="exits"'):html.index("</table>", html.index('class="exits"'))]
     assert "<th>mean exit time, unnamed VMAs (ms)</th>" in table and table.count("<tr>") == 4
     assert "no part in the verdict" in html
-    plain = render_html(sim())  # schema 1 results: no exit times, no exit table
+    plain = render_html(_without_exits(sim()))  # schema 1 results: no exit times, no exit table
     assert 'class="exits"' not in plain and plain.count("<svg") == 7
 
 
@@ -242,3 +248,17 @@ def test_html_contents_list_for_several_targets_links_each_section():
     assert anchors == ["target-t0", "target-t1"] and all(f'<section id="{x}">' in html for x in anchors)
     assert "board</a> <span class=\"warn\">(1 warning)</span>" in html
     assert html.count('class="banner"') == 1 and "a real device, not an emulator" in html
+
+
+def test_compare_page_shows_both_runs_devices_and_warnings():
+    a = make_results(seed=31, model="Pixel 6")
+    b = make_results(seed=32, scale=1.05, model="Pixel <7>")
+    b["targets"][0]["warnings"] = ["thermal throttling seen: zone0 (cpu) at 96.0 °C"]
+    b["targets"][0]["facts"]["mem_total_kb"] = 4 * 1048576
+    links = {"a_results": "a.json", "b_results": "b.json", "a_report": "a.html", "b_report": "b.html"}
+    html = render_compare_html(compare(a, b, Options(resamples=200)), a, b, links)
+    devices = html[html.index("The two runs' devices"):]
+    a_part, b_part = devices[:devices.index("run B: run-32")], devices[devices.index("run B: run-32"):]
+    assert "run A: run-31" in a_part and "Pixel 6" in a_part and "no warnings" in a_part and "7.6 GiB" in a_part
+    assert "Pixel &lt;7&gt;" in b_part and "4.0 GiB" in b_part
+    assert "1 warning on phone in run B" in b_part and "thermal throttling seen" in b_part and "no thermal throttling" in b_part
