@@ -43,8 +43,12 @@ class Source:
     file: str
     data: Any
     marks: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
+    overrides: dict[FieldPath, str] = field(default_factory=dict)  # --set KEY=VALUE: path -> its text
 
     def error(self, path: FieldPath, message: str, *, at_key: bool = False) -> ConfigError:
+        for cut in range(len(path), 0, -1):  # in or below an overridden field: the override is named
+            if path[:cut] in self.overrides:
+                return ConfigError(f"--set {self.overrides[path[:cut]]}", None, None, format_path(path), message)
         mark = self.marks.get(("@key",) + path if at_key else path)
         if mark is None:
             # fall back to the nearest enclosing field that has a position

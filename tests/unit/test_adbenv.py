@@ -89,3 +89,9 @@ def test_serial_override_goes_to_the_target_without_device() -> None:
     with pytest.raises(ConfigError, match="names no device") as e:
         with_overrides(cfg, targets=["q"], serial="S1")
     assert e.value.field == "--serial"
+
+
+def test_serial_override_is_recorded_in_the_config_run() -> None:
+    cfg = parse_text("targets: [{name: p, adb: {}}]\n" + BENCH)
+    out = with_overrides(cfg, serial="S1")
+    assert out.raw["targets"][0]["adb"] == {"serial": "S1"} and cfg.raw["targets"][0]["adb"] == {}
