@@ -92,6 +92,8 @@ def qemu_deploy(q: QemuDeploy, minutes: int) -> dict[str, Any]:
     if q.kernel_url:
         append = " ".join(x for x in (f"console={QEMU_CONSOLE.get(q.arch, 'ttyAMA0')}", "root=/dev/vda rw", q.append) if x)
         images["kernel"] = {"url": q.kernel_url, "image_arg": f'-kernel {{kernel}} -append "{append}"'}
+    if q.initrd_url:
+        images["initrd"] = {"url": q.initrd_url, "image_arg": "-initrd {initrd}"}
     images["rootfs"] = rootfs
     return {"timeout": {"minutes": minutes}, "to": "tmpfs", "images": images}
 

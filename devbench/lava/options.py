@@ -4,15 +4,20 @@ config (ConfigError names file:line:column and the field).
 
     device_type: qemu
     target: qemu-amd64                # the target name in results.json (default: lava)
+    server: {url: https://lava.example.org/, user: alice}   # for `devbench run --lava`; the token
+                                      # comes from $DEVBENCH_LAVA_TOKEN or lavacli's identity file
     payload:                          # devbench builds it, you upload it:
       url: https://files.example.org/forkbench-x86_64    # fetched by the install steps
       sha256: 3f0c...                 # checked on the device (recommended)
       # or path: /usr/local/bin/forkbench   (already on the device, e.g. via deploy overlays)
+      # or dir: /srv/files + base_url: http://files.example.org/  (devbench builds the payload
+      #    for the device's ABI, copies it into dir, the device fetches base_url/forkbench-<sha>)
     qemu:                             # a QEMU device: deploy to tmpfs, boot with method qemu
       arch: amd64
       rootfs_url: https://images.example.org/debian-amd64.img.gz
       rootfs_compression: gz
       kernel_url: https://kernels.example.org/bzImage    # optional: else the image boots itself
+      initrd_url: https://kernels.example.org/initrd.img # optional, with kernel_url
     # or, for any other device type, LAVA's own actions, passed through unchanged:
     deploy: {to: tftp, kernel: {url: ...}, ...}          # a mapping or a list of them
     boot: {method: u-boot, commands: ramdisk, prompts: ["/ #"]}
@@ -41,6 +46,8 @@ class PayloadSource:
     url: str | None = None  # fetched on the device by the test definition's install steps
     path: str | None = None  # already on the device
     sha256: str | None = None  # checked on the device before the run
+    dir: str | None = None  # devbench publishes its build here (then url and sha256 are set)
+    base_url: str | None = None  # where the device fetches what is in dir
 
     def device_path(self, workdir: str) -> str:
         if self.path:
@@ -55,6 +62,7 @@ class QemuDeploy:
     rootfs_url: str
     rootfs_compression: str | None = None
     kernel_url: str | None = None
+    initrd_url: str | None = None
     append: str = ""  # extra kernel arguments (with kernel_url)
     memory_mb: int | None = None
     cpus: int | None = None
@@ -65,6 +73,19 @@ class TestdefSource:
     repository: str | None = None  # a git URL that holds the test definition; None: inline in the job
     path: str = "devbench.yaml"
     branch: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerRef:
+    """A LAVA server for `devbench run --lava`: never a token (environment or lavacli's identity)."""
+
+    url: str  # http(s)://host[:port]/ (the API is url + RPC2)
+    user: str
+    identity: str | None = None  # the lavacli identity whose token is used (default: the one whose uri matches)
+
+
+ABIS = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64", "armhf": "armv7",
+        "arm": "armv7", "riscv64": "riscv64"}  # LAVA arch -> payload ABI
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,12 @@ class LavaOptions:
     testdef: TestdefSource = TestdefSource()
     deploy_minutes: int = 15
     boot_minutes: int = 10
+    server: ServerRef | None = None
+    abi: str | None = None  # the payload's ABI (default: from qemu.arch)
+    file: str = "<lava options>"
+
+    def payload_abi(self) -> str | None:
+        return self.abi or (ABIS.get(self.qemu.arch) if self.qemu else None)
 
 
 def load_options(path: str | Path) -> LavaOptions:
@@ -144,7 +171,12 @@ def parse_options(src: Source) -> LavaOptions:
         testdef=_testdef(top.section("testdef")),
         deploy_minutes=top.integer("deploy_minutes", 15, lo=1, hi=24 * 60),
         boot_minutes=top.integer("boot_minutes", 10, lo=1, hi=24 * 60),
+        server=_server(top),
+        abi=top.string("abi", None, choices=tuple(sorted(set(ABIS.values())))),
+        file=src.file,
     )
+    if payload.dir is not None and out.payload_abi() is None:
+        raise top.error("abi", "payload dir: needs the device's ABI: abi: or qemu: arch")
     if out.job_name is not None and len(out.job_name) > 200:
         raise top.error("job_name", "must be at most 200 characters (LAVA's limit)")
     top.done()
@@ -154,9 +186,27 @@ def parse_options(src: Source) -> LavaOptions:
 def _payload(sec: Section | None) -> PayloadSource:
     assert sec is not None
     out = PayloadSource(url=sec.value("url", _url, None), path=sec.value("path", _path, None),
-                        sha256=sec.value("sha256", _sha256, None))
-    if (out.url is None) == (out.path is None):
-        raise sec.src.error(sec.path, "needs exactly one of url: (fetched by the install steps) or path: (already on the device)")
+                        sha256=sec.value("sha256", _sha256, None), dir=sec.value("dir", _path, None),
+                        base_url=sec.value("base_url", _url, None))
+    if sum(x is not None for x in (out.url, out.path, out.dir)) != 1:
+        raise sec.src.error(sec.path, "needs exactly one of url: (fetched by the install steps), path: (already on the "
+                                      "device) or dir: with base_url: (devbench publishes its build there)")
+    if (out.dir is None) != (out.base_url is None):
+        raise sec.error("base_url" if out.dir else "dir", "dir: and base_url: go together")
+    if out.dir is not None and out.sha256 is not None:
+        raise sec.error("sha256", "with dir: devbench sets the sha256 of what it builds")
+    sec.done()
+    return out
+
+
+def _server(top: Section) -> ServerRef | None:
+    sec = top.section("server")
+    if sec is None:
+        return None
+    for secret in ("token", "password"):
+        if sec.raw(secret, None) is not None:
+            raise sec.error(secret, "never in a file: the token comes from $DEVBENCH_LAVA_TOKEN or lavacli's identity file")
+    out = ServerRef(url=sec.value("url", _url), user=sec.value("user", _word), identity=sec.value("identity", _word, None))
     sec.done()
     return out
 
@@ -172,12 +222,15 @@ def _qemu(sec: Section | None) -> QemuDeploy | None:
         rootfs_url=sec.value("rootfs_url", _url),
         rootfs_compression=compression,
         kernel_url=sec.value("kernel_url", _url, None),
+        initrd_url=sec.value("initrd_url", _url, None),
         append=sec.value("append", _append, ""),
         memory_mb=sec.integer("memory_mb", None, lo=128, hi=1024 * 1024),
         cpus=sec.integer("cpus", None, lo=1, hi=512),
     )
     if out.append and out.kernel_url is None:
         raise sec.error("append", "kernel arguments need kernel_url: (an image that boots itself has its own)")
+    if out.initrd_url and out.kernel_url is None:
+        raise sec.error("initrd_url", "an initramfs needs kernel_url:")
     sec.done()
     return out
 
