@@ -119,9 +119,29 @@ def build(abi: str, build_cfg: BuildConfig, *, cache: Path | None = None) -> Pay
     return Payload(path=binary, abi=abi, compiler=ident, sha256=digest)
 
 
+# Run the payload only if its bytes are still the ones pushed: $1 is the payload, named
+# forkbench-<its full sha256>; the rest are its arguments. A mismatch is one line, exit 126.
+_VERIFIED = r"""
+want=${1##*/forkbench-}
+got=$(sha256sum "$1" 2>/dev/null || toybox sha256sum "$1" 2>/dev/null)
+got=${got%% *}
+if [ "$got" != "$want" ]; then
+  echo "devbench: $1 does not match its checksum (sha256 ${got:-unreadable}): not run" >&2
+  exit 126
+fi
+exec "$@"
+"""
+
+
+def verified(remote: str) -> tuple[str, ...]:
+    """The argv prefix that checks the payload's checksum where it runs, right before exec."""
+    return ("sh", "-c", _VERIFIED, "sh", remote)
+
+
 def deploy(target: Target, payload: Payload, workdir: str) -> str:
-    """Push the payload into workdir (skipped when already there) and verify its checksum."""
-    remote = f"{workdir.rstrip('/')}/forkbench-{payload.sha256[:12]}"
+    """Push the payload into workdir (skipped when already there) and verify its checksum;
+    it is checked again each time it runs (verified())."""
+    remote = f"{workdir.rstrip('/')}/forkbench-{payload.sha256}"
     mk = target.run(["mkdir", "-p", workdir], timeout=60)
     if not mk.ok:
         raise TargetError(target.name, "push payload", f"cannot create {workdir}: {mk.last_words()}")

@@ -40,7 +40,7 @@ def restore_targets(cfg: Config) -> Iterator[tuple[str, bool, str]]:
         try:
             with tempfile.TemporaryDirectory(prefix="devbench-restore-") as scratch:
                 target = open_target(tcfg, Path(scratch), lambda text: None)
-                rec = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
+                rec = recover(target, target.workdir, cfg.device)  # type: ignore[attr-defined]
                 unlocked = not rec.errors and force_release(target, target.workdir)  # type: ignore[attr-defined]
                 yield tcfg.name, not rec.errors, rec.summary() + ("; removed its device lock" if unlocked else "")
         except DevbenchError as exc:

@@ -23,7 +23,7 @@ from devbench.device.restore import recover
 from devbench.device.session import DeviceSession
 from devbench.device.tuning import Change
 from devbench.errors import ConnectionLost, DevbenchError, TargetError
-from devbench.payload import build, deploy
+from devbench.payload import build, deploy, verified
 from devbench.plan import Invocation, expected_forks, for_emulator, plan, resumed
 from devbench.profile.runs import profile_target
 from devbench.protocol import event_record, exit_error, parse_event
@@ -210,7 +210,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         if hasattr(target, "info"):
             store.update_target(name, transport_info=target.info)  # type: ignore[attr-defined]
         step = "restore journal"
-        recovery = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
+        recovery = recover(target, target.workdir, cfg.device)  # type: ignore[attr-defined]
         if recovery.journal is not None:
             store.warn(name, f"a previous run had left the device changed: {recovery.summary()}")
             if recovery.errors:
@@ -292,7 +292,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                 started = time.monotonic()
                 target = _reconnect(cfg, tcfg, store, progress, target, cancel, lost)
                 session.target = target
-                recovery = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
+                recovery = recover(target, target.workdir, cfg.device)  # type: ignore[attr-defined]
                 todo = resumed(invocations, bench, lambda sc, arm: store.batches_done(name, sc, arm)) if bench.adaptive is None else []
                 reconnects.append({"lost": lost.message, "during": lost.step, "time": now(),
                                    "after_s": round(time.monotonic() - started, 1), "restored": recovery.summary(),
@@ -425,7 +425,7 @@ def _restore_on_reconnect(cfg: Config, tcfg: TargetConfig, store: ResultsStore, 
     target = None
     try:
         target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text))
-        recovery = recover(target, target.workdir, cfg.device.boot_timeout_s)  # type: ignore[attr-defined]
+        recovery = recover(target, target.workdir, cfg.device)  # type: ignore[attr-defined]
         store.warn(name, f"restore on reconnect: {recovery.summary()}")
         if lock is not None and not recovery.errors:
             with signals_deferred():
@@ -495,7 +495,7 @@ def run_invocation(target: Target, remote: str, inv: Invocation, bench: Benchmar
     progress.step(target.name, f"{sc}: setting up {inv.arm}")
     started = time.monotonic()
     try:
-        res = target.run([*prefix, remote, *inv.args], timeout=timeout, on_line=sink)
+        res = target.run([*prefix, *verified(remote), *inv.args], timeout=timeout, on_line=sink)
     except TargetError as exc:
         if cancel is not None:
             cancel.check()  # aborted by an interrupt of the run, not a failure of the device

@@ -29,13 +29,18 @@ class DeviceAccess:
         return res.stdout.strip()
 
     def write(self, path: str, value: str) -> None:
-        res = self.run(["sh", "-c", 'printf "%s\\n" "$2" > "$1"', "sh", path, value], root=True)
+        """Write a setting (a sysfs or procfs file: never a symbolic link, so one is refused)."""
+        res = self.run(["sh", "-c", 'if [ -L "$1" ]; then echo "$1 is a symbolic link: not written" >&2; exit 1; fi; '
+                                    'printf "%s\\n" "$2" > "$1"', "sh", path, value], root=True)
         if not res.ok:
             raise TargetError(self.name, f"write {path}", res.last_words() or f"exit {res.exit_code}")
 
     def write_text(self, path: str, text: str) -> None:
-        """Replace a file atomically (temp file + rename), e.g. the restore journal."""
-        res = self.run(["sh", "-c", 'mkdir -p "${1%/*}" && printf "%s" "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"',
+        """Replace a file atomically, e.g. the restore journal: a new temporary file (mktemp:
+        created exclusively, mode 0600, so never a symbolic link planted in its place), renamed
+        over the file (a rename replaces a link, never follows it)."""
+        res = self.run(["sh", "-c", '(umask 077 && mkdir -p "${1%/*}") && t=$(mktemp "$1.XXXXXX") && '
+                                    '{ printf "%s" "$2" > "$t" && mv -f "$t" "$1" || { rm -f "$t"; exit 1; }; }',
                         "sh", path, text], root=True)
         if not res.ok:
             raise TargetError(self.name, f"write {path}", res.last_words() or f"exit {res.exit_code}")

@@ -5,9 +5,13 @@ died (SIGKILL, power, lost network) can be undone later by `devbench restore` or
 next run on that device: each entry holds the value to put back. Restoring replays the
 entries in reverse and then removes the journal.
 
-Entries are validated when read: only paths below the journal's own sysfs/procfs roots,
-no "..", and only the root prefixes devbench itself uses; a journal that says anything
-else is refused, not obeyed.
+A journal is data, not instructions (anyone who can write the work folder could have
+written it). When read, every entry must be one of the settings devbench itself makes (the
+cpufreq policy files, CPUs online, the Android framework, vm.max_map_count, kptr_restrict,
+perf_event_paranoid: SETTINGS), named as devbench names it, with an old value of that
+setting's shape; and its roots must be the sysfs/procfs of the config in force (check()).
+The journal's own root prefix is never used: the replay runs with the root method the config
+gives. Anything else is refused with one line, nothing written, the journal kept.
 """
 
 from __future__ import annotations
@@ -24,6 +28,31 @@ SCHEMA = "devbench/restore-journal/1"
 FILE_NAME = "restore-journal.json"
 ROOT_PREFIXES = ((), ("su", "0"), ("sudo", "-n"))
 KINDS = ("file", "range", "framework")
+MAX_ENTRIES = 256  # one per policy file, CPU and sysctl: far more than any device has
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One kind of change devbench makes: where it lives, how devbench names it, and the
+    shape its old value must have to be written back."""
+    kind: str
+    base: str  # "sys" or "proc": the root the path is under
+    path: str  # regex below the root; group 1 (if any) goes into the label
+    label: str  # "{}" is group 1
+    value: str  # regex the old value must match
+
+
+SETTINGS = (
+    Setting("file", "sys", r"/devices/system/cpu/cpu([0-9]{1,4})/online", "cpu{} online", r"[01]"),
+    Setting("file", "sys", r"/devices/system/cpu/cpufreq/(policy[0-9]{1,4})/scaling_governor", "{} scaling_governor",
+            r"[A-Za-z0-9_-]{1,32}"),
+    Setting("range", "sys", r"/devices/system/cpu/cpufreq/(policy[0-9]{1,4})/scaling_min_freq",
+            "{} scaling_min_freq/scaling_max_freq", r"[0-9]{1,10} [0-9]{1,10}"),
+    Setting("file", "proc", r"/sys/vm/max_map_count", "vm.max_map_count", r"[0-9]{1,10}"),
+    Setting("file", "proc", r"/sys/kernel/kptr_restrict", "kernel.kptr_restrict", r"[0-2]"),
+    Setting("file", "proc", r"/sys/kernel/perf_event_paranoid", "kernel.perf_event_paranoid", r"-?[0-9]{1,2}"),
+    Setting("framework", "", r"", "android framework", r"running"),
+)
 
 
 class JournalError(ValueError):
@@ -92,11 +121,52 @@ def decode(text: str, where: str) -> Journal:
         raise JournalError(f"{where}: malformed journal ({type(exc).__name__}: {exc})") from None
     if j.root_prefix not in ROOT_PREFIXES:
         raise JournalError(f"{where}: unknown root prefix {list(j.root_prefix)!r}")
+    if len(j.entries) > MAX_ENTRIES:
+        raise JournalError(f"{where}: {len(j.entries)} entries (devbench writes at most {MAX_ENTRIES})")
     for e in j.entries:
-        for path in (e.path, e.max_path) if e.kind == "range" else (e.path,) if e.kind == "file" else ():
-            if not allowed_path(path, j.sysfs, j.procfs):
-                raise JournalError(f"{where}: entry {e.setting!r} names {path!r}, outside {j.sysfs} and {j.procfs}/sys")
+        problem = entry_problem(e, j.sysfs, j.procfs)
+        if problem:
+            raise JournalError(f"{where}: {problem}")
     return j
+
+
+def check(j: Journal, sysfs: str, procfs: str, where: str) -> Journal:
+    """The journal's roots must be the config's (`device.sysfs`, `device.procfs`): a journal
+    never chooses where it writes."""
+    for name, mine, theirs in (("sysfs", sysfs, j.sysfs), ("procfs", procfs, j.procfs)):
+        if mine.rstrip("/") != theirs.rstrip("/"):
+            raise JournalError(f"{where}: its {name} root {theirs!r} is not the config's device.{name} {mine!r}")
+    return j
+
+
+def entry_problem(e: Entry, sysfs: str, procfs: str) -> str | None:
+    """Why devbench would not write this entry back (None: it is one of its own settings,
+    with an old value of the right shape)."""
+    for path in (e.path, e.max_path) if e.kind == "range" else (e.path,) if e.kind == "file" else ():
+        if not allowed_path(path, sysfs, procfs):
+            return f"entry {e.setting!r} names {path!r}, outside {sysfs} and {procfs}/sys"
+    setting = match_setting(e, sysfs, procfs)
+    if setting is None:
+        return f"entry {e.setting!r} ({e.kind} {e.path!r}) is not a setting devbench makes"
+    if not re.fullmatch(setting.value, e.before):
+        return f"entry {e.setting!r}: old value {e.before[:80]!r} is not of its shape ({setting.value})"
+    return None
+
+
+def match_setting(e: Entry, sysfs: str, procfs: str) -> Setting | None:
+    """The Setting an entry is, by kind, path and label; None if it is none of devbench's."""
+    roots = {"sys": sysfs.rstrip("/"), "proc": procfs.rstrip("/"), "": ""}
+    for s in SETTINGS:
+        if s.kind != e.kind:
+            continue
+        if s.kind == "framework":
+            if e.path == "" and e.setting == s.label:
+                return s
+            continue
+        m = re.fullmatch(re.escape(roots[s.base]) + s.path, e.path)
+        if m and e.setting == s.label.format(*m.groups()):
+            return s
+    return None
 
 
 def allowed_path(path: str, sysfs: str, procfs: str) -> bool:

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from devbench.errors import TargetError
+from devbench.device.workdir import ensure_private
 from devbench.procid import Owner, owner_from
 from devbench.targets.base import Target
 
@@ -46,6 +47,7 @@ def acquire(target: Target, workdir: str, run_id: str, warn: Callable[[str], Non
     owner = {"host": socket.gethostname(), **Owner.me().fields(), "run_id": run_id,
              "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     path = posixpath.join(workdir, ".lock")
+    ensure_private(target, workdir)  # the first thing a run does in its work folder
     for attempt in (1, 2):
         res = target.run(["sh", "-c", _TAKE, "sh", workdir, json.dumps(owner)], timeout=30)
         if "lock=acquired" in res.stdout:

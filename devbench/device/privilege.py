@@ -26,6 +26,12 @@ def _uid(target: Target, prefix: tuple[str, ...]) -> str:
     return res.stdout.strip() if res.ok else ""
 
 
+def current_uid(target: Target) -> int | None:
+    """The uid the device's commands run as (None when `id -u` says nothing usable)."""
+    uid = _uid(target, ())
+    return int(uid) if uid.isdigit() and len(uid) < 11 else None
+
+
 def acquire_root(target: Target, uid: int | None, mode: str) -> Root:
     """Root as the config asks (`device.root`: auto, require, never)."""
     if mode == "never":

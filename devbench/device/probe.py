@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -10,53 +11,62 @@ from devbench.errors import TargetError
 from devbench.targets.base import Target
 
 # $1 is the sysfs root and $2 the procfs root (positional parameters, never command text).
-# Device strings (properties, uname) are printed with printf '%s' (dash's echo turns a "\n" in
-# them into a newline) and a property is cut at its first newline: no line (fact) of their own.
+# Every value read from the device (properties, uname, sysfs and procfs files) goes through
+# `kv`: printed with printf '%s' (dash's echo turns a "\n" in it into a newline) and cut at its
+# first newline, so no byte of it can start a line (a fact) of its own. Names taken from the
+# device's directories (policyN, thermal_zoneN, power supplies) are used only when they are
+# plain ([A-Za-z0-9_.-]); parse_facts checks them again.
 PROBE_SCRIPT = r"""
 S=$1 P=$2
-echo "machine=$(uname -m)"
-printf 'kernel=%s\n' "$(uname -r)"
-printf 'kernel_build=%s\n' "$(uname -v)"
+kv() { printf '%s=%s\n' "$1" "${2%%
+*}"; }
+plain() { case $1 in ''|*[!A-Za-z0-9_.-]*) return 1;; esac; }
+kv machine "$(uname -m)"
+kv kernel "$(uname -r)"
+kv kernel_build "$(uname -v)"
 for prop in ro.build.version.sdk ro.product.cpu.abi ro.product.model ro.kernel.qemu ro.boot.qemu \
             ro.build.type ro.debuggable ro.build.fingerprint sys.boot_completed init.svc.zygote; do
-  v=$(getprop "$prop" 2>/dev/null)
-  printf 'prop:%s=%s\n' "$prop" "${v%%
-*}"
+  kv "prop:$prop" "$(getprop "$prop" 2>/dev/null)"
 done
-echo "uid=$(id -u 2>/dev/null)"
-echo "cpus=$(grep -c '^processor' "$P/cpuinfo" 2>/dev/null)"
-echo "online=$(cat "$S/devices/system/cpu/online" 2>/dev/null)"
-echo "present=$(cat "$S/devices/system/cpu/present" 2>/dev/null)"
-echo "max_map_count=$(cat "$P/sys/vm/max_map_count" 2>/dev/null)"
-echo "kptr_restrict=$(cat "$P/sys/kernel/kptr_restrict" 2>/dev/null)"
-echo "perf_event_paranoid=$(cat "$P/sys/kernel/perf_event_paranoid" 2>/dev/null)"
-echo "pagesize=$(getconf PAGESIZE 2>/dev/null)"
-echo "selinux=$(getenforce 2>/dev/null || cat "$S/fs/selinux/enforce" 2>/dev/null)"
-echo "taskset=$(command -v taskset 2>/dev/null)"
+kv uid "$(id -u 2>/dev/null)"
+kv cpus "$(grep -c '^processor' "$P/cpuinfo" 2>/dev/null)"
+kv online "$(cat "$S/devices/system/cpu/online" 2>/dev/null)"
+kv present "$(cat "$S/devices/system/cpu/present" 2>/dev/null)"
+kv max_map_count "$(cat "$P/sys/vm/max_map_count" 2>/dev/null)"
+kv kptr_restrict "$(cat "$P/sys/kernel/kptr_restrict" 2>/dev/null)"
+kv perf_event_paranoid "$(cat "$P/sys/kernel/perf_event_paranoid" 2>/dev/null)"
+kv pagesize "$(getconf PAGESIZE 2>/dev/null)"
+kv selinux "$(getenforce 2>/dev/null || cat "$S/fs/selinux/enforce" 2>/dev/null)"
+kv taskset "$(command -v taskset 2>/dev/null)"
 grep -E '^(MemTotal|MemAvailable):' "$P/meminfo" 2>/dev/null
 { zcat "$P/config.gz" 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null; } \
   | grep -E '^(# )?CONFIG_(ANON_VMA_NAME|PERF_EVENTS|IKCONFIG_PROC|KASAN|PROVE_LOCKING|DEBUG_VM|DEBUG_PAGEALLOC|KCSAN|SLUB_DEBUG_ON|DEBUG_KMEMLEAK)[ =]' \
   | sed 's/^/kconfig:/'
 for d in "$S"/devices/system/cpu/cpufreq/policy*; do
-  [ -d "$d" ] || continue
+  [ -d "$d" ] && plain "${d##*/}" || continue
   for f in related_cpus affected_cpus scaling_governor scaling_available_governors scaling_available_frequencies \
            scaling_min_freq scaling_max_freq cpuinfo_min_freq cpuinfo_max_freq scaling_cur_freq scaling_setspeed; do
-    [ -e "$d/$f" ] && echo "cpufreq:${d##*/}:$f=$(cat "$d/$f" 2>/dev/null)"
+    [ -e "$d/$f" ] && kv "cpufreq:${d##*/}:$f" "$(cat "$d/$f" 2>/dev/null)"
   done
 done
 for z in "$S"/class/thermal/thermal_zone*; do
-  [ -d "$z" ] || continue
-  echo "thermal:${z##*/}:type=$(cat "$z/type" 2>/dev/null)"
-  echo "thermal:${z##*/}:temp=$(cat "$z/temp" 2>/dev/null)"
+  [ -d "$z" ] && plain "${z##*/}" || continue
+  kv "thermal:${z##*/}:type" "$(cat "$z/type" 2>/dev/null)"
+  kv "thermal:${z##*/}:temp" "$(cat "$z/temp" 2>/dev/null)"
   for t in "$z"/trip_point_*_temp; do
     [ -e "$t" ] || continue
     b=${t%_temp}
-    echo "thermal:${z##*/}:${b##*/}=$(cat "$t" 2>/dev/null) $(cat "${b}_type" 2>/dev/null)"
+    plain "${b##*/}" || continue
+    v=$(cat "$t" 2>/dev/null) w=$(cat "${b}_type" 2>/dev/null)
+    kv "thermal:${z##*/}:${b##*/}" "${v%%
+*} ${w%%
+*}"
   done
 done
 for b in "$S"/class/power_supply/*; do
+  plain "${b##*/}" || continue
   [ "$(cat "$b/type" 2>/dev/null)" = Battery ] || continue
-  echo "battery:${b##*/}=$(cat "$b/capacity" 2>/dev/null)"
+  kv "battery:${b##*/}" "$(cat "$b/capacity" 2>/dev/null)"
 done
 echo "probe=done"
 """
@@ -68,6 +78,8 @@ _ABI = {
     "riscv64": "riscv64",
 }
 
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_]{1,64})?")  # prop name, or object:attribute
 
 _DEBUG_OPTIONS = {"KASAN", "PROVE_LOCKING", "DEBUG_VM", "DEBUG_PAGEALLOC", "KCSAN", "SLUB_DEBUG_ON", "DEBUG_KMEMLEAK"}
 
@@ -165,6 +177,8 @@ def parse_facts(text: str) -> Facts:
         head, _, rest = line.partition(":")
         if head in ("prop", "cpufreq", "thermal", "battery") and "=" in rest:
             key, _, value = rest.partition("=")
+            if not _NAME.fullmatch(key):
+                continue  # only names the probe script prints (policyN:file, thermal_zoneN:type, ...)
             if head == "prop":
                 if value:
                     props[key] = value
@@ -186,7 +200,7 @@ def parse_facts(text: str) -> Facts:
             mem[k] = _int(rest.split()[0]) if rest.split() else None
         elif "=" in line:
             k, v = line.split("=", 1)
-            kv[k] = v.strip()
+            kv.setdefault(k, v.strip())  # the script prints each key once: a second one is not believed
     machine = kv.get("machine", "")
     sdk = _int(props.get("ro.build.version.sdk"))
     abi = _ABI.get(machine) or _ABI.get(props.get("ro.product.cpu.abi", ""))

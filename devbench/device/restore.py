@@ -2,6 +2,11 @@
 
 Used at the start of every run on a device (so a new run never measures, or snapshots as
 "before", a device a dead run left locked) and by `devbench restore`.
+
+The journal is read only from a private work folder (device/workdir.py), only when the file
+is devbench's own, and only as data: its entries must be devbench's own settings under the
+config's sysfs/procfs (journal.check), and they are written back with the root method the
+config in force gives (device.root), never with one the journal names.
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ import posixpath
 import socket
 from dataclasses import dataclass, field
 
+from devbench.config import DeviceConfig
 from devbench.device.access import DeviceAccess
-from devbench.device.journal import FILE_NAME, Journal, JournalError, decode
+from devbench.device.journal import FILE_NAME, Journal, JournalError, check, decode
+from devbench.device.privilege import acquire_root, current_uid
 from devbench.device.tuning import replay
+from devbench.device.workdir import check_file, ensure_private
 from devbench.errors import TargetError
 from devbench.targets.base import Target
 
@@ -22,12 +30,18 @@ def journal_path(workdir: str) -> str:
     return posixpath.join(workdir, FILE_NAME)
 
 
-def read_journal(access: DeviceAccess, path: str) -> Journal | None:
+def read_journal(access: DeviceAccess, path: str, device: DeviceConfig) -> Journal | None:
+    """The journal at path, checked against the config in force; None when there is none.
+    TargetError (step "restore journal" or "work folder"), nothing written, when it is not to
+    be trusted."""
+    if not check_file(access.target, path):
+        return None
     text = access.read_text(path)
     if text is None:
         return None
+    where = f"{access.name}:{path}"
     try:
-        return decode(text, f"{access.name}:{path}")
+        return check(decode(text, where), device.sysfs, device.procfs, where)
     except JournalError as exc:
         raise TargetError(access.name, "restore journal", str(exc)) from None
 
@@ -48,19 +62,26 @@ class Recovery:
         return f"{head}: {len(j.entries)} setting(s) restored" + (f" ({', '.join(self.restored)})" if self.restored else "")
 
 
-def recover(target: Target, workdir: str, boot_timeout_s: float = 180.0) -> Recovery:
-    """Replay and remove a journal a previous run left; refuses one whose devbench is alive here."""
+def recover(target: Target, workdir: str, device: DeviceConfig | None = None) -> Recovery:
+    """Replay and remove a journal a previous run left; refuses one whose devbench is alive
+    here, and one that is not devbench's own data (see the module's doc)."""
+    device = device or DeviceConfig()
     path = journal_path(workdir)
-    probe_access = DeviceAccess(target)
-    journal = read_journal(probe_access, path)
+    ensure_private(target, workdir)
+    journal = read_journal(DeviceAccess(target), path, device)
     if journal is None:
         return Recovery()
     if journal.host == socket.gethostname() and journal.pid != os.getpid() and journal.owner.alive():
         raise TargetError(target.name, "restore journal",
                           f"the device is in use by devbench pid {journal.pid} on this host (run {journal.run_id}); "
                           f"wait for it, or stop it (its journal: {path})")
-    access = DeviceAccess(target, journal.root_prefix)
-    errors = replay(access, journal, None, boot_timeout_s)
+    root = acquire_root(target, current_uid(target), device.root) if journal.entries else None
+    if journal.entries and not (root and root.ok):
+        raise TargetError(target.name, "restore journal",
+                          f"{path} holds {len(journal.entries)} setting(s) to put back, but device.root is "
+                          f"{device.root!r} and gives no root here: nothing written, the journal is kept")
+    access = DeviceAccess(target, root.prefix if root else ())
+    errors = replay(access, journal, None, device.boot_timeout_s)
     if not errors:
         access.remove(path)
     return Recovery(journal, [e.setting for e in journal.entries], errors)

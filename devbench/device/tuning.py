@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 from devbench.device.access import DeviceAccess
 from devbench.device.actions import Action, TuningPlan
 from devbench.device.cpufreq import range_writes
-from devbench.device.journal import Entry, Journal
+from devbench.device.journal import Entry, Journal, entry_problem
 from devbench.errors import ConnectionLost, TargetError
 from devbench.signals import signals_deferred
 
@@ -68,9 +68,10 @@ class Tuner:
                 self.warn(f"framework still running: `stop` ran but {FRAMEWORK_PROP} is not 'stopped' after {STOP_TIMEOUT_S:.0f} s")
         elif action.kind == "range":
             lo_path, hi_path = action.path, Entry("range", "", action.path).max_path
-            cur_lo, cur_hi = int(a.read(lo_path)), int(a.read(hi_path))
-            self._journal(Entry("range", action.setting, lo_path, f"{cur_lo} {cur_hi}"),
-                          Change(action.setting, f"{cur_lo} {cur_hi}", "?", lo_path, action.why))
+            cur_lo, cur_hi = _int_or_none(a.read(lo_path)), _int_or_none(a.read(hi_path))
+            if not self._journal(Entry("range", action.setting, lo_path, f"{cur_lo} {cur_hi}"),
+                                 Change(action.setting, f"{cur_lo} {cur_hi}", "?", lo_path, action.why)):
+                return
             new_lo, new_hi = (int(x) for x in action.value.split())
             _write_range(a, lo_path, new_lo, new_hi, cur_lo, cur_hi)
             after = f"{a.read(lo_path)} {a.read(hi_path)}"
@@ -89,7 +90,9 @@ class Tuner:
             before = a.read(action.path)
             if before == action.value:
                 return  # already so: nothing to change, nothing to restore
-            self._journal(Entry("file", action.setting, action.path, before), Change(action.setting, before, "?", action.path, action.why))
+            if not self._journal(Entry("file", action.setting, action.path, before),
+                                 Change(action.setting, before, "?", action.path, action.why)):
+                return
             a.write(action.path, action.value)
             after = a.read(action.path)
             self._done(after=after, verified=after == action.value)
@@ -100,11 +103,19 @@ class Tuner:
     def all_changes(self) -> list[Change]:
         return self.changes + self.extra
 
-    def _journal(self, entry: Entry, change: Change) -> None:
+    def _journal(self, entry: Entry, change: Change) -> bool:
+        """Journal an entry before its change; False (a warning, nothing changed) when the entry
+        is not one a later replay would accept, e.g. an old value not of its setting's shape:
+        what could not be put back is not changed."""
+        problem = entry_problem(entry, self.journal.sysfs, self.journal.procfs)
+        if problem:
+            self.warn(f"{entry.setting} left unchanged: {problem}")
+            return False
         self.journal.entries.append(entry)
         self.access.write_text(self.journal_path, self.journal.encode())  # before the change is made
         self.changes.append(change)
         self.record(self.all_changes)
+        return True
 
     def _done(self, *, after: str, verified: bool) -> None:
         self.changes[-1].after = after

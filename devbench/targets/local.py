@@ -1,18 +1,28 @@
-"""This machine as a target: subprocess with argument lists."""
+"""This machine as a target: subprocess with argument lists.
+
+Its work folder is per user (`<devbench cache>/work`, e.g. ~/.cache/devbench/work), never a
+fixed name in a shared /tmp that someone else could create first. Files are pushed without
+following symbolic links: a new temporary file (O_EXCL, O_NOFOLLOW) renamed into place.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import Sequence
 
+from devbench.cache import cache_root
 from devbench.config import LocalOptions
 from devbench.errors import TargetError
 from devbench.targets.base import CommandResult, LineCallback, LineSplitter
+
+
+def default_workdir() -> str:
+    """This user's own work folder: under devbench's cache, not in the shared /tmp."""
+    return str(cache_root("work"))
 
 
 class LocalTarget:
@@ -20,7 +30,7 @@ class LocalTarget:
 
     def __init__(self, name: str, options: LocalOptions):
         self.name = name
-        self.workdir = options.workdir or os.path.join(tempfile.gettempdir(), "devbench")
+        self.workdir = options.workdir or default_workdir()
 
     def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
         argv = tuple(str(a) for a in argv)
@@ -69,16 +79,26 @@ class LocalTarget:
                 pass
 
     def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
+        folder, base = os.path.split(remote)
+        tmp = os.path.join(folder, f".{base}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            Path(remote).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(local, remote)
-            os.chmod(remote, mode)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as dst, open(local, "rb") as src:
+                    shutil.copyfileobj(src, dst)
+                    os.fchmod(dst.fileno(), mode)
+                os.rename(tmp, remote)  # replaces a link at `remote`, never follows it
+            except BaseException:
+                os.unlink(tmp)
+                raise
         except OSError as exc:
             raise TargetError(self.name, "push", f"{local} -> {remote}: {exc.strerror}") from None
 
     def pull(self, remote: str, local: Path) -> None:
         try:
-            shutil.copyfile(remote, local)
+            fd = os.open(remote, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as src, open(local, "wb") as dst:
+                shutil.copyfileobj(src, dst)
         except OSError as exc:
             raise TargetError(self.name, "pull", f"{remote}: {exc.strerror}") from None
 

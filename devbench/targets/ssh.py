@@ -130,10 +130,24 @@ class SshTarget:
         return CommandResult(argv, code if code >= 0 else 255, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
     def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
+        """A new file created exclusively (never a link planted in its place), its mode set,
+        then renamed over `remote` (a rename replaces a link there, never follows it)."""
+        tmp = f"{remote}.{os.getpid()}.{time.monotonic_ns()}.tmp"
         try:
             with self.client.open_sftp() as sftp:
-                sftp.put(str(local), remote)
-                sftp.chmod(remote, mode)
+                try:
+                    with sftp.open(tmp, "wbx") as dst, open(local, "rb") as src:
+                        dst.set_pipelined(True)
+                        while chunk := src.read(32768):
+                            dst.write(chunk)
+                        dst.chmod(mode)
+                    sftp.posix_rename(tmp, remote)
+                except BaseException:
+                    try:
+                        sftp.remove(tmp)
+                    except (OSError, EOFError, paramiko.SSHException):
+                        pass
+                    raise
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise TargetError(self.name, "push", f"{local} -> {remote}: {exc}") from None
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from devbench.device.journal import SCHEMA, Entry, Journal, JournalError, allowed_path, decode
+from devbench.device.journal import SCHEMA, Entry, Journal, JournalError, allowed_path, check, decode, entry_problem
 
 WHERE = "phone:/data/local/tmp/devbench/restore-journal.json"
 GOV = "/sys/devices/system/cpu/cpufreq/policy0/scaling_governor"
@@ -92,7 +92,8 @@ def test_procfs_but_not_sysctl():
 
 def test_range_entry_sibling_is_checked_too():
     j = journal(entries=[Entry("range", "evil", "/proc/sys/vm/x", "1 2")])
-    assert decode(j.encode(), WHERE).entries[0].max_path == "/proc/sys/vm/scaling_max_freq"
+    with pytest.raises(JournalError, match="not a setting devbench makes"):
+        decode(j.encode(), WHERE)
     j = journal(entries=[Entry("range", "evil", "/etc/scaling_min_freq", "1 2")])
     with pytest.raises(JournalError, match="outside"):
         decode(j.encode(), WHERE)
@@ -164,3 +165,70 @@ def test_range_entry_with_non_integer_values_is_refused():
     data["entries"][2]["before"] = "low high"
     with pytest.raises(JournalError):
         decode(json.dumps(data), WHERE)
+
+
+# -- a journal is data: only devbench's own settings, with values of their shape (issue 16) --------
+
+@pytest.mark.parametrize("entry", [
+    Entry("file", "kernel.core_pattern", "/proc/sys/kernel/core_pattern", "|/data/local/tmp/evil %p"),
+    Entry("file", "vm.max_map_count", "/proc/sys/kernel/core_pattern", "65530"),  # a devbench label on another file
+    Entry("file", "kernel.modprobe", "/proc/sys/kernel/modprobe", "/data/local/tmp/evil"),
+    Entry("file", "uevent_helper", "/sys/kernel/uevent_helper", "/tmp/evil"),
+    Entry("file", "policy0 scaling_governor", "/sys/devices/system/cpu/cpufreq/policy0/../../../../kernel/x", "a"),
+    Entry("file", "policy0 scaling_governor", "/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq", "1"),
+    Entry("file", "policy1 scaling_governor", GOV, "schedutil"),  # the label names another policy
+    Entry("range", "policy0 scaling_min_freq/scaling_max_freq", "/sys/devices/system/cpu/cpu0/online", "1 2"),
+    Entry("framework", "kernel.core_pattern", before="running"),
+])
+def test_only_devbench_settings_are_accepted(entry):
+    with pytest.raises(JournalError, match="not a setting devbench makes|outside") as exc:
+        decode(journal(entries=[entry]).encode(), WHERE)
+    assert "\n" not in str(exc.value) and str(exc.value).startswith(WHERE)
+
+
+@pytest.mark.parametrize("entry", [
+    Entry("file", "policy0 scaling_governor", GOV, "$(touch /tmp/x)"),
+    Entry("file", "policy0 scaling_governor", GOV, "performance\nx"),
+    Entry("file", "policy0 scaling_governor", GOV, ""),
+    Entry("file", "cpu1 online", "/sys/devices/system/cpu/cpu1/online", "2"),
+    Entry("file", "vm.max_map_count", "/proc/sys/vm/max_map_count", "65530; reboot"),
+    Entry("file", "vm.max_map_count", "/proc/sys/vm/max_map_count", "-1"),
+    Entry("file", "kernel.kptr_restrict", "/proc/sys/kernel/kptr_restrict", "3"),
+    Entry("file", "kernel.perf_event_paranoid", "/proc/sys/kernel/perf_event_paranoid", "-1 2"),
+    Entry("framework", "android framework", before="stopped; reboot"),
+])
+def test_old_values_must_have_their_settings_shape(entry):
+    with pytest.raises(JournalError, match="is not of its shape"):
+        decode(journal(entries=[entry]).encode(), WHERE)
+
+
+@pytest.mark.parametrize("entry", [
+    Entry("file", "cpu3 online", "/sys/devices/system/cpu/cpu3/online", "0"),
+    Entry("file", "policy4 scaling_governor", "/sys/devices/system/cpu/cpufreq/policy4/scaling_governor", "schedutil"),
+    Entry("range", "policy4 scaling_min_freq/scaling_max_freq", "/sys/devices/system/cpu/cpufreq/policy4/scaling_min_freq",
+          "300000 2400000"),
+    Entry("file", "vm.max_map_count", "/proc/sys/vm/max_map_count", "65530"),
+    Entry("file", "kernel.kptr_restrict", "/proc/sys/kernel/kptr_restrict", "2"),
+    Entry("file", "kernel.perf_event_paranoid", "/proc/sys/kernel/perf_event_paranoid", "-1"),
+    Entry("framework", "android framework", before="running"),
+])
+def test_every_setting_devbench_makes_is_accepted(entry):
+    assert entry_problem(entry, "/sys", "/proc") is None
+    assert decode(journal(entries=[entry]).encode(), WHERE).entries == [entry]
+
+
+def test_the_roots_are_the_configs_not_the_journals():
+    j = journal(sysfs="/data/evil/sys", procfs="/data/evil/proc", entries=[
+        Entry("file", "vm.max_map_count", "/data/evil/proc/sys/vm/max_map_count", "1")])
+    decoded = decode(j.encode(), WHERE)  # well formed ...
+    with pytest.raises(JournalError, match=r"sysfs root '/data/evil/sys' is not the config's device.sysfs '/sys'"):
+        check(decoded, "/sys", "/proc", WHERE)  # ... but not under the config's roots
+    with pytest.raises(JournalError, match="procfs root"):
+        check(decode(journal(procfs="/data/evil/proc", entries=[]).encode(), WHERE), "/sys", "/proc", WHERE)
+    assert check(decode(journal().encode(), WHERE), "/sys/", "/proc", WHERE).entries == journal().entries
+
+
+def test_too_many_entries():
+    e = Entry("file", "cpu1 online", "/sys/devices/system/cpu/cpu1/online", "0")
+    with pytest.raises(JournalError, match="257 entries"):
+        decode(journal(entries=[e] * 257).encode(), WHERE)

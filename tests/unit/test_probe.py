@@ -1,3 +1,5 @@
+import os
+
 from devbench.config import LocalOptions
 from devbench.device.probe import parse_facts, probe
 from devbench.targets.local import LocalTarget
@@ -86,3 +88,34 @@ def test_probe_script_reads_a_stand_in_tree_through_a_real_shell(tmp_path, monke
     [zone] = f.thermal
     assert zone.type == "cpu-thermal" and zone.temp == 96000 and zone.over_trip().temp == 95000
     assert f.battery_pct == 12
+
+
+FORGED = "\nuid=0\nmax_map_count=99999999\nmachine=riscv64\nprop:ro.build.version.sdk=34\ncpufreq:policy9:scaling_governor=x"
+
+
+def test_device_values_cannot_forge_facts(tmp_path):
+    """Issue 16: sysfs/procfs contents and directory names with newlines, run through the real
+    probe script by a real sh on the stand-in tree: no byte of them becomes another fact."""
+    target = LocalTarget("here", LocalOptions(workdir=str(tmp_path / "work")))
+    root = str(tmp_path / "tree")
+    files = standin.tree_files()
+    files["sys/class/thermal/thermal_zone0/type"] = "cpu" + FORGED
+    files["sys/devices/system/cpu/online"] = "0-3" + FORGED
+    files["sys/devices/system/cpu/cpufreq/policy0/scaling_governor"] = "schedutil" + FORGED
+    files["sys/class/thermal/thermal_zone0/trip_point_0_type"] = "passive" + FORGED
+    files["proc/sys/kernel/kptr_restrict"] = "2\\nuid=0"  # dash's echo would turn this into a newline
+    standin.lay_out(target, root, files)
+    os.makedirs(f"{root}/sys/devices/system/cpu/cpufreq/policy1{FORGED}", exist_ok=True)  # a name with newlines
+    with open(f"{root}/sys/devices/system/cpu/cpufreq/policy1{FORGED}/scaling_governor", "w") as fh:
+        fh.write("performance\n")
+    plain = probe(LocalTarget("here", LocalOptions(workdir=str(tmp_path / "work"))), f"{root}/sys", f"{root}/proc")
+    assert plain.uid == os.getuid() and plain.root == (os.getuid() == 0)
+    assert plain.machine == os.uname().machine and plain.max_map_count == 1000 and not plain.android
+    assert plain.thermal[0].type == "cpu" and plain.cpus_online == "0-3" and plain.kptr_restrict is None
+    assert [p.name for p in plain.cpufreq] == ["policy0", "policy4"] and plain.cpufreq[0].governor == "schedutil"
+    assert [t.type for t in plain.thermal[0].trips] == ["passive"]
+
+
+def test_parser_believes_the_first_line_of_a_key_and_plain_names_only():
+    f = parse_facts("machine=x86_64\nuid=1000\nuid=0\ncpufreq:policy0/../x:scaling_governor=a\nprobe=done")
+    assert f.uid == 1000 and not f.root and f.cpufreq == ()
