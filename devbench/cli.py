@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok, 1 run failure (a target or scenario failed; results kept), 2 bad config
 or usage, 3 a significant regression above --fail-on-regression, 4 a required device condition
-not met (--strict, device.require; results kept), 130 interrupted (device restored, results kept).
+not met (--strict, device.require; results kept; before 3 and 1), 130 interrupted (device
+restored, results kept).
 """
 
 from __future__ import annotations
@@ -233,12 +234,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     _export(args, store.data, analysis)
     if interrupted:
         return EXIT_INTERRUPTED
+    # a required condition not met comes first: no number of such a run is to be trusted,
+    # whether it regressed or a scenario failed (both are still printed)
     conditions_unmet = _unmet(store.data, args.strict, cfg.device.require)
-    if args.fail_on_regression is not None and _regressed(store.data, args.fail_on_regression, analysis):
+    regressed = args.fail_on_regression is not None and _regressed(store.data, args.fail_on_regression, analysis)
+    if conditions_unmet:
+        return EXIT_CONDITIONS
+    if regressed:
         return EXIT_REGRESSION
-    if not ok:
-        return EXIT_FAILED
-    return EXIT_CONDITIONS if conditions_unmet else EXIT_OK
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _print_warning(target: str, message: str) -> None:
