@@ -9,6 +9,7 @@ profile, gives a warning and the run goes on.
 from __future__ import annotations
 
 import posixpath
+import hashlib
 import re
 from collections import Counter
 from dataclasses import replace
@@ -27,8 +28,15 @@ from devbench.targets.base import Target
 
 
 def safe_name(name: str) -> str:
-    # never "." or "..", nor a hidden name: the result is one plain file or folder name
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_").lstrip(".") or "target"
+    """One plain file or folder name for a target or scenario name, never "." or "..", nor
+    hidden, and one-to-one: two names never share a folder ("a b" is a_20b, "a_b" is a__b).
+    Letters, digits, "-" and "." (not leading) stay; "_" becomes "__" and every other byte
+    _XX (hex). A long result is cut and ends in _h and a hash of the name."""
+    out = "".join(c if re.fullmatch(r"[A-Za-z0-9-]", c) or (c == "." and i) else "__" if c == "_" else
+                  "".join(f"_{b:02x}" for b in c.encode("utf-8", "surrogatepass")) for i, c in enumerate(name))
+    if len(out) > 120:
+        out = out[:100] + "_h" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return out or "_"
 
 
 def profile_target(target: Target, facts: Facts, cfg: ProfileConfig, bench: BenchmarkConfig, invocations: list[Invocation],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,23 @@ def _value(v: Any) -> str:
 
 
 @functools.cache
+def run_file(path: Any) -> str:
+    """A link target from results.json: a plain file name in the run folder (what devbench
+    writes there, e.g. console-kut-1.log), else "" and no link (never a scheme, a path or ..)."""
+    name = Path(str(path or "")).name
+    return name if re.fullmatch(_PLAIN, name) else ""
+
+
+def run_path(path: Any) -> str:
+    """A link to a file below the run folder (profiles/<target>/...): relative, every part a
+    plain name, else "" (the link's text is shown without a target)."""
+    parts = str(path or "").split("/")
+    return "/".join(parts) if all(re.fullmatch(_PLAIN, p) for p in parts) else ""
+
+
+_PLAIN = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}"
+
+
 def environment() -> jinja2.Environment:
     """One environment per process: its templates are compiled once (and by warm() ahead of use)."""
     env = jinja2.Environment(
@@ -37,7 +55,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ms=fmt_ms, ms_bare=lambda v: "-" if v is None else f"{v:.2f}", pct=fmt_pct, p=fmt_p, value=_value, basename=lambda path: Path(str(path)).name,
+    env.filters.update(ms=fmt_ms, ms_bare=lambda v: "-" if v is None else f"{v:.2f}", pct=fmt_pct, p=fmt_p, value=_value, run_file=run_file, run_path=run_path,
                        num=lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v))
     env.globals.update(fmt_ci=fmt_ci, regression_pct=regression_pct)
     return env

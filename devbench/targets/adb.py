@@ -189,13 +189,14 @@ class AdbTarget:
         conn = self.device.open_shell(f"{cmd} 2>&1; echo {_EXIT_MARK}$?")
         self._active = conn
         lines: list[str] = []
-        code = 255
+        held: list[str] = []  # the latest line: the shell's marker is the last one, known only at EOF
 
         def take(line: str) -> None:
-            nonlocal code
-            if line.startswith(_EXIT_MARK):
-                code = int(line[len(_EXIT_MARK):] or 255)
-                return
+            if held:
+                emit(held.pop())
+            held.append(line)
+
+        def emit(line: str) -> None:
             lines.append(line)
             if on_line:
                 on_line(line)
@@ -213,6 +214,9 @@ class AdbTarget:
         finally:
             self._active = None
             conn.close()
+        code, rest = split_exit_mark(held[0] if held else "")
+        if rest:
+            emit(rest)
         text = "\n".join(lines)
         return CommandResult(argv, code, text, "")
 
@@ -242,6 +246,17 @@ class AdbTarget:
                 self.client.disconnect(self.options.connect)
             except _ADB_ERRORS:
                 pass
+
+
+def split_exit_mark(last: str) -> tuple[int, str]:
+    """(exit code, output before the marker) from a v1 command's last line. Only the shell's
+    own marker, at the very end (`__devbench_exit=N`, N 0..255), is believed: an output line
+    that looks like one is output; no marker at all (the connection dropped) is 255."""
+    head, sep, value = last.rpartition(_EXIT_MARK)
+    value = value.rstrip("\r")
+    if sep and value.isascii() and value.isdigit() and len(value) <= 3 and int(value) <= 255:
+        return int(value), head  # head: the command's last output, when it ended without a newline
+    return 255, last
 
 
 def _msg(exc: BaseException) -> str:

@@ -89,9 +89,28 @@ def expand(cfg: Config) -> Config:
         if not found:
             raise TargetError(t.name, "select", f"no device of {where} matches {o.select!r}")
         for serial, _ in found:
-            name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{t.name}-{serial}")[:64]
-            out.append(TargetConfig(name, "adb", replace(o, serial=serial, select=None)))
+            out.append(TargetConfig(selected_name(t.name, serial), "adb", replace(o, serial=serial, select=None)))
+    _unique(out)
     return replace(cfg, targets=tuple(out))
+
+
+def selected_name(name: str, serial: str) -> str:
+    """NAME-SERIAL as a target name: plain characters, at most 64 (the serial is the device's)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}-{serial}")[:64]
+
+
+def _unique(targets: list[TargetConfig]) -> None:
+    """Two targets never share a name (their results and profile folders would mix): a serial
+    that, made plain or cut to 64 characters, gives a name already taken is refused."""
+    seen: dict[str, TargetConfig] = {}
+    for t in targets:
+        if t.name in seen:
+            first = seen[t.name]
+            serials = [x.options.serial for x in (first, t) if isinstance(x.options, AdbOptions)]
+            raise TargetError(t.name, "select", f"devices {' and '.join(repr(s) for s in serials)} both give the target "
+                                                f"name {t.name!r} (made plain, at most 64 characters): name them in targets:")
+        seen[t.name] = t
+
 
 
 def _server(name: str, o: AdbOptions) -> tuple[str, int]:
