@@ -199,9 +199,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         if args.quiet or not sys.stderr.isatty():
+            from devbench.progress import LineProgress
             from devbench.runner import NoProgress
 
-            ok = execute(cfg, store, _LineProgress() if not args.quiet else NoProgress(), resume=bool(args.resume))
+            ok = execute(cfg, store, LineProgress() if not args.quiet else NoProgress(), resume=bool(args.resume))
         else:
             from devbench.progress import RichProgress
 
@@ -292,28 +293,6 @@ def _regressed(data: dict, threshold_pct: float, analysis: object = None) -> boo
     for line in failures:
         print(f"devbench: regression: {line}", file=sys.stderr)
     return bool(failures)
-
-
-class _LineProgress:
-    """Plain progress lines for logs and CI (no terminal)."""
-
-    def __init__(self) -> None:
-        self.done: dict[str, int] = {}
-        self.total: dict[str, int] = {}
-
-    def target_started(self, target: str, total_forks: int) -> None:
-        self.total[target], self.done[target] = total_forks, 0
-        print(f"[{target}] start: {total_forks} timed forks planned", file=sys.stderr)
-
-    def step(self, target: str, text: str) -> None:
-        print(f"[{target}] {text}", file=sys.stderr)
-
-    def batch(self, target: str, scenario: str, arm: str, forks: int) -> None:
-        self.done[target] += forks
-        print(f"[{target}] {scenario} {arm}: +{forks} forks ({self.done[target]}/{self.total[target]})", file=sys.stderr)
-
-    def target_done(self, target: str, ok: bool, text: str) -> None:
-        print(f"[{target}] {'ok' if ok else 'FAILED'}: {text}", file=sys.stderr)
 
 
 def cmd_lava_job(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 
 from devbench.config import BenchmarkConfig, Config, TargetConfig
 from devbench.device.lock import DeviceLock, acquire
@@ -23,6 +23,7 @@ from devbench.device.restore import recover
 from devbench.device.session import DeviceSession
 from devbench.device.tuning import Change
 from devbench.errors import ConnectionLost, DevbenchError, TargetError
+from devbench.eta import adaptive_remaining, arms_per_scenario, planned_forks
 from devbench.payload import build, deploy, verified
 from devbench.plan import Invocation, expected_forks, for_emulator, plan, resumed
 from devbench.profile.runs import profile_target
@@ -35,6 +36,7 @@ from devbench.targets.base import Target, close_quietly
 
 class Progress(Protocol):
     def target_started(self, target: str, total_forks: int) -> None: ...
+    def plan(self, target: str, remaining: Mapping[str, int], estimated: bool = False) -> None: ...
     def step(self, target: str, text: str) -> None: ...
     def batch(self, target: str, scenario: str, arm: str, forks: int) -> None: ...
     def target_done(self, target: str, ok: bool, text: str) -> None: ...
@@ -42,6 +44,7 @@ class Progress(Protocol):
 
 class NoProgress:
     def target_started(self, target: str, total_forks: int) -> None: pass
+    def plan(self, target: str, remaining: Mapping[str, int], estimated: bool = False) -> None: pass
     def step(self, target: str, text: str) -> None: pass
     def batch(self, target: str, scenario: str, arm: str, forks: int) -> None: pass
     def target_done(self, target: str, ok: bool, text: str) -> None: pass
@@ -189,7 +192,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
     cancel = cancel or Cancel()
     name = tcfg.name
     bench = cfg.benchmark
-    progress.target_started(name, (bench.adaptive.max_forks if bench.adaptive else bench.forks) * 2 * len(bench.scenarios))
+    progress.target_started(name, bench.forks * 2 * len(bench.scenarios))  # forks: auto: one round; plan() says more
     store.update_target(name, transport=tcfg.kind, status="connecting")
     errors_before = _errors_of(store, name)
     first_error = len(store.data["errors"])
@@ -245,6 +248,7 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
                        "resumed: every batch was already measured")
             if not invocations:
                 return _finish(store, name, first_error, errors_before, progress)
+        progress.plan(name, planned_forks(bench, invocations), estimated=bench.adaptive is not None)
         step = "build payload"
         progress.step(name, f"building payload for {facts.abi}")
         payload = build(facts.abi, cfg.build)  # type: ignore[arg-type]
@@ -354,6 +358,10 @@ def _adaptive_rounds(target: Target, remote: str, invocations: list[Invocation],
     while True:
         prec = precisions(store.data, name) if rounds["done"] else {}
         why = still_needed(prec, scenarios, a.precision_pct, a.max_forks)
+        progress.plan(name, adaptive_remaining({sc: p.forks for sc, p in prec.items()},
+                                               {sc: p.half_width_pct for sc, p in prec.items()}, why,
+                                               arms_per_scenario(invocations), bench.forks, a.max_forks, a.precision_pct),
+                      estimated=True)
         store.update_target(name, adaptive={
             "precision_pct": a.precision_pct, "max_forks": a.max_forks, "rounds": rounds["done"],
             "forks_per_round": bench.forks, "scenarios": {sc: {**(prec[sc].to_json() if sc in prec else {}), "stopped": why[sc] or None}

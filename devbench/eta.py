@@ -1,0 +1,133 @@
+"""How long a target still needs, from its own measured pace (pure; the clock is passed in).
+
+A target's plan is the timed forks still to take per scenario (all arms). Its pace is wall
+seconds per timed fork, per scenario, from the time between consecutive batches of the target
+(so the payload's set-up of its VMAs, the untimed warm-up forks, each child's exit and the
+reads between processes all count: they are what the rest of the run will take too). The
+first batch after the plan is timed from the first step after it (the payload's start), never
+from the build or the device preparation. A scenario not measured yet is given the pace of
+those measured so far.
+
+With `forks: auto` the plan is an estimate, redone after every round: a scenario still short
+of its precision needs about n x (half-width / asked)^2 forks per arm (the CI narrows as
+1/sqrt(n)), taken in whole rounds and never past the round that reaches max_forks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from devbench.config import BenchmarkConfig
+    from devbench.plan import Invocation
+
+
+@dataclass
+class TargetPace:
+    remaining: dict[str, int] = field(default_factory=dict)  # scenario -> forks still to take (all arms)
+    done: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # scenario -> wall seconds behind the timed forks
+    forks: dict[str, int] = field(default_factory=dict)      # scenario -> timed forks those seconds cover
+    last: float | None = None  # when the previous batch (or the first step after the plan) was seen
+    estimated: bool = False    # forks: auto: the plan is an estimate
+
+    @property
+    def total(self) -> int:
+        return self.done + sum(self.remaining.values())
+
+    def rate(self, scenario: str) -> float | None:
+        """Seconds per timed fork of a scenario (else of every scenario measured so far)."""
+        if self.forks.get(scenario):
+            return self.seconds[scenario] / self.forks[scenario]
+        n = sum(self.forks.values())
+        return sum(self.seconds.values()) / n if n else None
+
+    def eta_s(self) -> float | None:
+        left = 0.0
+        for scenario, forks in self.remaining.items():
+            if forks <= 0:
+                continue
+            r = self.rate(scenario)
+            if r is None:
+                return None
+            left += forks * r
+        return left
+
+
+class Pace:
+    """Every target's pace; the progress displays ask it for totals and ETAs."""
+
+    def __init__(self) -> None:
+        self.targets: dict[str, TargetPace] = {}
+
+    def get(self, target: str) -> TargetPace:
+        return self.targets.setdefault(target, TargetPace())
+
+    def plan(self, target: str, remaining: Mapping[str, int], *, estimated: bool = False) -> None:
+        t = self.get(target)
+        t.remaining = {sc: max(0, int(n)) for sc, n in remaining.items()}
+        t.estimated = estimated
+
+    def step(self, target: str, now: float) -> None:
+        t = self.get(target)
+        if t.last is None and t.remaining:
+            t.last = now  # the payload is about to start: the first batch is timed from here
+
+    def batch(self, target: str, scenario: str, forks: int, now: float) -> None:
+        t = self.get(target)
+        t.done += forks
+        if scenario in t.remaining:
+            t.remaining[scenario] = max(0, t.remaining[scenario] - forks)
+        if t.last is not None and forks > 0:
+            t.seconds[scenario] = t.seconds.get(scenario, 0.0) + max(0.0, now - t.last)
+            t.forks[scenario] = t.forks.get(scenario, 0) + forks
+        t.last = now
+
+
+def format_eta(seconds: float | None, estimated: bool = False) -> str:
+    if seconds is None:
+        return "ETA: after the first batch"
+    s = int(round(seconds))
+    text = f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+    return f"ETA {'~' if estimated else ''}{text}"
+
+
+def adaptive_remaining(done_per_arm: Mapping[str, int], half_width_pct: Mapping[str, float | None],
+                       stopped: Mapping[str, str], arms: Mapping[str, int], round_forks: int, max_forks: int,
+                       precision_pct: float) -> dict[str, int]:
+    """forks: auto: the forks (all arms) each scenario is still expected to take. stopped:
+    scenario -> why it stopped ("" while it goes on); half_width_pct: its CI half-width so far
+    (None: not known yet, one more round is all that can be said)."""
+    out = {}
+    for sc, n_arms in arms.items():
+        n = done_per_arm.get(sc, 0)
+        if stopped.get(sc):
+            out[sc] = 0
+            continue
+        hw = half_width_pct.get(sc)
+        rounds = 1
+        if hw is not None and n > 0 and precision_pct > 0:
+            need = n * (hw / precision_pct) ** 2
+            rounds = max(1, math.ceil((need - n) / round_forks))
+        cap = max(1, math.ceil((max_forks - n) / round_forks))  # the round that reaches max_forks is the last
+        out[sc] = min(rounds, cap) * round_forks * n_arms
+    return out
+
+
+def planned_forks(bench: BenchmarkConfig, invocations: Sequence[Invocation]) -> dict[str, int]:
+    """Scenario -> the timed forks (all arms) that these payload invocations take."""
+    from devbench.plan import expected_forks
+
+    out: dict[str, int] = {}
+    for inv in invocations:
+        out[inv.scenario.name] = out.get(inv.scenario.name, 0) + expected_forks(bench, inv.args) * len(inv.arms)
+    return out
+
+
+def arms_per_scenario(invocations: Sequence[Invocation]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for inv in invocations:
+        out[inv.scenario.name] = out.get(inv.scenario.name, 0) + len(inv.arms)
+    return out

@@ -1,0 +1,88 @@
+"""ETA and honest totals (devbench/eta.py, devbench/progress.py), on fixed clocks and numbers."""
+
+from __future__ import annotations
+
+import io
+
+from devbench.config import parse_text
+from devbench.eta import Pace, adaptive_remaining, format_eta, planned_forks
+from devbench.plan import plan
+from devbench.progress import LineProgress
+
+CFG = """targets: [{name: here, local: {}}]
+benchmark:
+  forks: 100
+  batches: 10
+  scenarios: [{name: a, pages: 0}, {name: b, pages: 10}]
+"""
+
+
+def test_planned_forks_per_scenario_follow_the_plan_and_refusals() -> None:
+    bench = parse_text(CFG).benchmark
+    assert planned_forks(bench, plan(bench, set())) == {"a": 200, "b": 200}
+    assert planned_forks(bench, plan(bench, {("b", "named")})) == {"a": 200, "b": 100}
+
+
+def test_eta_from_each_scenarios_own_pace() -> None:
+    pace = Pace()
+    pace.plan("t", {"a": 200, "b": 200})
+    pace.step("t", 100.0)                  # the payload starts; build and preparation are not counted
+    assert pace.get("t").eta_s() is None   # nothing measured yet
+    for i in range(1, 11):                 # a: 20 forks (both arms) a second -> 0.05 s per fork
+        pace.batch("t", "a", 10, 100.0 + i)
+        pace.batch("t", "a", 10, 100.0 + i + 0.0)
+    t = pace.get("t")
+    assert t.done == 200 and t.remaining == {"a": 0, "b": 200} and t.total == 400
+    assert abs(t.rate("a") - 10 / 200) < 1e-9
+    assert abs(t.eta_s() - 200 * 0.05) < 1e-9   # b not measured: a's pace
+    pace.batch("t", "b", 10, 112.0)            # b: 2 s for 10 forks -> 0.2 s per fork
+    assert abs(t.eta_s() - 190 * 0.2) < 1e-9
+
+
+def test_adaptive_estimate_from_the_ci_width() -> None:
+    # 200 forks per arm at +-2.0% asked 1%: about 4x the forks -> 600 more per arm = 3 rounds of 200
+    got = adaptive_remaining({"a": 200, "b": 200, "c": 200}, {"a": 2.0, "b": 0.5, "c": None},
+                             {"a": "", "b": "precision reached", "c": ""}, {"a": 2, "b": 2, "c": 1}, 200, 5000, 1.0)
+    assert got == {"a": 3 * 200 * 2, "b": 0, "c": 200}
+
+
+def test_adaptive_estimate_stops_at_the_round_that_reaches_max_forks() -> None:
+    got = adaptive_remaining({"a": 900}, {"a": 10.0}, {"a": ""}, {"a": 2}, 200, 1000, 1.0)
+    assert got == {"a": 200 * 2}  # 900 -> 1100: the round that passes max_forks is the last
+    assert adaptive_remaining({}, {}, {}, {"a": 2}, 200, 5000, 1.0) == {"a": 400}  # before any round: one round
+
+
+def test_format_eta() -> None:
+    assert format_eta(None) == "ETA: after the first batch"
+    assert format_eta(42.4) == "ETA 42 s" and format_eta(125, estimated=True) == "ETA ~2 min 05 s"
+    assert format_eta(3 * 3600 + 7 * 60) == "ETA 3 h 07 min"
+
+
+def test_line_progress_shows_the_honest_total_and_eta() -> None:
+    now = [0.0]
+    out = io.StringIO()
+    p = LineProgress(out, clock=lambda: now[0])
+    p.target_started("t", 400)
+    p.plan("t", {"a": 400}, estimated=True)
+    p.step("t", "a: setting up both")
+    now[0] = 4.0
+    p.batch("t", "a", "named", 20)
+    lines = out.getvalue().splitlines()
+    assert lines[1] == "[t] plan: about 400 timed forks (forks: auto: estimated after each round)"
+    assert lines[-1] == "[t] a named: +20 forks (20/400, ETA ~1 min 16 s)"  # 380 forks at 0.2 s
+    p.plan("t", {"a": 1000}, estimated=True)
+    assert out.getvalue().splitlines()[-1] == "[t] plan: about 1020 timed forks (20 done) (forks: auto: estimated after each round)"
+
+
+def test_rich_progress_total_follows_the_plan() -> None:
+    from devbench.progress import RichProgress
+
+    now = [0.0]
+    p = RichProgress(clock=lambda: now[0])
+    p.target_started("t", 10_000)
+    p.plan("t", {"a": 400, "b": 400}, estimated=True)
+    p.step("t", "a: setting up both")
+    now[0] = 2.0
+    p.batch("t", "a", "both", 20)
+    [task] = p.progress.tasks
+    assert (task.total, task.completed) == (800, 20) and task.fields["eta"] == "ETA ~1 min 18 s"  # 780 x 0.1 s
