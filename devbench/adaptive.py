@@ -1,6 +1,9 @@
 """Adaptive sampling (`benchmark.forks: auto`): rounds of batches until each scenario's
 regression CI is as narrow as asked, or the cap is reached (pure decisions; the runner runs
-the rounds).
+the rounds). A round adds `batches` batches of `forks / batches` forks (batch numbers go on),
+so the CI, whose width comes from the batch-to-batch spread, shrinks with each round; the
+stop rule looks at the CI's width only, never at the change, and keeps its coverage
+(tests/calibrate.py: the adaptive design).
 
 The precision is the half-width of the 95% CI of the regression (named vs unnamed), in
 percentage points. Where the named arm cannot run (a kernel without the feature), the
@@ -17,7 +20,10 @@ from typing import Any
 import numpy as np
 from devbench.analysis.lazy import stats as sps
 
+from devbench.analysis.model import Options
 from devbench.analysis.run import analyze
+
+PRECISION_OPTIONS = Options(fork_tests=False)  # only the CI counts here: no descriptive fork-level tests
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ def precisions(data: dict[str, Any], target: str) -> dict[str, Precision]:
     other targets of a farm are still measuring and need not be analysed)."""
     mine = {**data, "targets": [t for t in data.get("targets", []) if t.get("name") == target],
             "samples": [s for s in data.get("samples", []) if s["target"] == target]}
-    result = analyze(mine).target(target)
+    result = analyze(mine, PRECISION_OPTIONS).target(target)
     out: dict[str, Precision] = {}
     for row in (result.rows if result else ()):
         forks = row.base.n

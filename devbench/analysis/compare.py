@@ -1,12 +1,28 @@
-"""Two runs (kernel A vs B, device A vs B): per target pairing, scenario and arm, B against A."""
+"""Runs against runs (kernel A vs B, device A vs B): per target pairing, scenario and arm, B against A.
+
+The run is the unit. A run's batches share its boot, build, device state and placement, so they
+are replicates of that run, not of the kernel: two runs of one kernel differ by more than their
+batches say (simulated: with a run-to-run sd of 1%, treating batches as replicates called 45%
+of A/A comparisons slower or faster). With min_runs or more runs on each side, the change is
+the ratio of the mean run means, its CI a two-sample t interval on log run means (Welch's
+when the sides have different run counts) and p its t test.
+With fewer, the change is shown with no CI and no verdict, and the reason.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
-from devbench.analysis.model import Comparison, Options, TargetPair
-from devbench.analysis.run import finish_rows, pair_row
-from devbench.analysis.samples import ARMS, ScenarioData, group, targets_in
+import numpy as np
+
+from devbench.analysis.describe import describe_arm
+from devbench.analysis.effect import _p, fork_p_values
+from devbench.stats import t_ppf, t_two_sided_p
+from devbench.analysis.model import Comparison, Effect, Options, TargetPair
+from devbench.analysis.run import Pending, finish_rows
+from devbench.analysis.samples import ARMS, ArmData, ScenarioData, group, targets_in
+
+Runs = Sequence[dict[str, Any]]
 
 
 def pair_targets(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -24,28 +40,101 @@ def _run_info(data: dict[str, Any]) -> dict[str, Any]:
     return {k: (data.get("run") or {}).get(k) for k in ("id", "name", "status", "started")}
 
 
-def compare_pair(sa: list[ScenarioData], sb: list[ScenarioData], ta: str, tb: str,
-                 options: Options) -> tuple[TargetPair, list[str]]:
-    by_b = {sd.scenario: sd for sd in sb if sd.target == tb}
-    pending, notes = [], []
-    for sd in (s for s in sa if s.target == ta):
-        other = by_b.pop(sd.scenario, None)
-        if other is None:
-            notes.append(f"{ta}: scenario {sd.scenario!r} is only in run A")
+def pooled(arms: list[ArmData]) -> ArmData:
+    """Several runs' batches as one arm (renumbered in run order), for the row's statistics."""
+    batches = [b for arm in arms for _, b in arm.batches]
+    return ArmData(tuple(enumerate(batches)), sum(a.untimed_warmup for a in arms))
+
+
+def run_means(arms: list[ArmData]) -> np.ndarray:
+    """One number per run: the mean of its batch means (its forks' mean when batches are equal)."""
+    return np.array([a.batch_means().mean() for a in arms if a.forks.size])
+
+
+def one_run_reason(na: int, nb: int, options: Options) -> str:
+    return (f"{na} run(s) of A and {nb} of B: a run's batches share its boot and device state, so a difference "
+            f"between runs cannot be told from run-to-run variance; give at least {options.min_runs} runs per side "
+            f"(devbench compare A1 A2 A3 --against B1 B2 B3)")
+
+
+def two_sample_log_interval(la: np.ndarray, lb: np.ndarray, confidence: float) -> tuple[float, float, float | None]:
+    """(low ratio, high ratio, p) of exp(mean lb - mean la). Equal run counts: Student's t with
+    the pooled variance (exact for equal spreads and robust to unequal ones at equal sizes;
+    Welch's df is conservative at 3 runs a side: 3.2% instead of 5%); unequal counts: Welch."""
+    na, nb = la.size, lb.size
+    diff = float(lb.mean() - la.mean())
+    if na == nb:
+        pooled_var = (la.var(ddof=1) + lb.var(ddof=1)) / 2.0
+        se, df = float(np.sqrt(pooled_var * 2.0 / na)), float(2 * na - 2)
+    else:
+        va, vb = la.var(ddof=1) / na, lb.var(ddof=1) / nb
+        se = float(np.sqrt(va + vb))
+        df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)) if se > 0 else 1.0
+    if se == 0:
+        return float(np.exp(diff)), float(np.exp(diff)), None
+    half = float(t_ppf(0.5 + confidence / 2.0, df)) * se
+    return float(np.exp(diff - half)), float(np.exp(diff + half)), _p(t_two_sided_p(diff / se, df))
+
+
+def run_effect(a: list[ArmData], b: list[ArmData], options: Options) -> Effect | None:
+    """Side B's runs against side A's, the run as the unit."""
+    ma, mb = run_means(a), run_means(b)
+    fa, fb = pooled(a).forks, pooled(b).forks
+    if fa.size < 2 or fb.size < 2 or ma.size == 0 or mb.size == 0 or ma.mean() == 0:
+        return None
+    change = float((mb.mean() / ma.mean() - 1.0) * 100.0)
+    p_w, p_m, cd = fork_p_values(fb, fa, options)
+    if min(ma.size, mb.size) < max(options.min_runs, 2) or not (np.all(ma > 0) and np.all(mb > 0)):
+        return Effect(change, None, None, "none", "run", int(min(ma.size, mb.size)), "none", None, p_w, p_m, cd,
+                      one_run_reason(int(ma.size), int(mb.size), options))
+    lo, hi, p = two_sample_log_interval(np.log(ma), np.log(mb), options.confidence)
+    return Effect(change, (lo - 1.0) * 100.0, (hi - 1.0) * 100.0, "independent", "run", int(min(ma.size, mb.size)),
+                  "t, log run means" if ma.size == mb.size else "Welch t, log run means", p, p_w, p_m, cd)
+
+
+def _by_scenario(groups: list[list[ScenarioData]], target: str) -> dict[str, list[ScenarioData]]:
+    out: dict[str, list[ScenarioData]] = {}
+    for g in groups:
+        for sd in g:
+            if sd.target == target:
+                out.setdefault(sd.scenario, []).append(sd)
+    return out
+
+
+def compare_pair(ga: list[list[ScenarioData]], gb: list[list[ScenarioData]], ta: str, tb: str,
+                 options: Options, metric: str = "fork") -> tuple[tuple, list[str]]:
+    """Rows (one per scenario and arm) of target ta in side A's runs against tb in side B's."""
+    sa, sb = _by_scenario(ga, ta), _by_scenario(gb, tb)
+    label = ta if ta == tb else f"{ta} → {tb}"
+    pending: list[Pending] = []
+    notes = []
+    for scenario, runs_a in sa.items():
+        runs_b = sb.pop(scenario, None)
+        if runs_b is None:
+            notes.append(f"{ta}: scenario {scenario!r} is only in run A")
             continue
-        pending += [pair_row(ta if ta == tb else f"{ta} → {tb}", sd.scenario, arm, sd.pages,
-                             sd.arms[arm], other.arms[arm], False, options) for arm in ARMS]
-    notes += [f"{tb}: scenario {name!r} is only in run B" for name in by_b]
-    return TargetPair(ta, tb, finish_rows(pending, options)), notes
+        for arm in ARMS:
+            xa, xb = [sd.arms[arm] for sd in runs_a], [sd.arms[arm] for sd in runs_b]
+            pending.append((label, scenario, arm, runs_a[0].pages, describe_arm(pooled(xa), options),
+                            describe_arm(pooled(xb), options), run_effect(xa, xb, options)))
+    notes += [f"{tb}: scenario {name!r} is only in run B" for name in sb]
+    return finish_rows(pending, options, metric), notes
 
 
-def compare(a: dict[str, Any], b: dict[str, Any], options: Options = Options()) -> Comparison:
-    """Independent runs, so the design is independent (by batch means where there are enough)."""
-    pairs, notes = pair_targets(a, b)
-    sa, sb = group(a), group(b)
+def compare(a: dict[str, Any] | Runs, b: dict[str, Any] | Runs, options: Options = Options()) -> Comparison:
+    """Side A (one run, or a list of runs of the same setup) against side B. Targets are paired
+    by the first run of each side. exit_rows: the child's exit (exit_ns), where both sides have it."""
+    runs_a = [a] if isinstance(a, dict) else list(a)
+    runs_b = [b] if isinstance(b, dict) else list(b)
+    pairs, notes = pair_targets(runs_a[0], runs_b[0])
+    fa, fb = [group(d) for d in runs_a], [group(d) for d in runs_b]
+    ea, eb = [group(d, "exit") for d in runs_a], [group(d, "exit") for d in runs_b]
+    with_exit = all(any(arm.forks.size for g in side for sd in g for arm in sd.arms.values()) for side in (ea, eb))
     out = []
     for ta, tb in pairs:
-        tp, more = compare_pair(sa, sb, ta, tb, options)
-        out.append(tp)
+        rows, more = compare_pair(fa, fb, ta, tb, options)
+        exit_rows = compare_pair(ea, eb, ta, tb, options, "exit")[0] if with_exit else ()
+        out.append(TargetPair(ta, tb, rows, exit_rows))
         notes += more
-    return Comparison(options, _run_info(a), _run_info(b), tuple(out), tuple(notes))
+    return Comparison(options, _run_info(runs_a[0]), _run_info(runs_b[0]), tuple(out), tuple(notes),
+                      (len(runs_a), len(runs_b)))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from devbench.analysis.lazy import stats
-
 from devbench.analysis.model import ArmStats, Options, Outliers, Trend, WarmupCheck
 from devbench.analysis.outliers import outlier_indices
 from devbench.analysis.samples import ArmData
@@ -34,7 +32,7 @@ def describe_arm(arm: ArmData, options: Options = Options()) -> ArmStats:
         mean=float(x.mean()),
         median=float(np.median(x)),
         stdev=float(x.std(ddof=1)) if x.size > 1 else 0.0,
-        mad=float(stats.median_abs_deviation(x)),
+        mad=float(np.median(np.abs(x - np.median(x)))),
         min=float(x.min()),
         max=float(x.max()),
         **{f"p{p}": float(v) for p, v in zip(PERCENTILES, pct)},

@@ -1,4 +1,4 @@
-"""How much slower one arm is than another: ratio of means with a bootstrap CI, tests (pure)."""
+"""How much slower one arm is than another: ratio of batch means with a paired t CI (pure)."""
 
 from __future__ import annotations
 
@@ -9,34 +9,10 @@ from devbench.analysis.lazy import stats
 
 from devbench.analysis.model import Effect, Options
 from devbench.analysis.samples import ArmData
-
-MAX_CELLS = 4_000_000  # bootstrap memory bound: resamples per batch x values
-
+from devbench.stats import paired_log_t
 
 def ratio_of_means(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(x, axis=axis) / np.mean(y, axis=axis)
-
-
-def expanded_level(confidence: float, n: int) -> float:
-    """Hesterberg's small-sample expansion: the bootstrap level whose interval covers like a
-    t interval at `confidence` with n units (widens by sqrt(n/(n-1)) and uses t quantiles).
-    Without it, BCa over 10 batch pairs covers about 90%, not 95%."""
-    if n < 3:
-        return confidence
-    t = stats.t.ppf(0.5 + confidence / 2.0, n - 1) * np.sqrt(n / (n - 1))
-    return float(1.0 - 2.0 * stats.norm.sf(t))
-
-
-def bootstrap_ratio(x: np.ndarray, y: np.ndarray, paired: bool, options: Options) -> tuple[float, float] | None:
-    """BCa confidence interval of mean(x) / mean(y), seeded; None when it cannot be had."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # degenerate data: the CI comes back NaN and says so
-        res = stats.bootstrap((x, y), ratio_of_means, paired=paired, vectorized=True, method="BCa",
-                              n_resamples=options.resamples, confidence_level=expanded_level(options.confidence, min(x.size, y.size)),
-                              batch=max(1, MAX_CELLS // (x.size + y.size)),
-                              rng=np.random.default_rng(options.seed))
-    lo, hi = (float(v) for v in res.confidence_interval)
-    return (lo, hi) if np.isfinite(lo) and np.isfinite(hi) else None
 
 
 def cliffs_delta(x: np.ndarray, y: np.ndarray) -> float:
@@ -49,48 +25,58 @@ def _p(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _logs(x: np.ndarray) -> np.ndarray:
-    return np.log(x) if np.all(x > 0) else x
+def no_verdict_reason(pairs: int, options: Options) -> str:
+    return (f"only {pairs} paired batch{'es' if pairs != 1 else ''} (at least {options.min_batches} are needed): "
+            f"set benchmark.batches to 10 or more")
 
 
-def _units(x: ArmData, y: ArmData, paired_design: bool, options: Options) -> tuple[str, str, np.ndarray, np.ndarray]:
-    """Which design applies: (design, unit, x values, y values)."""
-    common = tuple(sorted(set(x.batch_numbers) & set(y.batch_numbers)))
-    if paired_design and len(common) >= options.min_batches:
-        return "paired", "batch", x.batch_means(common), y.batch_means(common)
-    if len(x.batches) >= options.min_batches and len(y.batches) >= options.min_batches:
-        return "independent", "batch", x.batch_means(), y.batch_means()
-    return "independent", "fork", x.forks, y.forks
+SEQUENTIAL = ("the arms ran one after the other (mode: separate, one process per arm): drift over the run "
+              "cannot be told from a difference; use mode: interleaved, or a devbench that alternates the processes")
 
 
-def primary_p(design: str, unit: str, ux: np.ndarray, uy: np.ndarray) -> tuple[str, float | None]:
-    """The test that matches the design, on the same units as the CI."""
+def fork_p_values(fx: np.ndarray, fy: np.ndarray, options: Options = Options()) -> tuple[float | None, float | None, float | None]:
+    """Welch, Mann-Whitney and Cliff's delta on single forks: DESCRIPTIVE only. Forks of one batch
+    share its conditions, so they are not independent and these p-values are not tests of any
+    design (Mann-Whitney rejects in 10-12% of interleaved A/A runs); no verdict uses them.
+    Nones when options.fork_tests is off (the calibration, which needs speed)."""
+    if not options.fork_tests:
+        return None, None, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if design == "paired":
-            return "paired t, log batch means", _p(stats.ttest_1samp(_logs(ux) - _logs(uy), 0.0).pvalue)
-        if unit == "batch":
-            return "Welch t, log batch means", _p(stats.ttest_ind(_logs(ux), _logs(uy), equal_var=False).pvalue)
-        return "Welch t, forks", _p(stats.ttest_ind(ux, uy, equal_var=False).pvalue)
+        return (_p(stats.ttest_ind(fx, fy, equal_var=False).pvalue),
+                _p(stats.mannwhitneyu(fx, fy, alternative="two-sided").pvalue), cliffs_delta(fx, fy))
 
 
-def effect(x: ArmData, y: ArmData, paired_design: bool, options: Options = Options()) -> Effect | None:
-    """x against y (x named, y unnamed; or run B against run A). None with under 2 forks an arm."""
-    fx, fy = x.forks, y.forks
-    if fx.size < 2 or fy.size < 2 or fy.mean() == 0:
+def effect(x: ArmData, y: ArmData, paired_design: bool, options: Options = Options(),
+           alternating: bool = True, unit: str = "batch") -> Effect | None:
+    """x against y (x named, y unnamed), paired by batch: each batch's two arms ran next to each
+    other in time, so drift cancels in their ratio. The CI is a t interval on the log ratios of
+    batch means and p its paired t test (one statistic: the CI excludes 0 exactly when p < alpha).
+    Fewer than min_batches pairs, or arms that did not alternate: the change only, no CI, no p,
+    and the reason (never single forks as the unit). None with under 2 forks an arm.
+    paired_design False (arms from different processes, one after the other) is the sequential case."""
+    if x.forks.size < 2 or y.forks.size < 2 or y.forks.mean() == 0:
         return None
-    design, unit, ux, uy = _units(x, y, paired_design, options)
-    ci = bootstrap_ratio(ux, uy, design == "paired", options)
-    test, p = primary_p(design, unit, ux, uy)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p_welch = _p(stats.ttest_ind(fx, fy, equal_var=False).pvalue)
+    common = tuple(sorted(set(x.batch_numbers) & set(y.batch_numbers)))
+    fx_all, fy_all = x.forks, y.forks
+    if not (paired_design and alternating):
+        p_w, p_m, cd = fork_p_values(fx_all, fy_all, options)
+        return Effect(float((fx_all.mean() / fy_all.mean() - 1.0) * 100.0), None, None, "none", "run", 1,
+                      "none", None, p_w, p_m, cd, SEQUENTIAL)
+    xs, ys = x.only(common), y.only(common)
+    ux, uy = xs.batch_means(common), ys.batch_means(common)
+    fx, fy = xs.forks, ys.forks
+    change = float((ratio_of_means(ux, uy) - 1.0) * 100.0) if ux.size else float((fx_all.mean() / fy_all.mean() - 1.0) * 100.0)
+    p_w, p_m, cd = fork_p_values(fx if fx.size > 1 else fx_all, fy if fy.size > 1 else fy_all, options)
+    if len(common) < options.min_batches:
+        return Effect(change, None, None, "paired", unit, len(common), "none", None, p_w, p_m, cd,
+                      no_verdict_reason(len(common), options))
+    d = np.log(ux) - np.log(uy) if np.all(ux > 0) and np.all(uy > 0) else np.array([])
+    t = paired_log_t(d, options.confidence)
     return Effect(
-        change_pct=float((ratio_of_means(ux, uy) - 1.0) * 100.0),
-        ci_low_pct=None if ci is None else (ci[0] - 1.0) * 100.0,
-        ci_high_pct=None if ci is None else (ci[1] - 1.0) * 100.0,
-        design=design, unit=unit, units=int(min(ux.size, uy.size)), test=test, p=p,
-        p_welch=p_welch,
-        p_mwu=_p(stats.mannwhitneyu(fx, fy, alternative="two-sided").pvalue),
-        cliffs_delta=cliffs_delta(fx, fy),
+        change_pct=change,
+        ci_low_pct=None if t is None else float(np.expm1(t[0]) * 100.0),
+        ci_high_pct=None if t is None else float(np.expm1(t[1]) * 100.0),
+        design="paired", unit=unit, units=int(ux.size), test="paired t, log batch means",
+        p=None if t is None else t[2], p_welch=p_w, p_mwu=p_m, cliffs_delta=cd,
     )

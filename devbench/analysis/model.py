@@ -8,6 +8,7 @@ from typing import Any
 
 SLOWER, FASTER, NO_DIFFERENCE, INCONCLUSIVE = "slower", "faster", "no difference", "inconclusive"
 NOT_MEASURED = "not measured"  # an arm without a single timed fork
+NO_VERDICT = "no verdict"      # label prefix (kind inconclusive): no design applies, and why
 
 
 def clean(value: Any) -> Any:
@@ -33,10 +34,12 @@ class Options(_Json):
     alpha: float = 0.05
     margin_pct: float = 1.0          # equivalence margin of the verdict, in percent
     confidence: float = 0.95
-    resamples: int = 9999            # bootstrap resamples
+    resamples: int = 9999            # bootstrap resamples (kept for callers; the CIs are t intervals now)
     seed: int = 20211001             # bootstrap seed: the same results give the same report
-    min_batches: int = 5             # fewer batches per arm: the fork is the unit, not the batch
+    min_batches: int = 5             # fewer paired batches: no verdict (never single forks as the unit)
+    min_runs: int = 3                # compare: fewer runs per side, no verdict
     outlier_z: float = 3.5           # modified z-score threshold
+    fork_tests: bool = True          # the descriptive fork-level Welch / Mann-Whitney / Cliff's delta
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,12 @@ class ArmStats(_Json):
 class Effect(_Json):
     """How much slower x is than y: change_pct = (mean x / mean y - 1) * 100, with its CI.
 
-    design "paired": per-batch means ratio, batches resampled together (interleaved runs);
-    "independent": two-sample bootstrap. unit: what is resampled ("batch" means or "fork").
-    p is the test that matches the design (paired t on log batch ratios, Welch t on log batch
-    means, or Welch t on forks); p_welch and p_mwu always compare the forks.
+    design "paired": per-batch means, each batch's two arms side by side in time; the CI is a t
+    interval on the log ratios and p its t test. unit: "batch" (interleaved), "process"
+    (separate mode, alternating processes) or "run" (compare: runs as replicates). "none": no
+    design applies (arms one after the other, one run per side): the change only, no CI, no p;
+    reason says why. p_welch, p_mwu and cliffs_delta compare single forks: DESCRIPTIVE only
+    (forks are not independent), never a test behind a verdict.
     """
 
     change_pct: float | None
@@ -102,19 +107,21 @@ class Effect(_Json):
     ci_high_pct: float | None
     design: str
     unit: str
-    units: int                       # batches (pairs) or forks behind the CI
+    units: int                       # batches (pairs), processes or runs behind the CI
     test: str
     p: float | None
-    p_welch: float | None
-    p_mwu: float | None
-    cliffs_delta: float | None
+    p_welch: float | None            # descriptive (single forks)
+    p_mwu: float | None              # descriptive (single forks)
+    cliffs_delta: float | None       # descriptive (single forks)
+    reason: str | None = None        # why there is no CI and no verdict
 
 
 @dataclass(frozen=True)
 class Verdict(_Json):
-    label: str                       # slower, faster, no difference, inconclusive: need about N more forks
+    label: str                       # slower, faster, no difference, inconclusive: need about N more batches, no verdict: why
     kind: str                        # slower, faster, no difference, inconclusive, not measured
-    more_forks: int | None           # per arm, when inconclusive and estimable
+    more_forks: int | None           # per arm, when inconclusive and estimable: more_batches x forks per batch
+    more_batches: int | None = None  # batches per arm to add (from the batch-level variance)
 
 
 @dataclass(frozen=True)
@@ -130,12 +137,14 @@ class Row(_Json):
     effect: Effect | None
     p_holm: float | None
     verdict: Verdict
+    metric: str = "fork"             # "fork" (the parent's fork()) or "exit" (the child's exit, exit_ns)
 
 
 @dataclass(frozen=True)
 class TargetResult(_Json):
     name: str
     rows: tuple[Row, ...]
+    exit_rows: tuple[Row, ...] = ()  # the same per exit_ns (the child's exit), where the results have it
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,9 @@ class Analysis(_Json):
 
     def rows(self) -> list[Row]:
         return [r for t in self.targets for r in t.rows]
+
+    def exit_rows(self) -> list[Row]:
+        return [r for t in self.targets for r in t.exit_rows]
 
     def target(self, name: str) -> TargetResult | None:
         return next((t for t in self.targets if t.name == name), None)
@@ -157,6 +169,7 @@ class TargetPair(_Json):
     target_a: str
     target_b: str
     rows: tuple[Row, ...]
+    exit_rows: tuple[Row, ...] = ()  # the same per exit_ns (the child's exit), where both sides have it
 
 
 @dataclass(frozen=True)
@@ -166,3 +179,4 @@ class Comparison(_Json):
     run_b: dict[str, Any]
     pairs: tuple[TargetPair, ...]
     notes: tuple[str, ...]           # what could not be compared, and why
+    runs: tuple[int, int] = (1, 1)   # runs on side A and side B (the run is the unit)

@@ -1,42 +1,75 @@
-"""One run: named against unnamed per target and scenario, Holm across a target's scenarios."""
+"""One run: named against unnamed per target and scenario, Holm across a target's scenarios.
+
+Every number on a row comes from the same data: where the arms are paired by batch, both arms'
+statistics, the change and its CI use the batches both arms have (a batch one arm lacks is left
+out of the row, and the row's n says so)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from devbench.analysis.describe import describe_arm
 from devbench.analysis.effect import effect
 from devbench.analysis.holm import holm
 from devbench.analysis.model import Analysis, ArmStats, Effect, Options, Row, TargetResult
-from devbench.analysis.samples import ArmData, group, is_interleaved, targets_in
+from devbench.analysis.samples import ArmData, ScenarioData, group, is_interleaved, targets_in
 from devbench.analysis.verdict import decide
 
 Pending = tuple[str, str, str | None, int | None, ArmStats, ArmStats, Effect | None]
 
 
-def finish_rows(pending: list[Pending], options: Options) -> tuple[Row, ...]:
+def finish_rows(pending: list[Pending], options: Options, metric: str = "fork",
+                forks_per_unit: int | None = None) -> tuple[Row, ...]:
     """Holm across the rows given (one family), then a verdict for each."""
     adjusted = holm([e.p if e else None for *_, e in pending])
     rows, family = [], sum(p is not None for p in adjusted)
     for (target, scenario, arm, pages, base, other, eff), p_adj in zip(pending, adjusted):
         n = min(base.n, other.n)
-        rows.append(Row(target, scenario, arm, pages, base, other, eff, p_adj, decide(eff, p_adj, n, options, family)))
+        per = forks_per_unit or (int(round(n / max(min(base.batches, other.batches), 1))) if n else None)
+        rows.append(Row(target, scenario, arm, pages, base, other, eff, p_adj,
+                        decide(eff, p_adj, n, options, family, per), metric))
     return tuple(rows)
 
 
+def common_batches(base: ArmData, other: ArmData) -> tuple[int, ...]:
+    return tuple(sorted(set(base.batch_numbers) & set(other.batch_numbers)))
+
+
 def pair_row(target: str, scenario: str, arm: str | None, pages: int | None, base: ArmData, other: ArmData,
-             paired: bool, options: Options) -> Pending:
-    return (target, scenario, arm, pages, describe_arm(base, options), describe_arm(other, options),
-            effect(other, base, paired, options))
+             paired: bool, options: Options, alternating: bool = True, unit: str = "batch") -> Pending:
+    eff = effect(other, base, paired, options, alternating, unit)
+    if eff is not None and eff.design == "paired" and base.forks.size and other.forks.size:
+        common = common_batches(base, other)
+        base, other = base.only(common), other.only(common)
+    return (target, scenario, arm, pages, describe_arm(base, options), describe_arm(other, options), eff)
+
+
+def _unit(data: dict[str, Any]) -> str:
+    return "batch" if is_interleaved(data) else "process"
+
+
+def target_rows(scenarios: list[ScenarioData], name: str, data: dict[str, Any], options: Options,
+                metric: str) -> tuple[Row, ...]:
+    pending = [pair_row(name, sd.scenario, None, sd.pages, sd.arms["unnamed"], sd.arms["named"], True, options,
+                        sd.alternating, _unit(data))
+               for sd in scenarios if sd.target == name]
+    return finish_rows(pending, options, metric)
+
+
+def has_metric(scenarios: list[ScenarioData]) -> bool:
+    return any(np.size(a.forks) for sd in scenarios for a in sd.arms.values())
 
 
 def analyze(data: dict[str, Any], options: Options = Options()) -> Analysis:
-    """Every target and scenario of a results.json dict: unnamed is the base, named the other."""
-    paired = is_interleaved(data)
-    scenarios = group(data)
-    targets = []
-    for name in targets_in(data):
-        pending = [pair_row(name, sd.scenario, None, sd.pages, sd.arms["unnamed"], sd.arms["named"], paired, options)
-                   for sd in scenarios if sd.target == name]
-        targets.append(TargetResult(name, finish_rows(pending, options)))
+    """Every target and scenario of a results.json dict: unnamed is the base, named the other.
+    Paired by batch where each batch's arms ran side by side (interleaved, or separate processes
+    in alternating order); a separate run that measured one arm after the other gets no verdict.
+    exit_rows: the same for the child's exit (exit_ns), where the results have it."""
+    forks, exits = group(data, "fork"), group(data, "exit")
+    with_exit = has_metric(exits)
+    targets = [TargetResult(name, target_rows(forks, name, data, options, "fork"),
+                            target_rows(exits, name, data, options, "exit") if with_exit else ())
+               for name in targets_in(data)]
     return Analysis(options, tuple(targets))

@@ -46,6 +46,16 @@ class ArmData:
         pick = dict(self.batches)
         return np.array([pick[n].mean() for n in (numbers or self.batch_numbers) if pick[n].size])
 
+    def only(self, numbers: tuple[int, ...]) -> "ArmData":
+        """The same arm restricted to these batch numbers (every number of a row from the same data)."""
+        keep = set(numbers)
+        if keep >= set(self.batch_numbers):
+            return self
+        return ArmData(tuple((n, b) for n, b in self.batches if n in keep), self.untimed_warmup)
+
+
+METRICS = {"fork": "fork_ns", "exit": "exit_ns"}  # fork: the parent's fork(); exit: the child's exit (schema 2)
+
 
 @dataclass(frozen=True)
 class ScenarioData:
@@ -53,12 +63,13 @@ class ScenarioData:
     scenario: str
     pages: int | None
     arms: dict[str, ArmData]
+    alternating: bool = True  # each batch's two arms ran next to each other in time (see alternating())
 
 
-def _arm(records: list[dict[str, Any]]) -> ArmData:
+def _arm(records: list[dict[str, Any]], key: str = "fork_ns") -> ArmData:
     by_batch: dict[int, list[list[int]]] = {}
     for s in records:
-        by_batch.setdefault(int(s.get("batch", 0)), []).append(s["fork_ns"])
+        by_batch.setdefault(int(s.get("batch", 0)), []).append(s.get(key) or [])
     batches = [(n, list(chain.from_iterable(parts))) if len(parts) > 1 else (n, parts[0])
                for n, parts in sorted(by_batch.items())]
     return ArmData.of_batches([(n, v) for n, v in batches if v], sum(int(s.get("warmup", 0) or 0) for s in records))
@@ -75,13 +86,31 @@ def is_interleaved(data: dict[str, Any]) -> bool:
     return bench.get("mode", "interleaved") == "interleaved"
 
 
-def group(data: dict[str, Any]) -> list[ScenarioData]:
-    """Per target and scenario, in the order the samples were taken."""
+def alternating(sequence: list[tuple[str, int]]) -> bool:
+    """Whether every batch measured in both arms had its two arms next to each other in the
+    order the samples were recorded (sequence: (arm, batch) in recording order). True for
+    interleaved runs and for separate runs planned as alternating processes (ABBA); False for
+    a separate run that measured one arm after the other (the seed's order): there a batch's
+    two arms lie far apart in time and pairing them would not cancel drift."""
+    slots: dict[int, dict[str, list[int]]] = {}
+    for pos, (arm, batch) in enumerate(dict.fromkeys(sequence)):
+        slots.setdefault(batch, {}).setdefault(arm, []).append(pos)
+    pairs = [(min(v["unnamed"]), min(v["named"])) for v in slots.values() if len(v) == 2]
+    return all(abs(u - n) == 1 for u, n in pairs)
+
+
+def group(data: dict[str, Any], metric: str = "fork") -> list[ScenarioData]:
+    """Per target and scenario, in the order the samples were taken. metric: "fork" (fork_ns)
+    or "exit" (exit_ns, the child's exit; empty arms where a schema-1 file has none)."""
+    key = METRICS[metric]
     records: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    order: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for s in data.get("samples", []):
         records.setdefault((s["target"], s["scenario"]), {arm: [] for arm in ARMS})[s["arm"]].append(s)
+        order.setdefault((s["target"], s["scenario"]), []).append((s["arm"], int(s.get("batch", 0))))
     pages = scenario_pages(data)
-    return [ScenarioData(t, sc, pages.get(sc), {arm: _arm(recs) for arm, recs in arms.items()})
+    return [ScenarioData(t, sc, pages.get(sc), {arm: _arm(recs, key) for arm, recs in arms.items()},
+                         alternating(order[(t, sc)]))
             for (t, sc), arms in records.items()]
 
 

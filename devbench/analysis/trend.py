@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from devbench.analysis.lazy import stats
+from devbench.stats import t_two_sided_p
 
 FLAG_P = 0.01  # flagged when this sure (p below) and larger than the equivalence margin
 
@@ -32,8 +33,22 @@ def drift(batches: list[np.ndarray], min_batches: int = 5) -> tuple[float | None
         x, y = np.arange(n, dtype=np.float64), forks
     if np.ptp(y) == 0:
         return 0.0, 1.0
-    fit = stats.linregress(x, y)
-    return float(fit.slope * (n - 1) / forks.mean() * 100.0), _finite(fit.pvalue)
+    slope, p = _line(x, y)
+    return float(slope * (n - 1) / forks.mean() * 100.0), p
+
+
+def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+    """Least-squares slope and the two-sided p of its t test (as scipy's linregress)."""
+    xc, yc = x - x.mean(), y - y.mean()
+    sxx, syy, sxy = float(xc @ xc), float(yc @ yc), float(xc @ yc)
+    slope = sxy / sxx
+    df = x.size - 2
+    if df <= 0:
+        return slope, None
+    r2 = min(sxy * sxy / (sxx * syy), 1.0)
+    if r2 >= 1.0:
+        return slope, 0.0
+    return slope, _finite(t_two_sided_p(np.sqrt(r2 * df / (1.0 - r2)), df))
 
 
 def first_batch(batches: list[np.ndarray], min_batches: int = 5) -> tuple[float | None, float | None]:
@@ -52,7 +67,7 @@ def first_batch(batches: list[np.ndarray], min_batches: int = 5) -> tuple[float 
         if sd == 0:
             return pct, (1.0 if first.mean() == means.mean() else 0.0)
         t = (first.mean() - means.mean()) / (sd * np.sqrt(1.0 + 1.0 / k))
-        return pct, _finite(2.0 * stats.t.sf(abs(t), k - 1))
+        return pct, _finite(t_two_sided_p(t, k - 1))
     return pct, _finite(stats.ttest_ind(first, rest, equal_var=False).pvalue)
 
 

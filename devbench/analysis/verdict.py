@@ -3,18 +3,23 @@
 - "no difference": the whole CI lies inside +-margin (any difference is smaller than that);
 - "slower" / "faster": adjusted p < alpha and the CI excludes 0 (on that side);
 - "not measured" when an arm has no timed fork at all;
-- otherwise "inconclusive: need about N more forks": N per arm, for the CI to shrink to a
-  half-width that decides one way or the other (inside the margin, or clear of zero at the
-  Bonferroni level of the family, which bounds Holm's), assuming it shrinks as 1/sqrt(forks).
+- "no verdict: <reason>" (kind inconclusive) when no design applies: fewer than 5 paired
+  batches, arms run one after the other, one run per side in a comparison;
+- otherwise "inconclusive: need about N more batches": N batches per arm (processes, runs), for
+  the CI to shrink to a half-width that decides one way or the other (inside the margin, or clear
+  of zero at the Bonferroni level of the family, which bounds Holm's), from the batch-level
+  spread with t quantiles; more forks in the same batches would not do it.
 """
 
 from __future__ import annotations
 
 import math
 
-from devbench.analysis.lazy import stats
+import numpy as np
 
-from devbench.analysis.model import FASTER, INCONCLUSIVE, NO_DIFFERENCE, NOT_MEASURED, SLOWER, Effect, Options, Verdict
+from devbench.stats import t_ppf
+
+from devbench.analysis.model import FASTER, INCONCLUSIVE, NO_DIFFERENCE, NO_VERDICT, NOT_MEASURED, SLOWER, Effect, Options, Verdict
 
 
 def round_up(n: float) -> int:
@@ -25,35 +30,51 @@ def round_up(n: float) -> int:
     return int(math.ceil(n / scale) * scale)
 
 
-def more_forks(effect: Effect, n_per_arm: int, options: Options = Options(), family: int = 1) -> int | None:
-    """Forks per arm to add so the CI half-width reaches what would decide the row: inside the
-    margin (margin - |change|) or clear of zero (|change|, shrunk for the multiple tests),
-    whichever is larger. At least a tenth more."""
-    if effect.ci_low_pct is None or effect.ci_high_pct is None or effect.change_pct is None:
+def more_batches(effect: Effect, options: Options = Options(), family: int = 1) -> int | None:
+    """Units (batch pairs, processes or runs) to add so the CI half-width reaches what would decide
+    the row: inside the margin (margin - |change|) or clear of zero (|change|, at the Bonferroni
+    level of the family, which bounds Holm's), whichever is larger. From the unit-level spread
+    behind the CI (its half-width is t(n-1) x sd / sqrt(n)), with t quantiles for the new n:
+    more forks per batch do not shrink a CI whose width comes from batch-to-batch variance.
+    At least one more."""
+    if effect.ci_low_pct is None or effect.ci_high_pct is None or effect.change_pct is None or effect.units < 2:
         return None
+    n = effect.units
     half = (effect.ci_high_pct - effect.ci_low_pct) / 2.0
-    a = options.alpha
-    shrink = stats.norm.isf(a / 2) / stats.norm.isf(a / (2 * max(family, 1)))
-    need = max(options.margin_pct - abs(effect.change_pct), abs(effect.change_pct) * shrink)
-    if need <= 0:
+    need = max(options.margin_pct - abs(effect.change_pct), abs(effect.change_pct))
+    if need <= 0 or half <= 0:
         return None
-    total = n_per_arm * (half / need) ** 2
-    return round_up(max(total - n_per_arm, 0.1 * n_per_arm, 1.0))
+    a = 1.0 - options.confidence
+    sd = half * math.sqrt(n) / float(t_ppf(1.0 - a / 2.0, n - 1))
+    inside = options.margin_pct - abs(effect.change_pct) >= abs(effect.change_pct)
+    level = a / 2.0 if inside else a / (2.0 * max(family, 1))
+    z = float(t_ppf(1.0 - level, 1e6))  # the normal quantile: the smallest such m lies below (1.3 z sd / need)^2 + 20
+    m = np.arange(n + 1, int(min(max((1.3 * z * sd / need) ** 2 + 20, n + 2), 1e7)))
+    ok = np.flatnonzero(t_ppf(1.0 - level, m - 1) * sd / np.sqrt(m) <= need)
+    return round_up(max(int(m[ok[0]]) - n, 1)) if ok.size else None
 
 
 def decide(effect: Effect | None, p_adj: float | None, n_per_arm: int, options: Options = Options(),
-           family: int = 1) -> Verdict:
-    """family: how many rows share the Holm correction."""
+           family: int = 1, forks_per_unit: int | None = None) -> Verdict:
+    """family: how many rows share the Holm correction; forks_per_unit: to say more batches in forks too."""
     if n_per_arm == 0:
         return Verdict(NOT_MEASURED, NOT_MEASURED, None)
-    if effect is None or effect.ci_low_pct is None or effect.ci_high_pct is None:
-        return Verdict(f"{INCONCLUSIVE}: too few forks", INCONCLUSIVE, None)
+    if effect is None:
+        return Verdict(f"{NO_VERDICT}: fewer than 2 forks an arm", INCONCLUSIVE, None)
+    if effect.reason:
+        return Verdict(f"{NO_VERDICT}: {effect.reason}", INCONCLUSIVE, None)
+    if effect.ci_low_pct is None or effect.ci_high_pct is None:
+        return Verdict(f"{NO_VERDICT}: no confidence interval (no spread between {effect.unit}es)", INCONCLUSIVE, None)
     lo, hi, m = effect.ci_low_pct, effect.ci_high_pct, options.margin_pct
     if -m <= lo and hi <= m:
         return Verdict(NO_DIFFERENCE, NO_DIFFERENCE, None)
     if p_adj is not None and p_adj < options.alpha and (lo > 0 or hi < 0):
         kind = SLOWER if lo > 0 else FASTER
         return Verdict(kind, kind, None)
-    n = more_forks(effect, n_per_arm, options, family)
-    label = f"{INCONCLUSIVE}: need about {n} more forks" if n else INCONCLUSIVE
-    return Verdict(label, INCONCLUSIVE, n)
+    n = more_batches(effect, options, family)
+    if not n:
+        return Verdict(INCONCLUSIVE, INCONCLUSIVE, None)
+    unit = {"batch": "batches", "process": "processes per arm", "run": "runs per side"}.get(effect.unit, effect.unit)
+    forks = n * forks_per_unit if forks_per_unit else None
+    of = f" of {forks_per_unit} forks" if forks_per_unit and effect.unit != "run" else ""
+    return Verdict(f"{INCONCLUSIVE}: need about {n} more {unit}{of}", INCONCLUSIVE, forks if effect.unit != "run" else None, n)

@@ -8,13 +8,13 @@ from scipy import stats
 
 from devbench.analysis import Options, analyze
 from devbench.analysis.describe import describe_arm
-from devbench.analysis.effect import cliffs_delta, effect, expanded_level
+from devbench.analysis.effect import cliffs_delta, effect
 from devbench.analysis.holm import holm
 from devbench.analysis.model import Effect
 from devbench.analysis.outliers import modified_z, outlier_indices
-from devbench.analysis.samples import ArmData, group
+from devbench.analysis.samples import ArmData, alternating, group
 from devbench.analysis.trend import drift, first_batch
-from devbench.analysis.verdict import decide, more_forks, round_up
+from devbench.analysis.verdict import decide, more_batches, round_up
 from devbench.results import new_results, summarize
 from tests.simdata import make_results
 
@@ -56,12 +56,6 @@ def test_cliffs_delta_fixed_and_brute_force():
     assert cliffs_delta(x, y) == pytest.approx(brute)
 
 
-def test_expanded_level_matches_t_quantiles():
-    assert expanded_level(0.95, 10) == pytest.approx(0.98290, abs=1e-5)
-    assert expanded_level(0.95, 2) == 0.95
-    assert expanded_level(0.95, 100_000) == pytest.approx(0.95, abs=1e-4)
-
-
 def test_drift_and_first_batch_fixed_numbers():
     y = 10 + 0.01 * np.arange(100)
     pct, p = drift([y])
@@ -79,34 +73,62 @@ def test_paired_effect_is_scipy_on_batch_means():
     d = make_results(shifts={"unpopulated": 0.05}, scenarios=(("unpopulated", 0, 16.0),), seed=7)
     sd = group(d)[0]
     un, na = sd.arms["unnamed"], sd.arms["named"]
-    opts = Options(resamples=2000)
-    e = effect(na, un, paired_design=True, options=opts)
-    assert (e.design, e.unit, e.units) == ("paired", "batch", 10)
+    e = effect(na, un, paired_design=True)
+    assert (e.design, e.unit, e.units, e.reason) == ("paired", "batch", 10, None)
     bx, by = na.batch_means(), un.batch_means()
-    ref = stats.bootstrap((bx, by), lambda x, y, axis=-1: x.mean(axis) / y.mean(axis), paired=True, method="BCa",
-                          n_resamples=2000, confidence_level=expanded_level(0.95, 10), vectorized=True,
-                          rng=np.random.default_rng(opts.seed)).confidence_interval
-    assert e.ci_low_pct == pytest.approx((ref.low - 1) * 100) and e.ci_high_pct == pytest.approx((ref.high - 1) * 100)
+    dl = np.log(bx) - np.log(by)
+    ci = stats.t.interval(0.95, dl.size - 1, loc=dl.mean(), scale=stats.sem(dl))
+    assert e.ci_low_pct == pytest.approx(np.expm1(ci[0]) * 100) and e.ci_high_pct == pytest.approx(np.expm1(ci[1]) * 100)
     assert e.p == pytest.approx(stats.ttest_rel(np.log(bx), np.log(by)).pvalue)
     fx, fy = na.forks, un.forks
-    assert e.p_welch == pytest.approx(stats.ttest_ind(fx, fy, equal_var=False).pvalue)
+    assert e.p_welch == pytest.approx(stats.ttest_ind(fx, fy, equal_var=False).pvalue)  # descriptive
     assert e.p_mwu == pytest.approx(stats.mannwhitneyu(fx, fy, alternative="two-sided").pvalue)
     assert e.change_pct == pytest.approx((fx.mean() / fy.mean() - 1) * 100)  # equal batches: the seed's ratio
     assert e.ci_low_pct < e.change_pct < e.ci_high_pct and 1 < e.ci_low_pct
+    assert effect(na, un, True, Options(fork_tests=False)).p_mwu is None
 
 
-def test_unpaired_designs():
-    sep = make_results(mode="separate", scenarios=(("s", 0, 16.0),), seed=5)
-    sd = group(sep)[0]
-    e = effect(sd.arms["named"], sd.arms["unnamed"], paired_design=False, options=Options(resamples=1000))
-    assert (e.design, e.unit, e.units) == ("independent", "batch", 10)
-    bx, by = sd.arms["named"].batch_means(), sd.arms["unnamed"].batch_means()
-    assert e.p == pytest.approx(stats.ttest_ind(np.log(bx), np.log(by), equal_var=False).pvalue)
-    few = make_results(batches=2, per_batch=50, scenarios=(("s", 0, 16.0),), seed=5)
-    sd = group(few)[0]
-    e = effect(sd.arms["named"], sd.arms["unnamed"], paired_design=True, options=Options(resamples=1000))
-    assert (e.design, e.unit, e.units) == ("independent", "fork", 100)  # 2 batches: too few to pair
-    assert e.p == e.p_welch
+def test_sequential_arms_and_few_batches_get_no_verdict_and_say_why():
+    seq = make_results(mode="separate", order="sequential", scenarios=(("s", 0, 16.0),), seed=5)
+    [row] = analyze(seq).rows()
+    assert row.effect.ci_low_pct is None and row.effect.p is None and row.p_holm is None
+    assert row.verdict.label.startswith("no verdict: the arms ran one after the other (mode: separate")
+    few = make_results(batches=3, per_batch=50, scenarios=(("s", 0, 16.0),), seed=5)
+    [row] = analyze(few).rows()
+    assert row.verdict.label == ("no verdict: only 3 paired batches (at least 5 are needed): "
+                                 "set benchmark.batches to 10 or more")
+    assert row.effect.units == 3 and row.effect.unit == "batch"  # never single forks as the unit
+
+
+def test_alternating_separate_processes_are_paired_by_process():
+    sep = make_results(mode="separate", shifts={"s": 0.10}, scenarios=(("s", 0, 16.0),), seed=5)
+    [row] = analyze(sep).rows()
+    assert (row.effect.design, row.effect.unit, row.effect.units) == ("paired", "process", 10)
+    assert row.verdict.kind == "slower"
+
+
+def test_alternating_is_read_from_the_order_of_the_samples():
+    assert alternating([("named", 0), ("unnamed", 0), ("unnamed", 1), ("named", 1)])
+    assert not alternating([("unnamed", 0), ("unnamed", 1), ("named", 0), ("named", 1)])
+    assert alternating([("unnamed", 0), ("unnamed", 1), ("named", 1)])  # batch 0 has one arm: nothing to pair
+
+
+def test_every_number_on_a_row_comes_from_the_batches_both_arms_have():
+    d = make_results(shifts={"s": 0.03}, scenarios=(("s", 0, 16.0),), seed=9)
+    d["samples"] = [s for s in d["samples"] if not (s["arm"] == "named" and s["batch"] in (2, 5, 7, 8))]
+    [row] = analyze(d).rows()
+    assert row.base.n == row.other.n == 600 and row.effect.units == 6
+    assert row.effect.change_pct == pytest.approx((row.other.mean / row.base.mean - 1) * 100)
+
+
+def test_exit_is_a_second_metric():
+    d = make_results(shifts={"s": 0.0}, exit_shifts={"s": 0.10}, scenarios=(("s", 0, 16.0),), seed=9)
+    a = analyze(d)
+    [fork], [ex] = a.rows(), a.exit_rows()
+    assert (fork.metric, ex.metric) == ("fork", "exit")
+    assert ex.verdict.kind == "slower" and fork.verdict.kind != "slower"
+    old = make_results(scenarios=(("s", 0, 16.0),), seed=9, with_exit=False)  # schema 1: no exit_ns
+    assert analyze(old).exit_rows() == []
 
 
 def test_effect_needs_two_forks_an_arm():
@@ -114,8 +136,8 @@ def test_effect_needs_two_forks_an_arm():
     assert effect(arm([]), arm([1.0, 2.0]), True) is None
 
 
-def effect_with(change, lo, hi):
-    return Effect(change, lo, hi, "paired", "batch", 10, "t", 0.5, 0.5, 0.5, 0.0)
+def effect_with(change, lo, hi, units=10):
+    return Effect(change, lo, hi, "paired", "batch", units, "t", 0.5, 0.5, 0.5, 0.0)
 
 
 @pytest.mark.parametrize("change,lo,hi,p,label", [
@@ -130,14 +152,20 @@ def test_verdict_rules(change, lo, hi, p, label):
     assert decide(effect_with(change, lo, hi), p, 1000).label.startswith(label)
 
 
-def test_more_forks_fixed_numbers():
+def test_more_batches_fixed_numbers():
     assert round_up(1234) == 1300 and round_up(99.1) == 100 and round_up(7.2) == 8
-    assert more_forks(effect_with(0.0, -2.0, 2.0), 1000) == 3000  # half-width 2 -> 1: four times the forks
-    assert more_forks(effect_with(0.0, -1.02, 1.02), 1000) == 100  # at least a tenth more
-    three = more_forks(effect_with(1.5, 0.0, 3.0), 1000, family=3)
-    one = more_forks(effect_with(1.5, 0.0, 3.0), 1000, family=1)
+    # half-width 2 from 10 batches: sd = 2 sqrt(10) / t(0.975, 9); inside the margin needs t(m-1) sd / sqrt(m) <= 1
+    sd = 2 * math.sqrt(10) / stats.t.ppf(0.975, 9)
+    m = next(m for m in range(11, 1000) if stats.t.ppf(0.975, m - 1) * sd / math.sqrt(m) <= 1.0)
+    assert more_batches(effect_with(0.0, -2.0, 2.0)) == round_up(m - 10)
+    v = decide(effect_with(0.0, -2.0, 2.0), 0.9, 1000, forks_per_unit=100)
+    assert v.label == f"inconclusive: need about {round_up(m - 10)} more batches of 100 forks"
+    assert (v.more_batches, v.more_forks) == (round_up(m - 10), round_up(m - 10) * 100)
+    three = more_batches(effect_with(1.5, 0.0, 3.0), family=3)
+    one = more_batches(effect_with(1.5, 0.0, 3.0), family=1)
     assert three > one  # a Holm family asks for a narrower CI
-    assert decide(None, None, 1).label == "inconclusive: too few forks"
+    assert more_batches(effect_with(0.0, -1.02, 1.02)) >= 1
+    assert decide(None, None, 1).label == "no verdict: fewer than 2 forks an arm"
     assert decide(None, None, 0).label == "not measured"
 
 

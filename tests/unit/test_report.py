@@ -142,21 +142,33 @@ def test_pairing_of_targets_for_compare():
 
 
 def test_compare_finds_a_kernel_change_per_arm():
-    a = make_results(seed=31, scenarios=(("unpopulated", 0, 16.0), ("1 page", 1, 22.0)))
-    b = make_results(seed=32, scale=1.10, scenarios=(("unpopulated", 0, 16.0), ("only b", 3, 1.0)))
-    cmp = compare(a, b, Options(resamples=1000))
+    sc_a, sc_b = (("unpopulated", 0, 16.0), ("1 page", 1, 22.0)), (("unpopulated", 0, 16.0), ("only b", 3, 1.0))
+    a = [make_results(seed=31 + i, scenarios=sc_a, run_sd=0.01) for i in range(3)]
+    b = [make_results(seed=41 + i, scale=1.10, scenarios=sc_b, run_sd=0.01) for i in range(3)]
+    cmp = compare(a, b, Options())
     [pair] = cmp.pairs
+    assert cmp.runs == (3, 3)
     assert [(r.scenario, r.arm) for r in pair.rows] == [("unpopulated", "unnamed"), ("unpopulated", "named")]
-    assert all(r.verdict.kind == "slower" and r.effect.design == "independent" and r.effect.unit == "batch" for r in pair.rows)
-    assert all(5 < r.effect.ci_low_pct < 10 < r.effect.ci_high_pct < 15 for r in pair.rows)
+    assert all(r.verdict.kind == "slower" and r.effect.design == "independent" and r.effect.unit == "run" for r in pair.rows)
+    assert all(r.effect.units == 3 and r.effect.ci_low_pct < 10 < r.effect.ci_high_pct for r in pair.rows)
+    assert [r.metric for r in pair.exit_rows] == ["exit", "exit"]
     assert "phone: scenario '1 page' is only in run A" in cmp.notes and "phone: scenario 'only b' is only in run B" in cmp.notes
     text = compare_output(cmp, "text")
     assert re.search(r"unpopulated +named +\d+\.\d\dms +\d+\.\d\dms +\+\d+\.\d\d% +\[", text)
     links = {"a_results": "../a/results.json", "b_results": "results.json", "a_report": "../a/report.html", "b_report": "report.html"}
-    html = render_compare_html(cmp, a, b, links)
+    html = render_compare_html(cmp, a[0], b[0], links)
     assert html.count("<svg") == 3 and 'href="../a/results.json"' in html and "only in run B" in html
     rows = list(csv.DictReader(io.StringIO(compare_output(cmp, "csv"))))
     assert [r["arm"] for r in rows] == ["unnamed", "named"] and "a_mean_ms" in rows[0]
+
+
+def test_compare_of_one_run_per_side_shows_the_change_and_no_verdict():
+    a = make_results(seed=31, scenarios=(("unpopulated", 0, 16.0),))
+    b = make_results(seed=32, scale=1.10, scenarios=(("unpopulated", 0, 16.0),))
+    [pair] = compare(a, b).pairs
+    for r in pair.rows:
+        assert 0 < r.effect.change_pct < 20 and r.effect.ci_low_pct is None and r.p_holm is None
+        assert r.verdict.label.startswith("no verdict: 1 run(s) of A and 1 of B: ") and "run-to-run variance" in r.verdict.label
 
 
 def test_hostile_scenario_names_stay_text_in_tables_and_plots():

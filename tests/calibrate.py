@@ -1,0 +1,219 @@
+"""Calibration of every design a user can choose, on simulated runs with a time order
+(tests/simdata.py) fed through devbench's own analysis: false-positive rate on A/A data, CI
+coverage of the true shift, and power at +2, +5 and +12%, under each drift model.
+
+Designs:
+  interleaved   10 batches, both arms in one process, alternating (the default)
+  separate      10 batches, one process per arm and batch in alternating order (ABBA)
+  resumed       interleaved, the payload restarted after batch 5 (a resumed run)
+  adaptive      rounds of 5 batches (a new process each) until the CI half-width is at most
+                1%, at most 6 rounds (devbench.adaptive's stop rule)
+  compare       3 runs against 3 runs, run-to-run sd 1% (the run is the unit; both arms' rows,
+                one Holm family: a false positive is either row called)
+Designs that must never give a verdict (no design can separate the difference from time):
+  sequential    old separate-mode results: all unnamed batches, then all named ones
+  few batches   3 batches (fewer than 5 paired)
+  compare 1:1   one run per side, run-to-run sd 1%
+
+Used by tests/unit/test_calibration.py (a quick sweep) and benchmarks/calibration.py (a large one).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from devbench.adaptive import precisions, still_needed
+from devbench.analysis import Options, analyze, compare
+from devbench.analysis.model import FASTER, SLOWER, Row
+from tests.simdata import DRIFTS, make_results
+
+OPTIONS = Options(fork_tests=False)  # the descriptive fork-level tests are not what is calibrated
+ONE = (("s", 0, 16.36),)
+PER_BATCH = 50
+SHIFTS = (0.02, 0.05, 0.12)
+FPR_BOUNDS = (0.02, 0.08)
+MIN_COVERAGE = 0.94
+RUN_SD = 0.01
+
+Trial = Callable[[float, str, int], Row]
+
+
+def _run(shift: float, drift: str, seed: int, **kw) -> dict:
+    return make_results(shifts={"s": shift}, scenarios=ONE, per_batch=PER_BATCH, drift=drift, seed=seed,
+                        with_exit=False, **kw)
+
+
+def _row(data: dict) -> Row:
+    [row] = analyze(data, OPTIONS).rows()
+    return row
+
+
+def interleaved(shift: float, drift: str, seed: int) -> Row:
+    return _row(_run(shift, drift, seed))
+
+
+def separate(shift: float, drift: str, seed: int) -> Row:
+    return _row(_run(shift, drift, seed, mode="separate"))
+
+
+def resumed(shift: float, drift: str, seed: int) -> Row:
+    return _row(_run(shift, drift, seed, restarts=(5,)))
+
+
+ROUND, ROUNDS, PRECISION = 5, 6, 1.0
+
+
+def adaptive(shift: float, drift: str, seed: int) -> Row:
+    """The whole cap is simulated; the stop rule decides how many rounds the analysis sees."""
+    full = _run(shift, drift, seed, batches=ROUND * ROUNDS, round_batches=ROUND)
+    for rounds in range(1, ROUNDS + 1):
+        data = {**full, "samples": [s for s in full["samples"] if s["batch"] < rounds * ROUND]}
+        prec = precisions(data, "phone")
+        if still_needed(prec, ["s"], PRECISION, ROUNDS * ROUND * PER_BATCH)["s"]:
+            break
+    return _row(data)
+
+
+def _runs(shift: float, drift: str, seed: int, n: int, side: int) -> list[dict]:
+    return [make_results(scenarios=ONE, per_batch=PER_BATCH, drift=drift, seed=seed * 100 + 10 * side + i,
+                         scale=1.0 + shift, run_sd=RUN_SD, with_exit=False) for i in range(n)]
+
+
+def _compare(shift: float, drift: str, seed: int, n: int) -> Row:
+    """The comparison's rows (unnamed and named arm) are one Holm family: the row that got a
+    verdict if one did (the family-wise rate is what Holm holds at alpha), else the named arm's."""
+    rows = compare(_runs(0.0, drift, seed, n, 0), _runs(shift, drift, seed, n, 1), OPTIONS).pairs[0].rows
+    called = [r for r in rows if r.verdict.kind in (SLOWER, FASTER)]
+    return called[0] if called else next(r for r in rows if r.arm == "named")
+
+
+def compare_3(shift: float, drift: str, seed: int) -> Row:
+    return _compare(shift, drift, seed, 3)
+
+
+def compare_1(shift: float, drift: str, seed: int) -> Row:
+    return _compare(shift, drift, seed, 1)
+
+
+def sequential(shift: float, drift: str, seed: int) -> Row:
+    return _row(_run(shift, drift, seed, order="sequential"))
+
+
+def few_batches(shift: float, drift: str, seed: int) -> Row:
+    return _row(_run(shift, drift, seed, batches=3))
+
+
+DESIGNS: dict[str, Trial] = {"interleaved": interleaved, "separate": separate, "resumed": resumed,
+                             "adaptive": adaptive, "compare 3:3": compare_3}
+NO_VERDICT: dict[str, Trial] = {"sequential": sequential, "few batches": few_batches, "compare 1:1": compare_1}
+
+
+@dataclass
+class Cell:
+    design: str
+    drift: str
+    trials: int = 0
+    called: int = 0           # A/A rows called slower or faster
+    covered: int = 0          # CIs (A/A and shifted) holding the true shift
+    with_ci: int = 0
+    power: dict[float, tuple[int, int]] = field(default_factory=dict)  # shift -> (called in its direction, trials)
+
+    @property
+    def fpr(self) -> float:
+        return self.called / self.trials if self.trials else math.nan
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.with_ci if self.with_ci else math.nan
+
+
+def _covers(row: Row, shift: float) -> bool | None:
+    e = row.effect
+    if e is None or e.ci_low_pct is None or e.ci_high_pct is None:
+        return None
+    truth = shift * 100.0
+    return e.ci_low_pct <= truth <= e.ci_high_pct
+
+
+def sweep(trials: int, power_trials: int, designs: dict[str, Trial] = DESIGNS, drifts=DRIFTS,
+          seed0: int = 1) -> list[Cell]:
+    """A/A trials per design and drift model; power trials (+2, +5, +12%) under each drift model."""
+    cells = []
+    for d_i, (design, trial) in enumerate(designs.items()):
+        for m_i, drift in enumerate(drifts):
+            cell = Cell(design, drift)
+            base = seed0 + 1_000_000 * d_i + 10_000 * m_i
+            for i in range(trials):
+                row = trial(0.0, drift, base + i)
+                cell.trials += 1
+                cell.called += row.verdict.kind in (SLOWER, FASTER)
+                c = _covers(row, 0.0)
+                if c is not None:
+                    cell.with_ci += 1
+                    cell.covered += c
+            for s_i, shift in enumerate(SHIFTS):
+                hits = 0
+                for i in range(power_trials):
+                    row = trial(shift, drift, base + 5_000 + 1_000 * s_i + i)
+                    hits += row.verdict.kind == SLOWER
+                    c = _covers(row, shift)
+                    if c is not None:
+                        cell.with_ci += 1
+                        cell.covered += c
+                cell.power[shift] = (hits, power_trials)
+            cells.append(cell)
+    return cells
+
+
+def never_a_verdict(trials: int, designs: dict[str, Trial] = NO_VERDICT, drifts=DRIFTS, seed0: int = 7) -> dict[str, int]:
+    """Design -> rows that got a verdict (slower/faster/no difference) anyway: must be 0."""
+    out = {}
+    for d_i, (design, trial) in enumerate(designs.items()):
+        got = 0
+        for m_i, drift in enumerate(drifts):
+            for shift in (0.0, 0.12):
+                for i in range(trials):
+                    row = trial(shift, drift, seed0 + 1_000_000 * d_i + 10_000 * m_i + int(shift * 1000) + i)
+                    got += not row.verdict.label.startswith("no verdict")
+        out[design] = got
+    return out
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.99) -> tuple[float, float]:
+    from scipy.stats import beta
+
+    a = 1.0 - level
+    lo = 0.0 if k == 0 else float(beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a / 2, k + 1, n - k))
+    return lo, hi
+
+
+def failures(cells: list[Cell], strict: bool) -> list[str]:
+    """Cells outside the bounds. strict: the estimates themselves (a large sweep); else only
+    where the 99% Clopper-Pearson interval of the estimate lies wholly outside (a quick sweep,
+    whose estimates carry a few points of sampling error)."""
+    out = []
+    lo_b, hi_b = FPR_BOUNDS
+    for c in cells:
+        if strict:
+            bad_fpr = not lo_b <= c.fpr <= hi_b
+            bad_cov = not c.coverage >= MIN_COVERAGE
+        else:
+            f_lo, f_hi = clopper_pearson(c.called, c.trials)
+            c_lo, c_hi = clopper_pearson(c.covered, c.with_ci)
+            bad_fpr = f_hi < lo_b or f_lo > hi_b
+            bad_cov = c.with_ci == 0 or c_hi < MIN_COVERAGE
+        if bad_fpr:
+            out.append(f"{c.design} / {c.drift}: A/A false positives {c.fpr:.1%} (bounds {lo_b:.0%}-{hi_b:.0%}, {c.trials} runs)")
+        if bad_cov:
+            out.append(f"{c.design} / {c.drift}: CI coverage {c.coverage:.1%} (at least {MIN_COVERAGE:.0%}, {c.with_ci} CIs)")
+    return out
+
+
+def table(cells: list[Cell]) -> str:
+    head = "| design | drift | A/A false positives | CI coverage | power +2% | power +5% | power +12% |\n|---|---|---|---|---|---|---|\n"
+    lines = [f"| {c.design} | {c.drift} | {c.fpr:.1%} ({c.trials}) | {c.coverage:.1%} | "
+             + " | ".join(f"{h / n:.0%}" for h, n in (c.power[s] for s in SHIFTS)) + " |" for c in cells]
+    return head + "\n".join(lines) + "\n"
