@@ -78,13 +78,13 @@ def folder_problem(st: Stat, path: str) -> str | None:
     what = {"symlink": "is a symbolic link", "not-a-folder": "is not a folder", "cannot-create": "cannot be created",
             "unreadable": "cannot be checked (no stat on the device?)"}
     if st.state != "ok":
-        return f"work folder {path} {what.get(st.state, st.state)}: refused"
+        return f"{path} {what.get(st.state, st.state)}: refused"
     assert st.uid is not None and st.mode is not None
     if st.uid != st.me:
-        return (f"work folder {path} is owned by uid {st.uid}, not by devbench's uid {st.me}: refused "
+        return (f"{path} is owned by uid {st.uid}, not by devbench's uid {st.me}: refused "
                 "(remove it, or set a workdir of devbench's own)")
     if st.mode & 0o022:
-        return f"work folder {path} is writable by others (mode {st.mode:o}): refused (remove it; devbench creates it 0700)"
+        return f"{path} is writable by others (mode {st.mode:o}): refused (remove it; devbench creates it 0700)"
     return None
 
 

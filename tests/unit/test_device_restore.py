@@ -133,7 +133,7 @@ def test_a_world_writable_journal_is_refused(dev):
 def test_a_journal_in_a_world_writable_folder_is_refused(dev):
     dev.plant([Entry("file", "cpu1 online", f"{dev.sysfs}/devices/system/cpu/cpu1/online", "1")])
     os.chmod(dev.work, 0o777)
-    refused(dev, r"work folder .* is writable by others \(mode 777\)")
+    refused(dev, r"work folder: .*/work is writable by others \(mode 777\)")
 
 
 def test_a_value_not_of_its_shape_is_refused(dev):
