@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     for fmt in ("json", "markdown", "csv"):
         r.add_argument(f"--{fmt}", metavar="PATH", help=f"also write the report as {fmt} to PATH (as `devbench report --format {fmt}`)")
     _stats_arguments(r, margin=False)
+    ck = sub.add_parser("check", help="connect and probe every target, change nothing: facts, planned changes, refusals, "
+                                      "payload, estimated duration; exit 0 if the run could start")
+    ck.add_argument("config", nargs="?", help="YAML config (default: the built-in default device config)")
+    ck.add_argument("--target", action="append", metavar="NAME", help="check only this target (repeatable)")
+    ck.add_argument("-s", "--serial", metavar="SERIAL", help="as for run")
+    _set_argument(ck)
+    ck.add_argument("--output", metavar="DIR", help="where earlier runs are looked for, for the estimate (default: run.output)")
+    ck.add_argument("--no-build", action="store_true", help="do not build the payload (on this host) to see that it builds")
     rep = sub.add_parser("report", help="re-render a run's report from its results.json")
     rep.add_argument("run_dir", help="run folder (or its results.json)")
     rep.add_argument("--format", choices=("html", "text", "markdown", "json", "csv"), default="html")
@@ -132,6 +140,8 @@ def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "check":
+            return cmd_check(args)
         if args.command == "kernel-config":
             return cmd_kernel_config(args)
         if args.command == "restore":
@@ -293,6 +303,19 @@ def _regressed(data: dict, threshold_pct: float, analysis: object = None) -> boo
     for line in failures:
         print(f"devbench: regression: {line}", file=sys.stderr)
     return bool(failures)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from devbench.check import check, latest_earlier, render
+    from devbench.config import load_config, with_overrides
+    from devbench.targets.labhost import expand
+
+    cfg = with_overrides(load_config(args.config or _default_config(), args.overrides), targets=args.target,
+                         output=args.output, serial=args.serial)
+    cfg = expand(cfg)
+    checks = check(cfg, build_payload=not args.no_build, earlier=latest_earlier(Path(cfg.run.output).expanduser()))
+    print(render(checks, cfg), end="")
+    return EXIT_OK if all(c.ready for c in checks) else EXIT_FAILED
 
 
 def cmd_lava_job(args: argparse.Namespace) -> int:
