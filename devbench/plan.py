@@ -16,6 +16,7 @@ class Invocation:
     scenario: Scenario
     arm: str  # "both" (interleaved in one process) or one of ARMS (one arm per process)
     args: tuple[str, ...]  # payload arguments, without the binary
+    batch: int | None = None  # separate mode: the one batch this process measures
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -42,9 +43,31 @@ def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, first_bat
     return tuple(args)
 
 
+def arm_order(batches: int, first: int = 0) -> list[tuple[int, str]]:
+    """(batch, arm) in time order, ABBA: batch b runs named first when b is even, unnamed first
+    when odd (the payload's own order for its interleaved batches, by absolute batch number, so
+    a resumed run keeps it). For an even count each arm's mean time position is the same (a
+    linear drift cancels); for an odd count they differ by one slot in 2 x batches, the least
+    any order of whole batches can do, and each arm leads in (batches +- 1) / 2 batches."""
+    return [(b, arm) for b in range(first, batches) for arm in (("named", "unnamed") if b % 2 == 0 else ("unnamed", "named"))]
+
+
+def single_batch_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, batch: int) -> tuple[str, ...]:
+    """Payload arguments that measure batch `batch` alone, with its own size and number: the
+    payload splits --forks over --batches and starts at --first-batch, so --batches batch+1,
+    --first-batch batch and --forks (batch+1) x its size give exactly that batch."""
+    size = batch_sizes(bench.forks, bench.batches)[batch]
+    args = list(payload_args(bench, scenario, arm))
+    args[args.index("--forks") + 1] = str(size * (batch + 1))
+    args[args.index("--batches") + 1] = str(batch + 1)
+    return tuple(args) + (("--first-batch", str(batch)) if batch else ())
+
+
 def plan(bench: BenchmarkConfig, refused: Collection[tuple[str, str | None]] = ()) -> list[Invocation]:
     """Interleaved: one process per scenario runs both arms in alternating batches.
-    Separate (as the seed did): one process per scenario and arm, unnamed first.
+    Separate: one process per arm and batch, in ABBA order (arm_order), so each batch's two arms
+    run next to each other in time and the analysis pairs them, the process as the unit (the
+    seed ran all unnamed batches, then all named ones: drift read as a difference).
     `refused` holds (scenario, arm) pairs that must not run (arm None: the whole scenario)."""
     out = []
     for sc in bench.scenarios:
@@ -52,18 +75,27 @@ def plan(bench: BenchmarkConfig, refused: Collection[tuple[str, str | None]] = (
             continue
         arms = tuple(a for a in ARMS if (sc.name, a) not in refused)
         if bench.mode == "interleaved" and arms == ARMS:
-            arms = ("both",)
-        out.extend(Invocation(sc, arm, payload_args(bench, sc, arm)) for arm in arms)
+            out.append(Invocation(sc, "both", payload_args(bench, sc, "both")))
+        elif bench.mode == "interleaved":
+            out.extend(Invocation(sc, arm, payload_args(bench, sc, arm)) for arm in arms)
+        else:
+            out.extend(Invocation(sc, arm, single_batch_args(bench, sc, arm, b), b)
+                       for b, arm in arm_order(bench.batches) if arm in arms)
     return out
 
 
 def resumed(invocations: list[Invocation], bench: BenchmarkConfig, done: Callable[[str, str], dict[int, int]]) -> list[Invocation]:
     """The invocations of a resumed run: each from its first batch that some arm still lacks
     (a batch counts as done when it has all its forks); fully measured ones are left out.
+    A separate-mode process (one batch) runs again whole or not at all.
     done(scenario, arm) -> {batch: forks recorded}."""
     sizes = batch_sizes(bench.forks, bench.batches)
     out = []
     for inv in invocations:
+        if inv.batch is not None:
+            if done(inv.scenario.name, inv.arm).get(inv.batch, 0) < sizes[inv.batch]:
+                out.append(inv)
+            continue
         missing = [b for arm in inv.arms for b, n in enumerate(sizes) if done(inv.scenario.name, arm).get(b, 0) < n]
         if missing:
             first = min(missing)
@@ -72,9 +104,11 @@ def resumed(invocations: list[Invocation], bench: BenchmarkConfig, done: Callabl
 
 
 def expected_forks(bench: BenchmarkConfig, args: tuple[str, ...]) -> int:
-    """Timed forks per arm that one payload invocation with these args takes."""
-    first = int(args[args.index("--first-batch") + 1]) if "--first-batch" in args else 0
-    return sum(batch_sizes(bench.forks, bench.batches)[first:])
+    """Timed forks per arm that one payload invocation with these args takes (from its own
+    --forks, --batches and --first-batch: a separate-mode process measures one batch)."""
+    opt = dict(zip(args, args[1:]))
+    forks, batches = int(opt.get("--forks", bench.forks)), int(opt.get("--batches", bench.batches))
+    return sum(batch_sizes(forks, batches)[int(opt.get("--first-batch", 0)):])
 
 
 def batch_sizes(forks: int, batches: int) -> list[int]:

@@ -194,12 +194,12 @@ def test_install_steps_fetch_and_check_the_payload(cfg_path):
     assert any(s.startswith("sha256sum -c ") for s in steps) and SHA in " ".join(steps)
 
 
-def test_separate_mode_runs_one_step_per_arm(tmp_path):
+def test_separate_mode_runs_one_step_per_arm_and_batch_in_abba_order(tmp_path):
     p = tmp_path / "separate.yaml"
     p.write_text(CONFIG.replace("timeout_s: 600", "timeout_s: 600\n  mode: separate"))
     steps = scenario_steps(build_job(load_config(p), options_from_mapping(QEMU)).testdef)
-    assert [shlex.split(s)[7] for s in steps] == ["unnamed", "named"] * 3
-    assert [shlex.split(s)[5] for s in steps] == [str(i) for i in range(6)]
+    assert [shlex.split(s)[7] for s in steps] == ["named", "unnamed", "unnamed", "named"] * 6  # 4 batches, 3 scenarios
+    assert [shlex.split(s)[5] for s in steps] == [str(i) for i in range(24)]
 
 
 def test_timeouts_cover_every_invocation(cfg_path):
