@@ -122,8 +122,9 @@ def required_map_count(bench: BenchmarkConfig) -> int:
 
 
 # An Android emulator's timings are not device timings: it gets a smoke run unless the
-# config asks for the full size (benchmark.on_emulator: full).
-EMULATOR_SMOKE = {"forks": 50, "batches": 5, "warmup": 2}
+# config asks for the full size (benchmark.on_emulator: full). 10 batches: with fewer than 5
+# paired batches the analysis gives no verdict.
+EMULATOR_SMOKE = {"forks": 100, "batches": 10, "warmup": 2}
 
 
 def for_emulator(bench: BenchmarkConfig) -> BenchmarkConfig:
