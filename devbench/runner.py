@@ -22,6 +22,7 @@ from devbench.device.probe import probe
 from devbench.device.restore import recover
 from devbench.device.session import DeviceSession
 from devbench.device.tuning import Change
+from devbench.device.workdir import ensure_private
 from devbench.errors import ConnectionLost, DevbenchError, TargetError
 from devbench.eta import adaptive_remaining, arms_per_scenario, planned_forks
 from devbench.payload import build, deploy, verified
@@ -205,6 +206,8 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
         target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text))
         cancel.register(name, target)
         cancel.check()
+        step = "work folder"
+        ensure_private(target, target.workdir)  # type: ignore[attr-defined]
         step = "lock"
         with signals_deferred():  # taken and held in `lock` together, so that the finally below releases it
             lock = acquire(target, target.workdir, store.data["run"]["id"], lambda m: store.warn(name, m))  # type: ignore[attr-defined]
@@ -455,7 +458,7 @@ _STEP_KINDS = {"boot": "boot-failed", "build kernel": "kernel-build-failed", "gu
 def _kind_of(step: str) -> str:
     return {"connect": "connect-failed", "lock": "device-busy", "reconnect": "device-lost", "probe": "probe-failed", "build payload": "build-failed",
             "push payload": "push-failed", "prepare": "device-error", "restore": "restore-failed",
-            "restore journal": "restore-failed"}.get(step, "target-error")
+            "restore journal": "restore-failed", "work folder": "work-folder-refused"}.get(step, "target-error")
 
 
 class EventSink:
