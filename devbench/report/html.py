@@ -28,7 +28,6 @@ def _value(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
 
 
-@functools.cache
 def run_file(path: Any) -> str:
     """A link target from results.json: a plain file name in the run folder (what devbench
     writes there, e.g. console-kut-1.log), else "" and no link (never a scheme, a path or ..)."""
@@ -46,6 +45,7 @@ def run_path(path: Any) -> str:
 _PLAIN = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}"
 
 
+@functools.cache
 def environment() -> jinja2.Environment:
     """One environment per process: its templates are compiled once (and by warm() ahead of use)."""
     env = jinja2.Environment(

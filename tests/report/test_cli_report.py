@@ -36,7 +36,9 @@ def test_report_formats(devbench_cmd, run_dir):
     assert js["schema"] == "devbench/summary/1" and js["targets"][0]["rows"][0]["verdict"] == "slower"
     html = run_cli(devbench_cmd, "report", str(run_dir))
     assert html.returncode == 0 and html.stdout.strip() == str(run_dir / "report.html")
-    assert (run_dir / "report.html").read_text().count("<svg") == 7
+    exits = {s["scenario"] for s in json.loads((run_dir / "results.json").read_text())["samples"] if s.get("exit_ns")}
+    # the CI plot, a distribution and a timeline per scenario, a child-exit distribution per scenario with exit times
+    assert (run_dir / "report.html").read_text().count("<svg") == 7 + len(exits)
 
 
 def test_margin_changes_the_verdict(devbench_cmd, run_dir):
