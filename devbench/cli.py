@@ -59,14 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", help="run folder (or its results.json)")
     rep.add_argument("--format", choices=("html", "text", "markdown", "json", "csv"), default="html")
     _stats_arguments(rep)
-    cmp = sub.add_parser("compare", help="compare two runs (kernel A vs B, device A vs B) per scenario and arm")
-    cmp.add_argument("run_a", help="run A's folder (or its results.json): the baseline")
-    cmp.add_argument("run_b", help="run B's folder (or its results.json)")
+    cmp = sub.add_parser("compare", help="compare runs (kernel A vs B, device A vs B) per scenario and arm, the run as the unit")
+    cmp.add_argument("runs", nargs="+", metavar="RUN",
+                     help="side A's run folders (or results.json files, or a folder of run folders): the baseline; "
+                          "without --against, exactly two runs: A and B")
+    cmp.add_argument("--against", nargs="+", metavar="RUN",
+                     help="side B's runs (at least 3 a side for a verdict: one run per side cannot be told from run-to-run noise)")
     cmp.add_argument("--output", metavar="DIR", help="where compare.html goes (default: run B's folder)")
     cmp.add_argument("--format", choices=("text", "markdown", "json", "csv"), default="text", help="what is printed")
     cmp.add_argument("--margin", type=_positive, metavar="PCT", default=1.0, help="equivalence margin of the verdict (default 1%%)")
     cmp.add_argument("--fail-on-regression", type=float, metavar="PCT",
                      help="exit 3 when a row's verdict is 'slower' (B against A) and its 95%% CI lies above PCT")
+    cmp.add_argument("--gate-exit", action="store_true", help="--fail-on-regression gates the child's exit (exit_ns) too")
     lj = sub.add_parser("lava-job", help="write a LAVA job and test definition that run a config on a LAVA device")
     lj.add_argument("config", help="YAML config (benchmark, device)")
     lj.add_argument("--lava", required=True, metavar="OPTIONS", help="YAML: device_type, payload url/sha256, qemu or deploy/boot")
@@ -108,6 +112,8 @@ def _positive(text: str) -> float:
 def _stats_arguments(p: argparse.ArgumentParser, margin: bool = True) -> None:
     p.add_argument("--fail-on-regression", type=float, metavar="PCT",
                    help="exit 3 when a scenario's regression is significant (Holm p < 0.05) and its 95%% CI lies above PCT")
+    p.add_argument("--gate-exit", action="store_true",
+                   help="--fail-on-regression gates the child's exit (exit_ns, schema 2) too, not only fork()")
     if margin:
         p.add_argument("--margin", type=_positive, metavar="PCT", default=1.0,
                        help="equivalence margin of the verdict: CI within +-PCT is 'no difference' (default 1%%)")
@@ -248,7 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # a required condition not met comes first: no number of such a run is to be trusted,
     # whether it regressed or a scenario failed (both are still printed)
     conditions_unmet = _unmet(store.data, args.strict, cfg.device.require)
-    regressed = args.fail_on_regression is not None and _regressed(store.data, args.fail_on_regression, analysis)
+    regressed = args.fail_on_regression is not None and _regressed(store.data, args.fail_on_regression, analysis, args.gate_exit)
     if conditions_unmet:
         return EXIT_CONDITIONS
     if regressed:
@@ -295,11 +301,12 @@ def _export(args: argparse.Namespace, data: dict, analysis: object) -> None:
         print(f"devbench: {fmt} {path}", file=sys.stderr)
 
 
-def _regressed(data: dict, threshold_pct: float, analysis: object = None) -> bool:
+def _regressed(data: dict, threshold_pct: float, analysis: object = None, gate_exit: bool = False) -> bool:
     """The CI gate: print each significant regression above the threshold; True if any."""
     from devbench.analysis import analyze, gate
 
-    failures = gate(analysis or analyze(data), threshold_pct)  # type: ignore[arg-type]
+    metrics = ("fork", "exit") if gate_exit else ("fork",)
+    failures = gate(analysis or analyze(data), threshold_pct, metrics)  # type: ignore[arg-type]
     for line in failures:
         print(f"devbench: regression: {line}", file=sys.stderr)
     return bool(failures)
@@ -406,44 +413,74 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(write_report(data, run_dir, analysis))
     else:
         print(run_output(data, analysis, args.format, args.fail_on_regression), end="")
-    if args.fail_on_regression is not None and _regressed(data, args.fail_on_regression, analysis):
+    if args.fail_on_regression is not None and _regressed(data, args.fail_on_regression, analysis, args.gate_exit):
         return EXIT_REGRESSION
     return EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from devbench.analysis import Options, compare
     from devbench.report.compare_html import write_compare
     from devbench.report.outputs import compare_output
     from devbench.results import load
 
-    folder = lambda p: Path(p) if Path(p).is_dir() else Path(p).parent  # noqa: E731
-    data_a, data_b = load(args.run_a), load(args.run_b)
+    if args.against is None and len(args.runs) != 2:
+        print(f"devbench: error: compare: {len(args.runs)} runs without --against; give A and B, or A's runs then "
+              f"--against and B's runs (see devbench compare --help)", file=sys.stderr)
+        return EXIT_USAGE
+    side_a, side_b = _compare_sides(args.runs, args.against)
+    data_a, data_b = [load(p) for p in side_a], [load(p) for p in side_b]
     result = compare(data_a, data_b, Options(margin_pct=args.margin))
-    out_dir = Path(args.output) if args.output else folder(args.run_b)
-    page = write_compare(result, data_a, data_b, folder(args.run_a), folder(args.run_b), out_dir)
+    out_dir = Path(args.output) if args.output else _folder(side_b[0])
+    page = write_compare(result, data_a[0], data_b[0], _folder(side_a[0]), _folder(side_b[0]), out_dir)
     print(compare_output(result, args.format), end="")
-    print(f"devbench: compare {page}", file=sys.stderr)
-    if args.fail_on_regression is not None and _compare_regressed(result, args.fail_on_regression):
+    if args.format in ("text", "markdown") and any(p.exit_rows for p in result.pairs):
+        exits = replace(result, pairs=tuple(replace(p, rows=p.exit_rows) for p in result.pairs), notes=())
+        print(f"\nThe child's exit (exit_ns, release to waitpid return), B against A:\n{compare_output(exits, args.format)}", end="")
+    print(f"devbench: compare {len(side_a)} run(s) of A against {len(side_b)} of B: {page}", file=sys.stderr)
+    if args.fail_on_regression is not None and _compare_regressed(result, args.fail_on_regression, args.gate_exit):
         return EXIT_REGRESSION
     return EXIT_OK
 
 
-def _compare_regressed(result: object, threshold_pct: float) -> bool:
+def _folder(path: str) -> Path:
+    return Path(path) if Path(path).is_dir() else Path(path).parent
+
+
+def _runs_in(path: str) -> list[str]:
+    """A run folder or results.json as given; a folder without results.json but with run folders
+    that have one: those runs, by name (a repeat of one setup)."""
+    p = Path(path)
+    if p.is_dir() and not (p / "results.json").is_file():
+        inner = sorted(str(d) for d in p.iterdir() if d.is_dir() and (d / "results.json").is_file())
+        if inner:
+            return inner
+    return [path]
+
+
+def _compare_sides(runs: list[str], against: list[str] | None) -> tuple[list[str], list[str]]:
+    if against is None:
+        return _runs_in(runs[0]), _runs_in(runs[1])
+    return [r for p in runs for r in _runs_in(p)], [r for p in against for r in _runs_in(p)]
+
+
+def _compare_regressed(result: object, threshold_pct: float, gate_exit: bool = False) -> bool:
     """compare --fail-on-regression: each row whose verdict (the analysis's) is "slower" with its
-    CI above the threshold is printed; True if any."""
+    CI above the threshold is printed; True if any. The child's exit only with --gate-exit."""
     failed = False
     for pair in result.pairs:  # type: ignore[attr-defined]
-        for row in pair.rows:
+        for row in (*pair.rows, *(pair.exit_rows if gate_exit else ())):
             e = row.effect
             if row.verdict.kind != "slower" or e is None or e.ci_low_pct is None or not e.ci_low_pct > threshold_pct:
                 continue
             failed = True
-            print(f"devbench: regression: {pair.target_a} -> {pair.target_b} / {row.scenario} ({row.arm}): "
+            what = "" if row.metric == "fork" else f", {row.metric}"
+            print(f"devbench: regression: {pair.target_a} -> {pair.target_b} / {row.scenario} ({row.arm}{what}): "
                   f"B is {e.change_pct:+.2f}% against A (95% CI {e.ci_low_pct:+.2f}% to {e.ci_high_pct:+.2f}%), "
                   f"above {threshold_pct:g}%", file=sys.stderr)
     return failed
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

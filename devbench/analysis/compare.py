@@ -52,9 +52,10 @@ def run_means(arms: list[ArmData]) -> np.ndarray:
 
 
 def one_run_reason(na: int, nb: int, options: Options) -> str:
-    return (f"{na} run(s) of A and {nb} of B: a run's batches share its boot and device state, so a difference "
-            f"between runs cannot be told from run-to-run variance; give at least {options.min_runs} runs per side "
-            f"(devbench compare A1 A2 A3 --against B1 B2 B3)")
+    """Why there is no verdict: a run's batches share its boot and device state, so a difference
+    between runs cannot be told from run-to-run variance without several runs a side."""
+    return (f"{na} run(s) of A and {nb} of B: cannot be told from run-to-run variance; "
+            f"give {options.min_runs}+ runs a side (--against)")
 
 
 def two_sample_log_interval(la: np.ndarray, lb: np.ndarray, confidence: float) -> tuple[float, float, float | None]:

@@ -30,8 +30,8 @@ def no_verdict_reason(pairs: int, options: Options) -> str:
             f"set benchmark.batches to 10 or more")
 
 
-SEQUENTIAL = ("the arms ran one after the other (mode: separate, one process per arm): drift over the run "
-              "cannot be told from a difference; use mode: interleaved, or a devbench that alternates the processes")
+SEQUENTIAL = ("the arms ran one after the other (mode: separate, one process per arm): drift cannot be told "
+              "from a difference; run again (separate mode now alternates) or use mode: interleaved")
 
 
 def fork_p_values(fx: np.ndarray, fy: np.ndarray, options: Options = Options()) -> tuple[float | None, float | None, float | None]:
