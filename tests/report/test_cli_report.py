@@ -86,6 +86,7 @@ def test_compare_of_runs_per_side_gives_verdicts(devbench_cmd, tmp_path):
     assert res.stdout.count("slower") >= 6 and "compare 3 run(s) of A against 3 of B" in res.stderr
     assert run_cli(devbench_cmd, "compare", *b_runs).returncode == 2  # three runs, no --against: which side?
 
+
 LOCAL = """\
 run: {name: gate, output: OUT}
 targets:
