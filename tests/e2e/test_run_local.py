@@ -40,7 +40,7 @@ def test_run_local_records_samples_checks_and_the_feature_verdict(tmp_path, devb
     cfg.write_text(CONFIG.replace("OUT", str(tmp_path / "out")).replace("MODE", mode))
     res = subprocess.run([*devbench_cmd, "run", str(cfg)], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     data = json.loads((run_dir / "results.json").read_text())
     assert data["schema"] == "devbench/results/2" and data["run"]["status"] in ("complete", "failed")
     assert data["targets"][0]["facts"]["abi"] in ("x86_64", "aarch64")
@@ -66,7 +66,7 @@ def test_report_rerenders_from_results_alone(tmp_path, devbench_cmd):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(CONFIG.replace("OUT", str(tmp_path / "out")).replace("MODE", "interleaved"))
     subprocess.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, timeout=300)
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     (run_dir / "report.html").unlink()
     res = subprocess.run([*devbench_cmd, "report", str(run_dir)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and (run_dir / "report.html").exists()

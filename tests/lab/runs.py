@@ -67,7 +67,7 @@ def explain(what: str, data: dict[str, Any] | None, res: subprocess.CompletedPro
 
 def results(out_dir: Path, res: subprocess.CompletedProcess[Any] | None = None) -> dict[str, Any]:
     """results.json of the one run folder in ``out_dir``."""
-    found = sorted(Path(out_dir).glob("*/results.json"))
+    found = sorted(p for p in Path(out_dir).glob("*/results.json") if not p.parent.is_symlink())
     if len(found) != 1:
         raise RunFailed(explain(f"expected one run folder with results.json in {out_dir}, found {len(found)}", None, res))
     try:

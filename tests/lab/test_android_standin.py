@@ -56,7 +56,7 @@ benchmark:
 """)
     res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     data = json.loads((run_dir / "results.json").read_text())
     t = data["targets"][0]
     assert t["facts"]["android"] is True and t["facts"]["emulator"] is True and t["facts"]["android_sdk"] == 34

@@ -152,7 +152,7 @@ def start_long_run(tmp_path, devbench_cmd, adb_server, serial):
         if proc.poll() is not None:  # it ended before its first samples: say why
             out, err = proc.communicate()
             res = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-            found = sorted((tmp_path / "out").glob("*/results.json"))
+            found = sorted(p for p in (tmp_path / "out").glob("*/results.json") if not p.parent.is_symlink())
             raise runs.RunFailed(runs.explain("the run ended before its first samples", json.loads(found[0].read_text()) if found else None, res))
         try:
             data = results(tmp_path)

@@ -67,7 +67,7 @@ def test_emulator_target_starts_runs_and_stops_the_standin(tmp_path, devbench_cm
     env = {**os.environ, "STANDIN_ADBD": lab_device.adb_serial, "STANDIN_PIDFILE": str(pidfile)}
     res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=300, env=env)
     assert "Traceback" not in res.stderr
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     data = json.loads((run_dir / "results.json").read_text())
     t = data["targets"][0]
     assert t["transport"] == "emulator" and t["facts"]["android"] is True
@@ -84,6 +84,6 @@ def test_missing_sdk_is_a_clear_error(tmp_path, devbench_cmd, adb_server, monkey
     cfg.write_text(config(tmp_path, adb_server, tmp_path / "no-sdk"))
     res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "Traceback" not in res.stderr
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     errors = json.loads((run_dir / "results.json").read_text())["errors"]
     assert [e["kind"] for e in errors] == ["emulator-failed"] and "emulator is not installed" in errors[0]["message"]

@@ -68,7 +68,7 @@ benchmark:
 def wait_samples(tmp_path: Path, n: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = list((tmp_path / "out").glob("*/results.json"))
+        found = [p for p in (tmp_path / "out").glob("*/results.json") if not p.parent.is_symlink()]
         if found:
             try:
                 if len(json.loads(found[0].read_text())["samples"]) >= n:
@@ -103,7 +103,7 @@ def test_adbd_killed_mid_run_reconnects_and_redoes_only_the_interrupted_batch(tm
             proc.wait()
         ssh.close()
     assert "Traceback" not in err, err
-    data = load(next((tmp_path / "out").iterdir()))
+    data = load(next(p for p in (tmp_path / "out").iterdir() if not p.is_symlink()))
     [t] = data["targets"]
     [rec] = t["reconnects"]
     assert "connection lost" in rec["lost"] and rec["redo"] and rec["after_s"] < 60
@@ -130,7 +130,7 @@ def test_a_device_that_stays_gone_fails_its_target_in_bounded_time(tmp_path, dev
                 proc.wait()
     assert proc.returncode == 1 and "Traceback" not in err
     assert time.monotonic() - start < 90
-    data = load(next((tmp_path / "out").iterdir()))
+    data = load(next(p for p in (tmp_path / "out").iterdir() if not p.is_symlink()))
     kinds = [e["kind"] for e in data["errors"] if e["kind"] != "kernel-lacks-anon-vma-name"]
     # the payload may be reported killed first (the device's processes die with it), then the device is lost
     assert kinds[-1] == "device-lost" and set(kinds) <= {"payload-killed", "device-lost"}, data["errors"]
@@ -158,7 +158,7 @@ def test_payload_killed_or_timed_out_fails_that_scenario_and_the_others_go_on(tm
             proc.kill()
             proc.wait()
     assert proc.returncode == 1 and "Traceback" not in err
-    data = load(next((tmp_path / "out").iterdir()))
+    data = load(next(p for p in (tmp_path / "out").iterdir() if not p.is_symlink()))
     errs = {(e["scenario"], e["kind"]) for e in data["errors"]}
     assert ("killed", "payload-killed") in errs, data["errors"]
     killed = next(e for e in data["errors"] if e["kind"] == "payload-killed")
@@ -189,7 +189,7 @@ def run_with_link_cut(tmp_path: Path, devbench_cmd: list[str], dev: LabDevice, d
             proc.kill()
             proc.wait()
     assert "Traceback" not in err, err
-    data = load(next((tmp_path / "out").iterdir()))
+    data = load(next(p for p in (tmp_path / "out").iterdir() if not p.is_symlink()))
     for sc in ("unpopulated", "1 page"):
         assert unnamed_batches(data, sc) == list(range(40))  # every batch once
     assert not [e for e in data["errors"] if e["kind"] != "kernel-lacks-anon-vma-name"], data["errors"]

@@ -189,7 +189,7 @@ def test_hostile_device_strings_run_nothing_and_are_escaped(tmp_path, devbench_c
             lines.ssh_line("phone", s))
     res = runs.run([*devbench_cmd, "run", str(run_config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr, res.stderr
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     for fmt in ("html", "text", "markdown", "json", "csv"):
         rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, text=True, timeout=120)
         assert rep.returncode == 0 and "Traceback" not in rep.stderr, rep.stderr
@@ -334,10 +334,10 @@ benchmark:
     host_before = {p for p in tmp_path.rglob("*")}
     res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
     assert "Traceback" not in res.stderr, res.stderr
-    [run_dir] = list(out.iterdir())
+    [run_dir] = [p for p in out.iterdir() if not p.is_symlink()]
     data = json.loads((run_dir / "results.json").read_text())
     assert data["profiles"], data["targets"][0]["warnings"]  # the profile files were written
-    new_host = {p for p in tmp_path.rglob("*")} - host_before - {out}
+    new_host = {p for p in tmp_path.rglob("*")} - host_before - {out, out / "latest"}  # latest: the link to the run
     outside = [p for p in new_host if run_dir not in (p, *p.parents)]
     assert outside == [], outside
     assert any(p.name.endswith(".folded") for p in new_host)

@@ -72,7 +72,7 @@ benchmark:
 def run(devbench_cmd, cfg: str, tmp_path):
     res = runs.run([*devbench_cmd, "run", cfg, "--quiet"], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in res.stderr, res.stderr
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     return res, json.loads((run_dir / "results.json").read_text())
 
 
@@ -116,7 +116,7 @@ def test_a_lab_host_with_an_unknown_host_key_is_refused(tmp_path, devbench_cmd, 
         f.write(text.replace(str(s.known_hosts), str(empty)))
     res = runs.run([*devbench_cmd, "run", cfg, "--quiet"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 1
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     data = json.loads((run_dir / "results.json").read_text())
     [err] = data["errors"]
     assert err["kind"] == "connect-failed" and "lab host rack1" in err["message"] and "unknown host key" in err["message"]

@@ -31,7 +31,7 @@ def test_lab_up_writes_a_smoke_config_that_runs(tmp_path, devbench_cmd, adb_serv
         res = runs.run([*devbench_cmd, "run", str(out), "--output", str(tmp_path / "res"), "--quiet"],
                              capture_output=True, text=True, timeout=600)
         assert "Traceback" not in res.stderr
-        [run_dir] = list((tmp_path / "res").iterdir())
+        [run_dir] = [p for p in (tmp_path / "res").iterdir() if not p.is_symlink()]
         data = json.loads((run_dir / "results.json").read_text())
         cfg = load_config(out)
         for t in ("lab-adb", "lab-ssh"):

@@ -37,7 +37,7 @@ benchmark:
 def run(devbench_cmd, cfg: Path, out: Path, timeout: int = 900) -> tuple[subprocess.CompletedProcess, Path, dict]:
     res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=timeout)
     assert "Traceback" not in res.stderr, res.stderr
-    [run_dir] = list(out.iterdir())
+    [run_dir] = [p for p in out.iterdir() if not p.is_symlink()]
     return res, run_dir, json.loads((run_dir / "results.json").read_text())
 
 

@@ -37,7 +37,7 @@ def test_devbench_run_over_adb_and_ssh(tmp_path, devbench_cmd, adb_server, adb_d
     cfg.write_text(lab_config(tmp_path, adb_server, adb_device_serial, ssh_device))
     res = runs.run([*devbench_cmd, "run", str(cfg)], capture_output=True, text=True, timeout=600)
     assert "Traceback" not in res.stderr, res.stderr
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     data = json.loads((run_dir / "results.json").read_text())
     feature = kernel_has_anon_vma_name()
     assert {t["name"]: t["transport"] for t in data["targets"]} == {"lab-adb": "adb", "lab-ssh": "ssh"}
@@ -72,7 +72,7 @@ def test_unreachable_target_fails_alone_and_is_named(tmp_path, devbench_cmd, adb
     res = runs.run([*devbench_cmd, "run", str(cfg), "--target", "ghost", "--target", "lab-ssh"],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 1 and "Traceback" not in res.stderr
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     data = json.loads((run_dir / "results.json").read_text())
     ghost_errs = [e for e in data["errors"] if e["target"] == "ghost"]
     assert [e["kind"] for e in ghost_errs] == ["connect-failed"] and "127.0.0.1:1" in ghost_errs[0]["message"]

@@ -50,7 +50,7 @@ benchmark:
 
 
 def results(out_dir):
-    [run_dir] = list(out_dir.iterdir())
+    [run_dir] = [p for p in out_dir.iterdir() if not p.is_symlink()]
     return run_dir, json.loads((run_dir / "results.json").read_text())
 
 
@@ -132,7 +132,7 @@ def test_sigterm_mid_run_shuts_qemu_down(tmp_path, out_dir, devbench_cmd, adb_se
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            found = list(out_dir.glob("*/results.json"))
+            found = [p for p in out_dir.glob("*/results.json") if not p.parent.is_symlink()]
             if found and json.loads(found[0].read_text())["samples"]:
                 break
             time.sleep(0.2)

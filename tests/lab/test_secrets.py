@@ -77,7 +77,7 @@ benchmark: {{vmas: 256, forks: 8, warmup: 1, batches: 2, scenarios: [{{name: s, 
     res = runs.run([*devbench_cmd, "run", str(cfg)], capture_output=True, env=env, timeout=300)
     outputs["run stdout"], outputs["run stderr"] = res.stdout, res.stderr
     assert b"Traceback" not in res.stderr, res.stderr
-    [run_dir] = list(out.iterdir())
+    [run_dir] = [p for p in out.iterdir() if not p.is_symlink()]
     for fmt in ("html", "text", "markdown", "json", "csv"):
         rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, env=env, timeout=120)
         assert rep.returncode == 0, rep.stderr
@@ -116,7 +116,7 @@ benchmark: {{vmas: 64, forks: 2, batches: 1, warmup: 0, scenarios: [{{name: s, p
     env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
     res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
-    [run_dir] = list((tmp_path / "out").iterdir())
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     texts = run_folder_texts(run_dir) | {"stderr": res.stderr.encode(), "stdout": res.stdout.encode()}
     assert b"connect-failed" in texts["results.json"]
     assert leaks(texts, key_body(key) + ["correct horse"]) == []
