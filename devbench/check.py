@@ -218,7 +218,7 @@ def _estimate(name: str, bench: BenchmarkConfig, invocations: list[Invocation],
     prev = earlier(name) if earlier else None
     if prev is None:
         return head + f"no estimate: no finished earlier run of {name!r} in the output folder to time it from " \
-                      "(a run shows its ETA after its first batch)"
+                      "(a run shows an ETA once it has timed a batch)"
     by_pages: dict[int, int] = {}
     for inv in invocations:
         n = (expected_forks(bench, inv.args) + bench.warmup * bench.batches) * len(inv.arms)

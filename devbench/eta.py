@@ -1,12 +1,13 @@
 """How long a target still needs, from its own measured pace (pure; the clock is passed in).
 
 A target's plan is the timed forks still to take per scenario (all arms). Its pace is wall
-seconds per timed fork, per scenario, from the time between consecutive batches of the target
-(so the payload's set-up of its VMAs, the untimed warm-up forks, each child's exit and the
-reads between processes all count: they are what the rest of the run will take too). The
-first batch after the plan is timed from the first step after it (the payload's start), never
-from the build or the device preparation. A scenario not measured yet is given the pace of
-those measured so far.
+seconds per timed fork, per scenario, from the time between consecutive batches of one
+payload process (so the untimed warm-up forks and each child's exit count). The time from a
+process's start (a step: the runner reports steps only between processes) to its first batch
+is its set-up (the VMAs, their pages, the reads between processes), kept apart: each scenario
+not started yet adds the mean set-up measured so far. Nothing before the first step after the
+plan counts (the build, the device preparation). A scenario not measured yet is given the pace
+of those measured so far.
 
 With `forks: auto` the plan is an estimate, redone after every round: a scenario still short
 of its precision needs about n x (half-width / asked)^2 forks per arm (the CI narrows as
@@ -32,6 +33,9 @@ class TargetPace:
     forks: dict[str, int] = field(default_factory=dict)      # scenario -> timed forks those seconds cover
     last: float | None = None  # when the previous batch (or the first step after the plan) was seen
     estimated: bool = False    # forks: auto: the plan is an estimate
+    gap: bool = False          # a step since the last batch: the next batch starts a process
+    setups: list[float] = field(default_factory=list)  # seconds from a process's start to its first batch
+    started: set[str] = field(default_factory=set)     # scenarios with a batch since the plan
 
     @property
     def total(self) -> int:
@@ -46,13 +50,14 @@ class TargetPace:
 
     def eta_s(self) -> float | None:
         left = 0.0
+        setup = sum(self.setups) / len(self.setups) if self.setups else 0.0
         for scenario, forks in self.remaining.items():
             if forks <= 0:
                 continue
             r = self.rate(scenario)
             if r is None:
                 return None
-            left += forks * r
+            left += forks * r + (setup if scenario not in self.started else 0.0)
         return left
 
 
@@ -69,26 +74,34 @@ class Pace:
         t = self.get(target)
         t.remaining = {sc: max(0, int(n)) for sc, n in remaining.items()}
         t.estimated = estimated
+        t.started = {sc for sc in t.started if sc in t.remaining}  # forks: auto: a new round starts each again
+        if estimated:
+            t.started.clear()
 
     def step(self, target: str, now: float) -> None:
         t = self.get(target)
         if t.last is None and t.remaining:
             t.last = now  # the payload is about to start: the first batch is timed from here
+        t.gap = True
 
     def batch(self, target: str, scenario: str, forks: int, now: float) -> None:
         t = self.get(target)
         t.done += forks
         if scenario in t.remaining:
             t.remaining[scenario] = max(0, t.remaining[scenario] - forks)
-        if t.last is not None and forks > 0:
+        t.started.add(scenario)
+        if t.last is not None and t.gap:
+            t.setups.append(max(0.0, now - t.last))
+        elif t.last is not None and forks > 0:
             t.seconds[scenario] = t.seconds.get(scenario, 0.0) + max(0.0, now - t.last)
             t.forks[scenario] = t.forks.get(scenario, 0) + forks
+        t.gap = False
         t.last = now
 
 
 def format_eta(seconds: float | None, estimated: bool = False) -> str:
     if seconds is None:
-        return "ETA: after the first batch"
+        return "ETA: once a batch is timed"
     s = int(round(seconds))
     text = f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
     return f"ETA {'~' if estimated else ''}{text}"

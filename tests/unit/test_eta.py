@@ -23,20 +23,23 @@ def test_planned_forks_per_scenario_follow_the_plan_and_refusals() -> None:
     assert planned_forks(bench, plan(bench, {("b", "named")})) == {"a": 200, "b": 100}
 
 
-def test_eta_from_each_scenarios_own_pace() -> None:
+def test_eta_from_each_scenarios_own_pace_and_the_set_up_apart() -> None:
     pace = Pace()
     pace.plan("t", {"a": 200, "b": 200})
     pace.step("t", 100.0)                  # the payload starts; build and preparation are not counted
-    assert pace.get("t").eta_s() is None   # nothing measured yet
-    for i in range(1, 11):                 # a: 20 forks (both arms) a second -> 0.05 s per fork
-        pace.batch("t", "a", 10, 100.0 + i)
-        pace.batch("t", "a", 10, 100.0 + i + 0.0)
+    pace.batch("t", "a", 20, 102.0)        # its first batch: 2 s of set-up, not pace
     t = pace.get("t")
+    assert t.setups == [2.0] and t.eta_s() is None  # no pace yet
+    for i in range(9):                     # then 20 forks (both arms) a second: 0.05 s per fork
+        pace.batch("t", "a", 20, 103.0 + i)
     assert t.done == 200 and t.remaining == {"a": 0, "b": 200} and t.total == 400
-    assert abs(t.rate("a") - 10 / 200) < 1e-9
-    assert abs(t.eta_s() - 200 * 0.05) < 1e-9   # b not measured: a's pace
-    pace.batch("t", "b", 10, 112.0)            # b: 2 s for 10 forks -> 0.2 s per fork
-    assert abs(t.eta_s() - 190 * 0.2) < 1e-9
+    assert abs(t.rate("a") - 0.05) < 1e-9
+    assert abs(t.eta_s() - (200 * 0.05 + 2.0)) < 1e-9   # b not measured: a's pace, and a set-up to come
+    pace.step("t", 111.5)                               # b: setting up
+    pace.batch("t", "b", 10, 114.0)
+    assert t.setups == [2.0, 3.0] and abs(t.eta_s() - 190 * 0.05) < 1e-9  # b started: no set-up left
+    pace.batch("t", "b", 10, 116.0)                     # b: 0.2 s per fork
+    assert abs(t.eta_s() - 180 * 0.2) < 1e-9
 
 
 def test_adaptive_estimate_from_the_ci_width() -> None:
@@ -53,7 +56,7 @@ def test_adaptive_estimate_stops_at_the_round_that_reaches_max_forks() -> None:
 
 
 def test_format_eta() -> None:
-    assert format_eta(None) == "ETA: after the first batch"
+    assert format_eta(None) == "ETA: once a batch is timed"
     assert format_eta(42.4) == "ETA 42 s" and format_eta(125, estimated=True) == "ETA ~2 min 05 s"
     assert format_eta(3 * 3600 + 7 * 60) == "ETA 3 h 07 min"
 
@@ -67,11 +70,14 @@ def test_line_progress_shows_the_honest_total_and_eta() -> None:
     p.step("t", "a: setting up both")
     now[0] = 4.0
     p.batch("t", "a", "named", 20)
+    now[0] = 6.0
+    p.batch("t", "a", "unnamed", 20)
     lines = out.getvalue().splitlines()
     assert lines[1] == "[t] plan: about 400 timed forks (forks: auto: estimated after each round)"
-    assert lines[-1] == "[t] a named: +20 forks (20/400, ETA ~1 min 16 s)"  # 380 forks at 0.2 s
+    assert lines[-2] == "[t] a named: +20 forks (20/400, ETA: once a batch is timed)"
+    assert lines[-1] == "[t] a unnamed: +20 forks (40/400, ETA ~36 s)"  # 360 forks at 0.1 s
     p.plan("t", {"a": 1000}, estimated=True)
-    assert out.getvalue().splitlines()[-1] == "[t] plan: about 1020 timed forks (20 done) (forks: auto: estimated after each round)"
+    assert out.getvalue().splitlines()[-1] == "[t] plan: about 1040 timed forks (40 done) (forks: auto: estimated after each round)"
 
 
 def test_rich_progress_total_follows_the_plan() -> None:
@@ -84,5 +90,8 @@ def test_rich_progress_total_follows_the_plan() -> None:
     p.step("t", "a: setting up both")
     now[0] = 2.0
     p.batch("t", "a", "both", 20)
+    now[0] = 4.0
+    p.batch("t", "a", "both", 20)
     [task] = p.progress.tasks
-    assert (task.total, task.completed) == (800, 20) and task.fields["eta"] == "ETA ~1 min 18 s"  # 780 x 0.1 s
+    # 360 a forks and 400 b forks at a's 0.1 s, and b's set-up as a's (2 s)
+    assert (task.total, task.completed) == (800, 40) and task.fields["eta"] == "ETA ~1 min 18 s"
