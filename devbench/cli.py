@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--target", action="append", metavar="NAME", help="run only this target (repeatable)")
     r.add_argument("--output", metavar="DIR", help="parent folder of the run folder (default: run.output)")
     r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument("--lava", action="append", metavar="OPTIONS",
+                   help="run on a LAVA farm: one job per options file (server, device_type, payload, qemu or deploy/boot); repeatable")
     r.add_argument("--resume", metavar="RUN_DIR", help="go on with an interrupted run: only the batches not measured yet")
     r.add_argument("--strict", action="store_true",
                    help="exit 4 unless clocks were locked, nothing throttled, the device is no emulator and its "
@@ -195,6 +197,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from devbench.runner import execute, resume_run, start_run
     from devbench.targets.labhost import expand
 
+    if args.lava or (args.resume and _is_lava_run(args.resume)):
+        return cmd_lava_run(args)
     if args.resume:
         if args.config or args.target or args.output or args.serial or args.overrides:
             print("devbench: error: --resume takes the run folder alone (its config is in its results.json)", file=sys.stderr)
@@ -310,6 +314,60 @@ def _regressed(data: dict, threshold_pct: float, analysis: object = None, gate_e
     for line in failures:
         print(f"devbench: regression: {line}", file=sys.stderr)
     return bool(failures)
+
+
+def _is_lava_run(run_dir: str) -> bool:
+    from devbench.lava.farm import is_lava_run
+
+    return is_lava_run(Path(run_dir))
+
+
+def cmd_lava_run(args: argparse.Namespace) -> int:
+    """`run CONFIG --lava L.yaml...` and `run --resume RUN_DIR` of such a run (devbench.lava.farm)."""
+    from devbench.config import load_config
+    from devbench.lava import farm
+    from devbench.report.html import write_report
+    from devbench.report.table import render_text
+    from devbench.runner import make_run_id
+
+    if args.resume:
+        if args.config or args.lava or args.target or args.output:
+            print("devbench: error: --resume takes the run folder alone (its config and LAVA options are in it)", file=sys.stderr)
+            return EXIT_USAGE
+        run_dir = Path(args.resume)
+    else:
+        cfg_path = args.config or _default_config()
+        cfg = load_config(cfg_path)
+        for p in args.lava:  # every options file is checked before anything is submitted
+            from devbench.lava.options import load_options
+
+            if load_options(p).server is None:
+                print(f"devbench: {p}: server: is required for devbench run --lava (url and user)", file=sys.stderr)
+                return EXIT_USAGE
+        run_dir = Path(args.output or cfg.run.output) / make_run_id(cfg.run.name)
+        farm.start(cfg_path, args.lava, run_dir)
+    for sig in TERMINATING:
+        signal.signal(sig, _on_signal)
+    print(f"devbench: run {run_dir}", file=sys.stderr)
+    say = (lambda target, text: None) if args.quiet else (lambda target, text: print(f"[{target}] {text}", file=sys.stderr))
+    interrupted = False
+    try:
+        store, ok = farm.run(run_dir, say)
+    except KeyboardInterrupt as exc:
+        print(f"devbench: interrupted ({exc or 'SIGINT'}); LAVA jobs cancelled, results kept in {run_dir}", file=sys.stderr)
+        interrupted = True
+        from devbench.results import load
+
+        store, ok = None, False
+        data = load(run_dir)
+    with signals_deferred():
+        data = store.data if store is not None else data
+        report = write_report(data, run_dir)
+        print(render_text(data), end="")
+        print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -454,7 +512,7 @@ def _runs_in(path: str) -> list[str]:
     that have one: those runs, by name (a repeat of one setup)."""
     p = Path(path)
     if p.is_dir() and not (p / "results.json").is_file():
-        inner = sorted(str(d) for d in p.iterdir() if d.is_dir() and (d / "results.json").is_file())
+        inner = sorted(str(d) for d in p.iterdir() if d.is_dir() and not d.is_symlink() and (d / "results.json").is_file())  # not OUTPUT/latest
         if inner:
             return inner
     return [path]

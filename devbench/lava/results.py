@@ -140,15 +140,17 @@ def _from_cases(data: dict[str, Any], cases: list[LavaCase], target: str, cfg: C
 def _check_measurements(data: dict[str, Any], cases: list[LavaCase], target: str, record: dict[str, Any]) -> list[str]:
     """Each lava-test-case measurement against the mean of the samples it was computed from."""
     names = {str(i.get("case")): str(i.get("scenario")) for i in record.get("invocations") or []}
-    forks: dict[tuple[str, str], list[int]] = {}
+    forks: dict[tuple[str, str, str], list[int]] = {}
     for s in data["samples"]:
-        forks.setdefault((s["scenario"], s["arm"]), []).extend(s["fork_ns"])
+        forks.setdefault((s["scenario"], s["arm"], "fork"), []).extend(s["fork_ns"])
+        forks.setdefault((s["scenario"], s["arm"], "exit"), []).extend(s.get("exit_ns") or [])
     out = []
     for c in cases:
-        parts = split_case(c.name) if c.is_devbench else None
+        name, metric = (c.name[:-5], "exit") if c.name.endswith(".exit") else (c.name, "fork")
+        parts = split_case(name) if c.is_devbench else None
         if parts is None or c.measurement is None:
             continue
-        key = (names.get(parts[0], parts[0]), parts[1])
+        key = (names.get(parts[0], parts[0]), parts[1], metric)
         ns = forks.get(key)
         if not ns:
             out.append(f"LAVA test case {c.name} has a measurement but the log has no samples for it")

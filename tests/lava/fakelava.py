@@ -183,8 +183,10 @@ def install_standin_payload(path: Path, outputs: dict[int, tuple[list[str], int,
 
 def payload_lines(seed: int, pages: int, *, forks: int = 40, batches: int = 4, warmup: int = 2, base_ms: float = 16.0,
                   shift: float = 0.1, named: bool = True, stop_after: int | None = None) -> list[str]:
-    """JSON Lines shaped like forkbench's in interleaved mode (both arms, alternating batches)."""
+    """JSON Lines shaped like forkbench's (payload 2) in interleaved mode (both arms, alternating
+    batches), each batch with its forks' fork_ns and exit_ns."""
     rng = np.random.default_rng(seed)
+    xrng = np.random.default_rng(seed + 1000)  # the child's exits (payload 2), drawn apart from the forks
     per = forks // batches
 
     def line(**event: Any) -> str:
@@ -207,6 +209,7 @@ def payload_lines(seed: int, pages: int, *, forks: int = 40, batches: int = 4, w
             ns = [int(v) for v in rng.lognormal(level, 0.05, per)]
             if arm == "named":
                 out.append(line(event="named_check", anon_lines=64, vmas_expected=64, ok=True, name_ns=5000))
-            out.append(line(event="batch", batch=b, arm=arm, warmup=warmup, forks=per, fork_ns=ns, prep_ns=40))
+            exits = [int(v) for v in xrng.lognormal(level + 0.2, 0.05, per)]
+            out.append(line(event="batch", batch=b, arm=arm, warmup=warmup, forks=per, fork_ns=ns, exit_ns=exits, prep_ns=40))
     out.append(line(event="end", exit_code=0 if named else 3, elapsed_ns=123456789))
     return out

@@ -137,11 +137,15 @@ def test_the_mean_script_on_both_arms(tmp_path, mean_awk, awk):
     src = tmp_path / "out.jsonl"
     src.write_text("\n".join(lines) + "\n")
     out = subprocess.run([*argv, "-f", str(mean_awk), str(src)], capture_output=True, text=True, check=True).stdout
-    got = {a: (int(n), float(m)) for a, n, m in (line.split() for line in out.splitlines())}
+    got = {a: (int(n), float(m), int(xn), float(xm)) for a, n, m, xn, xm in (line.split() for line in out.splitlines())}
     for arm in ("unnamed", "named"):
-        ns = [x for e in map(parse_event, lines) if e and e["event"] == "batch" and e["arm"] == arm for x in e["fork_ns"]]
+        batches = [e for e in map(parse_event, lines) if e and e["event"] == "batch" and e["arm"] == arm]
+        ns = [x for e in batches for x in e["fork_ns"]]
+        xs = [x for e in batches for x in e.get("exit_ns", [])]
         assert got[arm][0] == len(ns) == 30
         assert got[arm][1] == pytest.approx(math.fsum(ns) / len(ns) / 1e6, abs=1e-6)
+        assert got[arm][2] == len(xs) == 30  # the child's exits (exit_ns) are averaged on their own
+        assert got[arm][3] == pytest.approx(math.fsum(xs) / len(xs) / 1e6, abs=1e-6)
     assert list(got) == ["unnamed", "named"]
 
 
@@ -149,7 +153,7 @@ def test_the_mean_script_without_forks(tmp_path, mean_awk):
     src = tmp_path / "out.jsonl"
     src.write_text('{"event":"start"}\n{"event":"batch","batch":0,"arm":"named","warmup":0,"forks":0,"fork_ns":[],"prep_ns":1}\n')
     out = subprocess.run(["awk", "-f", str(mean_awk), str(src)], capture_output=True, text=True, check=True).stdout
-    assert out == "named 0 -\n"
+    assert out == "named 0 - 0 -\n"
     src.write_text("")
     assert subprocess.run(["awk", "-f", str(mean_awk), str(src)], capture_output=True, text=True, check=True).stdout == ""
 

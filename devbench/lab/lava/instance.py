@@ -43,12 +43,16 @@ STOCK_DEVICE = "devbench-stock01"
 USER = "devbench"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # LAVA's scripts: /usr/bin/python3
 LAVA_ETC = Path("/etc/lava-server")
+SCHEDULER_LOG = Path("/var/log/lava-server/devbench-lava-scheduler.log")
 SERVICES = ("fileserver", "lava-worker", "lava-scheduler", "gunicorn")  # stop order
-# the same QEMU as devbench's own QEMU target with clock: icount (devbench.qemu.machine)
-QEMU_OPTIONS = ("-M q35", "-cpu max", "-smp 2", "-accel tcg,thread=single", "-icount shift=0,align=off,sleep=off")
+# feature: the same QEMU as devbench's own QEMU target with clock: icount (devbench.qemu.machine);
+# stock: Debian's cloud kernel hung bringing up its second CPU under icount (tried), so one CPU
+# and multi-threaded TCG: that device only shows what a kernel without the feature refuses
+QEMU_OPTIONS = {"feature": ("-M q35", "-cpu max", "-smp 2", "-accel tcg,thread=single", "-icount shift=0,align=off,sleep=off"),
+                "stock": ("-M q35", "-cpu max", "-smp 1", "-accel tcg,thread=multi")}
 
 DEVICE_DICT = """{{% extends 'qemu.jinja2' %}}
-{{# devbench lab ({kind} kernel): no KVM here; the same QEMU options as devbench's icount guest #}}
+{{# devbench lab ({kind} kernel): no KVM here, TCG (devbench/lab/lava/instance.py QEMU_OPTIONS) #}}
 {{% set no_kvm = True %}}
 {{% set netdevice = 'user' %}}
 {{% set memory = 1024 %}}
@@ -234,7 +238,7 @@ def _register(st: Path, say: Say) -> None:
         if not re.search(rf"\b{name}\b", devices):
             manage("devices", "add", "--device-type", DEVICE_TYPE, "--worker", WORKER, "--tags", f"devbench-{kind}", "--", name)
         path = LAVA_ETC / "dispatcher-config" / "devices" / f"{name}.jinja2"
-        path.write_text(DEVICE_DICT.format(kind=kind, mac=mac, options=list(QEMU_OPTIONS)))
+        path.write_text(DEVICE_DICT.format(kind=kind, mac=mac, options=list(QEMU_OPTIONS[kind])))
         shutil.chown(path, "lavaserver", "lavaserver")
 
 
@@ -254,19 +258,28 @@ def _start_services(st: Path, data: dict, www: Path, say: Say) -> None:
         "gunicorn": ["/usr/bin/gunicorn3", "lava_server.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
                      "--worker-class", "eventlet", "-u", "lavaserver", "-g", "lavaserver", "--log-level", "info",
                      "--log-file", str(logs / "gunicorn.log")],
+        # the scheduler drops to the lavaserver user before it opens its log: LAVA's own log folder
         "lava-scheduler": ["/usr/bin/lava-server", "manage", "lava-scheduler", "--level", "INFO",
-                           "--log-file", str(logs / "lava-scheduler.log")],
+                           "--log-file", str(SCHEDULER_LOG)],
     }
     for name, cmd in cmds.items():
         data[name] = _spawn(cmd, logs / f"{name}.out", env)
         _write_state(st, data)
     _wait_api(f"http://127.0.0.1:{port}/", 120, st)
+    token_file = st / "worker.token"
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(_worker_token())
     data["lava-worker"] = _spawn(["/usr/bin/lava-worker", "--level", "INFO", "--log-file", str(logs / "lava-worker.log"),
-                                  "--url", f"http://127.0.0.1:{port}/", "--name", WORKER, "--token", _worker_token()],
+                                  "--url", f"http://127.0.0.1:{port}/", "--name", WORKER, "--token-file", str(token_file)],
                                  logs / "lava-worker.out", env)
     data["fileserver"] = _spawn(["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(www),
                                  str(files_port)], logs / "fileserver.out", env)
     _write_state(st, data)
+    time.sleep(2)
+    dead = [n for n in SERVICES if not _alive(data, n)]
+    if dead:
+        raise LabError("lava", f"{', '.join(dead)} exited at start (see {logs}/{dead[0]}.out)")
     say(f"started gunicorn (pid {data['gunicorn']['pid']}), lava-scheduler (pid {data['lava-scheduler']['pid']}), "
         f"lava-worker (pid {data['lava-worker']['pid']}), file server (pid {data['fileserver']['pid']}) on 127.0.0.1")
 
@@ -378,3 +391,22 @@ def _run(cmd: list[str], step: str, timeout: float = 120, log: Path | None = Non
 
 
 __all__ = ["LavaLab", "PROMPT", "down", "lab_of", "up"]
+
+
+def lava_options(lab: LavaLab, kind: str = "feature", target: str | None = None) -> dict:
+    """A `--lava` options mapping for one of the lab's devices: `feature` (devbench's feature
+    kernel) or `stock` (Debian's cloud kernel with devbench's stock initramfs)."""
+    from devbench.qemu.image import INIT_PATH
+
+    if kind == "feature":
+        qemu = {"arch": "amd64", "rootfs_url": lab.files_url + "rootfs.ext4", "kernel_url": lab.files_url + "bzImage",
+                "append": f"init={INIT_PATH}"}
+    elif kind == "stock":
+        qemu = {"arch": "amd64", "rootfs_url": lab.files_url + "rootfs.ext4", "kernel_url": lab.files_url + "stock-vmlinuz",
+                "initrd_url": lab.files_url + "stock-initrd.img"}
+    else:
+        raise ValueError(f"kind must be feature or stock, not {kind!r}")
+    return {"server": {"url": lab.url, "user": lab.user}, "device_type": lab.device_type,
+            "target": target or f"lava-{kind}", "tags": [f"devbench-{kind}"], "login": False, "prompts": [PROMPT],
+            "payload": {"dir": str(lab.files_dir), "base_url": lab.guest_files_url},
+            "context": {"guestfs_interface": "virtio"}, "qemu": qemu, "boot_minutes": 4, "deploy_minutes": 5}

@@ -15,6 +15,7 @@
 #   lava-test-case CASE.ARM --result pass --measurement MEAN --units ms   all forks timed
 #   lava-test-case CASE.ARM --result fail [--measurement MEAN --units ms] some or none
 #   lava-test-case CASE.named --result skip                              kernel lacks anon VMA names
+#   lava-test-case CASE.ARM.exit --result pass --measurement MEAN --units ms  the child's exits (exit_ns)
 # A failed payload is a result, not a reason to stop: LAVA's run.sh runs under `set -e`, so
 # this script exits 0 unless it is called wrongly.
 
@@ -98,9 +99,11 @@ scenario() {
     means=$(awk -f "$here/devbench-mean.awk" "$out")
     [ "$arms" = both ] && arms="unnamed named"
     for arm in $arms; do
-        line=$(printf '%s\n' "$means" | awk -v a="$arm" '$1 == a { print $2, $3 }')
-        n=${line%% *} mean=${line#* }
-        [ -n "$line" ] || { n=0 mean=-; }
+        line=$(printf '%s\n' "$means" | awk -v a="$arm" '$1 == a { print $2, $3, $4, $5 }')
+        [ -n "$line" ] || line="0 - 0 -"
+        # shellcheck disable=SC2086 # four words, split on purpose (the payload's arguments are no longer needed)
+        set -- $line
+        n=$1 mean=$2 xn=$3 xmean=$4
         if [ "$n" -eq 0 ]; then
             result=fail
             [ "$rc" -eq 3 ] && [ "$arm" = named ] && result=skip
@@ -109,6 +112,12 @@ scenario() {
             report_case "$case.$arm" --result pass --measurement "$mean" --units ms
         else
             report_case "$case.$arm" --result fail --measurement "$mean" --units ms
+        fi
+        # the child's exit, timed on its own (exit_ns): reported beside the fork as CASE.ARM.exit
+        if [ "$xn" -gt 0 ]; then
+            result=pass
+            [ "$xn" -eq "$forks" ] || result=fail
+            report_case "$case.$arm.exit" --result "$result" --measurement "$xmean" --units ms
         fi
     done
 }
