@@ -293,7 +293,13 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
     ready = all(c.ready for c in checks)
     lines.append(f"devbench check: {'the run could start' if ready else 'the run could not start as it is'} "
                  f"({sum(c.ready for c in checks)} of {len(checks)} target(s) ready); nothing on the devices was changed")
-    return "\n".join(lines) + "\n"
+    return "\n".join(_printable(line) for line in lines) + "\n"
+
+
+def _printable(text: str) -> str:
+    """Device strings (models, lock owners, journal settings) shown, never obeyed: control
+    characters such as a terminal's escape sequences are written out as \\xNN."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}" for c in text)
 
 
 def _conn(info: dict[str, Any]) -> str:

@@ -90,3 +90,14 @@ def test_estimate_from_the_newest_earlier_run(tmp_path: Path) -> None:
     [c] = check(cfg, build_payload=False, earlier=latest_earlier(tmp_path / "out"))
     # 60 s in all, 2 s of it forks -> 58 s of the rest + (40 timed + 2 arms x 2 batches x 10 warm-up) x 10 ms
     assert c.estimate.startswith("about 59 s (from run 20261205-060000-chk-0001: 1 min 00 s in all, 58 s of it")
+
+
+def test_device_strings_are_shown_not_obeyed(tmp_path: Path) -> None:
+    """A lock owner written by a hostile device: its escape sequence is printed as text."""
+    root = _tree(tmp_path)
+    lock = tmp_path / "work" / ".lock"
+    lock.mkdir(parents=True)
+    (lock / "owner").write_text('{"host": "evil\\u001b[2J\\u001b]0;pwned\\u0007", "pid": 1, "run_id": "r"}\n')
+    cfg = parse_text(_config(tmp_path, root))
+    text = render(check(cfg, build_payload=False), cfg)
+    assert "\x1b" not in text and "\x07" not in text and "evil\\x1b[2J\\x1b]0;pwned\\x07" in text
