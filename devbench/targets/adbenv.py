@@ -95,9 +95,13 @@ def pick_serial(attached: Mapping[str, str], environ: Mapping[str, str], where: 
     ready = sorted(s for s, state in attached.items() if state == "device")
     if len(ready) == 1:
         return ready[0], "the only device attached"
-    others = ", ".join(f"{s} ({st})" for s, st in sorted(attached.items()) if st != "device")
+    others = ", ".join(f"{_shown(s)} ({_shown(st)})" for s, st in sorted(attached.items()) if st != "device")
     if not ready:
         raise NoDevice(f"no adb device attached to {where}" + (f" in state 'device' (seen: {others})" if others else "")
                        + "; the target names none (adb: serial:, connect:, --serial or $ANDROID_SERIAL)")
-    raise NoDevice(f"{len(ready)} adb devices attached to {where}: {', '.join(ready)}; the target names none: "
+    raise NoDevice(f"{len(ready)} adb devices attached to {where}: {', '.join(map(_shown, ready))}; the target names none: "
                    "choose one with --serial SERIAL, $ANDROID_SERIAL or adb: {serial: SERIAL}")
+
+
+def _shown(text: str) -> str:
+    return "".join(c if c.isprintable() else f"\\x{ord(c) & 0xff:02x}" for c in text)

@@ -95,3 +95,10 @@ def test_serial_override_is_recorded_in_the_config_run() -> None:
     cfg = parse_text("targets: [{name: p, adb: {}}]\n" + BENCH)
     out = with_overrides(cfg, serial="S1")
     assert out.raw["targets"][0]["adb"] == {"serial": "S1"} and cfg.raw["targets"][0]["adb"] == {}
+
+
+def test_serials_in_messages_are_shown_not_obeyed() -> None:
+    with pytest.raises(NoDevice) as e:
+        pick_serial({"a\x1b[2J": "device", "b": "device"}, {}, "s")
+    assert "\x1b" not in str(e.value) and "a\\x1b[2J, b" in str(e.value)
+    assert pick_serial({"a\x1b": "device"}, {}, "s") == ("a\x1b", "the only device attached")  # the serial itself, as the server has it
