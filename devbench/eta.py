@@ -144,3 +144,14 @@ def arms_per_scenario(invocations: Sequence[Invocation]) -> dict[str, int]:
     for inv in invocations:
         out[inv.scenario.name] = out.get(inv.scenario.name, 0) + len(inv.arms)
     return out
+
+
+def measured_arms(data: Mapping[str, object], target: str, planned: Mapping[str, int]) -> dict[str, int]:
+    """forks: auto after a round: the arms that did give samples per scenario (an arm the kernel
+    refused at run time gives none, and takes no forks in the rounds to come); the planned
+    count where a scenario has none yet."""
+    seen: dict[str, set[str]] = {}
+    for s in data.get("samples") or []:  # type: ignore[union-attr]
+        if isinstance(s, dict) and s.get("target") == target and s.get("fork_ns"):
+            seen.setdefault(str(s.get("scenario")), set()).add(str(s.get("arm")))
+    return {sc: len(seen[sc]) if seen.get(sc) else n for sc, n in planned.items()}

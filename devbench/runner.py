@@ -24,7 +24,7 @@ from devbench.device.session import DeviceSession
 from devbench.device.tuning import Change
 from devbench.device.workdir import ensure_private
 from devbench.errors import ConnectionLost, DevbenchError, TargetError
-from devbench.eta import adaptive_remaining, arms_per_scenario, planned_forks
+from devbench.eta import adaptive_remaining, arms_per_scenario, measured_arms, planned_forks
 from devbench.payload import build, deploy, verified
 from devbench.plan import Invocation, expected_forks, for_emulator, plan, resumed
 from devbench.profile.runs import profile_target
@@ -363,7 +363,8 @@ def _adaptive_rounds(target: Target, remote: str, invocations: list[Invocation],
         why = still_needed(prec, scenarios, a.precision_pct, a.max_forks)
         progress.plan(name, adaptive_remaining({sc: p.forks for sc, p in prec.items()},
                                                {sc: p.half_width_pct for sc, p in prec.items()}, why,
-                                               arms_per_scenario(invocations), bench.forks, a.max_forks, a.precision_pct),
+                                               measured_arms(store.data, name, arms_per_scenario(invocations)),
+                                               bench.forks, a.max_forks, a.precision_pct),
                       estimated=True)
         store.update_target(name, adaptive={
             "precision_pct": a.precision_pct, "max_forks": a.max_forks, "rounds": rounds["done"],

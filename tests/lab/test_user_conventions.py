@@ -153,3 +153,22 @@ def test_server_socket_variable_is_honoured(tmp_path, devbench_cmd, adb_server, 
     bad = runs.run([*devbench_cmd, "check", str(_config(tmp_path, "{}")), "--no-build"],
                    capture_output=True, text=True, timeout=120, env=_env(ADB_SERVER_SOCKET="localfilesystem:/tmp/x"))
     assert bad.returncode == 1 and "$ADB_SERVER_SOCKET='localfilesystem:/tmp/x': only tcp:PORT or tcp:HOST:PORT" in bad.stdout
+
+
+def test_adaptive_progress_total_is_the_forks_taken(tmp_path, devbench_cmd, adb_server, adb_device_serial, phone):
+    """forks: auto: the progress total is re-estimated each round and ends equal to the forks
+    taken (not max_forks from the start)."""
+    res = runs.run([*devbench_cmd, "run", str(_config(tmp_path, f'{{serial: "{adb_device_serial}"}}')),
+                    "--set", "benchmark.forks=auto", "--set", "benchmark.round_forks=20",
+                    "--set", "benchmark.max_forks=60", "--set", "benchmark.precision=0.001"],
+                   capture_output=True, text=True, timeout=600)
+    data = runs.results(tmp_path / "out", res)
+    taken = sum(len(s["fork_ns"]) for s in data["samples"])
+    assert taken == 60 * len({s["arm"] for s in data["samples"]})  # the cap: 3 rounds of 20 per arm
+    plans = [line for line in res.stderr.splitlines() if line.startswith("[phone] plan: about ")]
+    assert len(plans) >= 3, res.stderr  # the first round, then after each round
+    import re
+
+    counts = [tuple(map(int, m.groups())) for m in re.finditer(r"\+\d+ forks \((\d+)/(\d+)", res.stderr)]
+    assert counts[-1] == (taken, taken), counts
+    assert all(total <= 2 * 60 for _, total in counts)  # never max_forks x scenarios x 2 + more than what runs

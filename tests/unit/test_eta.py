@@ -95,3 +95,12 @@ def test_rich_progress_total_follows_the_plan() -> None:
     [task] = p.progress.tasks
     # 360 a forks and 400 b forks at a's 0.1 s, and b's set-up as a's (2 s)
     assert (task.total, task.completed) == (800, 40) and task.fields["eta"] == "ETA ~1 min 18 s"
+
+
+def test_measured_arms_drop_an_arm_refused_at_run_time() -> None:
+    from devbench.eta import measured_arms
+
+    data = {"samples": [{"target": "t", "scenario": "a", "arm": "unnamed", "fork_ns": [1]},
+                        {"target": "t", "scenario": "a", "arm": "named", "fork_ns": []},
+                        {"target": "u", "scenario": "b", "arm": "named", "fork_ns": [1]}]}
+    assert measured_arms(data, "t", {"a": 2, "b": 2}) == {"a": 1, "b": 2}
