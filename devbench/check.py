@@ -79,6 +79,7 @@ def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payloa
     try:
         target = open_target(tcfg, scratch, None)
         out.connection = dict(getattr(target, "info", {}) or {})
+        out.warnings += [str(w) for w in getattr(target, "warnings", [])]  # the transport's, e.g. a QEMU guest's clock
         workdir = target.workdir  # type: ignore[attr-defined]
         facts = probe(target, cfg.device.sysfs, cfg.device.procfs)
         out.facts = facts
