@@ -6,8 +6,8 @@ Designs:
   interleaved   10 batches, both arms in one process, alternating (the default)
   separate      10 batches, one process per arm and batch in alternating order (ABBA)
   resumed       interleaved, the payload restarted after batch 5 (a resumed run)
-  adaptive      rounds of 5 batches (a new process each) until the CI half-width is at most
-                1%, at most 6 rounds (devbench.adaptive's stop rule)
+  adaptive      rounds of 10 batches (a new process each) until the CI half-width of the rounds
+                before the last is at most 1%, at most 4 rounds (devbench.adaptive's stop rule)
   compare       3 runs against 3 runs, run-to-run sd 1% (the run is the unit; both arms' rows,
                 one Holm family: a false positive is either row called)
 Designs that must never give a verdict (no design can separate the difference from time):
@@ -62,12 +62,13 @@ def resumed(shift: float, drift: str, seed: int) -> Row:
     return _row(_run(shift, drift, seed, restarts=(5,)))
 
 
-ROUND, ROUNDS, PRECISION = 5, 6, 1.0
+ROUND, ROUNDS, PRECISION = 10, 4, 1.0
 
 
 def adaptive(shift: float, drift: str, seed: int) -> Row:
     """The whole cap is simulated; the stop rule decides how many rounds the analysis sees."""
     full = _run(shift, drift, seed, batches=ROUND * ROUNDS, round_batches=ROUND)
+    full["run"]["config"]["benchmark"]["batches"] = ROUND  # a round is `batches` batches
     for rounds in range(1, ROUNDS + 1):
         data = {**full, "samples": [s for s in full["samples"] if s["batch"] < rounds * ROUND]}
         prec = precisions(data, "phone")

@@ -1,13 +1,33 @@
 from devbench.adaptive import precisions, still_needed
+from devbench.analysis import analyze
 from tests.simdata import make_results
 
 
-def test_precision_is_the_regression_ci_half_width_and_decides_the_stop():
-    data = make_results(shifts={"unpopulated": 0.12, "1 page": 0.06, "10 pages": 0.0}, batches=10, per_batch=100)
+def rounds(n: int, **kw) -> dict:
+    """n adaptive rounds of 10 batches (the config's batches: one round)."""
+    data = make_results(batches=10 * n, round_batches=10, **kw)
+    data["run"]["config"]["benchmark"]["batches"] = 10
+    return data
+
+
+def test_precision_is_the_regression_ci_half_width_of_the_rounds_before_the_last():
+    data = rounds(2, shifts={"unpopulated": 0.12, "1 page": 0.06, "10 pages": 0.0}, per_batch=50)
+    prec = precisions(data, "phone")
+    first = {**data, "samples": [s for s in data["samples"] if s["batch"] < 10]}
+    for row in analyze(first).rows():  # the half-width is the first round's, not both rounds'
+        assert prec[row.scenario].half_width_pct == (row.effect.ci_high_pct - row.effect.ci_low_pct) / 2
+    assert all(p.forks == 1000 for p in prec.values())  # forks per arm so far: both rounds
+    one = precisions(first, "phone")  # one round: never stops on precision (the stop is always followed by a round)
+    assert all(p.half_width_pct is None for p in one.values())
+    assert still_needed(one, list(one), 100.0, 5000) == {sc: "" for sc in one}
+
+
+def test_precision_decides_the_stop():
+    data = rounds(2, shifts={"unpopulated": 0.12, "1 page": 0.06, "10 pages": 0.0}, per_batch=50)
     prec = precisions(data, "phone")
     assert set(prec) == {"unpopulated", "1 page", "10 pages"}
     for p in prec.values():
-        assert p.measure == "regression CI" and p.forks == 1000 and 0 < p.half_width_pct < 5
+        assert p.measure == "regression CI, rounds before the last" and p.forks == 1000 and 0 < p.half_width_pct < 5
     widest = max(p.half_width_pct for p in prec.values())
     why = still_needed(prec, list(prec), widest + 0.01, 5000)
     assert all(w.startswith("precision reached") for w in why.values())
@@ -18,7 +38,7 @@ def test_precision_is_the_regression_ci_half_width_and_decides_the_stop():
 
 
 def test_without_the_named_arm_the_unnamed_mean_is_made_precise():
-    data = make_results(batches=10, per_batch=50)
+    data = rounds(2, per_batch=25)
     data["samples"] = [s for s in data["samples"] if s["arm"] == "unnamed"]
     prec = precisions(data, "phone")
     assert all(p.measure.startswith("unnamed mean CI") and p.half_width_pct > 0 for p in prec.values())
@@ -26,9 +46,9 @@ def test_without_the_named_arm_the_unnamed_mean_is_made_precise():
 
 
 def test_a_target_precision_reads_its_own_samples_only():
-    alone = make_results(shifts={"1 page": 0.05}, batches=10, per_batch=50, seed=3, target="a")
-    farm = make_results(shifts={"1 page": 0.05}, batches=10, per_batch=50, seed=3, target="a")
-    other = make_results(shifts={"1 page": 0.4}, batches=10, per_batch=50, seed=9, target="b")
+    alone = rounds(2, shifts={"1 page": 0.05}, per_batch=25, seed=3, target="a")
+    farm = rounds(2, shifts={"1 page": 0.05}, per_batch=25, seed=3, target="a")
+    other = rounds(2, shifts={"1 page": 0.4}, per_batch=25, seed=9, target="b")
     farm["targets"] += other["targets"]
     farm["samples"] = other["samples"][:7] + farm["samples"] + other["samples"][7:]  # interleaved as threads write
     assert precisions(farm, "a") == precisions(alone, "a")
