@@ -19,6 +19,7 @@ from typing import Callable
 from devbench.config import BenchmarkConfig, ProfileConfig
 from devbench.device.probe import Facts
 from devbench.errors import TargetError
+from devbench.payload import verified
 from devbench.plan import Invocation, payload_args
 from devbench.profile.folded import (FORK_EXIT_FUNCTIONS, FoldedError, filter_stacks, parse_perf_script,
                                      parse_simpleperf_report_sample, write_folded)
@@ -94,7 +95,7 @@ def _one(target: Target, prof: Profiler, pbench: BenchmarkConfig, inv: Invocatio
          remote: str, prefix: tuple[str, ...], local_dir: Path, run_dir: Path) -> dict[str, object]:
     data = remote_name(workdir, index, arm, "data")
     text = remote_name(workdir, index, arm, "txt")
-    command = [*prefix, remote, *payload_args(pbench, inv.scenario, arm)]
+    command = [*prefix, *verified(remote), *payload_args(pbench, inv.scenario, arm)]  # checksum checked where it runs
     timeout = max(120.0, pbench.timeout_s)
     try:
         record(target, prof, command, data, timeout)
