@@ -11,7 +11,8 @@ of those measured so far.
 
 With `forks: auto` the plan is an estimate, redone after every round: a scenario still short
 of its precision needs about n x (half-width / asked)^2 forks per arm (the CI narrows as
-1/sqrt(n)), taken in whole rounds and never past the round that reaches max_forks.
+1/sqrt(n)), n being the forks behind that half-width (the rounds before the last: the stop is
+decided on them), taken in whole rounds and never past the round that reaches max_forks.
 """
 
 from __future__ import annotations
@@ -109,10 +110,13 @@ def format_eta(seconds: float | None, estimated: bool = False) -> str:
 
 def adaptive_remaining(done_per_arm: Mapping[str, int], half_width_pct: Mapping[str, float | None],
                        stopped: Mapping[str, str], arms: Mapping[str, int], round_forks: int, max_forks: int,
-                       precision_pct: float) -> dict[str, int]:
+                       precision_pct: float, behind_half_width: Mapping[str, int] | None = None) -> dict[str, int]:
     """forks: auto: the forks (all arms) each scenario is still expected to take. stopped:
     scenario -> why it stopped ("" while it goes on); half_width_pct: its CI half-width so far
-    (None: not known yet, one more round is all that can be said)."""
+    (None: not known yet, one more round is all that can be said); behind_half_width: the
+    forks per arm that half-width is of (default: all done). The stop is decided on the
+    rounds before the last (devbench.adaptive.precisions), so when those n' forks need
+    n' x (hw/asked)^2, that many more are taken after them, the deciding round included."""
     out = {}
     for sc, n_arms in arms.items():
         n = done_per_arm.get(sc, 0)
@@ -120,10 +124,11 @@ def adaptive_remaining(done_per_arm: Mapping[str, int], half_width_pct: Mapping[
             out[sc] = 0
             continue
         hw = half_width_pct.get(sc)
+        behind = (behind_half_width or done_per_arm).get(sc, n)
         rounds = 1
-        if hw is not None and n > 0 and precision_pct > 0:
-            need = n * (hw / precision_pct) ** 2
-            rounds = max(1, math.ceil((need - n) / round_forks))
+        if hw is not None and behind > 0 and precision_pct > 0:
+            need = behind * (hw / precision_pct) ** 2  # forks behind a CI as narrow as asked
+            rounds = max(1, math.ceil((need - behind) / round_forks))
         cap = max(1, math.ceil((max_forks - n) / round_forks))  # the round that reaches max_forks is the last
         out[sc] = min(rounds, cap) * round_forks * n_arms
     return out

@@ -364,7 +364,8 @@ def _adaptive_rounds(target: Target, remote: str, invocations: list[Invocation],
         progress.plan(name, adaptive_remaining({sc: p.forks for sc, p in prec.items()},
                                                {sc: p.half_width_pct for sc, p in prec.items()}, why,
                                                measured_arms(store.data, name, arms_per_scenario(invocations)),
-                                               bench.forks, a.max_forks, a.precision_pct),
+                                               bench.forks, a.max_forks, a.precision_pct,
+                                               {sc: max(0, p.forks - bench.forks) for sc, p in prec.items()}),
                       estimated=True)
         store.update_target(name, adaptive={
             "precision_pct": a.precision_pct, "max_forks": a.max_forks, "rounds": rounds["done"],

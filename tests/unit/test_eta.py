@@ -104,3 +104,10 @@ def test_measured_arms_drop_an_arm_refused_at_run_time() -> None:
                         {"target": "t", "scenario": "a", "arm": "named", "fork_ns": []},
                         {"target": "u", "scenario": "b", "arm": "named", "fork_ns": [1]}]}
     assert measured_arms(data, "t", {"a": 2, "b": 2}) == {"a": 1, "b": 2}
+
+
+def test_adaptive_estimate_counts_from_the_forks_behind_the_half_width() -> None:
+    # 400 done per arm; the +-2% is of the 200 before the last round: the stop needs 800 before
+    # the deciding round, so 1000 in all: 600 more per arm, 3 rounds
+    got = adaptive_remaining({"a": 400}, {"a": 2.0}, {"a": ""}, {"a": 2}, 200, 5000, 1.0, {"a": 200})
+    assert got == {"a": 3 * 200 * 2}
