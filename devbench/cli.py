@@ -509,7 +509,7 @@ def _folder(path: str) -> Path:
 
 def _runs_in(path: str) -> list[str]:
     """A run folder or results.json as given; a folder without results.json but with run folders
-    that have one: those runs, by name (a repeat of one setup)."""
+    that have one: those runs, by name (a repeat of one setup; the `latest` link is not a run)."""
     p = Path(path)
     if p.is_dir() and not (p / "results.json").is_file():
         inner = sorted(str(d) for d in p.iterdir() if d.is_dir() and not d.is_symlink() and (d / "results.json").is_file())  # not OUTPUT/latest
