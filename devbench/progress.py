@@ -68,7 +68,8 @@ class LineProgress:
         self.out = out
         self.clock = clock
         self.pace = Pace()
-        self.started: dict[str, int] = {}
+        self.started: dict[str, int] = {}  # the total last shown
+        self.estimated: set[str] = set()     # targets whose estimated plan was shown
 
     def _print(self, text: str) -> None:
         print(text, file=self.out or sys.stderr)
@@ -80,11 +81,13 @@ class LineProgress:
     def plan(self, target: str, remaining: Mapping[str, int], estimated: bool = False) -> None:
         self.pace.plan(target, remaining, estimated=estimated)
         t = self.pace.get(target)
-        if t.total != self.started.get(target) or estimated:
+        if t.total != self.started.get(target) or (estimated and target not in self.estimated):
             what = "about " if estimated else ""
             self._print(f"[{target}] plan: {what}{t.total} timed forks"
                         + (f" ({t.done} done)" if t.done else "") + (" (forks: auto: estimated after each round)" if estimated else ""))
             self.started[target] = t.total
+            if estimated:
+                self.estimated.add(target)
 
     def step(self, target: str, text: str) -> None:
         self.pace.step(target, self.clock())
