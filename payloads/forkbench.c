@@ -45,7 +45,15 @@
 #define MAP_NORESERVE 0
 #endif
 
-#define PAYLOAD_VERSION 2 /* 2: the child is held out of the timed fork; exit_ns */
+#define PAYLOAD_VERSION 3 /* 2: the child is held out of the timed fork; exit_ns.
+                            * 3: the name checks count the payload's own VMAs (by
+                            * address range); clearing is checked (clear: ok) */
+#if defined(FORKBENCH_TEST_EXTRA_NAMED) || defined(FORKBENCH_TEST_KEEP_NAMES) || \
+    defined(FORKBENCH_TEST_PARSE_MAPS) || defined(FORKBENCH_TRACE_CHILD)
+#define TEST_BUILD 1 /* the start event says so: not a benchmark build */
+#else
+#define TEST_BUILD 0
+#endif
 #define NAME_MAX_LEN 79 /* ANON_VMA_NAME_MAX_LEN (80) minus the NUL */
 
 enum {
@@ -376,23 +384,106 @@ static int parse_args(int argc, char **argv, struct opts *o)
 /* ------------------------------------------------------------------------ */
 /* /proc helpers                                                             */
 
-static char g_maps_buf[1 << 20]; /* static: reading maps never allocates */
+#ifndef FORKBENCH_MAPS_BUF
+#define FORKBENCH_MAPS_BUF (1 << 20)
+#endif
+#ifndef FORKBENCH_MAPS_CHUNK /* most bytes asked of one read(); test builds make it small */
+#define FORKBENCH_MAPS_CHUNK FORKBENCH_MAPS_BUF
+#endif
 
-/* Count lines of /proc/self/maps and lines containing "[anon:".
- * Returns 0 on success, -1 (errno set) on failure. */
-static int count_maps(uint64_t *lines, uint64_t *anon)
+static char g_maps_buf[FORKBENCH_MAPS_BUF]; /* static: reading maps never allocates */
+
+/* What /proc/self/maps says, in all and about one address range [lo, hi): the
+ * payload's own VMAs (lo = b.first, hi = b.first + vmas * stride). */
+struct maps_count {
+    uint64_t lines;          /* every mapping of the process */
+    uint64_t anon_named;     /* every "[anon:" mapping of the process */
+    uint64_t in_range;       /* mappings that overlap [lo, hi) */
+    uint64_t named_in_range; /* of those, the ones whose path is "[anon:...]" */
+};
+
+static int hex_digit(char c)
 {
-    static const char pat[] = "[anon:";
-    const size_t plen = sizeof pat - 1;
-    size_t carry = 0;
-    uint64_t nl = 0, na = 0;
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A hex number at s[*i..n): at least one digit, none beyond 64 bits. */
+static int parse_hex(const char *s, size_t n, size_t *i, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t j = *i;
+    int d;
+    while (j < n && (d = hex_digit(s[j])) >= 0) {
+        if (v >> 60)
+            return -1;
+        v = v << 4 | (uint64_t)d;
+        j++;
+    }
+    if (j == *i)
+        return -1;
+    *i = j;
+    *out = v;
+    return 0;
+}
+
+/* One line of maps (no newline): "start-end perms offset dev inode   path".
+ * A line whose addresses do not parse is counted, never in range. */
+static void maps_line(const char *s, size_t n, uint64_t lo, uint64_t hi,
+                      struct maps_count *c)
+{
+    static const char anon[] = "[anon:";
+    const size_t alen = sizeof anon - 1;
+    uint64_t start = 0, end = 0;
+    size_t i = 0;
+    int field, named;
+    c->lines++;
+    if (parse_hex(s, n, &i, &start) != 0 || i >= n || s[i++] != '-' ||
+        parse_hex(s, n, &i, &end) != 0)
+        return;
+    /* the path: after the five fields (range, perms, offset, dev, inode) */
+    for (field = 1; field < 5; field++) {
+        while (i < n && s[i] != ' ')
+            i++;
+        while (i < n && s[i] == ' ')
+            i++;
+    }
+    while (i < n && s[i] != ' ')
+        i++;
+    while (i < n && s[i] == ' ')
+        i++;
+    named = n - i >= alen && memcmp(s + i, anon, alen) == 0;
+    c->anon_named += (uint64_t)named;
+    if (start < hi && end > lo) {
+        c->in_range++;
+        c->named_in_range += (uint64_t)named;
+    }
+}
+
+/* Count the mappings of a maps file (/proc/self/maps), line by line: a line
+ * split across read() calls is carried over; a line longer than the buffer is
+ * counted by its head (addresses and path start) and its tail skipped.
+ * Returns 0 on success, -1 (errno set) on failure. */
+static int count_maps_file(const char *path, uint64_t lo, uint64_t hi,
+                           struct maps_count *c)
+{
+    size_t have = 0, pos, room;
+    int skipping = 0; /* in the tail of an over-long line */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    memset(c, 0, sizeof *c);
     if (fd < 0)
         return -1;
     for (;;) {
-        ssize_t r = read(fd, g_maps_buf + carry, sizeof g_maps_buf - carry);
-        size_t len;
-        char *p, *end;
+        ssize_t r;
+        char *nl;
+        room = sizeof g_maps_buf - have;
+        r = read(fd, g_maps_buf + have,
+                 room < (size_t)FORKBENCH_MAPS_CHUNK ? room : (size_t)FORKBENCH_MAPS_CHUNK);
         if (r < 0) {
             int e = errno;
             if (e == EINTR)
@@ -403,35 +494,34 @@ static int count_maps(uint64_t *lines, uint64_t *anon)
         }
         if (r == 0)
             break;
-        len = carry + (size_t)r;
-        end = g_maps_buf + len;
-        /* newlines only in the new bytes (carry bytes were counted) */
-        for (p = g_maps_buf + carry; (p = memchr(p, '\n', (size_t)(end - p))); p++)
-            nl++;
-        if (anon) {
-            for (p = g_maps_buf; (p = memchr(p, '[', (size_t)(end - p))); p++) {
-                if ((size_t)(end - p) < plen)
-                    break;
-                if (memcmp(p, pat, plen) == 0)
-                    na++;
-            }
-            /* keep the tail that could start a split pattern */
-            carry = len < plen - 1 ? len : plen - 1;
-            {
-                /* don't re-count a complete match inside the carried tail:
-                 * a complete match needs plen bytes, carry < plen. */
-                memmove(g_maps_buf, end - carry, carry);
-            }
+        have += (size_t)r;
+        pos = 0;
+        while ((nl = memchr(g_maps_buf + pos, '\n', have - pos))) {
+            size_t len = (size_t)(nl - (g_maps_buf + pos));
+            if (!skipping)
+                maps_line(g_maps_buf + pos, len, lo, hi, c);
+            skipping = 0;
+            pos += len + 1;
+        }
+        if (pos == 0 && have == sizeof g_maps_buf) {
+            if (!skipping)
+                maps_line(g_maps_buf, have, lo, hi, c);
+            skipping = 1;
+            have = 0;
         } else {
-            carry = 0;
+            memmove(g_maps_buf, g_maps_buf + pos, have - pos);
+            have -= pos;
         }
     }
     close(fd);
-    if (lines)
-        *lines = nl;
-    if (anon)
-        *anon = na;
+    if (have && !skipping) /* a last line without its newline */
+        maps_line(g_maps_buf, have, lo, hi, c);
     return 0;
+}
+
+static int count_maps(uint64_t lo, uint64_t hi, struct maps_count *c)
+{
+    return count_maps_file("/proc/self/maps", lo, hi, c);
 }
 
 /* Read a single unsigned integer from a file. */
@@ -572,13 +662,65 @@ struct bench {
     int final_code;         /* 3 if the named arm was impossible */
 };
 
+#if defined(FORKBENCH_TEST_EXTRA_NAMED) || defined(FORKBENCH_TEST_KEEP_NAMES)
+/* Test builds only: VMAs of the payload's own that set_names() leaves alone,
+ * the first, the middle and the last. */
+static int test_skipped(const struct bench *b, uint64_t i)
+{
+    return i == 0 || i == b->o.vmas / 2 || i == b->o.vmas - 1;
+}
+#endif
+
+#ifdef FORKBENCH_TEST_EXTRA_NAMED
+#define TEST_EXTRA_VMAS 4
+/* Test build only (-DFORKBENCH_TEST_EXTRA_NAMED): naming leaves three of the
+ * payload's VMAs unnamed and names TEST_EXTRA_VMAS mappings outside its range,
+ * so the process has more "[anon:" lines than it has VMAs: a count of every
+ * such line passes, the check of the payload's own range must fail. */
+static int test_extra_named(const struct bench *b, int *err)
+{
+    size_t i;
+    char *extra = mmap(NULL, 2 * TEST_EXTRA_VMAS * b->page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (extra == (void *)MAP_FAILED) {
+        *err = errno;
+        return -1;
+    }
+    for (i = 0; i < TEST_EXTRA_VMAS; i++) {
+        char *at = extra + 2 * i * b->page;
+        if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)at,
+                  (unsigned long)b->page, (unsigned long)"dvbextra") != 0) {
+            *err = errno;
+            return -1;
+        }
+    }
+    return 0;
+}
+#endif
+
 static int set_names(struct bench *b, int clear, int *err)
 {
     char name[NAME_MAX_LEN + 1];
     uint64_t i;
+#ifdef FORKBENCH_TEST_EXTRA_NAMED
+    static int extra_done;
+    if (!clear && !extra_done) {
+        if (test_extra_named(b, err) != 0)
+            return -1;
+        extra_done = 1;
+    }
+#endif
     for (i = 0; i < b->o.vmas; i++) {
         char *addr = b->first + (size_t)i * b->stride;
         unsigned long nameptr = 0;
+#ifdef FORKBENCH_TEST_EXTRA_NAMED
+        if (!clear && test_skipped(b, i))
+            continue;
+#endif
+#ifdef FORKBENCH_TEST_KEEP_NAMES /* test build: clearing leaves three names */
+        if (clear && test_skipped(b, i))
+            continue;
+#endif
         if (!clear) {
             make_name(name, (unsigned)b->o.name_length, i, b->idx_digits,
                       b->o.shared_name);
@@ -692,13 +834,68 @@ static int one_fork(uint64_t *dt, uint64_t *exit_dt, int *err, int *status)
     return 0;
 }
 
+/* Check the names of the payload's own VMAs, the mappings that overlap
+ * [b.first, b.first + vmas * stride) in /proc/self/maps (other named VMAs of
+ * the process do not count): after naming (want_named), every one of them
+ * carries a name; after clearing, none does. Emits the check event ("named_check"
+ * or "clear"), and on a failed check a vma-check-failed error whose "stage" is
+ * that event. Returns 0 or an exit code. */
+static int check_names(struct bench *b, const char *arm, const char *event,
+                       int want_named, uint64_t prep_ns)
+{
+    struct maps_count c;
+    uint64_t lo = (uint64_t)(uintptr_t)b->first;
+    uint64_t hi = lo + b->o.vmas * (uint64_t)b->stride;
+    uint64_t want = want_named ? b->o.vmas : 0;
+    int clear = strcmp(event, "clear") == 0, ok;
+    char msg[320];
+    if (count_maps(lo, hi, &c) != 0) {
+        int e = errno;
+        snprintf(msg, sizeof msg, "reading /proc/self/maps failed: %s", strerror(e));
+        error_simple("maps-read-failed", arm, e, msg);
+        return EXIT_SYSTEM;
+    }
+    ok = c.in_range == b->o.vmas && c.named_in_range == want;
+    printf("{\"event\":\"%s\",\"%s\":%" PRIu64 ",\"anon_lines\":%" PRIu64
+           ",\"maps_in_range\":%" PRIu64 ",\"named_in_range\":%" PRIu64
+           ",\"vmas_expected\":%" PRIu64 ",\"ok\":%s",
+           event, clear ? "clear_ns" : "name_ns", prep_ns, c.anon_named,
+           c.in_range, c.named_in_range, want, ok ? "true" : "false");
+    if (!clear)
+        printf(",\"placebo\":%s", b->o.placebo ? "true" : "false");
+    line_end();
+    if (ok)
+        return 0;
+    if (c.in_range != b->o.vmas)
+        snprintf(msg, sizeof msg,
+                 "%s: the payload's address range holds %" PRIu64
+                 " mappings, not its %" PRIu64 " VMAs",
+                 clear ? "after clearing names" : "after naming", c.in_range, b->o.vmas);
+    else if (want)
+        snprintf(msg, sizeof msg,
+                 "only %" PRIu64 " of the payload's %" PRIu64
+                 " VMAs carry an anon name (%" PRIu64 " named in the whole process)",
+                 c.named_in_range, b->o.vmas, c.anon_named);
+    else
+        snprintf(msg, sizeof msg,
+                 "%s left %" PRIu64 " of the payload's %" PRIu64 " VMAs named",
+                 clear ? "clearing names" : "the placebo arm's clearing",
+                 c.named_in_range, b->o.vmas);
+    error_begin("vma-check-failed", arm, -1, msg);
+    printf(",\"stage\":\"%s\",\"anon_lines\":%" PRIu64 ",\"maps_in_range\":%" PRIu64
+           ",\"named_in_range\":%" PRIu64 ",\"vmas_expected\":%" PRIu64,
+           event, c.anon_named, c.in_range, c.named_in_range, want);
+    line_end();
+    return EXIT_VMA_CHECK;
+}
+
 /* Run one arm-batch: prepare names, warm up, time k forks, emit batch.
  * Returns 0 or an exit code. */
 static int run_arm_batch(struct bench *b, uint64_t batch, int named, uint64_t k)
 {
     const char *arm = named ? "named" : "unnamed";
     uint64_t prep0 = now_ns(), prep_ns, i;
-    int err = 0, status = 0;
+    int err = 0, status = 0, rc;
     char msg[256];
 
     if (named) {
@@ -711,33 +908,11 @@ static int run_arm_batch(struct bench *b, uint64_t batch, int named, uint64_t k)
         }
         prep_ns = now_ns() - prep0;
         if (!b->named_checked) {
-            uint64_t lines = 0, anon = 0;
-            int ok;
-            if (count_maps(&lines, &anon) != 0) {
-                err = errno;
-                snprintf(msg, sizeof msg, "reading /proc/self/maps failed: %s",
-                         strerror(err));
-                error_simple("maps-read-failed", arm, err, msg);
-                return EXIT_SYSTEM;
-            }
-            ok = b->o.placebo || anon >= b->o.vmas;
-            printf("{\"event\":\"named_check\",\"anon_lines\":%" PRIu64
-                   ",\"vmas_expected\":%" PRIu64 ",\"ok\":%s,\"name_ns\":%" PRIu64
-                   ",\"placebo\":%s",
-                   anon, b->o.placebo ? 0 : b->o.vmas, ok ? "true" : "false", prep_ns,
-                   b->o.placebo ? "true" : "false");
-            line_end();
             b->named_checked = 1;
-            if (!ok) {
-                snprintf(msg, sizeof msg,
-                         "only %" PRIu64 " of %" PRIu64 " VMAs carry an anon name",
-                         anon, b->o.vmas);
-                error_begin("vma-check-failed", arm, -1, msg);
-                printf(",\"anon_lines\":%" PRIu64 ",\"vmas_expected\":%" PRIu64,
-                       anon, b->o.vmas);
-                line_end();
-                return EXIT_VMA_CHECK;
-            }
+            /* placebo: the "named" arm cleared names; none may be left */
+            rc = check_names(b, arm, "named_check", !b->o.placebo, prep_ns);
+            if (rc)
+                return rc;
         }
     } else {
         if (b->named_supported && b->o.arm == ARM_BOTH) {
@@ -750,12 +925,10 @@ static int run_arm_batch(struct bench *b, uint64_t batch, int named, uint64_t k)
         }
         prep_ns = now_ns() - prep0;
         if (b->named_supported && b->o.arm == ARM_BOTH && !b->cleared_once) {
-            uint64_t anon = 0;
             b->cleared_once = 1;
-            printf("{\"event\":\"clear\",\"clear_ns\":%" PRIu64, prep_ns);
-            if (count_maps(NULL, &anon) == 0)
-                printf(",\"anon_lines\":%" PRIu64, anon);
-            line_end();
+            rc = check_names(b, arm, "clear", 0, prep_ns);
+            if (rc)
+                return rc;
         }
     }
 
@@ -800,9 +973,30 @@ int main(int argc, char **argv)
     size_t region_bytes;
     char *region;
     uint64_t maps_before = 0, maps_after = 0, t0, map_ns, populate_ns;
+    struct maps_count mc;
     long ps;
 
     g_start_ns = now_ns();
+#ifdef FORKBENCH_TEST_PARSE_MAPS
+    /* Test build only: forkbench --parse-maps FILE LO HI (hex) counts FILE as
+     * it counts /proc/self/maps, for the range [LO, HI), and prints the counts. */
+    if (argc == 5 && strcmp(argv[1], "--parse-maps") == 0) {
+        struct maps_count pc;
+        uint64_t lo = 0, hi = 0;
+        size_t i = 0, j = 0;
+        if (parse_hex(argv[3], strlen(argv[3]), &i, &lo) != 0 || argv[3][i] ||
+            parse_hex(argv[4], strlen(argv[4]), &j, &hi) != 0 || argv[4][j])
+            return EXIT_BAD_ARGS;
+        if (count_maps_file(argv[2], lo, hi, &pc) != 0) {
+            perror("forkbench: --parse-maps");
+            return EXIT_SYSTEM;
+        }
+        printf("{\"event\":\"maps\",\"lines\":%" PRIu64 ",\"anon_lines\":%" PRIu64
+               ",\"maps_in_range\":%" PRIu64 ",\"named_in_range\":%" PRIu64 "}\n",
+               pc.lines, pc.anon_named, pc.in_range, pc.named_in_range);
+        return EXIT_OK;
+    }
+#endif
 #ifdef FORKBENCH_TRACE_CHILD
     g_child_stamp = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -821,8 +1015,7 @@ int main(int argc, char **argv)
 
     have_max = read_u64_file("/proc/sys/vm/max_map_count", &max_map) == 0;
     have_mem = read_mem_available_kb(&mem_kb) == 0;
-    if (count_maps(&maps_now, NULL) != 0)
-        maps_now = 0;
+    maps_now = count_maps(0, 0, &mc) == 0 ? mc.lines : 0;
     maps_needed = sat_add(sat_add(maps_now, o->vmas), 16);
 
     printf("{\"event\":\"start\",\"payload_version\":%d,\"pid\":%ld,"
@@ -835,6 +1028,8 @@ int main(int argc, char **argv)
            b.vma_pages, o->name_length, o->shared_name ? "true" : "false",
            o->forks, o->warmup, o->batches, arm_mode_names[o->arm], o->seed,
            o->placebo ? "true" : "false");
+    if (TEST_BUILD)
+        fputs(",\"test_build\":true", stdout);
     if (have_max)
         printf(",\"max_map_count\":%" PRIu64, max_map);
     else
@@ -935,12 +1130,13 @@ int main(int argc, char **argv)
     }
 
     /* ---- create exactly N non-mergeable VMAs ---- */
-    if (count_maps(&maps_before, NULL) != 0) {
+    if (count_maps(0, 0, &mc) != 0) {
         int e = errno;
         snprintf(msg, sizeof msg, "reading /proc/self/maps failed: %s", strerror(e));
         error_simple("maps-read-failed", NULL, e, msg);
         return emit_end(EXIT_SYSTEM);
     }
+    maps_before = mc.lines;
     t0 = now_ns();
     region = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1004,12 +1200,13 @@ int main(int argc, char **argv)
     }
     populate_ns = now_ns() - t0;
 
-    if (count_maps(&maps_after, NULL) != 0) {
+    if (count_maps(0, 0, &mc) != 0) {
         int e = errno;
         snprintf(msg, sizeof msg, "reading /proc/self/maps failed: %s", strerror(e));
         error_simple("maps-read-failed", NULL, e, msg);
         return emit_end(EXIT_SYSTEM);
     }
+    maps_after = mc.lines;
     {
         int64_t created = (int64_t)maps_after - (int64_t)maps_before;
         int ok = created == (int64_t)o->vmas;

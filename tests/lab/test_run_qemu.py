@@ -176,3 +176,36 @@ def test_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cost(tmp_
     assert a[0] <= b[1] and b[0] <= a[1], (a, b)  # the two runs' CIs overlap
     assert a[0] > 0 and b[0] > 0, (a, b)  # names cost instructions on the fork path
     assert rows["first"]["verdict"] == rows["second"]["verdict"], (rows["first"], rows["second"])
+
+
+def test_arm64_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cost(tmp_path, out_dir, devbench_cmd,
+                                                                                   adb_server):
+    """The same claim on the arm64 machine (virt, -cpu max, TCG single-threaded with icount): fork times are
+    near-deterministic, an A/A run gives no difference and the feature a cost whose CIs agree back to back.
+    16384 VMAs, unpopulated, 10 batches of 2 forks per arm."""
+    qemu = "arch: arm64, kernel: feature, memory_mb: 2048, clock: icount"
+    rows = {}
+    for label, extra in (("aa", "  placebo: true\n"), ("first", ""), ("second", "")):
+        d = out_dir / label
+        cfg = write_config(tmp_path, d, adb_server, qemu, scenarios=("unpopulated:0",), vmas=16384, forks=20,
+                           batches=10)
+        cfg.write_text(cfg.read_text().replace("benchmark:\n", "benchmark:\n" + extra))
+        res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=900)
+        _, data = results(d)
+        assert res.returncode == 0, (res.stderr, data["errors"])
+        t = data["targets"][0]
+        assert t["facts"]["machine"] == "aarch64", t["facts"]
+        assert any("instruction counting" in w for w in t["warnings"]), t["warnings"]
+        [row] = data["summary"]
+        rows[label] = row
+        for arm in ("unnamed", "named"):  # near-deterministic: each arm's forks within 2% of their mean
+            forks = [x for s in data["samples"] if s["arm"] == arm for x in s["fork_ns"]]
+            mean = sum(forks) / len(forks)
+            sd = (sum((x - mean) ** 2 for x in forks) / (len(forks) - 1)) ** 0.5
+            assert len(forks) == 20 and sd / mean < 0.02, (label, arm, sd / mean)
+    lo, hi = rows["aa"]["regression_ci_pct"]
+    assert lo <= 0 <= hi and rows["aa"]["verdict"] == "no difference", rows["aa"]
+    a, b = rows["first"]["regression_ci_pct"], rows["second"]["regression_ci_pct"]
+    assert a[0] <= b[1] and b[0] <= a[1], (a, b)
+    assert a[0] > 0 and b[0] > 0, (a, b)
+    assert rows["first"]["verdict"] == rows["second"]["verdict"], (rows["first"], rows["second"])

@@ -193,7 +193,8 @@ def test_interleaved_512(run, named_supported):
     _check_framing(r)
 
     start = r.one("start")
-    assert start["payload_version"] == 2
+    assert start["payload_version"] == 3
+    assert "test_build" not in start
     assert start["vmas"] == 512 and start["pages"] == 1 and start["vma_pages"] == 1
     assert start["arm"] == "both" and start["batches"] == 4 and start["warmup"] == 2
     assert start["forks"] == 20 and start["shared_name"] is False
@@ -427,7 +428,7 @@ def test_warmup_default_is_10(run):
 def test_version_and_help(run, forkbench):
     r = run("--version")
     assert r.rc == 0
-    assert r.events == [{"event": "version", "payload_version": 2}]
+    assert r.events == [{"event": "version", "payload_version": 3}]
     proc = subprocess.run([str(forkbench), "--help"],
                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 0
@@ -519,3 +520,116 @@ def test_placebo_flag_is_reported(run, named_supported):
         assert check["placebo"] is True and check["ok"] is True and check["vmas_expected"] == 0
     assert run("--vmas", 64, "--pages", 0, "--name-length", 79, "--forks", 2,
                "--arm", "unnamed").one("start")["placebo"] is False
+
+
+# --------------------------------------------------------------------------
+# the name checks: /proc/self/maps read line by line, the payload's own range counted
+
+_MAPS_TEST_FLAGS = ("-DFORKBENCH_TEST_PARSE_MAPS", "-DFORKBENCH_MAPS_BUF=256", "-DFORKBENCH_MAPS_CHUNK=7")
+
+
+@pytest.fixture(scope="module")
+def parse_maps(tmp_path_factory):
+    """A test build that counts a given maps file as the payload counts /proc/self/maps, with a
+    256-byte buffer filled at most 7 bytes per read(): lines split across reads everywhere, and
+    lines longer than the buffer."""
+    folder = tmp_path_factory.mktemp("parse-maps")
+    out = folder / "forkbench-parse-maps"
+    res = _zig_cc("x86_64-linux-musl", out, *_MAPS_TEST_FLAGS)
+    assert res.returncode == 0, res.stderr
+
+    def _parse(text: str, lo: int, hi: int) -> dict:
+        path = folder / "maps"
+        path.write_text(text)
+        proc = subprocess.run([str(out), "--parse-maps", str(path), f"{lo:x}", f"{hi:x}"],
+                              capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        assert proc.returncode == 0, proc.stderr
+        event = json.loads(proc.stdout)
+        assert event.pop("event") == "maps"
+        return event
+
+    return _parse
+
+
+def _maps_line(start: int, end: int, path: str = "", perms: str = "rw-p", inode: int = 0) -> str:
+    """One line as the kernel writes it (show_map_vma: the path padded to column 73)."""
+    head = f"{start:08x}-{end:08x} {perms} 00000000 {'08:01' if inode else '00:00'} {inode} "
+    return (head + " " * max(73 - len(head), 1) + path if path else head).rstrip(" ") + ("" if path else " ")
+
+
+def _reference_counts(text: str, lo: int, hi: int) -> dict:
+    """What the payload must count, computed on whole lines."""
+    c = {"lines": 0, "anon_lines": 0, "maps_in_range": 0, "named_in_range": 0}
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    for line in lines:
+        c["lines"] += 1
+        fields = line.split(" ", 1)[0].split("-")
+        start, end = int(fields[0], 16), int(fields[1], 16)
+        parts = line.split(maxsplit=5)
+        named = len(parts) == 6 and parts[5].startswith("[anon:")
+        c["anon_lines"] += named
+        if start < hi and end > lo:
+            c["maps_in_range"] += 1
+            c["named_in_range"] += named
+    return c
+
+
+def test_maps_count_only_the_payloads_range(parse_maps):
+    """A process with named VMAs of its own beside the payload's: the old count (every "[anon:"
+    line) reaches the payload's VMA count although one of its VMAs is unnamed; the range count
+    does not. A file path that contains "[anon:" is not a name."""
+    page, lo = 0x1000, 0x7F0000010000
+    own = [(lo + i * 2 * page, lo + i * 2 * page + page) for i in range(8)]  # 8 VMAs, a guard after each
+    hi = lo + 8 * 2 * page
+    lines = [_maps_line(0x55D0C0000000, 0x55D0C0001000, "/usr/bin/forkbench", "r--p", 1234),
+             _maps_line(lo - 3 * page, lo - 2 * page, "[anon:dvbextra]"),  # named, just below the range
+             _maps_line(hi, hi + page, "[anon:dvbextra]"),  # named, starts where the range ends
+             _maps_line(0x7F1000000000, 0x7F1000001000, "/tmp/odd[anon:x]", "r--p", 99)]
+    lines += [_maps_line(s, e, "" if i == 5 else f"[anon:dvb{i:05}]") for i, (s, e) in enumerate(own)]
+    lines.append(_maps_line(0x7FFC00000000, 0x7FFC00021000, "[stack]"))
+    text = "\n".join(lines) + "\n"
+    got = parse_maps(text, lo, hi)
+    assert got == {"lines": 13, "anon_lines": 9, "maps_in_range": 8, "named_in_range": 7}
+    assert got["anon_lines"] >= len(own)  # what the old check compared: it would have passed
+    assert got == _reference_counts(text, lo, hi)
+    # a mapping that straddles a range edge is in it (a VMA merged into a neighbour would be)
+    assert parse_maps(text, lo - 2 * page - 1, lo + 1) == {
+        "lines": 13, "anon_lines": 9, "maps_in_range": 2, "named_in_range": 2}
+
+
+def test_maps_lines_split_across_reads_long_lines_and_no_final_newline(parse_maps):
+    """Every line length around the buffer's 256 bytes, read 7 bytes at a time: the counts are
+    those of whole lines; a line longer than the buffer is counted by its head; a last line
+    without its newline is counted."""
+    import random
+
+    rnd = random.Random(14)
+    page, lo, hi = 0x1000, 0x7F0000100000, 0x7F0000200000
+    lines = []
+    for i in range(400):
+        start = rnd.choice([lo - 0x10000, lo, hi - page, hi, 0x7F0000150000]) + i * page
+        path = rnd.choice(["", "[anon:" + "n" * rnd.randint(0, 250), "/lib/x" + "y" * rnd.randint(150, 200),
+                           "[heap]", "[anon:dvb]"])
+        lines.append(_maps_line(start, start + page, path))
+    for no_newline in (False, True):
+        text = "\n".join(lines) + ("" if no_newline else "\n")
+        assert any(len(line) >= 256 for line in lines) and any(len(line) < 80 for line in lines)
+        assert parse_maps(text, lo, hi) == _reference_counts(text, lo, hi)
+    assert parse_maps("", lo, hi) == {"lines": 0, "anon_lines": 0, "maps_in_range": 0, "named_in_range": 0}
+
+
+@pytest.mark.parametrize("define", ["FORKBENCH_TEST_EXTRA_NAMED", "FORKBENCH_TEST_KEEP_NAMES"])
+def test_check_test_builds_compile_and_say_so(tmp_path, define):
+    """The test builds the QEMU tests push (tests/lab/test_run_qemu.py: the checks on the feature
+    kernel) build warning-free, and their start event says they are test builds; here, without
+    CONFIG_ANON_VMA_NAME, only the unnamed arm runs."""
+    out = tmp_path / "forkbench-test"
+    res = _zig_cc("x86_64-linux-musl", out, f"-D{define}")
+    assert res.returncode == 0 and res.stderr.strip() == "", res.stderr
+    proc = subprocess.run([str(out), "--vmas", "16", "--pages", "0", "--name-length", "9", "--forks", "2",
+                           "--arm", "unnamed"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    run = Run(proc)
+    assert run.rc == EXIT_OK, run
+    assert run.one("start")["test_build"] is True
