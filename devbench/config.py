@@ -184,6 +184,12 @@ class BuildConfig:
     compiler: str = "zig"  # zig | gcc | ndk | cc
     cc: str | None = None  # explicit compiler path (gcc/cc) or NDK root (ndk)
     android_api: int = 29
+    defines: tuple[str, ...] = ()  # test builds only: payloads/forkbench.c's test hooks (PAYLOAD_TEST_DEFINES)
+
+
+# The payload's compile-time test hooks a config may ask for (`build: {defines: [...]}`): builds
+# that must fail their name checks, for the tests that prove the checks on a kernel with the feature
+PAYLOAD_TEST_DEFINES = ("FORKBENCH_TEST_EXTRA_NAMED", "FORKBENCH_TEST_KEEP_NAMES")
 
 
 @dataclass(frozen=True)
@@ -604,11 +610,21 @@ def _build(sec: Section | None) -> BuildConfig:
         compiler=sec.string("compiler", "zig", choices=("zig", "gcc", "ndk", "cc")),
         cc=sec.string("cc", None),
         android_api=sec.integer("android_api", 29, lo=16, hi=99),
+        defines=_defines(sec),
     )
     if out.compiler in ("ndk", "cc") and out.cc is None:
         raise sec.error("cc", f"is required with compiler: {out.compiler} (path to the {'NDK root' if out.compiler == 'ndk' else 'compiler'})")
     sec.done()
     return out
+
+
+def _defines(sec: Section) -> tuple[str, ...]:
+    names = sec.string_list("defines", [])
+    for i, name in enumerate(names):
+        if name not in PAYLOAD_TEST_DEFINES:
+            raise sec.src.error(sec.path + ("defines", i), f"{name!r} is not one of the payload's test builds "
+                                f"({', '.join(PAYLOAD_TEST_DEFINES)})")
+    return tuple(sorted(set(names)))
 
 
 def with_overrides(cfg: Config, *, targets: list[str] | None = None, output: str | None = None,

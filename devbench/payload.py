@@ -51,20 +51,26 @@ def source_path() -> Path:
     return data_dir("payloads") / "forkbench.c"
 
 
+def cflags(build: BuildConfig) -> list[str]:
+    """The flags every compiler gets, with a test build's -D hooks (config-checked names)."""
+    return [*CFLAGS, *(f"-D{name}" for name in build.defines)]
+
+
 def compile_command(build: BuildConfig, abi: str, out: Path, src: Path) -> list[str]:
     """The compiler argument list for one ABI (pure; no compiler is run)."""
+    flags = cflags(build)
     if build.compiler == "zig":
-        return [sys.executable, "-m", "ziglang", "cc", "-target", ZIG_TRIPLES[abi], *CFLAGS, "-o", str(out), str(src)]
+        return [sys.executable, "-m", "ziglang", "cc", "-target", ZIG_TRIPLES[abi], *flags, "-o", str(out), str(src)]
     if build.compiler == "ndk":
         clang = Path(os.path.expanduser(build.cc or "")) / "toolchains/llvm/prebuilt/linux-x86_64/bin/clang"
-        return [str(clang), f"--target={NDK_TARGETS[abi]}{build.android_api}", *CFLAGS, "-o", str(out), str(src)]
+        return [str(clang), f"--target={NDK_TARGETS[abi]}{build.android_api}", *flags, "-o", str(out), str(src)]
     if build.compiler == "cc":
-        return [os.path.expanduser(build.cc or "cc"), *CFLAGS, "-o", str(out), str(src)]
+        return [os.path.expanduser(build.cc or "cc"), *flags, "-o", str(out), str(src)]
     # gcc: the cross compiler for the ABI, or this machine's gcc when it is that ABI
     cc = GCC_PREFIXES[abi] + "gcc"
     if shutil.which(cc) is None and _host_abi() == abi and shutil.which("gcc"):
         cc = "gcc"
-    return [cc, *CFLAGS, "-o", str(out), str(src)]
+    return [cc, *flags, "-o", str(out), str(src)]
 
 
 def _host_abi() -> str:
@@ -93,7 +99,7 @@ def build(abi: str, build_cfg: BuildConfig, *, cache: Path | None = None) -> Pay
     source = src.read_bytes()
     argv0 = compile_command(build_cfg, abi, Path("out"), src)[0]
     ident = compiler_identity(argv0, build_cfg.compiler)
-    parts = [source, abi.encode(), build_cfg.compiler.encode(), ident.encode(), " ".join(CFLAGS).encode()]
+    parts = [source, abi.encode(), build_cfg.compiler.encode(), ident.encode(), " ".join(cflags(build_cfg)).encode()]
     if build_cfg.compiler == "ndk":
         parts.append(str(build_cfg.android_api).encode())
     key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:20]
@@ -116,6 +122,8 @@ def build(abi: str, build_cfg: BuildConfig, *, cache: Path | None = None) -> Pay
                 raise BuildError(abi, ident, f"compiler failed (exit {proc.returncode}): {last}", proc.stderr)
             os.replace(out, binary)  # atomic: a cached binary is always complete
     digest = hashlib.sha256(binary.read_bytes()).hexdigest()
+    if build_cfg.defines:  # results.json records the compiler: a test build says it is one
+        ident += " (test build: " + " ".join(f"-D{name}" for name in build_cfg.defines) + ")"
     return Payload(path=binary, abi=abi, compiler=ident, sha256=digest)
 
 

@@ -159,3 +159,17 @@ def test_device_section_parses_and_names_bad_fields():
         with pytest.raises(ConfigError) as err:
             parse_text(base + f"device: {bad}\n", "c.yaml")
         assert str(err.value).startswith("c.yaml:3:") and f"{field}:" in str(err.value), str(err.value)
+
+
+def test_build_defines_take_only_the_payloads_test_hooks():
+    cfg = parse_text(SEED + "build: {defines: [FORKBENCH_TEST_KEEP_NAMES, FORKBENCH_TEST_EXTRA_NAMED, FORKBENCH_TEST_KEEP_NAMES]}\n",
+                     "c.yaml")
+    assert cfg.build.defines == ("FORKBENCH_TEST_EXTRA_NAMED", "FORKBENCH_TEST_KEEP_NAMES")
+    assert parse_text(SEED, "c.yaml").build.defines == ()
+    for bad in ("[NDEBUG]", "['FORKBENCH_TEST_KEEP_NAMES -o/tmp/x']", "[-O0]"):
+        with pytest.raises(ConfigError) as info:
+            parse_text(SEED + f"build:\n  compiler: zig\n  defines: {bad}\n", "c.yaml")
+        assert str(info.value).startswith("c.yaml:") and "build.defines[0]" in str(info.value), str(info.value)
+        assert "is not one of the payload's test builds" in str(info.value)
+    with pytest.raises(ConfigError, match="build.defines: must be a list of strings"):
+        parse_text(SEED + "build: {defines: FORKBENCH_TEST_KEEP_NAMES}\n", "c.yaml")

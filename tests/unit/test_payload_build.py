@@ -38,3 +38,20 @@ def test_missing_compiler_is_a_clear_error(tmp_path):
     with pytest.raises(BuildError) as info:
         build("x86_64", BuildConfig(compiler="cc", cc="/nonexistent/cc"), cache=tmp_path)
     assert "/nonexistent/cc" in str(info.value)
+
+
+def test_a_test_build_gets_its_defines_its_own_cache_entry_and_says_so(tmp_path):
+    """build: {defines: [...]} (the QEMU tests' failing-check builds): -D flags on the compiler's
+    argument list, another binary and cache entry than the benchmark build, and a compiler
+    description that results.json records as a test build."""
+    from pathlib import Path
+
+    test_cfg = BuildConfig(defines=("FORKBENCH_TEST_KEEP_NAMES",))
+    cmd = compile_command(test_cfg, "x86_64", Path("o"), Path("f.c"))
+    assert "-DFORKBENCH_TEST_KEEP_NAMES" in cmd and cmd.index("-DFORKBENCH_TEST_KEEP_NAMES") < cmd.index("-o")
+    plain, test = build("x86_64", BuildConfig(), cache=tmp_path), build("x86_64", test_cfg, cache=tmp_path)
+    assert plain.path.parent != test.path.parent and plain.sha256 != test.sha256
+    assert "test build" not in plain.compiler and test.compiler.endswith("(test build: -DFORKBENCH_TEST_KEEP_NAMES)")
+    out = subprocess.run([str(test.path), "--vmas", "4", "--pages", "0", "--name-length", "9", "--forks", "1",
+                          "--arm", "unnamed"], capture_output=True, text=True, timeout=30)
+    assert '"test_build":true' in out.stdout.splitlines()[0]
