@@ -41,6 +41,11 @@ def _ns_list(ns: Any, length: int | None = None) -> bool:
             and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in ns))
 
 
+# Checks, kept whole in results.json. From payload 3, named_check and clear count the mappings of
+# the payload's own address range (maps_in_range, named_in_range; anon_lines stays the whole
+# process's count): named_check is ok when every one of its VMAs is named (none with placebo),
+# clear when none is left named. A failed check is also an error event, kind vma-check-failed
+# (exit code 6), whose "stage" names the check and whose counts are the ones that failed.
 CHECK_EVENTS = ("start", "setup", "named_check", "clear")
 RECORD_KEYS = ("target", "scenario", "process_arm", "check", "time")
 

@@ -45,3 +45,24 @@ def test_event_records_keep_the_device_from_renaming_where_they_belong():
     assert kind == "sample" and rec["batch"] == 12 and rec["warmup"] == 0 and rec["fork_ns"] == [5, 6]
     assert event_record({"event": "end", "exit_code": 0}, "p", "s", "both") == ("end", {})
     assert event_record({"event": "version", "payload_version": 3}, "p", "s", "both") is None
+
+
+def test_payload_3_name_checks_and_a_failed_clear_are_carried_to_the_results():
+    """The range counts of a check and a vma-check-failed error after clearing (stage "clear",
+    the counts that failed) reach results.json as the payload wrote them; the message is the one
+    line the run prints."""
+    import json
+
+    from devbench.protocol import event_record
+
+    clear = parse_event('{"event":"clear","clear_ns":35958384,"anon_lines":3,"maps_in_range":16384,"named_in_range":3,'
+                        '"vmas_expected":0,"ok":false}')
+    kind, rec = event_record(clear, "kut", "unpopulated", "both")
+    assert kind == "check" and rec["check"] == "clear" and rec["ok"] is False and rec["named_in_range"] == 3
+    line = json.dumps({"event": "error", "kind": "vma-check-failed", "arm": "unnamed", "errno": None,
+                       "message": "clearing names left 3 of the payload's 16384 VMAs named", "stage": "clear",
+                       "anon_lines": 3, "maps_in_range": 16384, "named_in_range": 3, "vmas_expected": 0})
+    kind, rec = event_record(parse_event(line), "kut", "unpopulated", "both")
+    assert kind == "error" and rec["kind"] == "vma-check-failed" and rec["arm"] == "unnamed"
+    assert rec["stage"] == "clear" and rec["named_in_range"] == 3 and "\n" not in rec["message"]
+    assert exit_error(6, "")[0] == "vma-check-failed"  # the payload's exit code for both checks

@@ -89,3 +89,19 @@ def test_the_samples_are_reported_first():
     data["run"]["id"] = [1]
     data["samples"][1]["fork_ns"] = [1, 2, "x"]
     assert shape_problem(data) == "samples[1].fork_ns[2] must be an integer 0..2**63-1, not 'x'"
+
+
+def test_name_check_range_counts_and_the_clear_check():
+    """Payload 3's checks (counts of its own address range; clear with ok) validate; a clear
+    check's time must be a number; checks without the new fields (payload 2) still read."""
+    data = copy.deepcopy(BASE_RESULTS)
+    data["checks"] += [
+        {"target": "phone", "scenario": "unpopulated", "check": "named_check", "vmas_expected": 64, "anon_lines": 66,
+         "maps_in_range": 64, "named_in_range": 63, "ok": False, "name_ns": 10},
+        {"target": "phone", "scenario": "unpopulated", "check": "clear", "clear_ns": 5, "anon_lines": 0,
+         "maps_in_range": 64, "named_in_range": 0, "ok": True},
+        {"target": "phone", "scenario": "unpopulated", "check": "clear", "clear_ns": 5, "anon_lines": 0},
+    ]
+    assert shape_problem(data) is None
+    data["checks"][-1]["clear_ns"] = "5 ms"
+    assert shape_problem(data) is not None and "clear_ns" in shape_problem(data)
