@@ -71,10 +71,19 @@ class JobState:
 
 class LavaApi:
     def __init__(self, url: str, user: str, token: str, timeout_s: float = 60.0) -> None:
+        self._args = (url, user, token, timeout_s)
         self.url = url.rstrip("/") + "/RPC2"
         auth = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
         cls = _SafeTransport if self.url.startswith("https:") else _Transport
         self._proxy = xmlrpc.client.ServerProxy(self.url, transport=cls(auth, timeout_s), allow_none=True)
+
+    def clone(self) -> LavaApi:
+        """The same server and credentials on a connection of its own: one connection must not
+        serve two threads at once (a cancel from the main thread while a worker polls)."""
+        return LavaApi(*self._args)
+
+    def __repr__(self) -> str:  # never the token
+        return f"LavaApi({self.url!r})"
 
     def call(self, method: str, *args: Any) -> Any:
         try:

@@ -279,9 +279,9 @@ def _merge(store: ResultsStore, part: dict[str, Any]) -> None:
 
 def _cancel_all(targets: list[FarmTarget], say: Say) -> None:
     for t in targets:
-        api = t.api
-        if api is None or t.job is None or (t.state is not None and t.state.finished):
+        if t.api is None or t.job is None or (t.state is not None and t.state.finished):
             continue
+        api = t.api.clone()  # the worker thread may be inside a call on t.api's connection
         try:
             api.cancel(t.job)
             say(t.name, f"LAVA job {t.job}: cancelled")

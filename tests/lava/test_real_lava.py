@@ -195,12 +195,13 @@ def test_sigterm_cancels_the_job_and_resume_completes(lava_lab: instance.LavaLab
             proc.kill()
             proc.wait()
     err = "".join(lines) + err
+    (tmp_path / "interrupted.stderr").write_text(err)
     assert proc.returncode == 130, err[-2000:]
     run_dir = _run_dir(err)
     job = json.loads((run_dir / "lava" / "lava-feature" / "job.json").read_text())
     api = LavaApi(lava_lab.url, lava_lab.user, lava_lab.token())
     st = api.state(job["job"])
-    assert (st.state, st.health) == ("Finished", "Canceled"), st
+    assert (st.state, st.health) == ("Finished", "Canceled"), (st, err[-2000:])
     assert "cancelled" in err
 
     resumed = _devbench(["run", "--resume", str(run_dir)], env)
