@@ -46,7 +46,8 @@ def device_pids(dev, comm: str) -> list[int]:
 
 
 def write_config(tmp_path: Path, target: str, *, forks: int, batches: int, vmas: int = 2048, device: str = "reconnect_timeout_s: 60",
-                 scenarios: str = "    - {name: unpopulated, pages: 0}\n    - {name: 1 page, pages: 1}\n", timeout: int = 3600) -> Path:
+                 scenarios: str = "    - {name: unpopulated, pages: 0}\n    - {name: 1 page, pages: 1}\n", timeout: int = 3600,
+                 mode: str = "separate") -> Path:
     cfg = tmp_path / "faults.yaml"
     cfg.write_text(f"""\
 run: {{name: faults, output: {tmp_path / 'out'}}}
@@ -58,7 +59,7 @@ benchmark:
   forks: {forks}
   warmup: 1
   batches: {batches}
-  mode: separate
+  mode: {mode}
   timeout_s: {timeout}
   scenarios:
 {scenarios}""")
@@ -141,7 +142,7 @@ def test_a_device_that_stays_gone_fails_its_target_in_bounded_time(tmp_path, dev
 def test_payload_killed_or_timed_out_fails_that_scenario_and_the_others_go_on(tmp_path, devbench_cmd, ssh_device, lab_device):
     s = ssh_device
     cfg = write_config(tmp_path, lines.ssh_line("dut", s),
-                       forks=2000, batches=100, timeout=6,
+                       forks=2000, batches=100, timeout=6, mode="interleaved",  # one long process per scenario (separate: one per batch)
                        scenarios="    - {name: killed, pages: 0}\n    - {name: slow, pages: 1}\n    - {name: quick, pages: 0}\n")
     # the kill hits "killed", the time limit hits "slow" (2000 forks take longer than 6 s here) and
     # "quick" (also cut by the limit) shows that the run went on after each fault
