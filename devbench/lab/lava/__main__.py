@@ -1,6 +1,7 @@
-"""``python -m devbench.lab.lava up|down|status``: the lab's LAVA instance (root).
+"""``python -m devbench.lab.lava build|up|down|status``: the lab's LAVA instance (root).
 
-up prints the instance as JSON (URL, user, token file, file server), never the token itself.
+build only fills the caches (guest image, libguestfs kernel); up starts the instance and
+prints it as JSON (URL, user, token file, file server), never the token itself.
 """
 
 from __future__ import annotations
@@ -17,10 +18,16 @@ from devbench.lab.lava import instance
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m devbench.lab.lava", description=__doc__)
-    p.add_argument("command", choices=("up", "down", "status"))
+    p.add_argument("command", choices=("build", "up", "down", "status"))
     args = p.parse_args(argv)
     say = lambda s: print(f"lava-lab: {s}", file=sys.stderr)  # noqa: E731
     try:
+        if args.command == "build":
+            from devbench.lab.lava.guest import guest_image, supermin_kernel
+
+            say(f"guest image {guest_image()}")
+            say(f"libguestfs kernel {supermin_kernel().kernel}")
+            return 0
         if args.command == "up":
             lab = instance.up(say)
         elif args.command == "down":
