@@ -209,3 +209,41 @@ def test_arm64_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cos
     assert a[0] <= b[1] and b[0] <= a[1], (a, b)
     assert a[0] > 0 and b[0] > 0, (a, b)
     assert rows["first"]["verdict"] == rows["second"]["verdict"], (rows["first"], rows["second"])
+
+
+def test_name_checks_fail_test_builds_on_the_feature_kernel(tmp_path, out_dir, devbench_cmd, adb_server):
+    """The payload's name checks on a kernel with CONFIG_ANON_VMA_NAME, through devbench, with the
+    payload's test builds (build: {defines: [...]}):
+    - FORKBENCH_TEST_EXTRA_NAMED leaves 3 of its own VMAs unnamed and names 4 mappings outside its
+      range: the whole process has more "[anon:" lines than the payload has VMAs (the old check
+      passed), the check of its own range fails before any fork is timed;
+    - FORKBENCH_TEST_KEEP_NAMES leaves 3 names when clearing: the named batch before is kept, the
+      clear check fails before the unnamed arm is timed.
+    Each is one line on the printed table and an error in results.json, exit 1."""
+    qemu = "arch: x86_64, kernel: feature, memory_mb: 2048, clock: icount"
+    found = {}
+    for define in ("FORKBENCH_TEST_EXTRA_NAMED", "FORKBENCH_TEST_KEEP_NAMES"):
+        d = out_dir / define
+        cfg = write_config(tmp_path, d, adb_server, qemu, scenarios=("unpopulated:0",), vmas=1024, forks=4, batches=2)
+        cfg.write_text(cfg.read_text() + f"build: {{defines: [{define}]}}\n")
+        res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=900)
+        _, data = results(d)
+        assert res.returncode == 1, (res.stderr, data["errors"])
+        assert data["targets"][0]["payload"]["compiler"].endswith(f"(test build: -D{define})")
+        [err] = data["errors"]
+        assert err["kind"] == "vma-check-failed" and "\n" not in err["message"], err
+        assert f"  ! vma-check-failed (unpopulated/{err['arm']}): {err['message']}" in res.stdout.splitlines()
+        checks = {c["check"]: c for c in data["checks"]}
+        found[define] = err, checks, data["samples"]
+    err, checks, samples = found["FORKBENCH_TEST_EXTRA_NAMED"]
+    named = checks["named_check"]
+    assert named["anon_lines"] >= 1024 and named["maps_in_range"] == 1024 and named["named_in_range"] == 1021
+    assert named["ok"] is False and err["stage"] == "named_check" and err["arm"] == "named"
+    assert err["message"] == "only 1021 of the payload's 1024 VMAs carry an anon name (1025 named in the whole process)"
+    assert samples == [] and "clear" not in checks
+    err, checks, samples = found["FORKBENCH_TEST_KEEP_NAMES"]
+    assert checks["named_check"]["ok"] is True and checks["named_check"]["named_in_range"] == 1024
+    assert checks["clear"]["ok"] is False and checks["clear"]["named_in_range"] == 3
+    assert err["stage"] == "clear" and err["arm"] == "unnamed"
+    assert err["message"] == "clearing names left 3 of the payload's 1024 VMAs named"
+    assert [(s["arm"], len(s["fork_ns"])) for s in samples] == [("named", 2)]  # measured before the failure: kept
