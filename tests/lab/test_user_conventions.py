@@ -167,7 +167,7 @@ def test_adaptive_progress_total_is_the_forks_taken(tmp_path, devbench_cmd, adb_
     taken = sum(len(s["fork_ns"]) for s in data["samples"])
     assert taken == 60 * len({s["arm"] for s in data["samples"]})  # the cap: 3 rounds of 20 per arm
     plans = [line for line in res.stderr.splitlines() if line.startswith("[phone] plan: about ")]
-    assert len(plans) >= 3, res.stderr  # the first round, then after each round
+    assert len(plans) >= 2, res.stderr  # the first round's, then each new total after a round
     counts = [tuple(map(int, m.groups())) for m in re.finditer(r"\+\d+ forks \((\d+)/(\d+)", res.stderr)]
     assert counts[-1] == (taken, taken), counts
     assert all(total <= 2 * 60 for _, total in counts)  # never max_forks x scenarios x 2 + more than what runs
