@@ -29,6 +29,20 @@ set -eu
 M=$1 LOWER=$2 UPPER=$3 WORK=$4 HOST=$5
 mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$UPPER,workdir=$WORK" "$M"
 mount -t proc -o nosuid,nodev,noexec proc "$M/proc"
+# The device shares this machine's kernel and its root is real root: of the kernel's settings
+# it may write only the three sysctls devbench changes and restores (the lab tests check they
+# come back); the rest of /proc/sys (core_pattern, modprobe, ...) and sysrq-trigger are
+# read-only. The writable three are bound from this namespace's own /proc (a bind from the
+# read-only mount would be read-only too).
+mount --bind "$M/proc/sys" "$M/proc/sys"
+mount -o remount,bind,ro,nosuid,nodev,noexec "$M/proc/sys"
+for f in vm/max_map_count kernel/kptr_restrict kernel/perf_event_paranoid; do
+  mount --bind "/proc/sys/$f" "$M/proc/sys/$f"
+done
+if [ -e "$M/proc/sysrq-trigger" ]; then  # (a kernel without MAGIC_SYSRQ has none)
+  mount --bind "$M/proc/sysrq-trigger" "$M/proc/sysrq-trigger"
+  mount -o remount,bind,ro "$M/proc/sysrq-trigger"
+fi
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$M/sys"
 mount -t tmpfs -o mode=755,nosuid,size=1m tmpfs "$M/dev"
 mknod -m 666 "$M/dev/null" c 1 3
