@@ -302,3 +302,60 @@ def test_the_lab_device_may_write_only_devbench_sysctls_of_the_shared_kernel(dev
         now = Path(f"/proc/sys/{name}").read_text().strip()
         res = device.run(["sh", "-c", 'printf "%s\\n" "$2" > "$1"', "sh", f"/proc/sys/{name}", now], timeout=30)
         assert res.ok, (name, res.stderr)  # written (the same value: nothing changes)
+
+
+# -- the local target: this machine as the device, through the CLI ---------------------------------
+
+def local_config(tmp_path: Path, workdir: Path, tree: Path) -> Path:
+    cfg = tmp_path / "local.yaml"
+    cfg.write_text(f"""\
+run: {{name: trust-local, output: {tmp_path / 'out'}}}
+targets:
+  - {{name: here, local: {{workdir: {workdir}}}}}
+device: {{sysfs: {tree}/sys, procfs: {tree}/proc}}
+benchmark:
+  vmas: 256
+  forks: 4
+  warmup: 0
+  batches: 1
+  scenarios:
+    - {{name: unpopulated, pages: 0}}
+""")
+    return cfg
+
+
+def test_local_target_planted_core_pattern_journal_is_refused(tmp_path, devbench_cmd):
+    tree = tmp_path / "tree"
+    (tree / "proc/sys/kernel").mkdir(parents=True)
+    (tree / "sys").mkdir()
+    core = tree / "proc/sys/kernel/core_pattern"
+    core.write_text("core\n")
+    work = tmp_path / "work"
+    work.mkdir(mode=0o700)
+    journal = work / "restore-journal.json"
+    journal.write_text(Journal("planted", socket.gethostname(), DEAD_PID, "2026-01-01T00:00:00+00:00", f"{tree}/sys",
+                               f"{tree}/proc", entries=[Entry("file", "kernel.core_pattern", str(core),
+                                                              f"|{tmp_path}/evil %p")]).encode())
+    text = journal.read_text()
+    res = runs.run([*devbench_cmd, "restore", str(local_config(tmp_path, work, tree))], capture_output=True, text=True, timeout=60)
+    [line] = res.stdout.strip().splitlines()
+    assert res.returncode == 1 and line.startswith("here: not restored: here: restore journal: ") and \
+        "is not a setting devbench makes" in line, (res.stdout, res.stderr)
+    assert core.read_text() == "core\n" and journal.read_text() == text
+
+
+def test_local_target_symlinked_work_folder_is_refused_by_run(tmp_path, devbench_cmd):
+    tree = tmp_path / "tree"
+    (tree / "sys").mkdir(parents=True)
+    (tree / "proc").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    work = tmp_path / "work"
+    work.symlink_to(elsewhere)
+    res = runs.run([*devbench_cmd, "run", str(local_config(tmp_path, work, tree)), "--quiet"], capture_output=True, text=True,
+                   timeout=300)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
+    errors = json.loads((run_dir / "results.json").read_text())["errors"]
+    assert [e for e in errors if e["kind"] == "work-folder-refused" and f"{work} is a symbolic link: refused" in e["message"]], errors
+    assert list(elsewhere.iterdir()) == [] and work.is_symlink()
