@@ -90,13 +90,26 @@ def run_record(cfg: Config, opts: LavaOptions, steps: list[Step], warnings: list
     }
 
 
+def cpufreq_spec(cfg: Config) -> str:
+    """device.cpufreq for the device script: GOVERNOR/KHZ/CPUS (CPUS: the policies' CPUs, - for all),
+    or - when the clocks are left alone (not set, or device.root: never)."""
+    cf = cfg.device.cpufreq
+    if cf is None or cfg.device.root == "never":
+        return "-"
+    cpus = cf.cpus or cfg.device.pin
+    return f"{cf.governor}/{cf.khz}/{','.join(str(c) for c in cpus) if cpus else '-'}"
+
+
 def generation_warnings(cfg: Config, opts: LavaOptions) -> list[str]:
-    """What the config asks for that a LAVA job does not do."""
+    """What the config leaves undone on a LAVA device (the device script adds what it finds there:
+    no cpufreq, not Android, a setting that did not take)."""
     out = []
-    if cfg.device.cpufreq is not None:
-        out.append("clocks not locked: LAVA jobs from devbench do not change cpufreq (device.cpufreq is ignored)")
-    if cfg.device.stop_framework:
-        out.append("framework still running: device.stop_framework is not applied in LAVA jobs")
+    if cfg.device.cpufreq is None:
+        out.append("clocks not locked: device.cpufreq is not set")
+    elif cfg.device.root == "never":
+        out.append("clocks not locked: device.root is never")
+    if cfg.device.stop_framework and cfg.device.root == "never":
+        out.append("framework still running: device.root is never")
     if opts.payload.url and not opts.payload.sha256:
         out.append("the payload is fetched without a sha256 check (payload.sha256 is not set)")
     return out
@@ -111,14 +124,15 @@ def build_testdef(cfg: Config, opts: LavaOptions, warnings: list[str] | None = N
     main = f"sh ./{MAIN_SCRIPT}"
     record = json.dumps(run_record(cfg, opts, steps, warnings), separators=(",", ":"), sort_keys=False)
     run = [_write_file(name, text) for name, text in device_scripts().items()]
-    run.append(f"{main} start {q(workdir)} {q(payload)} {map_count(cfg)} {q(cfg.device.sysfs)} {q(cfg.device.procfs)} {q(record)}")
+    run.append(f"{main} start {q(workdir)} {q(payload)} {map_count(cfg)} {q(cfg.device.sysfs)} {q(cfg.device.procfs)} {q(record)} "
+               f"{q(cpufreq_spec(cfg))} {1 if cfg.device.stop_framework and cfg.device.root != 'never' else 0}")
     limit = max(1, math.ceil(cfg.benchmark.timeout_s))
     pin = ",".join(str(c) for c in cfg.device.pin) if cfg.device.pin else "-"
     for s in steps:
         args = " ".join(q(a) for a in s.invocation.args)
         run.append(f"{main} scenario {q(workdir)} {q(payload)} {s.index} {q(s.case)} {s.invocation.arm} "
                    f"{cfg.benchmark.forks} {limit} {q(pin)} -- {args}")
-    run.append(f"{main} finish {q(workdir)} {q(cfg.device.procfs)}")
+    run.append(f"{main} finish {q(workdir)} {q(cfg.device.procfs)} {q(cfg.device.sysfs)}")
     testdef: dict[str, Any] = {
         "metadata": {
             "format": "Lava-Test Test Definition 1.0",

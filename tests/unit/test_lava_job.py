@@ -158,7 +158,7 @@ def test_one_run_step_per_payload_invocation_of_the_plan(cfg_path):
                              inv.scenario.name.replace(" ", "_"), "both", "40", "600", "0,1"]
         assert argv[11] == "--" and tuple(argv[12:]) == inv.args
     run = testdef["run"]["steps"]
-    assert shlex.split(run[-1]) == ["sh", f"./{MAIN_SCRIPT}", "finish", "/tmp/devbench", "/proc"]
+    assert shlex.split(run[-1]) == ["sh", f"./{MAIN_SCRIPT}", "finish", "/tmp/devbench", "/proc", "/sys"]
     start = shlex.split(start_step(testdef))
     assert start[3:8] == ["/tmp/devbench", payload, "5120", "/sys", "/proc"]  # 4096 VMAs + 1024
     record = json.loads(start[8])  # the run record survives the shell quoting whole
@@ -208,17 +208,24 @@ def test_timeouts_cover_every_invocation(cfg_path):
     assert job["timeouts"]["job"] == {"minutes": 15 + 10 + 40 + 5}
 
 
-def test_what_a_lava_job_does_not_do_is_said(tmp_path):
+def test_what_a_lava_job_does_on_the_device_and_what_it_says(tmp_path):
     p = tmp_path / "cpufreq.yaml"
     p.write_text(CONFIG.replace("device: {max_map_count: auto, pin: [0, 1]}",
-                                "device: {cpufreq: {governor: performance}, stop_framework: true}"))
+                                "device: {cpufreq: {governor: performance, khz: 0.8, cpus: [2, 3]}, stop_framework: true}"))
     opts = {**QEMU, "payload": {"url": QEMU["payload"]["url"]}}
     lj = build_job(load_config(p), options_from_mapping(opts))
     text = lj.job_yaml()
-    assert "# warning: clocks not locked" in text and "# warning: the payload is fetched without a sha256 check" in text
-    record = json.loads(shlex.split(start_step(lj.testdef))[8])
-    assert any(w.startswith("framework still running") for w in record["warnings"])
+    assert "# warning: clocks not locked" not in text and "# warning: the payload is fetched without a sha256 check" in text
+    start = shlex.split(start_step(lj.testdef))
+    assert start[9:] == ["performance/0.8/2,3", "1"]  # the device script locks cpufreq and stops the framework
+    record = json.loads(start[8])
+    assert not any(w.startswith(("framework still running", "clocks not locked")) for w in record["warnings"])
     assert " - -- " in scenario_steps(lj.testdef)[0]  # no pinning
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(CONFIG.replace("device: {max_map_count: auto, pin: [0, 1]}", "device: {max_map_count: auto}"))
+    lj = build_job(load_config(plain), options_from_mapping(opts))
+    assert shlex.split(start_step(lj.testdef))[9:] == ["-", "0"]
+    assert "# warning: clocks not locked: device.cpufreq is not set" in lj.job_yaml()
 
 
 def test_root_never_leaves_the_map_count_alone(tmp_path):

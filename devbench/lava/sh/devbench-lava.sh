@@ -4,10 +4,13 @@
 #
 # devbench/lava/testdef.py writes this file, devbench-mean.awk and devbench-probe.sh (devbench's
 # own device probe) into the test definition's folder and calls, one run step each:
-#   sh devbench-lava.sh start    WORKDIR PAYLOAD MAP_COUNT SYSFS PROCFS RUN_JSON
+#   sh devbench-lava.sh start    WORKDIR PAYLOAD MAP_COUNT SYSFS PROCFS RUN_JSON [CPUFREQ [FRAMEWORK]]
 #   sh devbench-lava.sh scenario WORKDIR PAYLOAD INDEX CASE ARMS FORKS TIMEOUT_S PIN -- ARG...
-#   sh devbench-lava.sh finish   WORKDIR PROCFS
-# MAP_COUNT 0: leave vm.max_map_count alone. ARMS: both, unnamed or named. PIN: a taskset CPU
+#   sh devbench-lava.sh finish   WORKDIR PROCFS [SYSFS]
+# MAP_COUNT 0: leave vm.max_map_count alone. CPUFREQ: GOVERNOR/KHZ/CPUS (KHZ: kHz, max, min or a
+# fraction of the highest; CPUS: a comma list or - for every policy), or - to leave cpufreq
+# alone. FRAMEWORK: 1 stops the Android framework (`stop`), 0 leaves it. finish restores in the
+# reverse order: the framework (`start`, waits for sys.boot_completed), cpufreq, the map count. ARMS: both, unnamed or named. PIN: a taskset CPU
 # list, or - for none.
 #
 # What devbench lava-results reads back from the job log starts with DEVBENCH- (the markers
@@ -45,13 +48,153 @@ report_case() {
     fi
 }
 
-start() {
-    [ $# -eq 6 ] || usage "start WORKDIR PAYLOAD MAP_COUNT SYSFS PROCFS RUN_JSON"
-    workdir=$1 payload=$2 want=$3 sysfs=$4 procfs=$5
+word() {  # a device value safe inside a JSON string (else ?)
+    case $1 in
+        '' | *[!A-Za-z0-9_.-]*) echo "?" ;;
+        *) echo "$1" ;;
+    esac
+}
+
+put() {  # FILE VALUE: write, ignoring errors (the read-back says whether it took)
+    { echo "$2" >"$1"; } 2>/dev/null
+}
+
+change() {  # SETTING PATH BEFORE AFTER WANT WHY: one DEVBENCH-CHANGE line (values as JSON)
+    verified=false
+    [ "$4" = "$5" ] && verified=true
+    printf 'DEVBENCH-CHANGE {"setting":"%s","path":"%s","before":%s,"after":%s,"verified":%s,"why":"%s"}\n' \
+        "$1" "$2" "$3" "$4" "$verified" "$6"
+}
+
+restored() {  # SETTING WANT NOW(JSON)
+    ok=false
+    [ "$2" = "$3" ] && ok=true
+    printf 'DEVBENCH-RESTORE {"setting":"%s","restored":%s,"restored_value":%s}\n' "$1" "$ok" "$3"
+}
+
+limits() {  # POLICY_DIR LO HI: set scaling_min/max_freq in the order that keeps min <= max
+    cur=$(number "$(cat "$1/scaling_max_freq" 2>/dev/null)")
+    if [ "$cur" != null ] && [ "$2" -gt "$cur" ]; then
+        put "$1/scaling_max_freq" "$3"
+        put "$1/scaling_min_freq" "$2"
+    else
+        put "$1/scaling_min_freq" "$2"
+        put "$1/scaling_max_freq" "$3"
+    fi
+}
+
+cpufreq_lock() {  # SPEC SYSFS WORKDIR
+    gov=${1%%/*} rest=${1#*/}
+    khz=${rest%%/*} cpus=${rest#*/}
+    saved=$3/cpufreq.before
+    found=0
+    for p in "$2"/devices/system/cpu/cpufreq/policy*; do
+        [ -f "$p/scaling_governor" ] || continue
+        if [ "$cpus" != - ]; then
+            hit=0
+            for c in $(cat "$p/related_cpus" 2>/dev/null || cat "$p/affected_cpus" 2>/dev/null); do
+                case ",$cpus," in *",$c,"*) hit=1 ;; esac
+            done
+            [ "$hit" = 1 ] || continue
+        fi
+        found=1
+        name=${p##*/}
+        avail=$(cat "$p/scaling_available_frequencies" 2>/dev/null)
+        [ -n "$avail" ] || avail="$(cat "$p/cpuinfo_min_freq" 2>/dev/null) $(cat "$p/cpuinfo_max_freq" 2>/dev/null)"
+        # the nearest available frequency to what was asked (max, min, a fraction of the highest, kHz)
+        want=$(echo "$avail" | awk -v k="$khz" '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) f[++n] = $i + 0 }
+            END { if (!n) exit; hi = f[1]; lo = f[1]
+                  for (i = 2; i <= n; i++) { if (f[i] > hi) hi = f[i]; if (f[i] < lo) lo = f[i] }
+                  t = (k == "max") ? hi : (k == "min") ? lo : (k ~ /\./) ? k * hi : k + 0
+                  best = f[1]; for (i = 2; i <= n; i++) { d = f[i] - t; e = best - t
+                      if ((d < 0 ? -d : d) < (e < 0 ? -e : e)) best = f[i] }
+                  printf "%d\n", best }')
+        g0=$(word "$(cat "$p/scaling_governor" 2>/dev/null)")
+        lo0=$(number "$(cat "$p/scaling_min_freq" 2>/dev/null)")
+        hi0=$(number "$(cat "$p/scaling_max_freq" 2>/dev/null)")
+        if [ -z "$want" ] || [ "$lo0" = null ] || [ "$hi0" = null ]; then
+            echo "DEVBENCH-WARN clocks not locked: $name has no readable frequencies"
+            continue
+        fi
+        echo "$name $g0 $lo0 $hi0" >>"$saved"
+        put "$p/scaling_governor" "$gov"
+        limits "$p" "$want" "$want"
+        [ "$gov" = userspace ] && [ -f "$p/scaling_setspeed" ] && put "$p/scaling_setspeed" "$want"
+        g1=$(word "$(cat "$p/scaling_governor" 2>/dev/null)")
+        change "cpufreq.$name.scaling_governor" "$p/scaling_governor" "\"$g0\"" "\"$g1\"" "\"$gov\"" "device.cpufreq.governor"
+        for f in min max; do
+            b=$lo0
+            [ $f = max ] && b=$hi0
+            change "cpufreq.$name.scaling_${f}_freq" "$p/scaling_${f}_freq" "$b" \
+                "$(number "$(cat "$p/scaling_${f}_freq" 2>/dev/null)")" "$want" "$want kHz: the nearest available of $(printf '%s' "$avail" | tr -s '[:space:]' ' ') kHz (asked: $khz)"
+        done
+        if [ "$g1" != "$gov" ] || [ "$(cat "$p/scaling_min_freq" 2>/dev/null)" != "$want" ]; then
+            echo "DEVBENCH-WARN clocks not locked: $name did not take governor $gov at $want kHz"
+        fi
+    done
+    [ "$found" = 1 ] || echo "DEVBENCH-WARN cpufreq not available: frequency not locked"
+}
+
+cpufreq_restore() {  # SYSFS WORKDIR
+    saved=$2/cpufreq.before
+    [ -f "$saved" ] || return 0
+    while read -r name g0 lo0 hi0; do
+        p=$1/devices/system/cpu/cpufreq/$name
+        [ "$g0" = "?" ] || put "$p/scaling_governor" "$g0"
+        limits "$p" "$lo0" "$hi0"
+        restored "cpufreq.$name.scaling_governor" "\"$g0\"" "\"$(word "$(cat "$p/scaling_governor" 2>/dev/null)")\""
+        restored "cpufreq.$name.scaling_min_freq" "$lo0" "$(number "$(cat "$p/scaling_min_freq" 2>/dev/null)")"
+        restored "cpufreq.$name.scaling_max_freq" "$hi0" "$(number "$(cat "$p/scaling_max_freq" 2>/dev/null)")"
+    done <"$saved"
+    rm -f "$saved"
+}
+
+prop() {
+    getprop "$1" 2>/dev/null | tr -d '\r'
+}
+
+framework_stop() {  # WORKDIR
+    if [ -z "$(prop ro.build.version.sdk)" ]; then
+        echo "DEVBENCH-WARN framework still running: not an Android device (no getprop), device.stop_framework does nothing"
+        return 0
+    fi
+    before=$(word "$(prop init.svc.zygote)")
+    stop 2>/dev/null
+    i=0
+    while [ "$(prop init.svc.zygote)" != stopped ] && [ "$i" -lt 60 ]; do
+        sleep 1
+        i=$((i + 1))
+    done
+    after=$(word "$(prop init.svc.zygote)")
+    echo "$before" >"$1/framework.stopped"
+    change framework init.svc.zygote "\"$before\"" "\"$after\"" '"stopped"' "device.stop_framework"
+    [ "$after" = stopped ] || echo "DEVBENCH-WARN framework still running: zygote is $after after stop"
+}
+
+framework_start() {  # WORKDIR
+    [ -f "$1/framework.stopped" ] || return 0
+    start 2>/dev/null
+    i=0
+    while [ "$(prop sys.boot_completed)" != 1 ] && [ "$i" -lt 180 ]; do
+        sleep 1
+        i=$((i + 1))
+    done
+    restored framework '"1"' "\"$(word "$(prop sys.boot_completed)")\""
+    rm -f "$1/framework.stopped"
+}
+
+start_run() {
+    if [ $# -lt 6 ] || [ $# -gt 8 ]; then
+        usage "start WORKDIR PAYLOAD MAP_COUNT SYSFS PROCFS RUN_JSON [CPUFREQ [FRAMEWORK]]"
+    fi
+    workdir=$1 payload=$2 want=$3 sysfs=$4 procfs=$5 spec=${7:--} framework=${8:-0}
     mkdir -p "$workdir" || echo "DEVBENCH-WARN cannot create $workdir"
     printf 'DEVBENCH-RUN %s\n' "$6"
     sh "$here/devbench-probe.sh" "$sysfs" "$procfs" 2>/dev/null | prefix "DEVBENCH-PROBE "
     [ -x "$payload" ] || echo "DEVBENCH-WARN the payload $payload is missing or not executable"
+    # the order of devbench's own preparation: framework, cpufreq, the map count
+    [ "$framework" = 1 ] && framework_stop "$workdir"
+    [ "$spec" = - ] || cpufreq_lock "$spec" "$sysfs" "$workdir"
     [ "$want" -gt 0 ] 2>/dev/null || return 0
     path=$procfs/sys/vm/max_map_count
     before=$(cat "$path" 2>/dev/null)
@@ -123,7 +266,11 @@ scenario() {
 }
 
 finish() {
-    [ $# -eq 2 ] || usage "finish WORKDIR PROCFS"
+    if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+        usage "finish WORKDIR PROCFS [SYSFS]"
+    fi
+    framework_start "$1"
+    [ $# -eq 3 ] && cpufreq_restore "$3" "$1"
     saved=$1/max_map_count.before
     [ -f "$saved" ] || return 0
     before=$(cat "$saved")
@@ -144,7 +291,7 @@ finish() {
 command=$1
 [ $# -gt 0 ] && shift
 case $command in
-    start) start "$@" ;;
+    start) start_run "$@" ;;
     scenario) scenario "$@" ;;
     finish) finish "$@" ;;
     *) usage "unknown command '$command' (start, scenario, finish)" ;;
