@@ -13,7 +13,7 @@ collected targets as they are, waits again for a job still running, and submits 
 job that was cancelled or never submitted. Ctrl-C or SIGTERM cancels every submitted job that
 has not finished.
 
-Bounded waits, each named in its error: queue_minutes (submitted but not running), the job's
+Bounded waits, each named in its error: the options' queue_minutes (submitted but not running), the job's
 own timeout plus WAIT_MARGIN_S (LAVA enforces the job's timeout; devbench stops waiting after
 it), and each API call (api.LavaApi timeout).
 """
@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,7 +36,8 @@ from devbench.lava.cases import parse_cases
 from devbench.lava.credentials import token_for
 from devbench.lava.job import build_job
 from devbench.lava.logparse import parse_log
-from devbench.lava.options import LavaOptions, PayloadSource, load_options
+from devbench.lava.options import LavaOptions, load_options
+from devbench.lava.publish import publish_payload
 from devbench.lava.results import build_results
 from devbench.lava.testdef import CONFIG_SECTIONS
 from devbench.results import ResultsStore, new_results
@@ -95,7 +96,7 @@ def is_lava_run(run_dir: Path) -> bool:
     return (Path(run_dir) / RUN_FILE).is_file()
 
 
-def run(run_dir: Path, say: Say, *, poll_s: float = 3.0, queue_minutes: float = 60.0) -> tuple[ResultsStore, bool]:
+def run(run_dir: Path, say: Say, *, poll_s: float = 3.0) -> tuple[ResultsStore, bool]:
     """Run (or go on with) the LAVA run in run_dir. Returns (the results, every target ok).
     KeyboardInterrupt (Ctrl-C, SIGTERM) cancels the submitted jobs, then propagates."""
     meta = json.loads((run_dir / RUN_FILE).read_text())
@@ -120,7 +121,7 @@ def run(run_dir: Path, say: Say, *, poll_s: float = 3.0, queue_minutes: float = 
 
     def one(t: FarmTarget) -> None:
         try:
-            part = _target(cfg, t, say, stop, poll_s, queue_minutes)
+            part = _target(cfg, t, say, stop, poll_s, t.opts.queue_minutes)
         except (LavaRunError, LavaApiError, DevbenchError) as exc:
             say(t.name, f"FAILED: {exc}")
             part = _failed(cfg, t, str(exc))
@@ -297,28 +298,6 @@ def _cancel_all(targets: list[FarmTarget], say: Say) -> None:
                 break
             time.sleep(1)
         t.save()
-
-
-def publish_payload(cfg: Config, opts: LavaOptions, say: Callable[[str], None]) -> LavaOptions:
-    """payload dir: + base_url: -> build the payload for the device's ABI, copy it into dir as
-    forkbench-<sha12>, and return options with its url and sha256."""
-    src = opts.payload
-    if src.dir is None:
-        return opts
-    from devbench.payload import build
-
-    abi = opts.payload_abi()
-    assert abi is not None and src.base_url is not None
-    built = build(abi, cfg.build)
-    name = f"forkbench-{built.sha256[:12]}"
-    dest = Path(src.dir) / name
-    if not dest.is_file():
-        tmp = dest.with_name(name + ".part")
-        shutil.copyfile(built.path, tmp)
-        tmp.chmod(0o644)
-        tmp.replace(dest)
-    say(f"payload {abi} {built.sha256[:12]} published as {src.base_url.rstrip('/')}/{name}")
-    return replace(opts, payload=PayloadSource(url=src.base_url.rstrip("/") + "/" + name, sha256=built.sha256))
 
 
 def _job_seconds(job_yaml: Path) -> float:

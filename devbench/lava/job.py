@@ -17,6 +17,7 @@ from devbench import __version__
 from devbench.config import Config, load_config
 from devbench.lava.markers import TESTDEF_NAME
 from devbench.lava.options import LavaOptions, QemuDeploy, options_from_mapping
+from devbench.lava.publish import publish_payload
 from devbench.lava.testdef import build_testdef, generation_warnings, steps_of
 from devbench.lava.yamltext import dump
 
@@ -44,7 +45,7 @@ def lava_job(cfg_path: str | Path, options: LavaOptions | Mapping[str, Any]) -> 
     """CLI glue: (job definition YAML, test definition YAML) for a config file and LAVA options."""
     cfg = load_config(cfg_path)
     opts = options if isinstance(options, LavaOptions) else options_from_mapping(options)
-    job = build_job(cfg, opts)
+    job = build_job(cfg, publish_payload(cfg, opts, lambda text: None))
     return job.job_yaml(), job.testdef_yaml()
 
 

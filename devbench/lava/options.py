@@ -108,6 +108,7 @@ class LavaOptions:
     deploy_minutes: int = 15
     boot_minutes: int = 10
     server: ServerRef | None = None
+    queue_minutes: int = 60  # run --lava: a job not running after this long is cancelled (queue timeout)
     abi: str | None = None  # the payload's ABI (default: from qemu.arch)
     file: str = "<lava options>"
 
@@ -172,6 +173,7 @@ def parse_options(src: Source) -> LavaOptions:
         deploy_minutes=top.integer("deploy_minutes", 15, lo=1, hi=24 * 60),
         boot_minutes=top.integer("boot_minutes", 10, lo=1, hi=24 * 60),
         server=_server(top),
+        queue_minutes=top.integer("queue_minutes", 60, lo=1, hi=7 * 24 * 60),
         abi=top.string("abi", None, choices=tuple(sorted(set(ABIS.values())))),
         file=src.file,
     )
