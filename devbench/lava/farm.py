@@ -252,10 +252,15 @@ def _collect(cfg: Config, t: FarmTarget, health: str | None, st: JobState | None
     tgt = part["targets"][0]
     tgt["lava"].update({"server": t.opts.server.url if t.opts.server else None, "health": health,
                         "device": (st.device if st else t.load().get("device"))})
-    if health == "Incomplete" and not any(e.get("target") == t.name for e in part["errors"]):
-        why = ((st.failure if st else None) or "see the job log").strip().splitlines()[0][:300]
+    if health == "Incomplete":  # one line for the target; LAVA's failed actions stay as warnings
+        lava_failed = [e for e in part["errors"] if e.get("target") == t.name and e.get("kind") == "run-failed"]
+        part["errors"] = [e for e in part["errors"] if e not in lava_failed]
+        tgt["warnings"] += [e["message"] for e in lava_failed]
+        job_msg = next((e["message"][len("LAVA job: "):] for e in lava_failed if e["message"].startswith("LAVA job: ")), None)
+        why = (job_msg or (st.failure if st else None) or "see lava/" + t.name + "/log.yaml").strip().splitlines()[0][:300]
         part["errors"].append({"target": t.name, "scenario": None, "arm": None, "kind": "lava-incomplete",
                                "message": f"LAVA job {t.job} Incomplete: {why}", "time": None})
+        tgt["status"] = "failed"
     return part
 
 
