@@ -238,14 +238,18 @@ def layers_of(entry: Path) -> Path:
 
 
 def run_in_root(lowers: Sequence[Path], scratch: Path, project: Path, cmd: Sequence[str], log: Path,
-                timeout: float, env: dict[str, str] | None = None, in_memory: bool = False) -> int:
+                timeout: float, env: dict[str, str] | None = None, in_memory: bool = False,
+                download_caches: bool = True) -> int:
     """Run ``cmd`` as root in a throw-away overlay over ``lowers`` (first = top), the upper
     layer in ``scratch/upper``; ``project`` at /root/devbench; output to ``log``. Exit code,
     124 on timeout (everything it started is ended either way).
 
     ``in_memory``: the upper layer and a copy of ``project`` (with the venv the run makes in
     it) live on a tmpfs of the run's own, gone when it ends (deleting a venv from disk took
-    longer than the run)."""
+    longer than the run).
+
+    ``download_caches``: the host's apt archives and the fresh roots' pip cache are bound in
+    (no .deb or wheel downloaded twice); without them every download is a real one."""
     upper, work, mnt = scratch / "upper", scratch / "work", scratch / "mnt"
     scratch.mkdir(parents=True, exist_ok=True)
     if not in_memory:
@@ -257,8 +261,8 @@ def run_in_root(lowers: Sequence[Path], scratch: Path, project: Path, cmd: Seque
     argv = [sys.executable, str(ENTER), "--lower", ":".join(str(p) for p in lowers), "--upper", str(upper),
             "--work", str(work), "--mount", str(mnt),
             *(["--tmpfs", str(scratch), "--copy"] if in_memory else ["--bind"]), f"{project}:{PROJECT_IN_ROOT}",
-            "--bind", "/var/cache/apt/archives:/var/cache/apt/archives",
-            "--bind", f"{pip_cache}:/root/.cache/pip",
+            *(["--bind", "/var/cache/apt/archives:/var/cache/apt/archives",
+               "--bind", f"{pip_cache}:/root/.cache/pip"] if download_caches else []),
             "--cwd", PROJECT_IN_ROOT]
     if LOCAL_CAS.is_dir():
         argv += ["--bind", f"{LOCAL_CAS}:{LOCAL_CAS}"]
