@@ -9,7 +9,7 @@ Designs:
   adaptive      rounds of 10 batches (a new process each) until the CI half-width of the rounds
                 before the last is at most 1%, at most 4 rounds (devbench.adaptive's stop rule)
   compare       3 runs against 3 runs, run-to-run sd 1% (the run is the unit; both arms' rows,
-                one Holm family: a false positive is either row called)
+                one Holm family: a false positive is either row called; coverage: the named row's CI)
 Designs that must never give a verdict (no design can separate the difference from time):
   sequential    old separate-mode results: all unnamed batches, then all named ones
   few batches   3 batches (fewer than 5 paired)
@@ -21,7 +21,7 @@ Used by tests/unit/test_calibration.py (a quick sweep) and benchmarks/calibratio
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from devbench.adaptive import precisions, still_needed
@@ -83,11 +83,13 @@ def _runs(shift: float, drift: str, seed: int, n: int, side: int) -> list[dict]:
 
 
 def _compare(shift: float, drift: str, seed: int, n: int) -> Row:
-    """The comparison's rows (unnamed and named arm) are one Holm family: the row that got a
-    verdict if one did (the family-wise rate is what Holm holds at alpha), else the named arm's."""
+    """The comparison's rows (unnamed and named arm) are one Holm family: the named arm's row,
+    carrying the verdict of the row that got one if either did (the family-wise rate is what
+    Holm holds at alpha); its CI is the named arm's own (coverage is per row)."""
     rows = compare(_runs(0.0, drift, seed, n, 0), _runs(shift, drift, seed, n, 1), OPTIONS).pairs[0].rows
+    named = next(r for r in rows if r.arm == "named")
     called = [r for r in rows if r.verdict.kind in (SLOWER, FASTER)]
-    return called[0] if called else next(r for r in rows if r.arm == "named")
+    return replace(named, verdict=called[0].verdict) if called and named not in called else named
 
 
 def compare_3(shift: float, drift: str, seed: int) -> Row:
