@@ -37,7 +37,8 @@ SEQUENTIAL = ("the arms ran one after the other (mode: separate, one process per
 def fork_p_values(fx: np.ndarray, fy: np.ndarray, options: Options = Options()) -> tuple[float | None, float | None, float | None]:
     """Welch, Mann-Whitney and Cliff's delta on single forks: DESCRIPTIVE only. Forks of one batch
     share its conditions, so they are not independent and these p-values are not tests of any
-    design (Mann-Whitney rejects in 10-12% of interleaved A/A runs); no verdict uses them.
+    design (on simulated interleaved A/A runs of 10 x 100 forks, Welch and Mann-Whitney on the
+    forks both reject in 10.3% of 300 runs at 0.05); no verdict uses them.
     Nones when options.fork_tests is off (the calibration, which needs speed)."""
     if not options.fork_tests:
         return None, None, None
