@@ -29,6 +29,7 @@ import yaml
 from devbench.lab.errors import LabError
 from devbench.lab.lava import instance
 from devbench.lava.api import LavaApi
+from devbench.lava.validate import validate_job
 from devbench.procid import ProcId, is_running
 
 pytestmark = [pytest.mark.lava, pytest.mark.qemu, pytest.mark.timeout(2400)]
@@ -148,6 +149,9 @@ def test_a_config_through_real_lava_matches_the_direct_run(lava_lab: instance.La
     for f in lava_dir.rglob("*"):
         if f.is_file():
             assert token.encode() not in f.read_bytes(), f
+    # what was submitted passes LAVA's own validator, strict (lava-common, as lava-server checks it)
+    for name in ("lava-feature", "lava-stock"):
+        assert validate_job((lava_dir / "lava" / name / "job.yaml").read_text()) == []
     # exit_ns came through LAVA like fork_ns
     feat = [s for s in data["samples"] if s["target"] == "lava-feature"]
     assert feat and all(len(s.get("exit_ns") or []) == len(s["fork_ns"]) for s in feat)
