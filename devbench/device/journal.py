@@ -118,9 +118,9 @@ def decode(text: str, where: str) -> Journal:
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, JournalError):
             raise
-        raise JournalError(f"{where}: malformed journal ({type(exc).__name__}: {exc})") from None
+        raise JournalError(f"{where}: malformed journal ({type(exc).__name__}: {str(exc)[:200]})") from None
     if j.root_prefix not in ROOT_PREFIXES:
-        raise JournalError(f"{where}: unknown root prefix {list(j.root_prefix)!r}")
+        raise JournalError(f"{where}: unknown root prefix {repr(list(j.root_prefix))[:200]}")
     if len(j.entries) > MAX_ENTRIES:
         raise JournalError(f"{where}: {len(j.entries)} entries (devbench writes at most {MAX_ENTRIES})")
     for e in j.entries:
@@ -142,14 +142,15 @@ def check(j: Journal, sysfs: str, procfs: str, where: str) -> Journal:
 def entry_problem(e: Entry, sysfs: str, procfs: str) -> str | None:
     """Why devbench would not write this entry back (None: it is one of its own settings,
     with an old value of the right shape)."""
+    name, where = e.setting[:80], e.path[:200]  # shown in one line, whatever the journal holds
     for path in (e.path, e.max_path) if e.kind == "range" else (e.path,) if e.kind == "file" else ():
         if not allowed_path(path, sysfs, procfs):
-            return f"entry {e.setting!r} names {path!r}, outside {sysfs} and {procfs}/sys"
+            return f"entry {name!r} names {path[:200]!r}, outside {sysfs} and {procfs}/sys"
     setting = match_setting(e, sysfs, procfs)
     if setting is None:
-        return f"entry {e.setting!r} ({e.kind} {e.path!r}) is not a setting devbench makes"
+        return f"entry {name!r} ({e.kind} {where!r}) is not a setting devbench makes"
     if not re.fullmatch(setting.value, e.before):
-        return f"entry {e.setting!r}: old value {e.before[:80]!r} is not of its shape ({setting.value})"
+        return f"entry {name!r}: old value {e.before[:80]!r} is not of its shape ({setting.value})"
     return None
 
 
@@ -179,7 +180,7 @@ def allowed_path(path: str, sysfs: str, procfs: str) -> bool:
 def _root(value: Any, where: str, name: str) -> str:
     """A sysfs root ends in /sys and a procfs root in /proc (the real ones, or a test's tree)."""
     if not isinstance(value, str) or not valid_root(value, name):
-        raise JournalError(f"{where}: bad {name} root {value!r} (an absolute path ending in /{name})")
+        raise JournalError(f"{where}: bad {name} root {repr(value)[:200]} (an absolute path ending in /{name})")
     return value
 
 
@@ -189,8 +190,8 @@ def valid_root(value: str, name: str) -> bool:
 
 def _entry(e: Any, where: str) -> Entry:
     if not isinstance(e, dict) or e.get("kind") not in KINDS:
-        raise JournalError(f"{where}: bad entry {e!r}")
+        raise JournalError(f"{where}: bad entry {repr(e)[:200]}")
     entry = Entry(kind=e["kind"], setting=str(e.get("setting", "")), path=str(e.get("path", "")), before=str(e.get("before", "")))
     if entry.kind == "range" and not re.fullmatch(r"\d+ \d+", entry.before):
-        raise JournalError(f"{where}: range entry {entry.setting!r} needs 'MIN MAX' in kHz, has {entry.before!r}")
+        raise JournalError(f"{where}: range entry {entry.setting[:80]!r} needs 'MIN MAX' in kHz, has {entry.before[:80]!r}")
     return entry

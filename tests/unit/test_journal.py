@@ -232,3 +232,13 @@ def test_too_many_entries():
     e = Entry("file", "cpu1 online", "/sys/devices/system/cpu/cpu1/online", "0")
     with pytest.raises(JournalError, match="257 entries"):
         decode(journal(entries=[e] * 257).encode(), WHERE)
+
+
+def test_refusals_are_one_bounded_line_whatever_the_journal_holds():
+    huge = "x\n" * 100_000
+    for bad in (journal(entries=[Entry("file", huge, "/proc/sys/kernel/" + huge, "1")]),
+                journal(entries=[Entry("file", "vm.max_map_count", "/proc/sys/vm/max_map_count", huge)]),
+                journal(root_prefix=(huge,), entries=[])):
+        with pytest.raises(JournalError) as exc:
+            decode(bad.encode(), WHERE)
+        assert "\n" not in str(exc.value) and len(str(exc.value)) < 800
