@@ -11,6 +11,7 @@ from devbench.analysis.model import Effect, Options
 from devbench.analysis.samples import ArmData
 from devbench.stats import paired_log_t
 
+
 def ratio_of_means(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(x, axis=axis) / np.mean(y, axis=axis)
 
@@ -62,7 +63,7 @@ def effect(x: ArmData, y: ArmData, paired_design: bool, options: Options = Optio
     fx_all, fy_all = x.forks, y.forks
     if not (paired_design and alternating):
         p_w, p_m, cd = fork_p_values(fx_all, fy_all, options)
-        return Effect(float((fx_all.mean() / fy_all.mean() - 1.0) * 100.0), None, None, "none", "run", 1,
+        return Effect(float((fx_all.mean() / fy_all.mean() - 1.0) * 100.0), None, None, "none", "arm", 0,
                       "none", None, p_w, p_m, cd, SEQUENTIAL)
     xs, ys = x.only(common), y.only(common)
     ux, uy = xs.batch_means(common), ys.batch_means(common)

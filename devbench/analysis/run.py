@@ -40,8 +40,8 @@ def common_batches(base: ArmData, other: ArmData) -> tuple[int, ...]:
 def pair_row(target: str, scenario: str, arm: str | None, pages: int | None, base: ArmData, other: ArmData,
              paired: bool, options: Options, alternating: bool = True, unit: str = "batch") -> Pending:
     eff = effect(other, base, paired, options, alternating, unit)
-    if eff is not None and eff.design == "paired" and base.forks.size and other.forks.size:
-        common = common_batches(base, other)
+    common = common_batches(base, other)
+    if eff is not None and eff.design == "paired" and common:
         base, other = base.only(common), other.only(common)
     return (target, scenario, arm, pages, describe_arm(base, options), describe_arm(other, options), eff)
 
