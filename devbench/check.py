@@ -30,7 +30,7 @@ from devbench.device.probe import Facts, probe
 from devbench.device.restore import journal_path, read_journal
 from devbench.errors import BuildError, DevbenchError, TargetError
 from devbench.estimate import EarlierRun, earlier_run, estimate_s, format_duration
-from devbench.plan import Invocation, expected_forks, for_emulator, plan
+from devbench.plan import Invocation, expected_forks, for_emulator, invocation_batches, plan
 from devbench.procid import owner_from
 from devbench.targets import open_target
 from devbench.targets.base import Target, close_quietly
@@ -222,7 +222,7 @@ def _estimate(name: str, bench: BenchmarkConfig, invocations: list[Invocation],
                       "(a run shows an ETA once it has timed a batch)"
     by_pages: dict[int, int] = {}
     for inv in invocations:
-        n = (expected_forks(bench, inv.args) + bench.warmup * bench.batches) * len(inv.arms)
+        n = (expected_forks(bench, inv.args) + bench.warmup * invocation_batches(bench, inv.args)) * len(inv.arms)
         by_pages[inv.scenario.pages] = by_pages.get(inv.scenario.pages, 0) + n
     seconds = estimate_s(prev, bench.vmas, by_pages)
     if seconds is None:

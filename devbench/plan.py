@@ -111,6 +111,12 @@ def expected_forks(bench: BenchmarkConfig, args: tuple[str, ...]) -> int:
     return sum(batch_sizes(forks, batches)[int(opt.get("--first-batch", 0)):])
 
 
+def invocation_batches(bench: BenchmarkConfig, args: tuple[str, ...]) -> int:
+    """Batches per arm that one payload invocation with these args runs (each with its warm-up)."""
+    opt = dict(zip(args, args[1:]))
+    return int(opt.get("--batches", bench.batches)) - int(opt.get("--first-batch", 0))
+
+
 def batch_sizes(forks: int, batches: int) -> list[int]:
     """How the payload splits forks over batches: the first forks % batches get one more."""
     base, extra = divmod(forks, batches)

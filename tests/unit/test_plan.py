@@ -1,7 +1,8 @@
 import pytest
 
 from devbench.config import BenchmarkConfig, Scenario
-from devbench.plan import ARMS, arm_order, batch_sizes, expected_forks, payload_args, plan, required_map_count, resumed
+from devbench.plan import (ARMS, arm_order, batch_sizes, expected_forks, invocation_batches, payload_args, plan,
+                           required_map_count, resumed)
 
 BENCH = BenchmarkConfig(vmas=100, forks=10, batches=3, warmup=2, scenarios=(Scenario("a", 0), Scenario("b", 10)))
 
@@ -75,3 +76,11 @@ def test_placebo_is_passed_to_the_payload():
     assert "--placebo" not in payload_args(BENCH, BENCH.scenarios[0], "both")
     aa = BenchmarkConfig(**{**BENCH.__dict__, "placebo": True})
     assert payload_args(aa, aa.scenarios[0], "both")[-1] == "--placebo"
+
+
+def test_an_invocation_counts_its_own_batches():
+    sep = plan(BenchmarkConfig(**{**BENCH.__dict__, "mode": "separate"}))
+    assert [invocation_batches(BENCH, i.args) for i in sep[:6]] == [1] * 6  # one batch per separate process
+    [inter, _] = plan(BENCH)
+    assert invocation_batches(BENCH, inter.args) == 3
+    assert invocation_batches(BENCH, payload_args(BENCH, BENCH.scenarios[0], "both", 2)) == 1  # resumed from batch 2
