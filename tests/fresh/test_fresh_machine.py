@@ -59,3 +59,43 @@ def test_fresh_machine_names_a_missing_package() -> None:
     assert "not installed: arch-test" in run.output, _show(run)
     assert "install arch-test for foreign architecture support" in run.output, _show(run)
     assert "missing packages: arch-test" in run.output, _show(run)
+
+
+# A user, not root: without sudo each command says in one line what needs root; with sudo the
+# apt step goes through it. Users are written into /etc/passwd by hand (the clean root has no
+# useradd), commands run as them with setpriv (util-linux, Essential).
+AS_USER = r"""
+set -u
+as() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups env HOME="/home/u$u" "$@"; }
+for u in 1001 1002; do
+  echo "u$u:x:$u:$u::/home/u$u:/bin/bash" >> /etc/passwd; echo "u$u:x:$u:" >> /etc/group
+  echo "u$u:*:19000:0:99999:7:::" >> /etc/shadow   # PAM's account check (sudo) needs an entry
+  mkdir -p "/home/u$u"; cp -a /root/devbench "/home/u$u/devbench"; chown -R "$u:$u" "/home/u$u"
+done
+dpkg -r --force-depends bc >/dev/null 2>&1    # a listed package goes missing
+echo "== no sudo: apt"
+( cd /home/u1001/devbench && as 1001 bash scripts/dev apt ); echo "== exit $?"
+echo "== no sudo: test"
+( cd /home/u1001/devbench && as 1001 bash scripts/dev test ); echo "== exit $?"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sudo >/dev/null || exit 3
+echo "127.0.1.1 $(hostname)" >> /etc/hosts   # sudo looks its host up
+echo 'u1002 ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/u1002; chmod 0440 /etc/sudoers.d/u1002
+echo "== sudo: apt"
+( cd /home/u1002/devbench && as 1002 bash scripts/dev apt ); echo "== exit $?"
+dpkg-query -W -f='== bc ${Status}\n' bc
+"""
+
+
+def test_fresh_machine_as_a_user_with_and_without_sudo() -> None:
+    run = freshroot.run_setup(["bash", "-c", AS_USER], timeout=600)
+    out = run.output
+    assert run.rc == 0, _show(run)
+
+    def section(name: str) -> str:
+        return out.split(f"== {name}\n", 1)[1].split("== exit", 1)[0]
+
+    assert "need root for: apt-get update -q (run as root, or install sudo)" in section("no sudo: apt"), _show(run)
+    assert "== exit 1\n== no sudo: test" in out, _show(run)
+    assert "need root for: scripts/dev test (the lab's network namespaces)" in section("no sudo: test"), _show(run)
+    assert "installing Debian packages: bc" in section("sudo: apt"), _show(run)
+    assert "== exit 0\n== bc install ok installed" in out, _show(run)
