@@ -17,7 +17,7 @@ from scipy import stats
 from devbench.analysis.samples import group
 from tests import calibrate as cal
 
-QUICK_TRIALS, QUICK_POWER = 60, 8
+QUICK_TRIALS, QUICK_POWER = 100, 10
 NO_VERDICT_TRIALS = 4
 
 
