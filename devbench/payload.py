@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -107,24 +110,39 @@ def build(abi: str, build_cfg: BuildConfig, *, cache: Path | None = None) -> Pay
     binary = folder / f"forkbench-{abi}"
     if not binary.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            out = Path(tmp) / binary.name
-            cmd = compile_command(build_cfg, abi, out, src)
-            env = dict(os.environ)
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-            except FileNotFoundError:
-                raise BuildError(abi, ident, f"compiler {cmd[0]} not found") from None
-            except subprocess.TimeoutExpired:
-                raise BuildError(abi, ident, "the compiler ran for more than 15 minutes") from None
-            if proc.returncode != 0 or not out.exists():
-                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                raise BuildError(abi, ident, f"compiler failed (exit {proc.returncode}): {last}", proc.stderr)
-            os.replace(out, binary)  # atomic: a cached binary is always complete
+        with _locked(folder):  # a second build of the same key (the run's prefetch) waits for it
+            if not binary.exists():
+                _compile(build_cfg, abi, src, binary, ident)
     digest = hashlib.sha256(binary.read_bytes()).hexdigest()
     if build_cfg.defines:  # results.json records the compiler: a test build says it is one
         ident += " (test build: " + " ".join(f"-D{name}" for name in build_cfg.defines) + ")"
     return Payload(path=binary, abi=abi, compiler=ident, sha256=digest)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """The cache entry's lock: a build of the same payload in another thread or process waits
+    and then finds the binary (a QEMU target's early build, see targets/qemu.py)."""
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _compile(build_cfg: BuildConfig, abi: str, src: Path, binary: Path, ident: str) -> None:
+    with tempfile.TemporaryDirectory(dir=binary.parent) as tmp:
+        out = Path(tmp) / binary.name
+        cmd = compile_command(build_cfg, abi, out, src)
+        env = dict(os.environ)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+        except FileNotFoundError:
+            raise BuildError(abi, ident, f"compiler {cmd[0]} not found") from None
+        except subprocess.TimeoutExpired:
+            raise BuildError(abi, ident, "the compiler ran for more than 15 minutes") from None
+        if proc.returncode != 0 or not out.exists():
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise BuildError(abi, ident, f"compiler failed (exit {proc.returncode}): {last}", proc.stderr)
+        os.replace(out, binary)  # atomic: a cached binary is always complete
 
 
 # Run the payload only if its bytes are still the ones pushed: $1 is the payload, named

@@ -203,7 +203,8 @@ def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: P
     lock_left: DeviceLock | None = None  # not released (the connection was lost): released on reconnect
     try:
         progress.step(name, "connecting")
-        target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text))
+        target = open_target(tcfg, store.path.parent, lambda text: progress.step(name, text),
+                             prebuild=lambda abi: build(abi, cfg.build))
         cancel.register(name, target)
         cancel.check()
         step = "work folder"

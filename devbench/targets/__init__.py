@@ -9,8 +9,13 @@ from devbench.config import TargetConfig
 from devbench.targets.base import CommandResult, Target, shell_line
 
 
-def open_target(cfg: TargetConfig, run_dir: Path | None = None, step: Callable[[str], None] | None = None) -> Target:
-    """Connect to (or boot) a configured target. Raises TargetError naming the device and step."""
+def open_target(cfg: TargetConfig, run_dir: Path | None = None, step: Callable[[str], None] | None = None,
+                prebuild: Callable[[str], object] | None = None) -> Target:
+    """Connect to (or boot) a configured target. Raises TargetError naming the device and step.
+
+    ``prebuild(abi)``: builds the payload; a target that knows its ABI before it is up (a QEMU
+    guest) calls it while it builds its kernel and image (its errors are left for the run's
+    own build after the probe to report)."""
     if cfg.kind == "adb" and cfg.options.via:  # type: ignore[union-attr]
         from devbench.targets.labhost import LabHostAdbTarget
 
@@ -26,7 +31,7 @@ def open_target(cfg: TargetConfig, run_dir: Path | None = None, step: Callable[[
     if cfg.kind == "qemu":
         from devbench.targets.qemu import QemuTarget
 
-        return QemuTarget(cfg.name, cfg.options, run_dir or Path("."), step)  # type: ignore[arg-type]
+        return QemuTarget(cfg.name, cfg.options, run_dir or Path("."), step, prebuild)  # type: ignore[arg-type]
     if cfg.kind == "emulator":
         from devbench.targets.emulator import EmulatorTarget
 

@@ -77,10 +77,23 @@ def clock_note(options: QemuOptions) -> str:
             + (" (software emulation, TCG)" if options.accel != "kvm" else "") + " and are not device timings")
 
 
+# the payload ABI of a guest arch (what the probe reports as the device's ABI)
+GUEST_ABIS = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+def _quietly(fn: Callable[[str], object], arg: str) -> None:
+    """An early build: a failure is raised again, to a caller, by the run's own build."""
+    try:
+        fn(arg)
+    except Exception:  # noqa: BLE001
+        pass
+
+
 class QemuTarget(AdbBacked):
     transport = "qemu"
 
-    def __init__(self, name: str, options: QemuOptions, run_dir: Path, step: StepCallback | None = None):
+    def __init__(self, name: str, options: QemuOptions, run_dir: Path, step: StepCallback | None = None,
+                 prebuild: Callable[[str], object] | None = None):
         from devbench.qemu.image import guest_image
         from devbench.qemu.machine import QemuMachine, QemuSpec
 
@@ -88,11 +101,14 @@ class QemuTarget(AdbBacked):
         self.name = name
         self.options = options
         self.workdir = options.workdir
-        # The guest image (mmdebstrap: mostly downloads and dpkg) is made while the kernel builds
-        # (compiling): on a fresh machine the two overlap instead of adding up.
+        # The guest image (mmdebstrap: mostly downloads and dpkg) and the payload (a first zig
+        # build of an ABI compiles musl: ~40 s) are made while the kernel builds (compiling): on a
+        # fresh machine they overlap instead of adding up. Leaving the pool waits for both.
         step(f"building or reusing the {options.arch} guest image")
-        with ThreadPoolExecutor(1, thread_name_prefix="guest-image") as pool:
+        with ThreadPoolExecutor(2, thread_name_prefix="guest-image") as pool:
             image_job = pool.submit(guest_image, options.arch)
+            if prebuild is not None:
+                pool.submit(_quietly, prebuild, GUEST_ABIS[options.arch])
             self.kernel, self.initrd = resolve_boot(name, options, step)
             try:
                 image = image_job.result()

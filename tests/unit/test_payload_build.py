@@ -55,3 +55,26 @@ def test_a_test_build_gets_its_defines_its_own_cache_entry_and_says_so(tmp_path)
     out = subprocess.run([str(test.path), "--vmas", "4", "--pages", "0", "--name-length", "9", "--forks", "1",
                           "--arm", "unnamed"], capture_output=True, text=True, timeout=30)
     assert '"test_build":true' in out.stdout.splitlines()[0]
+
+
+def test_two_builds_of_one_payload_at_once_compile_it_once(tmp_path):
+    """A QEMU target builds the payload early, beside its kernel; the run's own build after the
+    probe may start while that one still compiles: it waits for it (the cache entry's lock)
+    and finds the binary, instead of compiling a second time."""
+    import threading
+
+    calls = tmp_path / "calls"
+    cc = tmp_path / "slowcc"
+    # counts compiles (not `--version`, the compiler's identity), each slow enough to overlap
+    cc.write_text(f'#!/bin/sh\ncase " $* " in *" -o "*) echo x >> {calls}; sleep 1;; esac\nexec cc "$@"\n')
+    cc.chmod(0o755)
+    cfg = BuildConfig(compiler="cc", cc=str(cc))
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(build("x86_64", cfg, cache=tmp_path / "cache")))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 2 and got[0] == got[1]
+    assert calls.read_text().count("x") == 1
