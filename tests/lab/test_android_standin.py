@@ -38,7 +38,7 @@ def emulator_standin(tmp_path, adb_server, adb_device_serial):
         t.close()
 
 
-@pytest.mark.parametrize("on_emulator,expected", [("smoke", 50), ("full", 60)])
+@pytest.mark.parametrize("on_emulator,expected", [("smoke", 100), ("full", 120)])  # smoke: plan.EMULATOR_SMOKE
 def test_emulator_is_detected_warned_and_run_small(tmp_path, devbench_cmd, adb_server, emulator_standin, on_emulator, expected):
     cfg = tmp_path / "emu.yaml"
     cfg.write_text(f"""\
@@ -47,8 +47,8 @@ targets:
   - {{name: emu, adb: {{serial: "{emulator_standin}", server_port: {adb_server.port}}}}}
 benchmark:
   vmas: 512
-  forks: 60
-  batches: 6
+  forks: 120
+  batches: 12
   warmup: 3
   on_emulator: {on_emulator}
   scenarios:

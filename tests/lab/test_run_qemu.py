@@ -31,7 +31,7 @@ def out_dir(tmp_path):
 
 
 def write_config(tmp_path, out_dir, adb_server, qemu: str, scenarios=("unpopulated:0", "1 page:1", "10 pages:10"),
-                 vmas=8192, forks=20, batches=2):
+                 vmas=8192, forks=20, batches=5):  # 5: the fewest paired batches that get a verdict
     sc = "\n".join(f"    - {{name: {s.split(':')[0]}, pages: {s.split(':')[1]}}}" for s in scenarios)
     cfg = tmp_path / "qemu.yaml"
     cfg.write_text(f"""\

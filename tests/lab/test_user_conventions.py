@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import adbutils
@@ -171,3 +172,49 @@ def test_adaptive_progress_total_is_the_forks_taken(tmp_path, devbench_cmd, adb_
     counts = [tuple(map(int, m.groups())) for m in re.finditer(r"\+\d+ forks \((\d+)/(\d+)", res.stderr)]
     assert counts[-1] == (taken, taken), counts
     assert all(total <= 2 * 60 for _, total in counts)  # never max_forks x scenarios x 2 + more than what runs
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _adb_servers_on(port: int) -> list[int]:
+    """PIDs of adb servers listening on this port (`adb -L tcp:PORT fork-server ...`)."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"adb" and any(a.endswith(f"tcp:{port}".encode()) for a in argv):
+            pids.append(int(pid))
+    return pids
+
+
+def test_no_server_on_the_environments_port_is_started_as_adb_does(tmp_path, devbench_cmd, adb_device_serial):
+    """As on a fresh machine whose environment names a port (ANDROID_ADB_SERVER_PORT) with no
+    server on it yet: adb starts one there, and so does devbench (adbutils runs `adb
+    start-server`, which honours the variable). The server it started is ended by PID."""
+    port = _free_port()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = _env(ANDROID_ADB_SERVER_PORT=str(port), HOME=str(home), ANDROID_USER_HOME=str(home / ".android"),
+               ADB_MDNS="0", ADB_EMU="0")
+    try:
+        res = runs.run([*devbench_cmd, "check", str(_config(tmp_path, f'{{connect: "{adb_device_serial}"}}')),
+                        "--no-build"], capture_output=True, text=True, timeout=300, env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert f"adb_server 127.0.0.1:{port}" in res.stdout
+        assert _adb_servers_on(port), "no adb server was started on the environment's port"
+    finally:
+        for pid in _adb_servers_on(port):
+            os.kill(pid, 15)
+        for _ in range(50):
+            if not _adb_servers_on(port):
+                break
+            time.sleep(0.1)
+    assert _adb_servers_on(port) == []

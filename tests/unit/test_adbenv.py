@@ -102,3 +102,12 @@ def test_serials_in_messages_are_shown_not_obeyed() -> None:
         pick_serial({"a\x1b[2J": "device", "b": "device"}, {}, "s")
     assert "\x1b" not in str(e.value) and "a\\x1b[2J, b" in str(e.value)
     assert pick_serial({"a\x1b": "device"}, {}, "s") == ("a\x1b", "the only device attached")  # the serial itself, as the server has it
+
+
+def test_a_missing_local_server_is_started_on_the_port_adb_would_start_it_on():
+    from devbench.targets.adb import _start_server_port
+
+    assert _start_server_port({}) == 5037
+    assert _start_server_port({"ANDROID_ADB_SERVER_PORT": "41234"}) == 41234
+    assert _start_server_port({"ANDROID_ADB_SERVER_PORT": "x"}) is None
+    assert _start_server_port({"ANDROID_ADB_SERVER_PORT": "70000"}) is None
