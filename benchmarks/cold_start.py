@@ -44,7 +44,8 @@ done
 
 PHASES = (("apt (kernel's packages)", r"dev: installing Debian packages: python3 linux-source"),
           ("kernel build started", r"feature kernel: in the background"),
-          ("apt (the rest)", r"dev: installing Debian packages"),
+          ("apt (the rest)", r"dev: installing Debian packages: python3-venv"),
+          ("kernel ready, guest booted", r"devbench: warning: .*instruction counting"),
           ("venv", r"dev: creating "),
           ("run started", r"devbench: run "),
           ("results", r"devbench: results "))
