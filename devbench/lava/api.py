@@ -24,36 +24,30 @@ class LavaApiError(Exception):
         self.code = code
 
 
-class _Transport(xmlrpc.client.Transport):
+class _AuthTimeout:
+    """The token in a header (never in the URL) and a bounded time per call, for both schemes."""
+
     def __init__(self, auth: str, timeout: float) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[call-arg]
         self._auth = auth
         self._timeout = timeout
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        conn = super().make_connection(host)
+        conn = super().make_connection(host)  # type: ignore[misc]
         conn.timeout = self._timeout
         return conn
 
     def send_headers(self, connection: http.client.HTTPConnection, headers: Any) -> None:
         connection.putheader("Authorization", self._auth)
-        super().send_headers(connection, headers)
+        super().send_headers(connection, headers)  # type: ignore[misc]
 
 
-class _SafeTransport(xmlrpc.client.SafeTransport):
-    def __init__(self, auth: str, timeout: float) -> None:
-        super().__init__()
-        self._auth = auth
-        self._timeout = timeout
+class _Transport(_AuthTimeout, xmlrpc.client.Transport):
+    pass
 
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        conn = super().make_connection(host)
-        conn.timeout = self._timeout
-        return conn
 
-    def send_headers(self, connection: http.client.HTTPConnection, headers: Any) -> None:
-        connection.putheader("Authorization", self._auth)
-        super().send_headers(connection, headers)
+class _SafeTransport(_AuthTimeout, xmlrpc.client.SafeTransport):
+    pass
 
 
 @dataclass(frozen=True)
