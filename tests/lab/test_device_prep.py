@@ -271,8 +271,8 @@ def test_connection_lost_during_restore_is_restored_on_reconnect(tmp_path, adb_s
     real_open, real_restore = runner.open_target, Tuner.restore
     opened = []
 
-    def open_target(tcfg, run_dir, step):
-        opened.append(real_open(tcfg, run_dir, step))
+    def open_target(tcfg, run_dir, step, **kw):
+        opened.append(real_open(tcfg, run_dir, step, **kw))
         return DroppingTarget(opened[-1]) if len(opened) == 1 else opened[-1]
 
     def restore(self):

@@ -49,8 +49,8 @@ targets:
   - {{name: avd, emulator: {{avd: test_avd, sdk: {sdk}, boot_timeout_s: 60, server_port: {adb_server.port}}}}}
 benchmark:
   vmas: 256
-  forks: 100
-  batches: 10
+  forks: 200
+  batches: 20
   scenarios:
     - {{name: unpopulated, pages: 0}}
 """
@@ -72,7 +72,7 @@ def test_emulator_target_starts_runs_and_stops_the_standin(tmp_path, devbench_cm
     t = data["targets"][0]
     assert t["transport"] == "emulator" and t["facts"]["android"] is True
     assert any("emulator timings are not device timings" in w for w in t["warnings"])
-    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 50  # smoke defaults
+    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 100  # smoke: plan.EMULATOR_SMOKE
     assert (run_dir / "emulator-avd.log").read_text().startswith("stand-in emulator for AVD test_avd")
     pid = int(pidfile.read_text())
     assert not Path(f"/proc/{pid}").exists(), "the emulator outlived the run"

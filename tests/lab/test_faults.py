@@ -282,7 +282,7 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
         assert killed, "nothing to kill: the cut did not happen"
         return real_restore(self)
 
-    def open_target(tcfg, run_dir, step):
+    def open_target(tcfg, run_dir, step, **kw):
         if killed and transport == "adb" and not device_pids(own_device, "adbd"):
             back = ssh_of(own_device)  # the device comes back when devbench tries again
             try:
@@ -292,7 +292,7 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
                 back.close()
             own_device.wait_ready(30)
         opened.append("after the cut" if killed else "first")
-        return real_open(tcfg, run_dir, step)
+        return real_open(tcfg, run_dir, step, **kw)
 
     monkeypatch.setattr(runner, "open_target", open_target)
     monkeypatch.setattr(Tuner, "restore", restore)
