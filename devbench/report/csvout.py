@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from devbench.analysis import ArmStats, Row
 from devbench.stats import regression_pct
@@ -16,7 +16,14 @@ EFFECT_FIELDS = ("change_pct", "ci_low_pct", "ci_high_pct", "design", "unit", "u
 
 def header(names: Sequence[str]) -> list[str]:
     arm = [f"{k}{'' if k in ('n', 'batches') else '_ms'}" for k in ARM_FIELDS] + ["outliers", "drift_pct", "first_batch_pct"]
-    return ["target", "scenario", "arm", "pages", *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS]
+    return ["target", "scenario", "arm", "pages", *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS,
+            "warnings"]
+
+
+def target_warnings(data: Mapping[str, Any]) -> dict[str, str]:
+    """Each target's warnings, as one cell (" | " between them), for every line of that target."""
+    return {str(t.get("name")): " | ".join(str(w) for w in t.get("warnings") or [])
+            for t in data.get("targets") or [] if isinstance(t, dict)}
 
 
 def _arm(prefix: str, arm: ArmStats | None) -> dict[str, Any]:
@@ -38,10 +45,13 @@ def line(row: Row, names: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def render_csv(rows: Iterable[Row], names: Sequence[str] = ("unnamed", "named")) -> str:
+def render_csv(rows: Iterable[Row], names: Sequence[str] = ("unnamed", "named"),
+               warnings: Mapping[str, str] | None = None) -> str:
+    """``warnings``: target -> its warnings cell (a run's, see target_warnings; empty for compare)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=header(names), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in line(row, names).items()})
+        cells = {**line(row, names), "warnings": (warnings or {}).get(row.target, "")}
+        writer.writerow({k: ("" if v is None else v) for k, v in cells.items()})
     return buf.getvalue()

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from devbench.analysis import Analysis, Comparison
-from devbench.report.csvout import render_csv
+from devbench.report.csvout import render_csv, target_warnings
 from devbench.report.summary import compare_summary, run_summary
 from devbench.report.table import render_compare_text, render_text
 
@@ -18,7 +18,7 @@ def run_output(data: dict[str, Any], analysis: Analysis, fmt: str, fail_on_regre
     if fmt == "json":
         return json.dumps(run_summary(data, analysis, fail_on_regression), indent=1) + "\n"
     if fmt == "csv":
-        return render_csv(analysis.rows())
+        return render_csv(analysis.rows(), warnings=target_warnings(data))
     return render_text(data, markdown=fmt == "markdown", analysis=analysis)
 
 

@@ -5,6 +5,8 @@ The lab's devices have no cpufreq, so every run on them carries "cpufreq not ava
 frequency not locked": a real warning from a real probe, not one written into a file.
 """
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -87,6 +89,9 @@ def test_strict_run_fails_with_its_own_exit_code_and_warnings_reach_every_output
     rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", "json"], capture_output=True, text=True, timeout=300)
     [target] = json.loads(rep.stdout)["targets"]
     assert {"message": WARNING, "breaks": ["clocks_locked"]} in target["warnings"]
+    rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", "csv"], capture_output=True, text=True, timeout=300)
+    rows = list(csv.DictReader(io.StringIO(rep.stdout)))
+    assert rows and all(WARNING in r["warnings"].split(" | ") for r in rows), rep.stdout + rep.stderr
     rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", "html"], capture_output=True, text=True, timeout=300)
     assert rep.returncode == 0, rep.stderr
     html = (run_dir / "report.html").read_text()

@@ -87,6 +87,9 @@ def test_csv_has_one_line_per_target_and_scenario():
     assert float(first["unnamed_mean_ms"]) == pytest.approx(a.rows()[0].base.mean)
     assert float(first["ci_low_pct"]) > 5 and first["verdict"] == "slower" and first["design"] == "paired"
     assert int(first["unnamed_n"]) == 1000 and first["arm"] == ""
+    d["targets"][0]["warnings"] = ["clocks not locked: device.cpufreq is not set", "thermal throttling seen"]
+    rows = list(csv.DictReader(io.StringIO(run_output(d, analyze(d), "csv"))))
+    assert {r["warnings"] for r in rows} == {"clocks not locked: device.cpufreq is not set | thermal throttling seen"}
 
 
 def test_json_summary_for_ci():
