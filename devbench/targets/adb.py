@@ -11,24 +11,17 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import adbutils
 
 from devbench.config import AdbOptions
 from devbench.errors import TargetError
-from devbench.targets.adbenv import NoDevice, pick_serial
+from devbench.targets.adbenv import NoDevice, pick_serial, start_server_port
 from devbench.targets.base import CommandResult, LineCallback, LineSplitter, shell_line
 
 _EXIT_MARK = "__devbench_exit="
 _ADB_ERRORS = (adbutils.AdbError, adbutils.AdbTimeout, OSError, EOFError)
-
-
-def _start_server_port(env: Mapping[str, str]) -> int | None:
-    """The port `adb start-server` starts a local server on: $ANDROID_ADB_SERVER_PORT, else 5037
-    (None when that variable is not a port: adb would refuse it)."""
-    value = env.get("ANDROID_ADB_SERVER_PORT", "5037")
-    return int(value) if value.isdigit() and 0 < int(value) < 65536 else None
 
 
 class AdbTarget:
@@ -79,7 +72,7 @@ class AdbTarget:
             with socket.create_connection((host, port), timeout=3):
                 return
         except OSError as exc:
-            if host in ("127.0.0.1", "localhost") and port == _start_server_port(os.environ):
+            if host in ("127.0.0.1", "localhost") and port == start_server_port(os.environ):
                 return  # adbutils runs `adb start-server`, which starts it there, as adb does
             raise TargetError(self.name, "connect", f"no adb server at {host}:{port} ({exc.strerror or exc})") from None
 

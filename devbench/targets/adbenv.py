@@ -82,6 +82,15 @@ def server_address(host: str | None, port: int | None, environ: Mapping[str, str
     return ServerAddress(host or DEFAULT_HOST, port or DEFAULT_PORT, "+".join(sources) or "default")
 
 
+def start_server_port(environ: Mapping[str, str]) -> int | None:
+    """The port `adb start-server` starts a local server on: $ANDROID_ADB_SERVER_PORT, else
+    5037 (None when that variable is not a port: adb would refuse it)."""
+    try:
+        return _port("ANDROID_ADB_SERVER_PORT", environ.get("ANDROID_ADB_SERVER_PORT") or str(DEFAULT_PORT))
+    except AdbEnvError:
+        return None
+
+
 class NoDevice(LookupError):
     """No device could be chosen for a target that names none; the message says why."""
 

@@ -105,9 +105,9 @@ def test_serials_in_messages_are_shown_not_obeyed() -> None:
 
 
 def test_a_missing_local_server_is_started_on_the_port_adb_would_start_it_on():
-    from devbench.targets.adb import _start_server_port
+    from devbench.targets.adbenv import start_server_port
 
-    assert _start_server_port({}) == 5037
-    assert _start_server_port({"ANDROID_ADB_SERVER_PORT": "41234"}) == 41234
-    assert _start_server_port({"ANDROID_ADB_SERVER_PORT": "x"}) is None
-    assert _start_server_port({"ANDROID_ADB_SERVER_PORT": "70000"}) is None
+    assert start_server_port({}) == 5037
+    assert start_server_port({"ANDROID_ADB_SERVER_PORT": "41234"}) == 41234
+    assert start_server_port({"ANDROID_ADB_SERVER_PORT": "x"}) is None
+    assert start_server_port({"ANDROID_ADB_SERVER_PORT": "70000"}) is None
