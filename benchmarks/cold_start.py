@@ -19,7 +19,6 @@ import argparse
 import re
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import figure  # noqa: E402
+from devbench.lab.adbserver import free_port  # noqa: E402
 from tests.fresh import freshroot  # noqa: E402
 
 # each line gets the seconds since the start in front (date is in coreutils, Essential)
@@ -49,12 +49,6 @@ PHASES = (("apt (kernel's packages)", r"dev: installing Debian packages: python3
           ("venv", r"dev: creating "),
           ("run started", r"devbench: run "),
           ("results", r"devbench: results "))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parse(log: str) -> list[tuple[float, str]]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import adbutils
 import pytest
 
+from devbench.lab.adbserver import free_port
 from tests.lab import runs
 from tests.standins import android_device as standin
 
@@ -174,14 +175,6 @@ def test_adaptive_progress_total_is_the_forks_taken(tmp_path, devbench_cmd, adb_
     assert all(total <= 2 * 60 for _, total in counts)  # never max_forks x scenarios x 2 + more than what runs
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _adb_servers_on(port: int) -> list[int]:
     """PIDs of adb servers listening on this port (`adb -L tcp:PORT fork-server ...`)."""
     pids = []
@@ -199,7 +192,7 @@ def test_no_server_on_the_environments_port_is_started_as_adb_does(tmp_path, dev
     """As on a fresh machine whose environment names a port (ANDROID_ADB_SERVER_PORT) with no
     server on it yet: adb starts one there, and so does devbench (adbutils runs `adb
     start-server`, which honours the variable). The server it started is ended by PID."""
-    port = _free_port()
+    port = free_port()
     home = tmp_path / "home"
     home.mkdir()
     env = _env(ANDROID_ADB_SERVER_PORT=str(port), HOME=str(home), ANDROID_USER_HOME=str(home / ".android"),

@@ -23,7 +23,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from devbench.lab.adbserver import free_port
 from devbench.lab.errors import LabError
 from devbench.lab.lava.guest import PROMPT, SuperminKernel, guest_image, lava_cache_root, supermin_kernel
 from devbench.procid import ProcId, identify, is_running
@@ -104,7 +104,7 @@ def up(say: Say = lambda s: None, state: Path | None = None) -> LavaLab:
     running = all(_alive(data, n) for n in SERVICES)
     if not running:
         _stop_services(st, data)
-        data = {**data, "port": _free_port(), "files_port": _free_port()}
+        data = {**data, "port": free_port(), "files_port": free_port()}
         _start_services(st, data, www, say)
     lab = _lab(st, data)
     _wait_api(lab.url, 120, st)
@@ -371,12 +371,6 @@ def _running(rec: dict) -> bool:
 def _alive(data: dict, name: str) -> bool:
     rec = data.get(name)
     return bool(rec) and _running(rec)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(cmd: list[str], step: str, timeout: float = 120, log: Path | None = None) -> subprocess.CompletedProcess[str]:
