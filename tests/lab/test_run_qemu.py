@@ -151,12 +151,12 @@ def test_sigterm_mid_run_shuts_qemu_down(tmp_path, out_dir, devbench_cmd, adb_se
     assert data["run"]["status"] == "interrupted" and data["samples"]
 
 
-def test_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cost(tmp_path, out_dir, devbench_cmd, adb_server):
-    """On the instruction-counting guest (clock: icount): an A/A run (benchmark.placebo: both arms
-    unnamed) has a CI around 0, and the real comparison, run twice back to back, gives CIs
-    above 0 that agree (the quick start's claim). 16384 VMAs, unpopulated, 10 batches of 2 forks."""
-    qemu = "arch: x86_64, kernel: feature, memory_mb: 2048, clock: icount"
-    rows = {}
+def icount_runs(tmp_path, out_dir, adb_server, devbench_cmd, qemu):
+    """An A/A run (benchmark.placebo) and the real comparison twice, back to back, on one guest
+    config: {label: (summary row, results)} for "aa", "first", "second" (16384 VMAs,
+    unpopulated, 10 batches of 2 forks per arm). Each run must succeed and carry the icount
+    warning, and only the A/A run the A/A one."""
+    out = {}
     for label, extra in (("aa", "  placebo: true\n"), ("first", ""), ("second", "")):
         d = out_dir / label
         cfg = write_config(tmp_path, d, adb_server, qemu, scenarios=("unpopulated:0",), vmas=16384, forks=20,
@@ -165,17 +165,30 @@ def test_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cost(tmp_
         res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=900)
         _, data = results(d)
         assert res.returncode == 0, (res.stderr, data["errors"])
-        [row] = data["summary"]
-        rows[label] = row
         t = data["targets"][0]
         assert any("instruction counting" in w for w in t["warnings"]), t["warnings"]
         assert any("A/A run" in w for w in t["warnings"]) == (label == "aa")
+        [row] = data["summary"]
+        out[label] = (row, data)
+    return out
+
+
+def assert_aa_none_and_feature_twice_the_same(rows):
+    """A/A: a CI around 0, "no difference"; the two real runs: CIs above 0 that overlap, one verdict."""
     lo, hi = rows["aa"]["regression_ci_pct"]
     assert lo <= 0 <= hi and rows["aa"]["verdict"] == "no difference", rows["aa"]
     a, b = rows["first"]["regression_ci_pct"], rows["second"]["regression_ci_pct"]
     assert a[0] <= b[1] and b[0] <= a[1], (a, b)  # the two runs' CIs overlap
     assert a[0] > 0 and b[0] > 0, (a, b)  # names cost instructions on the fork path
     assert rows["first"]["verdict"] == rows["second"]["verdict"], (rows["first"], rows["second"])
+
+
+def test_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cost(tmp_path, out_dir, devbench_cmd, adb_server):
+    """On the instruction-counting guest (clock: icount): an A/A run (benchmark.placebo: both arms
+    unnamed) has a CI around 0, and the real comparison, run twice back to back, gives CIs
+    above 0 that agree (the quick start's claim). 16384 VMAs, unpopulated, 10 batches of 2 forks."""
+    runs_ = icount_runs(tmp_path, out_dir, adb_server, devbench_cmd, "arch: x86_64, kernel: feature, memory_mb: 2048, clock: icount")
+    assert_aa_none_and_feature_twice_the_same({label: row for label, (row, _) in runs_.items()})
 
 
 def test_arm64_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cost(tmp_path, out_dir, devbench_cmd,
@@ -186,20 +199,12 @@ def test_arm64_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cos
     Measured: sd/mean of forks 0.02-0.04%, unnamed means of 5 boots within 0.07%, +1.64% [+1.62%,
     +1.67%] each time. With 2 vCPUs the other vCPU's instructions count too: sd/mean 0.04-0.75% and
     boots at two levels (13.3 or 14.0 ms) in 7 runs: cpus: 1 here."""
-    qemu = "arch: arm64, kernel: feature, memory_mb: 2048, cpus: 1, clock: icount"
+    runs_ = icount_runs(tmp_path, out_dir, adb_server, devbench_cmd,
+                        "arch: arm64, kernel: feature, memory_mb: 2048, cpus: 1, clock: icount")
     rows, means = {}, {}
-    for label, extra in (("aa", "  placebo: true\n"), ("first", ""), ("second", "")):
-        d = out_dir / label
-        cfg = write_config(tmp_path, d, adb_server, qemu, scenarios=("unpopulated:0",), vmas=16384, forks=20,
-                           batches=10)
-        cfg.write_text(cfg.read_text().replace("benchmark:\n", "benchmark:\n" + extra))
-        res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=900)
-        _, data = results(d)
-        assert res.returncode == 0, (res.stderr, data["errors"])
+    for label, (row, data) in runs_.items():
         t = data["targets"][0]
         assert t["facts"]["machine"] == "aarch64", t["facts"]
-        assert any("instruction counting" in w for w in t["warnings"]), t["warnings"]
-        [row] = data["summary"]
         rows[label] = row
         for arm in ("unnamed", "named"):  # near-deterministic: sd under 0.3% of the mean
             forks = [x for s in data["samples"] if s["arm"] == arm for x in s["fork_ns"]]
@@ -207,12 +212,8 @@ def test_arm64_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cos
             sd = (sum((x - mean) ** 2 for x in forks) / (len(forks) - 1)) ** 0.5
             assert len(forks) == 20 and sd / mean < 0.003, (label, arm, sd / mean)
             means[label, arm] = mean
-    lo, hi = rows["aa"]["regression_ci_pct"]
-    assert lo <= 0 <= hi and rows["aa"]["verdict"] == "no difference", rows["aa"]
-    a, b = rows["first"]["regression_ci_pct"], rows["second"]["regression_ci_pct"]
-    assert a[0] <= b[1] and b[0] <= a[1], (a, b)
-    assert a[0] > 0 and b[0] > 0, (a, b)
-    assert rows["first"]["verdict"] == rows["second"]["verdict"] == "slower", (rows["first"], rows["second"])
+    assert_aa_none_and_feature_twice_the_same(rows)
+    assert rows["first"]["verdict"] == "slower", rows["first"]
     unnamed = [means[label, "unnamed"] for label in ("aa", "first", "second")]  # one level, boot after boot
     assert max(unnamed) / min(unnamed) < 1.005, unnamed
 
