@@ -75,6 +75,8 @@ class SshOptions:
 
 
 QEMU_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
+QEMU_MACHINES = {"x86_64": ("q35", "pc"), "arm64": ("virt",)}  # QEMU -M per arch, the default first
+QEMU_DAEMONS = ("adbd", "sshd")  # what the guest init may start; devbench drives the guest over adbd
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,9 @@ class QemuOptions:
     server_host: str = "127.0.0.1"
     server_port: int | None = None
     workdir: str = "/data/local/tmp/devbench"
+    machine: str | None = None  # QEMU -M; None: the arch's default (q35 for x86_64, virt for arm64)
+    daemons: tuple[str, ...] = QEMU_DAEMONS  # started by the guest init (adbd always; sshd is unused by devbench)
+    detach: bool = False  # true: the payload runs detached from the adb session, its output collected at its end
 
 
 @dataclass(frozen=True)
@@ -411,6 +416,9 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
             server_host=opts_sec.string("server_host", "127.0.0.1"),
             server_port=opts_sec.integer("server_port", None, lo=1, hi=65535),
             workdir=opts_sec.value("workdir", _device_dir, "/data/local/tmp/devbench"),
+            machine=opts_sec.string("machine", None, choices=QEMU_MACHINES[QEMU_ARCHES[arch]]),
+            daemons=opts_sec.value("daemons", _qemu_daemons, QEMU_DAEMONS),
+            detach=opts_sec.boolean("detach", False),
         )
         if opts.clock == "icount" and opts.accel == "kvm":
             raise opts_sec.error("clock", "icount counts instructions under software emulation (TCG): "
@@ -443,6 +451,21 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
     opts_sec.done()
     sec.done()
     return TargetConfig(name=name, kind=kind, options=opts)
+
+
+def _qemu_daemons(value: Any) -> tuple[str, ...]:
+    """qemu: daemons: a list of adbd, sshd with adbd in it (devbench drives the guest over adb),
+    in the guest init's order."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"must be a list of {', '.join(QEMU_DAEMONS)} (got {value!r})")
+    bad = [v for v in value if v not in QEMU_DAEMONS]
+    if bad:
+        raise ValueError(f"unknown daemon {bad[0]!r} (known: {', '.join(QEMU_DAEMONS)})")
+    if len(set(value)) != len(value):
+        raise ValueError(f"lists a daemon twice ({value!r})")
+    if "adbd" not in value:
+        raise ValueError("must include adbd: devbench drives QEMU guests over adb")
+    return tuple(d for d in QEMU_DAEMONS if d in value)
 
 
 def _labgrid_name(value: Any) -> str:

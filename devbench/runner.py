@@ -509,7 +509,8 @@ def run_invocation(target: Target, remote: str, inv: Invocation, bench: Benchmar
     progress.step(target.name, f"{sc}: setting up {inv.arm}")
     started = time.monotonic()
     try:
-        res = target.run([*prefix, *verified(remote), *inv.args], timeout=timeout, on_line=sink)
+        run = getattr(target, "run_payload", target.run)  # a target may run the payload its own way (QEMU detach)
+        res = run([*prefix, *verified(remote), *inv.args], timeout=timeout, on_line=sink)
     except TargetError as exc:
         if cancel is not None:
             cancel.check()  # aborted by an interrupt of the run, not a failure of the device

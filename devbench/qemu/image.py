@@ -45,6 +45,7 @@ GUEST_SSH_PORT = 22
 IMAGE_NAME = "rootfs.ext4"
 INIT_PATH = "/sbin/devbench-guest-init"  # /sbin is a symlink to usr/sbin in trixie
 READY_MARKER = "DEVBENCH-GUEST-READY"
+DAEMONS_ARG = "devbench.daemons"  # kernel argument naming the daemons the init starts (a dotted one: not passed to init)
 FAILED_MARKER = "DEVBENCH-GUEST-FAILED"
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -102,26 +103,44 @@ done
 ip addr add {address}/24 dev "$IF" || fail "ip addr add {address}/24 dev $IF"
 ip link set "$IF" up || fail "ip link set $IF up"
 
-{sshd} -D -e -f /etc/ssh/devbench_sshd_config >/run/devbench/sshd.log 2>&1 &
-SSHD=$!
-ADBD_PORT={adb_port} {adbd} >/run/devbench/adbd.log 2>&1 &
-ADBD=$!
+# the daemons to start: the kernel argument {daemons_arg}=adbd[,sshd] (default: both)
+daemons_of() {{  # FILE (the kernel command line)
+    d=adbd,sshd
+    set -f
+    for a in $(cat "$1"); do
+        case "$a" in {daemons_arg}=*) d=${{a#{daemons_arg}=}} ;; esac
+    done
+    set +f
+    echo "$d"
+}}
+DAEMONS=$(daemons_of /proc/cmdline)
+SSHD= ADBD=
+case ",$DAEMONS," in *,sshd,*)
+    {sshd} -D -e -f /etc/ssh/devbench_sshd_config >/run/devbench/sshd.log 2>&1 &
+    SSHD=$! ;;
+esac
+case ",$DAEMONS," in *,adbd,*)
+    ADBD_PORT={adb_port} {adbd} >/run/devbench/adbd.log 2>&1 &
+    ADBD=$! ;;
+esac
+[ -n "$SSHD$ADBD" ] || fail "no daemon to start ({daemons_arg}=$DAEMONS; adbd, sshd)"
 
 i=0
 while :; do
-    s=$(ss -Hltn "sport = :{ssh_port}" 2>/dev/null)
-    a=$(ss -Hltn "sport = :{adb_port}" 2>/dev/null)
+    s=x a=x
+    [ -z "$SSHD" ] || s=$(ss -Hltn "sport = :{ssh_port}" 2>/dev/null)
+    [ -z "$ADBD" ] || a=$(ss -Hltn "sport = :{adb_port}" 2>/dev/null)
     [ -n "$s" ] && [ -n "$a" ] && break
-    kill -0 "$SSHD" 2>/dev/null || fail "sshd exited"
-    kill -0 "$ADBD" 2>/dev/null || fail "adbd exited"
+    [ -z "$SSHD" ] || kill -0 "$SSHD" 2>/dev/null || fail "sshd exited"
+    [ -z "$ADBD" ] || kill -0 "$ADBD" 2>/dev/null || fail "adbd exited"
     i=$((i + 1))
     [ "$i" -ge {wait_steps} ] || {{ sleep 0.25; continue; }}
     [ -n "$s" ] || fail "sshd not listening on port {ssh_port}"
     fail "adbd not listening on port {adb_port}"
 done
-say "$IF {address} sshd pid $SSHD adbd pid $ADBD"
+say "$IF {address} sshd pid ${{SSHD:-none}} adbd pid ${{ADBD:-none}}"
 echo "{ready}"
-# pid 1: reap every child and orphan, forever.
+# pid 1: reap every child and orphan, forever (wait blocks while a daemon runs).
 while :; do
     wait
     sleep 1
@@ -134,7 +153,7 @@ _SSHD_WAIT_S = 120  # the guest's own bounded wait for sshd and adbd to listen
 def guest_init_script() -> str:
     return GUEST_INIT.format(path=_PATH, sshd=SSHD_PATH, adbd=ADBD_PATH, adb_port=GUEST_ADB_PORT,
                              ssh_port=GUEST_SSH_PORT, address=GUEST_ADDRESS, ready=READY_MARKER,
-                             failed=FAILED_MARKER, wait_steps=_SSHD_WAIT_S * 4)
+                             failed=FAILED_MARKER, wait_steps=_SSHD_WAIT_S * 4, daemons_arg=DAEMONS_ARG)
 
 
 def guest_sshd_config() -> str:

@@ -29,17 +29,21 @@ from devbench.lab.device import SshEndpoint
 from devbench.lab.keys import known_hosts_lines
 
 from .errors import BootError, QemuError, meaningful_line
-from .image import (FAILED_MARKER, GUEST_ADB_PORT, GUEST_ADDRESS, GUEST_SSH_PORT, INIT_PATH, READY_MARKER,
+from .image import (DAEMONS_ARG, FAILED_MARKER, GUEST_ADB_PORT, GUEST_ADDRESS, GUEST_SSH_PORT, INIT_PATH, READY_MARKER,
                     GuestImage)
 from .retry import EARLY_PANIC_RETRIES, FailureKind, RetryBudget, panic_kind, should_retry
 
 Arch = Literal["x86_64", "arm64"]
 Accel = Literal["tcg", "kvm", "auto"]
 Clock = Literal["real", "icount"]
+Daemon = Literal["adbd", "sshd"]
 ICOUNT = "shift=0,align=off,sleep=off"  # QEMU -icount: 1 ns of guest time per instruction
 
 QEMU_BINARIES: dict[str, str] = {"x86_64": "qemu-system-x86_64", "arm64": "qemu-system-aarch64"}
 CONSOLES: dict[str, str] = {"x86_64": "ttyS0", "arm64": "ttyAMA0"}
+# QEMU machine types a guest may boot as, the first the default (both boot devbench's kernels)
+MACHINES: dict[str, tuple[str, ...]] = {"x86_64": ("q35", "pc"), "arm64": ("virt",)}
+DAEMONS: tuple[Daemon, ...] = ("adbd", "sshd")  # what the guest init can start, in this order
 _HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 _TAIL_LINES = 20
 
@@ -69,7 +73,9 @@ class QemuSpec:
     hard_timeout_s: float = 7200.0
     initrd: Path | None = None
     early_panic_retries: int = EARLY_PANIC_RETRIES
-    clock: Clock = "real"  # last: positional construction keeps its meaning
+    clock: Clock = "real"  # after the older fields: positional construction keeps its meaning
+    machine: str | None = None  # QEMU -M: None is the arch's default (q35, virt); see MACHINES
+    daemons: tuple[Daemon, ...] = DAEMONS  # started by the guest init; devbench itself needs adbd
 
     def __post_init__(self) -> None:
         if self.arch not in QEMU_BINARIES:
@@ -78,10 +84,20 @@ class QemuSpec:
             raise ValueError(f"accel must be tcg, kvm or auto, not {self.accel!r}")
         if self.clock not in ("real", "icount") or (self.clock == "icount" and self.accel == "kvm"):
             raise ValueError(f"clock must be real or icount (icount under TCG only), not {self.clock!r} with {self.accel}")
+        if self.machine is not None and self.machine not in MACHINES[self.arch]:
+            raise ValueError(f"machine for {self.arch} must be one of {', '.join(MACHINES[self.arch])}, "
+                             f"not {self.machine!r}")
+        if not self.daemons or len(set(self.daemons)) != len(self.daemons) or any(d not in DAEMONS for d in self.daemons):
+            raise ValueError(f"daemons must be distinct names of {', '.join(DAEMONS)}, not {list(self.daemons)!r}")
         if self.memory_mb < 64 or self.cpus < 1 or self.retries < 0 or self.early_panic_retries < 0:
             raise ValueError("memory_mb >= 64, cpus >= 1, retries >= 0, early_panic_retries >= 0")
         if self.boot_timeout_s <= 0 or self.hard_timeout_s <= self.boot_timeout_s:
             raise ValueError("0 < boot_timeout_s < hard_timeout_s")
+
+
+def machine_type(spec: QemuSpec) -> str:
+    """QEMU's -M for the spec: its own or the arch's default."""
+    return spec.machine or MACHINES[spec.arch][0]
 
 
 def kernel_args(spec: QemuSpec) -> str:
@@ -90,21 +106,23 @@ def kernel_args(spec: QemuSpec) -> str:
     else:
         base = (f"console={CONSOLES[spec.arch]} root=/dev/vda rw rootfstype=ext4 panic=-1 oops=panic "
                 f"init={INIT_PATH} quiet")
+    if tuple(spec.daemons) != DAEMONS:  # the default (both) stays off the command line
+        base += f" {DAEMONS_ARG}={','.join(spec.daemons)}"
     return f"{base} {spec.append}".strip()
 
 
-def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int, console_log: Path | str,
+def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int | None, console_log: Path | str,
                  accel: str | None = None) -> list[str]:
     """The QEMU command line (pure). ``accel`` overrides the spec's; "auto" means tcg here
-    (:class:`QemuMachine` resolves "auto" with :func:`check_kvm` first)."""
+    (:class:`QemuMachine` resolves "auto" with :func:`check_kvm` first). The SSH port is
+    forwarded only when the guest runs sshd."""
     acc = accel or ("tcg" if spec.accel == "auto" else spec.accel)
     if acc not in ("tcg", "kvm"):
         raise ValueError(f"accel {acc!r}")
+    machine = ["-M", machine_type(spec)]
     if spec.arch == "x86_64":
-        machine = ["-M", "q35"]
         cpu = "host" if acc == "kvm" else "max"
     else:
-        machine = ["-M", "virt"]
         cpu = "host" if acc == "kvm" else "max,pauth-impdef=on"  # pauth-impdef: arm64 TCG 7-8x faster
     if acc == "kvm":
         accel_arg, icount = "kvm", []
@@ -114,8 +132,12 @@ def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int, console_log: P
         accel_arg, icount = "tcg,thread=single", ["-icount", ICOUNT]
     else:
         accel_arg, icount = "tcg,thread=multi", []
-    fwd = (f"hostfwd=tcp:127.0.0.1:{adb_port}-{GUEST_ADDRESS}:{GUEST_ADB_PORT},"
-           f"hostfwd=tcp:127.0.0.1:{ssh_port}-{GUEST_ADDRESS}:{GUEST_SSH_PORT}")
+    fwds = [f"hostfwd=tcp:127.0.0.1:{adb_port}-{GUEST_ADDRESS}:{GUEST_ADB_PORT}"]
+    if "sshd" in spec.daemons:
+        if ssh_port is None:
+            raise ValueError("the guest runs sshd: an ssh_port to forward is needed")
+        fwds.append(f"hostfwd=tcp:127.0.0.1:{ssh_port}-{GUEST_ADDRESS}:{GUEST_SSH_PORT}")
+    fwd = ",".join(fwds)
     return [
         QEMU_BINARIES[spec.arch], *machine,
         "-accel", accel_arg, *icount, "-cpu", cpu,
@@ -306,6 +328,8 @@ class QemuMachine:
 
     @property
     def ssh(self) -> SshEndpoint:
+        if "sshd" not in self.spec.daemons:
+            raise QemuError("machine", f"{self.name} runs no sshd (daemons: {', '.join(self.spec.daemons)})")
         if self.ssh_port is None or self.known_hosts is None:
             raise QemuError("machine", f"{self.name} is not booted")
         return SshEndpoint("127.0.0.1", self.ssh_port, "root", self.guest.client_key, self.known_hosts)
@@ -326,9 +350,9 @@ class QemuMachine:
         return self._qemu.pid if self._qemu else None
 
     def describe(self) -> dict[str, object]:
-        return {"name": self.name, "arch": self.spec.arch, "adb_serial": self.adb_serial,
-                "ssh": {"host": "127.0.0.1", "port": self.ssh_port, "user": "root",
-                        "key": str(self.guest.client_key), "known_hosts": str(self.known_hosts)},
+        ssh = ({"host": "127.0.0.1", "port": self.ssh_port, "user": "root", "key": str(self.guest.client_key),
+                "known_hosts": str(self.known_hosts)} if "sshd" in self.spec.daemons else None)
+        return {"name": self.name, "arch": self.spec.arch, "adb_serial": self.adb_serial, "ssh": ssh,
                 "pid": self.pid, "qemu_pid": self.qemu_pid, "console_log": str(self.console_log),
                 "boot_seconds": self.boot_seconds, "attempts": self.attempts, "accel": self.accel}
 
@@ -374,7 +398,8 @@ class QemuMachine:
             self.boot_seconds = time.monotonic() - t0
             self.total_boot_seconds = time.monotonic() - t_all
             self.attempt_log.append((self.attempts, "ready", round(self.boot_seconds, 2)))
-            self._write_known_hosts()
+            if "sshd" in self.spec.daemons:
+                self._write_known_hosts()
             return self
 
     def _write_known_hosts(self) -> None:
@@ -385,7 +410,8 @@ class QemuMachine:
 
     def _attempt(self, attempt: int) -> None:
         spec = self.spec
-        self.adb_port, self.ssh_port = _two_ports()
+        self.adb_port, ssh_port = _two_ports()
+        self.ssh_port = ssh_port if "sshd" in spec.daemons else None
         self.console_log = self.run_dir / f"console-{self.name}-{attempt}.log"
         self.stderr_log = self.run_dir / f"qemu-{self.name}-{attempt}.stderr"
         self.console_log.write_bytes(b"")
@@ -460,13 +486,14 @@ class QemuMachine:
         return _Attempt("failed", "guest rebooted before ready (QEMU exited with 0)", tail)
 
     def _wait_ports(self, deadline: float, text: str) -> None:
-        """The guest says ready: wait until adbd and sshd answer through the forwarded ports."""
-        assert self.adb_port is not None and self.ssh_port is not None and self._proc is not None
+        """The guest says ready: wait until adbd (and sshd, if it runs) answer through the forwarded ports."""
+        assert self.adb_port is not None and self._proc is not None
         deadline = max(deadline, time.monotonic() + 30)
-        adb_ok = ssh_ok = False
+        adb_ok = "adbd" not in self.spec.daemons
+        ssh_ok = self.ssh_port is None
         while True:
             adb_ok = adb_ok or adb_answers(self.adb_port)
-            ssh_ok = ssh_ok or ssh_answers(self.ssh_port)
+            ssh_ok = ssh_ok or ssh_answers(self.ssh_port)  # type: ignore[arg-type]
             if adb_ok and ssh_ok:
                 return
             if self._proc.poll() is not None:
@@ -526,6 +553,6 @@ def _read_from(path: Path | None, pos: int) -> tuple[str, int]:
     return data.decode("utf-8", errors="replace"), pos + len(data)
 
 
-__all__ = ["BootError", "QemuMachine", "QemuSpec", "adb_answers", "check_kvm", "classify_console",
-           "console_lines", "console_tail", "kernel_args", "meaningful_line", "qemu_command", "resolve_accel",
+__all__ = ["DAEMONS", "MACHINES", "BootError", "QemuMachine", "QemuSpec", "adb_answers", "check_kvm", "classify_console",
+           "console_lines", "console_tail", "kernel_args", "machine_type", "meaningful_line", "qemu_command", "resolve_accel",
            "ssh_answers"]

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from devbench.config import AdbOptions, QemuOptions
 from devbench.errors import DevbenchError, TargetError
 from devbench.targets.adb import AdbTarget
-from devbench.targets.base import AdbBacked
+from devbench.targets.base import AdbBacked, CommandResult, LineCallback
 
 StepCallback = Callable[[str], None]
 
@@ -119,7 +119,8 @@ class QemuTarget(AdbBacked):
         spec = QemuSpec(arch=options.arch, kernel=self.kernel, image=image, memory_mb=options.memory_mb,
                         cpus=options.cpus, accel=options.accel, clock=options.clock, append=options.append,
                         boot_timeout_s=options.boot_timeout_s, retries=options.retries,
-                        hard_timeout_s=options.hard_timeout_s, initrd=self.initrd)
+                        hard_timeout_s=options.hard_timeout_s, initrd=self.initrd, machine=options.machine,
+                        daemons=options.daemons)  # type: ignore[arg-type]
         self.machine = QemuMachine(spec, run_dir, name)
         try:
             step(f"booting {self.kernel.name} in QEMU ({options.arch})")
@@ -133,11 +134,24 @@ class QemuTarget(AdbBacked):
 
     @property
     def info(self) -> dict[str, object]:
+        from devbench.qemu.machine import machine_type
+
         m = self.machine
         return {"kernel": str(self.kernel), "kernel_config_source": self.kernel_config_source,
                 "adb_serial": m.adb_serial, "ssh_port": m.ssh_port, "console_log": str(m.console_log),
                 "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch,
-                "accel": m.accel, "clock": self.options.clock}
+                "accel": m.accel, "clock": self.options.clock, "machine": machine_type(m.spec),
+                "daemons": list(m.spec.daemons), "payload_session": "detached" if self.options.detach else "adb shell"}
+
+    def run_payload(self, argv: Sequence[str], *, timeout: float | None = None,
+                    on_line: LineCallback | None = None) -> CommandResult:
+        """The payload: in an ``adb shell`` as any command, or with ``detach: true`` detached from
+        the adb session (devbench.targets.detached), its output collected as it goes."""
+        if not self.options.detach:
+            return self.run(argv, timeout=timeout, on_line=on_line)
+        from devbench.targets.detached import run_detached
+
+        return run_detached(self, argv, workdir=self.workdir, timeout=timeout, on_line=on_line)
 
     def close(self) -> None:
         try:
