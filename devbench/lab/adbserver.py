@@ -16,6 +16,7 @@ from adbutils._adb import AdbConnection
 
 from . import procs
 from .errors import LabError
+from .guard import LoopbackPort, TrafficGuard
 
 
 def free_port() -> int:
@@ -60,6 +61,8 @@ class AdbServer:
     The environment disables emulator scanning (ADB_EMU=0) and mDNS (ADB_MDNS=0), and
     ``--one-device`` names a serial no USB device has, so the server claims no USB device
     and no developer's emulator. ``.port`` (loopback), ``.pid``, ``.home``, ``.log``.
+    ``.guard``: only this process's uid (root) reaches the port (devbench.lab.guard); it is
+    in place before the server starts.
     """
 
     def __init__(self, port: int | None = None, adb: str | None = None, start_timeout: float = 10.0) -> None:
@@ -71,6 +74,7 @@ class AdbServer:
         self.home: Path | None = None
         self.log: Path | None = None
         self.pid: int | None = None
+        self.guard: TrafficGuard | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> AdbServer:
@@ -105,6 +109,11 @@ class AdbServer:
             # currently unsupported"); -P binds localhost.
             cmd = [self.adb, "-P", str(port), "--one-device", "devbench-lab-no-usb", "server", "nodaemon"]
             self.port = port
+            try:
+                self.guard = TrafficGuard([LoopbackPort(port)], tag=f"adb{port}").start()
+            except BaseException:
+                self.stop()
+                raise
             with open(self.log, "ab") as log:
                 self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                               env=self.env, cwd=self.home, start_new_session=True)
@@ -173,11 +182,18 @@ class AdbServer:
             left.append(self._proc.pid)
         self._proc = None
         if left:
-            raise LabError("adb-server", f"still alive after SIGKILL: {left}")
+            raise LabError("adb-server", f"still alive after SIGKILL: {left} (nftables table "
+                                         f"{self.guard.table if self.guard else '-'} kept)")
+        if self.guard is not None:
+            self.guard.stop()
+            self.guard = None
 
     def stop(self) -> None:
         """SIGKILL the server (and anything it started) by PID; remove its HOME. Idempotent."""
         self._kill()
+        if self.guard is not None:  # the server was never started
+            self.guard.stop()
+            self.guard = None
         if self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None

@@ -15,6 +15,7 @@ from types import TracebackType
 
 from . import procs
 from .errors import LabError
+from .guard import Interface, TrafficGuard
 from .keys import known_hosts_lines, write_ed25519
 from .netns import Netns, create_netns, run_ip
 from .rootfs import ADBD_PATH, SSHD_PATH, ensure_rootfs
@@ -140,6 +141,7 @@ class LabDevice:
         self.startup_seconds: float | None = None
         self._ns: Netns | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self.guard: TrafficGuard | None = None  # only root's sockets reach the device (devbench.lab.guard)
 
     # -- properties --------------------------------------------------------------------------
     @property
@@ -170,6 +172,7 @@ class LabDevice:
             "ssh": {"host": self.address, "port": self.ssh_port, "user": self.ssh_user,
                     "key": str(self.ssh_key), "known_hosts": str(self.known_hosts)},
             "root": str(self.root), "pids": self.pids, "log": str(self.log),
+            "guard": self.guard.table if self.guard else None,
         }
 
     def set_link(self, up: bool) -> None:
@@ -200,6 +203,8 @@ class LabDevice:
             self.address, self.host_address = self._ns.address, self._ns.host_address
             if self.name is None:
                 self.name = f"lab{self._ns.index}"
+            # before adbd listens: from the first moment, no other user of this machine reaches it
+            self.guard = TrafficGuard([Interface(self._ns.host_if)], tag=f"dev{self._ns.index}").start()
             self._prepare_files()
             self._launch()
             self.wait_ready(self.ready_timeout)
@@ -300,6 +305,14 @@ class LabDevice:
             try:
                 self._ns.delete()
                 self._ns = None
+            except LabError as e:
+                errors.append(e.detail)
+        if self.guard is not None and errors:  # something of the device may still be there: keep it guarded
+            errors.append(f"nftables table {self.guard.table} kept (the device is not fully stopped)")
+        elif self.guard is not None:  # after the namespace: never a moment of an unguarded device
+            try:
+                self.guard.stop()
+                self.guard = None
             except LabError as e:
                 errors.append(e.detail)
         if self.workdir is not None and not errors:
