@@ -111,15 +111,12 @@ def kernel_args(spec: QemuSpec) -> str:
     return f"{base} {spec.append}".strip()
 
 
-def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int | None, console_log: Path | str,
-                 accel: str | None = None) -> list[str]:
-    """The QEMU command line (pure). ``accel`` overrides the spec's; "auto" means tcg here
-    (:class:`QemuMachine` resolves "auto" with :func:`check_kvm` first). The SSH port is
-    forwarded only when the guest runs sshd."""
+def machine_args(spec: QemuSpec, accel: str | None = None) -> list[str]:
+    """-M, -accel (with -icount) and -cpu of the spec (pure). ``accel`` overrides the spec's;
+    "auto" means tcg here (:class:`QemuMachine` resolves "auto" with :func:`check_kvm` first)."""
     acc = accel or ("tcg" if spec.accel == "auto" else spec.accel)
     if acc not in ("tcg", "kvm"):
         raise ValueError(f"accel {acc!r}")
-    machine = ["-M", machine_type(spec)]
     if spec.arch == "x86_64":
         cpu = "host" if acc == "kvm" else "max"
     else:
@@ -132,6 +129,15 @@ def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int | None, console
         accel_arg, icount = "tcg,thread=single", ["-icount", ICOUNT]
     else:
         accel_arg, icount = "tcg,thread=multi", []
+    return ["-M", machine_type(spec), "-accel", accel_arg, *icount, "-cpu", cpu]
+
+
+def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int | None, console_log: Path | str,
+                 accel: str | None = None) -> list[str]:
+    """The QEMU command line (pure). ``accel`` overrides the spec's; "auto" means tcg here
+    (:class:`QemuMachine` resolves "auto" with :func:`check_kvm` first). The SSH port is
+    forwarded only when the guest runs sshd."""
+    cpu_part = machine_args(spec, accel)
     fwds = [f"hostfwd=tcp:127.0.0.1:{adb_port}-{GUEST_ADDRESS}:{GUEST_ADB_PORT}"]
     if "sshd" in spec.daemons:
         if ssh_port is None:
@@ -139,8 +145,7 @@ def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int | None, console
         fwds.append(f"hostfwd=tcp:127.0.0.1:{ssh_port}-{GUEST_ADDRESS}:{GUEST_SSH_PORT}")
     fwd = ",".join(fwds)
     return [
-        QEMU_BINARIES[spec.arch], *machine,
-        "-accel", accel_arg, *icount, "-cpu", cpu,
+        QEMU_BINARIES[spec.arch], *cpu_part,
         "-m", str(spec.memory_mb), "-smp", str(spec.cpus),
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
         "-kernel", str(spec.kernel),
