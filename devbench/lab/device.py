@@ -67,10 +67,37 @@ hostname "$HOST"
 exec chroot "$M" /sbin/devbench-init
 """
 
-# Inside the chroot: pid 1, reaps everything.
+_CHROOT_LINE = 'exec chroot "$M" /sbin/devbench-init'
+_OLD_ROOT = ".devbench-oldroot"
+# The native device's last step: the overlay becomes the root of the device's mount namespace,
+# and this machine's root file system, mounted below it for a moment, is unmounted by the
+# device's init. With a plain chroot the namespace's root stayed this machine's /, which a
+# root with CAP_SYS_CHROOT leaves with two chroot calls.
+_PIVOT_LINES = f"""cd "$M"
+mkdir -p "$M/{_OLD_ROOT}"
+pivot_root . {_OLD_ROOT}
+exec chroot . /sbin/devbench-init"""
+
+# Capabilities the device's processes never get (dropped from the bounding set before the
+# device's init runs, so adbd's and sshd's root lack them): the ones that let root out of the
+# device onto this machine's kernel and files. CAP_SYS_ADMIN: remount /proc/sys read-write,
+# mount a new proc or the host's binfmt_misc, and (the kernel's rule) write kernel.kptr_restrict;
+# SYS_MODULE, SYS_RAWIO (/dev/mem, /proc/kcore), BPF (programs that write other processes'
+# memory), DAC_READ_SEARCH (open_by_handle_at: any file of a file system by its handle),
+# MKNOD, SYS_BOOT, SYS_TIME, MAC_*, AUDIT_CONTROL, LINUX_IMMUTABLE, SYS_PACCT. Kept: what
+# sshd needs (SYS_CHROOT, SETUID, ...) and perf (PERFMON, SYSLOG for kernel symbols).
+DROPPED_CAPS = ("sys_admin", "sys_module", "sys_rawio", "bpf", "dac_read_search", "mknod", "sys_boot", "sys_time",
+                "mac_admin", "mac_override", "audit_control", "linux_immutable", "sys_pacct")
+
+# Inside the new root: pid 1, reaps everything. Its first pass unmounts this machine's root
+# (the native device's pivot_root) and re-runs itself with the capabilities above dropped.
 _INIT_SCRIPT = """#!/bin/sh
 export PATH={path} HOME=/root LANG=C.UTF-8
 cd /
+if [ "${{1:-}}" != --confined ]; then
+  if [ -d /{old_root} ]; then umount -l /{old_root} && rmdir /{old_root} || exit 1; fi
+  exec setpriv --bounding-set -{caps} -- /sbin/devbench-init --confined
+fi
 {sshd} -D -e -f /etc/ssh/devbench_sshd_config &
 ADBD_PORT={adb_port} {adbd} &
 wait
@@ -98,6 +125,13 @@ PrintMotd no
 LogLevel INFO
 Subsystem sftp internal-sftp
 """
+
+
+def native_mount_script() -> str:
+    """The mount script with pivot_root before the chroot (the native device)."""
+    if _MOUNT_SCRIPT.count(_CHROOT_LINE) != 1:
+        raise LabError("device", "the mount script changed: cannot insert the pivot_root step")
+    return _MOUNT_SCRIPT.replace(_CHROOT_LINE, _PIVOT_LINES)
 
 
 @dataclass(frozen=True)
@@ -239,7 +273,8 @@ class LabDevice:
         (upper / "etc" / "ssh" / "devbench_sshd_config").write_text(
             SSHD_CONFIG.format(port=self.ssh_port, address=self.address))
         init = upper / "sbin" / "devbench-init"
-        init.write_text(_INIT_SCRIPT.format(path=_PATH, sshd=SSHD_PATH, adbd=ADBD_PATH, adb_port=self.adb_port))
+        init.write_text(_INIT_SCRIPT.format(path=_PATH, sshd=SSHD_PATH, adbd=ADBD_PATH, adb_port=self.adb_port,
+                                            old_root=_OLD_ROOT, caps=",-".join(DROPPED_CAPS)))
         os.chmod(init, 0o755)
         (upper / "etc" / "hostname").write_text(f"{self.name}\n")
         self.host_key_line = host_pub
@@ -253,7 +288,7 @@ class LabDevice:
         cmd = [sys.executable, str(_NOVSOCK),
                "ip", "netns", "exec", self.netns,
                "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--propagation", "private",
-               "/bin/sh", "-c", _MOUNT_SCRIPT, "devbench-lab-mount",
+               "/bin/sh", "-c", native_mount_script(), "devbench-lab-mount",
                str(w / "merged"), str(self.root), str(w / "upper"), str(w / "work"), str(self.name)]
         with open(self.log, "wb") as log:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

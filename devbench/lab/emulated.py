@@ -36,7 +36,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .device import _MOUNT_SCRIPT, _NOVSOCK, _PATH, LabDevice
+from .device import _CHROOT_LINE, _MOUNT_SCRIPT, _NOVSOCK, _PATH, LabDevice
 from .errors import LabError
 from .netns import run_ip
 from devbench.cache import marker_path
@@ -44,7 +44,6 @@ from devbench.cache import marker_path
 from .rootfs import ADBD_PATH, QEMU_ARCH, ensure_rootfs, native_arch, needs_emulation
 
 _BINFMT_NS = Path(__file__).with_name("_binfmt_ns.py")
-_CHROOT_LINE = 'exec chroot "$M" /sbin/devbench-init'
 _ELF_MACHINE = {0x3E: "amd64", 0xB7: "arm64"}
 
 
