@@ -1,9 +1,13 @@
 """Calibration of every design (tests/calibrate.py) at full size: A/A false-positive rate, CI
 coverage and power at +2/+5/+12%, per design and drift model, printed as the README's table.
-Goal: every A/A false-positive rate within 2-8% at alpha 0.05 and every coverage at least 94%
-(the estimates themselves, 1000 A/A runs a cell: about +-1.4 points at 5%); designs without a
-design never give a verdict. Pure computation on simulated runs (no device, no root); about
-10 minutes on 2 shared cores.
+Goal: every A/A false-positive rate within 2-8% at alpha 0.05 and every coverage at least 94%,
+as true rates: a cell fails when its interval lies wholly outside (calibrate.failures, Bonferroni
+over the sweep's checks, half of a 1% family-wise level). The estimates carry sampling error (sd
+0.69 points at 5% and 1000 runs), so a cell whose estimate alone lies outside is measured again
+on fresh seeds with 4x the runs (at most 5000) and judged on those (the other half of the level);
+the figures those runs resolve are printed (calibrate.detectable). Designs without a design never
+give a verdict. Pure computation on simulated runs (no device, no root); about 10 minutes on 2
+shared cores.
 
     python -m benchmarks calibration        # or: python benchmarks/calibration.py [TRIALS]
 """
@@ -25,7 +29,18 @@ def main() -> int:
     start = time.monotonic()
     cells = cal.sweep(trials, max(trials // 4, 10), seed0=900_001)
     print(cal.table(cells), flush=True)
-    bad = cal.failures(cells, strict=True)
+    fpr, cov = cal.detectable(trials, 2 * len(cells), 0.995)
+    print(f"{trials} A/A runs a cell resolve (flagged with 90% probability): false positives above {fpr:.1%}, "
+          f"coverage below {cov:.1%}", flush=True)
+    bad = cal.failures(cells, 0.995)
+    again = [c for c in cells if cal.outside_by_chance([c]) and not cal.failures([c], 0.995, 2 * len(cells))]
+    more = min(4 * trials, 5_000)
+    rechecked = [cal.sweep(more, min(more // 4, 1_000), {c.design: cal.DESIGNS[c.design]}, (c.drift,),
+                           seed0=90_000_001 + 100_000 * i)[0] for i, c in enumerate(again)]
+    if rechecked:
+        print(f"estimates outside the bounds within sampling error, measured again ({more} A/A runs, fresh seeds):", flush=True)
+        print(cal.table(rechecked), flush=True)
+        bad += cal.failures(rechecked, 0.995)
     for line in bad:
         print(f"outside the bounds: {line}", flush=True)
     leaks = cal.never_a_verdict(max(trials // 50, 5))

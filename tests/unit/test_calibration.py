@@ -3,10 +3,12 @@ time order, under each drift model: A/A false positives, CI coverage, power at +
 `pytest -s` prints the table.
 
 The quick sweep (the unit suite's) runs QUICK_TRIALS A/A runs per design and drift model, and
-fails where the 99% interval of an estimate lies wholly outside the bounds (false positives 2-8%
-at alpha 0.05, coverage at least 94%), per cell and pooled over the drift models of a design.
-DEVBENCH_CALIBRATION_TRIALS=N runs N per cell and holds the estimates themselves to the bounds
-(benchmarks/calibration.py runs that sweep for the README's table).
+fails where the interval of an estimate lies wholly outside the bounds (false positives 2-8% at
+alpha 0.05, coverage at least 94%), per cell and pooled over the drift models of a design, the
+intervals at a Bonferroni level over all those checks (a sweep whose every rate lies on its bound
+fails in at most 1% of sweeps: calibrate.failures). DEVBENCH_CALIBRATION_TRIALS=N runs N per
+cell; the same check then resolves rates nearer the bounds (calibrate.detectable).
+benchmarks/calibration.py runs the large sweep for the README's table.
 """
 
 import os
@@ -38,7 +40,10 @@ def test_every_design_keeps_its_false_positive_rate_and_coverage_under_drift():
     trials, power = (asked, max(asked // 4, 10)) if asked else (QUICK_TRIALS, QUICK_POWER)
     cells = cal.sweep(trials, power)
     print("\n" + cal.table(cells + pooled(cells)))
-    bad = cal.failures(cells, strict=bool(asked)) + cal.failures(pooled(cells), strict=bool(asked))
+    every = cells + pooled(cells)
+    for line in cal.outside_by_chance(every):
+        print(f"outside the bounds, within sampling error: {line}")
+    bad = cal.failures(every)
     assert not bad, "\n".join(bad)
     # a real +12% is found by every design under every drift model but the bimodal one
     assert all(c.power[0.12][0] >= 0.75 * c.power[0.12][1] for c in cells if c.drift != "bimodal"), cal.table(cells)
@@ -67,4 +72,47 @@ def test_the_checks_fail_a_design_that_leaves_the_bounds():
         assert cal._row(data).verdict.label.startswith("no verdict: the arms ran one after the other")
     cell.with_ci, cell.covered = cell.trials, cell.trials - cell.called
     print(f"\nold separate analysis, +2% linear drift: {cell.fpr:.0%} of A/A runs called")
-    assert cal.failures([cell], strict=False), f"{cell.called}/{cell.trials}"
+    assert cal.failures([cell]), f"{cell.called}/{cell.trials}"
+
+
+def test_estimates_are_not_held_to_the_bounds_their_sampling_error_crosses():
+    """Holding 30 cells' estimates to the bounds fails calibrated designs by chance: a 95% CI's
+    coverage from 1750 CIs (1000 A/A runs and 750 power runs) reads below 94% in 2.7% of sweeps
+    per cell, so one of 30 cells does in 56%. failures() keeps the family-wise false alarm at a
+    cell exactly on its bound to 1%, and still flags what the run count resolves."""
+    miss = stats.binom.cdf(int(0.94 * 1750) - 1, 1750, 0.95)
+    assert 0.02 < miss < 0.035 and 1 - (1 - miss) ** 30 > 0.5
+    level = cal.check_level(60)
+    k = next(k for k in range(1001) if cal.clopper_pearson(k, 1000, level)[0] > cal.FPR_BOUNDS[1])
+    assert 60 * stats.binom.sf(k - 1, 1000, cal.FPR_BOUNDS[1]) <= 1 - cal.FAMILY_LEVEL
+    # the figures the README quoted for separate mode under the random walk: within sampling error
+    walk = cal.Cell("separate", "walk", trials=1000, called=79, covered=1638, with_ci=1750)
+    assert cal.failures([walk] * 30) == [] and cal.outside_by_chance([walk]) == ["separate / walk: CI coverage 93.6% (1750 CIs)"]
+    # what 1000 runs a cell do resolve is flagged, both ways
+    bad = cal.Cell("bad", "walk", trials=1000, called=140, covered=1575, with_ci=1750)
+    assert cal.failures([bad] * 30)[:2] == [
+        "bad / walk: A/A false positives 14.0% (bounds 2%-8%; 99.9833% interval 10.2%-18.5%, 1000 runs)",
+        "bad / walk: CI coverage 90.0% (at least 94%; 99.9833% interval 87.0%-92.5%, 1750 CIs)"]
+    assert cal.failures([cal.Cell("low", "none", trials=1000, called=3, covered=1747, with_ci=1750)] * 30)
+    fpr, cov = cal.detectable(1000, 60)
+    assert 0.12 < fpr < 0.135 and 0.90 < cov < 0.915
+
+
+def test_separate_mode_pairs_are_independent_under_a_random_walk():
+    """The process pair of one batch ran in two adjacent slots, so a random walk adds one
+    independent increment to each pair's log ratio (and the ABBA sign): the ratios are
+    uncorrelated from batch to batch, their sd is what the model's terms add up to, and the t
+    statistic of 2000 simulated A/A runs follows t with 9 degrees of freedom."""
+    ds, ts = [], []
+    for i in range(2000):
+        sd = group(cal._run(0.0, "walk", 70_000 + i, mode="separate"))[0]
+        d = np.log(sd.arms["named"].batch_means()) - np.log(sd.arms["unnamed"].batch_means())
+        ds.append(d)
+        ts.append(d.mean() / (d.std(ddof=1) / np.sqrt(d.size)))
+    ds = np.array(ds)
+    lag1 = np.mean(ds[:, :-1] * ds[:, 1:]) / np.mean(ds ** 2)  # the true mean is 0 (A/A): no centring bias
+    assert abs(lag1) < 0.03, lag1  # its se over 2000 runs of 9 neighbouring pairs is about 0.0075
+    slot = 0.005 ** 2 + 0.01 ** 2 + np.log1p(0.08 ** 2 / cal.PER_BATCH)  # arm_batch_sd, process_sd, fork noise of a mean
+    expected = np.sqrt(2 * slot + 0.005 ** 2)                            # two slots and one walk step
+    assert abs(ds.std() / expected - 1) < 0.03, (ds.std(), expected)
+    assert stats.kstest(ts, stats.t(9).cdf).pvalue > 0.01
