@@ -36,7 +36,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .device import _CHROOT_LINE, _MOUNT_SCRIPT, _NOVSOCK, _PATH, LabDevice
+from .device import _CHROOT_LINE, _MOUNT_SCRIPT, _NOVSOCK, _OLD_ROOT, _PATH, LabDevice
 from .errors import LabError
 from .netns import run_ip
 from devbench.cache import marker_path
@@ -72,8 +72,16 @@ def emulated_mount_script(arch: str) -> str:
     """LabDevice's mount script with its chroot step run through _binfmt_ns.py."""
     if _MOUNT_SCRIPT.count(_CHROOT_LINE) != 1:
         raise LabError("device", "LabDevice's mount script changed: cannot insert the private binfmt_misc step")
+    # In the new user and mount namespaces, the overlay becomes the namespace's root
+    # (pivot_root; the device's init unmounts this machine's / from under it): a chroot of
+    # this machine's / was left with two chroot calls, and its root, mapped to uid 0, then
+    # owned this machine's files.
+    # (The overlay, mounted before the user namespace, is locked in it: pivot_root refuses a
+    # locked new root, so it goes to a recursive bind of itself made in the namespace.)
+    enter = (f'mount --rbind "$1" "$1" && cd "$1" && mkdir -p {_OLD_ROOT} && pivot_root . {_OLD_ROOT} '
+             '&& exec chroot . /sbin/devbench-init')
     helper = (f"exec {shlex.quote(sys.executable)} {shlex.quote(str(_BINFMT_NS))} --arch {QEMU_ARCH[arch]} "
-              '--mountpoint "$M/proc/sys/fs/binfmt_misc" chroot "$M" /sbin/devbench-init')
+              f'--mountpoint "$M/proc/sys/fs/binfmt_misc" /bin/sh -c {shlex.quote(enter)} devbench-lab-enter "$M"')
     return _MOUNT_SCRIPT.replace(_CHROOT_LINE, helper)
 
 
