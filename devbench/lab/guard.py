@@ -145,6 +145,26 @@ def list_tables() -> list[str]:
     return out
 
 
+def owner_pid(table: str) -> int | None:
+    """The PID a guard's table name carries (``devbench_lab_[TAG_]PID_RANDOM``), or None."""
+    m = re.fullmatch(re.escape(TABLE_PREFIX) + r"(?:[A-Za-z0-9]+_)?(\d+)_[0-9a-f]{8}", table)
+    return int(m.group(1)) if m else None
+
+
+def sweep_stale() -> list[str]:
+    """Delete the guard tables whose process is gone (a lab killed with SIGKILL): a stale one
+    would refuse other users a port or interface name that something else uses later.
+    Returns their names. A table whose PID is alive (even reused) is kept."""
+    removed = []
+    for table in list_tables():
+        pid = owner_pid(table)
+        if pid is None or os.path.exists(f"/proc/{pid}"):
+            continue
+        if _nft("delete", "table", FAMILY, table).returncode == 0:
+            removed.append(table)
+    return removed
+
+
 class TrafficGuard:
     """An nftables table that lets only ``uid`` (default: this process's euid) reach ``guarded``.
 
@@ -158,6 +178,7 @@ class TrafficGuard:
         clean = re.sub(r"[^A-Za-z0-9]", "", tag)[:20]
         self.table = f"{TABLE_PREFIX}{clean + '_' if clean else ''}{os.getpid()}_{secrets.token_hex(4)}"
         self.handle: int | None = None
+        self.swept: list[str] = []  # stale tables of dead labs removed when this one started
         _check(self.table, self.guarded, self.uid)
 
     def __enter__(self) -> TrafficGuard:
@@ -172,6 +193,7 @@ class TrafficGuard:
     def start(self) -> TrafficGuard:
         if self.handle is not None:
             raise LabError("guard", f"{self.table} already started")
+        self.swept = sweep_stale()
         cp = _nft("-f", "-", stdin=ruleset(self.table, self.guarded, self.uid))
         if cp.returncode != 0:
             raise LabError("guard", f"nft -f (table {FAMILY} {self.table}): {cp.stderr.strip()} (exit {cp.returncode})")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from devbench.lab import AdbServer, LabDevice, LabError
-from devbench.lab.guard import list_tables, nft_binary
+from devbench.lab.adbserver import free_port
+from devbench.lab.guard import LoopbackPort, TrafficGuard, list_tables, nft_binary
 from devbench.lab.netns import list_netns, run_ip
 
 pytestmark = pytest.mark.lab
@@ -174,3 +175,21 @@ def test_a_device_that_fails_to_start_removes_its_guard(lab_usable: None, tmp_pa
         dev.start()
     assert dev.guard is None and dev.netns not in list_netns()
     assert set(list_tables()) == tables_before
+
+
+def test_a_killed_labs_table_is_swept_by_the_next_guard(lab_usable: None) -> None:
+    """A lab process killed with SIGKILL leaves its table; the next guard to start deletes it
+    (its PID is gone) and keeps the tables of labs still alive (this process's own)."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a PID that was this machine's and is no more
+    nft = nft_binary()
+    stale = f"devbench_lab_adb1_{dead.pid}_0badc0de"
+    subprocess.run([nft, "-f", "-"], input=f"create table inet {stale}\n", text=True, check=True)
+    try:
+        with TrafficGuard([LoopbackPort(free_port())], tag="keep") as alive:
+            assert stale in alive.swept  # (with any other dead lab's)
+            assert stale not in list_tables() and alive.table in list_tables()
+            with TrafficGuard([LoopbackPort(free_port())], tag="next") as nxt:
+                assert alive.table not in nxt.swept and alive.active
+    finally:
+        subprocess.run([nft, "delete", "table", "inet", stale], capture_output=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from devbench.lab.errors import LabError
-from devbench.lab.guard import Interface, LoopbackPort, TrafficGuard, ruleset, table_info
+from devbench.lab.guard import Interface, LoopbackPort, TrafficGuard, owner_pid, ruleset, table_info
 
 
 def test_ruleset_rejects_other_uids_on_the_veth_and_the_loopback_port() -> None:
@@ -65,3 +66,11 @@ def test_guard_names_are_unique_and_plain() -> None:
     assert a.table != b.table
     assert a.table.startswith("devbench_lab_adb5037_") and a.handle is None and not a.active
     a.stop()  # never started: nothing to delete, no nft call
+
+
+def test_owner_pid_is_read_from_guard_names_only() -> None:
+    assert owner_pid("devbench_lab_adb5037_4242_0a1b2c3d") == 4242
+    assert owner_pid("devbench_lab_4242_0a1b2c3d") == 4242
+    assert owner_pid(TrafficGuard([LoopbackPort(1)], uid=0, tag="dev7").table) == os.getpid()
+    for other in ("devbench_lab_x", "devbench_lab_adb_x_0a1b2c3d", "firewalld", "devbench_lab_1_2"):
+        assert owner_pid(other) is None
