@@ -8,14 +8,17 @@ LabDevice or EmulatedLabDevice from the rootfs's architecture.
 How (Linux >= 6.7, where binfmt_misc is per user namespace): the device's launcher is the
 same as LabDevice's (seccomp filter without AF_VSOCK, ``ip netns exec``, ``unshare --mount
 --uts --pid --fork``, the same mount script building the overlay, /proc, /dev, devpts,
-tmpfs), except its last step. Instead of ``exec chroot $M /sbin/devbench-init`` it runs
+tmpfs), except its last step. Instead of the native device's pivot_root and chroot it runs
 ``exec python3 _binfmt_ns.py --arch aarch64 --mountpoint $M/proc/sys/fs/binfmt_misc
-chroot $M /sbin/devbench-init``: still pid 1 of the device's pid namespace, that helper
+sh -c 'mount --rbind $M $M; cd $M; pivot_root . .devbench-oldroot; exec chroot . /sbin/devbench-init'``:
+still pid 1 of the device's pid namespace, that helper
 enters a new user namespace with the identity uid/gid map, unshares the mount namespace,
 mounts a fresh binfmt_misc (at the device's /proc/sys/fs/binfmt_misc, so it can be seen from
 inside the device), registers ``qemu-aarch64`` with flags FP (the kernel opens the host's
 qemu-aarch64-static at registration: nothing of qemu is needed in the rootfs) and execs
-chroot. Every process of the device inherits that user namespace.
+the pivot_root step (the device's init unmounts this machine's / and drops the same
+capabilities as on a native device, see devbench.lab.device). Every process of the device
+inherits that user namespace.
 
 Differences from a native device, all consequences of the user namespace (its processes have
 no capabilities over the namespaces created before it, which the initial user namespace owns):
