@@ -5,8 +5,6 @@ noise benchmark's figures on fixed numbers."""
 from __future__ import annotations
 
 import gzip
-import json
-import shlex
 import stat
 import subprocess
 import sys
