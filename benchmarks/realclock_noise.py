@@ -155,7 +155,9 @@ def batch_cv_pct(data: dict[str, Any], arm: str) -> float | None:
 
 
 def run_figures(run_dir: Path) -> dict[str, Any]:
-    data = json.loads((run_dir / "results.json").read_text())
+    from devbench.results_check import read_results
+
+    data = read_results(run_dir / "results.json")  # devbench's own reader: a bad shape is an error here
     forks = [ns / 1e6 for s in data["samples"] if s["arm"] == "unnamed" for ns in s["fork_ns"]]
     row = next(iter(data.get("summary") or []), {})
     return {"run_dir": str(run_dir), "status": data["run"]["status"],

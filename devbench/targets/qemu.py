@@ -141,7 +141,7 @@ class QemuTarget(AdbBacked):
                 "adb_serial": m.adb_serial, "ssh_port": m.ssh_port, "console_log": str(m.console_log),
                 "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch,
                 "accel": m.accel, "clock": self.options.clock, "machine": machine_type(m.spec),
-                "daemons": list(m.spec.daemons), "payload_session": "detached" if self.options.detach else "adb shell"}
+                "daemons": ",".join(m.spec.daemons), "payload_session": "detached" if self.options.detach else "adb shell"}
 
     def run_payload(self, argv: Sequence[str], *, timeout: float | None = None,
                     on_line: LineCallback | None = None) -> CommandResult:

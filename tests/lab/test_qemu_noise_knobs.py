@@ -39,7 +39,8 @@ def test_pc_guest_without_sshd_runs_the_payload_detached_from_adb(lab_usable, ad
         assert "sshd pid none" in Path(target.machine.console_log).read_text()
         info = target.info
         assert (info["machine"], info["daemons"], info["payload_session"], info["ssh_port"]) == \
-            ("pc", ["adbd"], "detached", None)
+            ("pc", "adbd", "detached", None)
+        assert all(v is None or isinstance(v, (str, int, float)) for v in info.values())  # results.json's shape
 
         attached = target.run(["sh", "-c", ANCESTRY]).stdout.split()
         assert "adbd" in attached  # an adb shell's command descends from adbd
@@ -52,6 +53,17 @@ def test_pc_guest_without_sshd_runs_the_payload_detached_from_adb(lab_usable, ad
         assert not [f for f in left if f.startswith("detached-")]  # output files collected and removed
         failed = target.run_payload(["sh", "-c", "echo partial; exit 5"], timeout=60)
         assert (failed.exit_code, failed.stdout) == (5, "partial\n")
+        # lines reach the host while the command still runs (collected between the idle waits)
+        import time
+
+        from devbench.targets.detached import run_detached
+
+        seen: list[tuple[str, float]] = []
+        t0 = time.monotonic()
+        res = run_detached(target, ["sh", "-c", "echo first; sleep 4; echo second"], workdir=opts.workdir,
+                           timeout=60, collect_s=1, on_line=lambda line: seen.append((line, time.monotonic() - t0)))
+        assert [line for line, _ in seen] == ["first", "second"] and res.exit_code == 0
+        assert seen[1][1] - seen[0][1] > 2  # "first" came before the command ended
     finally:
         target.close()
 
