@@ -144,7 +144,9 @@ def test_variant_configs_parse_and_change_one_thing(tmp_path: Path) -> None:
     diff = {name: {k for k in ("cpus", "machine", "daemons", "detach") if getattr(o, k) != getattr(base, k)}
             for name, o in opts.items()}
     assert diff == {"base-1cpu": set(), "base-2cpu": {"cpus"}, "machine-pc": {"machine"}, "no-sshd": {"daemons"},
-                    "detached": {"detach"}, "minimal": set()}
+                    "detached": {"detach"}, "minimal": set(), "pinned-2cpu": {"cpus"}}
+    pins = {v.name: parse_text(rn.config_text(v, a, tmp_path), "v.yaml").device.pin for v in rn.VARIANTS}
+    assert {n: p for n, p in pins.items() if p} == {"pinned-2cpu": (1,)}
 
 
 def test_table_has_one_row_per_variant_with_every_run() -> None:
