@@ -2,10 +2,10 @@
 
 The command runs in a session of its own (``setsid``), stdin from /dev/null, its stdout and
 stderr into files in the device's work folder, its exit code into a third file when it ends.
-The command that started it returns at once; the host then waits with one idle command per
-``collect_s`` (``timeout S tail --pid=PID -f /dev/null``: no process started on the device
-while it waits) and, between those waits, reads what the output file gained and passes its
-lines on, so results are still saved as the run goes. What the device holds is only ever
+The command that started it returns at once; the host then sleeps ``collect_s`` at a time with
+no session open on the device (nothing of devbench runs there while the payload runs), and
+after each sleep runs one short command that reads the exit code file and what the output file
+gained, and passes the new lines on, so results are still saved as the run goes. What the device holds is only ever
 parsed: the exit code must be a number, the PID a number.
 
 Used for the QEMU guest's ``detach: true`` (issue 14: is the adb session open during the
@@ -31,12 +31,12 @@ shift 3
 setsid sh -c 'o=$1 e=$2 r=$3; shift 3; "$@" >"$o" 2>"$e" </dev/null; echo $? >"$r.tmp"; mv "$r.tmp" "$r"' \
     sh "$o" "$e" "$r" "$@" </dev/null >/dev/null 2>&1 &
 echo $!'''
-# $1 seconds, $2 pid: returns when the PID is gone or after the seconds (tail checks once a second)
-WAIT = 'timeout "$1" tail --pid="$2" -f /dev/null; exit 0'
 # $1 file: its content, nothing if it does not exist (yet)
 CAT = 'cat "$1" 2>/dev/null; exit 0'
-# $1 file, $2 byte offset (1-based): what the file holds from there
-READ_FROM = 'tail -c +"$2" "$1" 2>/dev/null; exit 0'
+# $1 rc file, $2 out file, $3 byte offset (1-based): the exit code (or nothing) on the first
+# line, then what the output file holds from the offset. The code is read first: output the
+# command wrote before it ended is then in the file already.
+POLL = 'c=$(cat "$1" 2>/dev/null); echo "${c:--}"; tail -c +"$3" "$2" 2>/dev/null; exit 0'
 _PID = re.compile(r"^\s*(\d+)\s*$")
 
 
@@ -62,8 +62,14 @@ def parse_rc(text: str) -> int | None:
     return int(t)
 
 
+def parse_poll(text: str) -> tuple[int | None, str]:
+    """One poll's output: the exit code (None while the command runs: ``-``) and the new output."""
+    first, _, rest = text.partition("\n")
+    return (None if first.strip() == "-" else parse_rc(first)), rest
+
+
 def run_detached(target: Target, argv: Sequence[str], *, workdir: str, timeout: float | None = None,
-                 on_line: LineCallback | None = None, collect_s: float = 30.0) -> CommandResult:
+                 on_line: LineCallback | None = None, collect_s: float = 15.0) -> CommandResult:
     """Run ``argv`` on ``target`` detached (see the module); stream its stdout lines to
     ``on_line`` as they are collected; return its exit code and output. On a timeout or any
     exception (an interrupt) the detached process group is killed before raising."""
@@ -80,10 +86,10 @@ def run_detached(target: Target, argv: Sequence[str], *, workdir: str, timeout: 
     finished = False
     try:
         while True:
-            wait = collect_s if deadline is None else max(1.0, min(collect_s, deadline - time.monotonic()))
-            target.run(["sh", "-c", WAIT, "sh", str(int(wait)), str(pid)], timeout=wait + 60)
-            code = parse_rc(target.run(["sh", "-c", CAT, "sh", rc], timeout=60).stdout)
-            new = target.run(["sh", "-c", READ_FROM, "sh", out, str(len(got) + 1)], timeout=120).stdout
+            wait = collect_s if deadline is None else max(0.5, min(collect_s, deadline - time.monotonic()))
+            time.sleep(wait)
+            code, new = parse_poll(target.run(["sh", "-c", POLL, "sh", rc, out, str(len(got) + 1)],
+                                              timeout=120).stdout)
             got += new.encode()
             splitter.feed(new)
             if code is not None:

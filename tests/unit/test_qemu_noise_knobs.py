@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,33 @@ def test_device_text_that_is_no_pid_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_pid(text)
     assert parse_pid(" 4242\n") == 4242
+
+
+def test_detached_run_leaves_the_device_alone_between_polls(local, tmp_path: Path) -> None:
+    """While the command runs, nothing of devbench runs on the device: the host sleeps and then
+    runs one short poll; a 2.5 s command polled every second takes start + 3 polls + cleanup."""
+    from devbench.targets.detached import run_detached
+
+    calls: list[float] = []
+    real_run = local.run
+
+    def counting_run(argv, **kw):
+        calls.append(time.monotonic())
+        return real_run(argv, **kw)
+
+    local.run = counting_run  # type: ignore[method-assign]
+    res = run_detached(local, ["sh", "-c", "sleep 2.5; echo done"], workdir=str(tmp_path), collect_s=1)
+    assert res.exit_code == 0 and res.stdout == "done\n"
+    assert 4 <= len(calls) <= 6, calls  # start, 3 polls (one a second), cat stderr, rm
+    gaps = [b - a for a, b in zip(calls[1:3], calls[2:4])]
+    assert all(g >= 0.9 for g in gaps), gaps  # the polls are a second apart, not a busy loop
+
+
+def test_parse_poll_reads_the_exit_code_line_then_the_output() -> None:
+    from devbench.targets.detached import parse_poll
+
+    assert parse_poll("-\nline 1\nline 2\n") == (None, "line 1\nline 2\n")
+    assert parse_poll("0\n") == (0, "")
+    assert parse_poll("3\nlast\n") == (3, "last\n")
+    with pytest.raises(ValueError, match="not an exit code"):
+        parse_poll("3; reboot\nx\n")
