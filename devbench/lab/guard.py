@@ -55,12 +55,20 @@ class LoopbackPort:
 Guarded = Interface | LoopbackPort
 
 
-def _check(table: str, guarded: Sequence[Guarded], uid: int) -> None:
+Uids = int | Sequence[int]  # who may pass: one uid, or several (a QEMU guest: devbench's and its adb server's)
+
+
+def _uids(uid: Uids) -> tuple[int, ...]:
+    return tuple(sorted(set(uid))) if not isinstance(uid, int) else (uid,)
+
+
+def _check(table: str, guarded: Sequence[Guarded], uid: Uids) -> None:
     if not _TABLE.fullmatch(table):
         raise LabError("guard", f"bad nftables table name {table!r}")
     if not guarded:
         raise LabError("guard", "nothing to guard")
-    if not (isinstance(uid, int) and 0 <= uid < 2**32 - 1):
+    uids = _uids(uid) if isinstance(uid, (int, list, tuple)) else ()
+    if not uids or not all(isinstance(u, int) and not isinstance(u, bool) and 0 <= u < 2**32 - 1 for u in uids):
         raise LabError("guard", f"bad uid {uid!r}")
     for g in guarded:
         if isinstance(g, Interface):
@@ -79,9 +87,11 @@ def _match(g: Guarded) -> str:
     return f'oifname "lo" tcp dport {g.port}'
 
 
-def ruleset(table: str, guarded: Sequence[Guarded], uid: int) -> str:
+def ruleset(table: str, guarded: Sequence[Guarded], uid: Uids) -> str:
     """The ``nft -f`` script that creates ``table`` (it fails if the table exists: ``create``)."""
     _check(table, guarded, uid)
+    uids = _uids(uid)
+    uid = uids[0] if len(uids) == 1 else "{ " + ", ".join(map(str, uids)) + " }"  # type: ignore[assignment]
     t = f"{FAMILY} {table}"
     lines = [f"create table {t}",
              f"add chain {t} output {{ type filter hook output priority 0; policy accept; }}",
@@ -172,9 +182,9 @@ class TrafficGuard:
     unique (pid and a random part); ``handle`` is the kernel's handle of it once started.
     """
 
-    def __init__(self, guarded: Sequence[Guarded], *, uid: int | None = None, tag: str = "") -> None:
+    def __init__(self, guarded: Sequence[Guarded], *, uid: Uids | None = None, tag: str = "") -> None:
         self.guarded = tuple(guarded)
-        self.uid = os.geteuid() if uid is None else uid
+        self.uid: Uids = os.geteuid() if uid is None else uid
         clean = re.sub(r"[^A-Za-z0-9]", "", tag)[:20]
         self.table = f"{TABLE_PREFIX}{clean + '_' if clean else ''}{os.getpid()}_{secrets.token_hex(4)}"
         self.handle: int | None = None

@@ -26,9 +26,12 @@ from typing import Literal
 
 from devbench.lab import procs
 from devbench.lab.device import SshEndpoint
+from devbench.lab.errors import LabError
+from devbench.lab.guard import TrafficGuard
 from devbench.lab.keys import known_hosts_lines
 
 from .errors import BootError, QemuError, meaningful_line
+from .portguard import guard_ports
 from .image import (DAEMONS_ARG, FAILED_MARKER, GUEST_ADB_PORT, GUEST_ADDRESS, GUEST_SSH_PORT, INIT_PATH, READY_MARKER,
                     GuestImage)
 from .retry import EARLY_PANIC_RETRIES, FailureKind, RetryBudget, panic_kind, should_retry
@@ -305,8 +308,12 @@ class QemuMachine:
     """
 
     def __init__(self, spec: QemuSpec, run_dir: Path, name: str = "guest", *,
-                 guest: GuestImage | None = None) -> None:
+                 guest: GuestImage | None = None, guard_uids: tuple[int, ...] | None = None) -> None:
         self.spec = spec
+        # who may reach the forwarded ports (devbench.qemu.portguard): default this process's uid
+        self.guard_uids = guard_uids if guard_uids is not None else (os.geteuid(),)
+        self._guard: TrafficGuard | None = None
+        self.ports_guard = "not booted"  # what the facts say: "nftables: uid ... only" or "unguarded: why"
         self.run_dir = Path(run_dir)
         self.name = name
         self._guest = guest
@@ -359,7 +366,8 @@ class QemuMachine:
                 "known_hosts": str(self.known_hosts)} if "sshd" in self.spec.daemons else None)
         return {"name": self.name, "arch": self.spec.arch, "adb_serial": self.adb_serial, "ssh": ssh,
                 "pid": self.pid, "qemu_pid": self.qemu_pid, "console_log": str(self.console_log),
-                "boot_seconds": self.boot_seconds, "attempts": self.attempts, "accel": self.accel}
+                "boot_seconds": self.boot_seconds, "attempts": self.attempts, "accel": self.accel,
+                "ports_guard": self.ports_guard}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> QemuMachine:
@@ -417,6 +425,9 @@ class QemuMachine:
         spec = self.spec
         self.adb_port, ssh_port = _two_ports()
         self.ssh_port = ssh_port if "sshd" in spec.daemons else None
+        self._stop_guard()  # a retry's new ports get a guard of their own, before QEMU listens
+        ports = [self.adb_port] + ([self.ssh_port] if self.ssh_port is not None else [])
+        self._guard, self.ports_guard = guard_ports(ports, self.guard_uids, self.name)
         self.console_log = self.run_dir / f"console-{self.name}-{attempt}.log"
         self.stderr_log = self.run_dir / f"qemu-{self.name}-{attempt}.stderr"
         self.console_log.write_bytes(b"")
@@ -540,10 +551,22 @@ class QemuMachine:
             time.sleep(0.02)
 
     def stop(self) -> None:
-        """SIGKILL QEMU (by PID) and check that it is gone. Idempotent; never waits long."""
-        left = self._kill()
+        """SIGKILL QEMU (by PID) and check that it is gone, then drop its ports' guard.
+        Idempotent; never waits long."""
+        try:
+            left = self._kill()
+        finally:
+            self._stop_guard()
         if left:
             raise QemuError("stop", f"{self.name}: still alive after SIGKILL: {left}")
+
+    def _stop_guard(self) -> None:
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            try:
+                guard.stop()
+            except LabError as exc:
+                raise QemuError("stop", f"{self.name}: {exc}") from None
 
 
 def _read_from(path: Path | None, pos: int) -> tuple[str, int]:

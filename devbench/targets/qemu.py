@@ -89,6 +89,21 @@ def _quietly(fn: Callable[[str], object], arg: str) -> None:
         pass
 
 
+def _guard_uids(options: QemuOptions) -> tuple[int, ...]:
+    """Who may reach the guest's forwarded ports: devbench and the local adb server it uses."""
+    import os
+
+    from devbench.qemu.portguard import allowed_uids
+    from devbench.targets.adbenv import AdbEnvError, server_address
+
+    try:
+        server = server_address(options.server_host, options.server_port, os.environ)
+    except AdbEnvError:
+        return allowed_uids(None)  # the adb connection will say what is wrong with it
+    local = server.host in ("127.0.0.1", "localhost", "::1")
+    return allowed_uids(server.port if local else None)
+
+
 class QemuTarget(AdbBacked):
     transport = "qemu"
 
@@ -121,7 +136,7 @@ class QemuTarget(AdbBacked):
                         boot_timeout_s=options.boot_timeout_s, retries=options.retries,
                         hard_timeout_s=options.hard_timeout_s, initrd=self.initrd, machine=options.machine,
                         daemons=options.daemons)  # type: ignore[arg-type]
-        self.machine = QemuMachine(spec, run_dir, name)
+        self.machine = QemuMachine(spec, run_dir, name, guard_uids=_guard_uids(options))
         try:
             step(f"booting {self.kernel.name} in QEMU ({options.arch})")
             self.machine.boot()  # BootError: one line naming the device, with the console tail
@@ -141,7 +156,8 @@ class QemuTarget(AdbBacked):
                 "adb_serial": m.adb_serial, "ssh_port": m.ssh_port, "console_log": str(m.console_log),
                 "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch,
                 "accel": m.accel, "clock": self.options.clock, "machine": machine_type(m.spec),
-                "daemons": ",".join(m.spec.daemons), "payload_session": "detached" if self.options.detach else "adb shell"}
+                "daemons": ",".join(m.spec.daemons), "payload_session": "detached" if self.options.detach else "adb shell",
+                "ports_guard": m.ports_guard}
 
     def run_payload(self, argv: Sequence[str], *, timeout: float | None = None,
                     on_line: LineCallback | None = None) -> CommandResult:

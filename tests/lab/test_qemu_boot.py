@@ -14,6 +14,8 @@ import paramiko
 import pytest
 
 from devbench.lab import AdbServer, procs
+from devbench.lab.guard import list_tables
+from tests.lab.connect_as import NOBODY, connect_as
 from tests.lab.qemu_helpers import qemu_pids_mentioning
 from devbench.qemu import BootError, GuestImage, QemuMachine, QemuSpec, check_kvm, guest_image_info
 
@@ -80,6 +82,14 @@ def test_x86_64_boot_adb_ssh(adb_server: AdbServer, x86_kernel: Path, x86_guest:
         assert m.console_log is not None and "DEVBENCH-GUEST-READY" in m.console_log.read_text(errors="replace")
         assert procs.alive(m.pid) and m.qemu_pid and procs.alive(m.qemu_pid)
 
+        # only root (this test and its adb server) reaches the forwarded adbd and sshd ports
+        assert m.ports_guard == "nftables: uid 0 only", m.ports_guard
+        assert m.describe()["ports_guard"] == m.ports_guard
+        guard_table = m._guard.table if m._guard else ""
+        assert guard_table in list_tables()
+        assert connect_as(NOBODY, "127.0.0.1", m.adb_port) == "ConnectionRefusedError"
+        assert connect_as(NOBODY, "127.0.0.1", m.ssh_port) == "ConnectionRefusedError"
+
         # adb, through the private server
         dev = adb_server.connect(m.adb_serial, timeout=60)
         try:
@@ -113,6 +123,7 @@ def test_x86_64_boot_adb_ssh(adb_server: AdbServer, x86_kernel: Path, x86_guest:
             _ssh(m, wrong).close()
         m.stop()
         _assert_gone(m)
+        assert guard_table not in list_tables()  # the guard went with the guest
         m.stop()  # idempotent
     _assert_gone(m)
 

@@ -1,0 +1,88 @@
+"""Only devbench and the adb server it talks through reach a QEMU guest's forwarded ports.
+
+A guest's adbd (and sshd) are forwarded to loopback ports of this machine; adbd gives a root
+shell in the guest to whoever connects, so any local user could otherwise change what is
+measured while a run goes on. Where devbench runs as root and ``nft`` is there, the ports get
+a :class:`devbench.lab.guard.TrafficGuard` (an nftables table of their own, deleted by handle
+when the guest stops) that lets through only devbench's uid and the uid of the adb server
+listening on the port devbench uses. Elsewhere the guest runs unguarded and its facts say why
+(``ports_guard``).
+
+``listener_uids`` is pure (``/proc/net/tcp`` and ``tcp6`` texts in, uids out).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+
+from devbench.lab.errors import LabError
+from devbench.lab.guard import LoopbackPort, TrafficGuard
+
+_LISTEN = "0A"
+# local addresses a loopback client can reach: 127.0.0.1, ::1, and the wildcards
+_LOOPBACK = {"0100007F", "00000000", "00000000000000000000000001000000", "00000000000000000000000000000000",
+             "0000000000000000FFFF00000100007F"}
+
+
+def listener_uids(tables: Iterable[str], port: int) -> set[int]:
+    """Owners of the sockets listening on ``port`` on loopback, from ``/proc/net/tcp{,6}``."""
+    uids: set[int] = set()
+    for text in tables:
+        for line in text.splitlines()[1:]:
+            f = line.split()
+            if len(f) < 8 or f[3] != _LISTEN:
+                continue
+            addr, _, hexport = f[1].partition(":")
+            try:
+                if int(hexport, 16) != port or addr.upper() not in _LOOPBACK:
+                    continue
+                uids.add(int(f[7]))
+            except ValueError:
+                continue
+    return uids
+
+
+def unavailable() -> str | None:
+    """Why the ports cannot be guarded here, or None."""
+    if os.geteuid() != 0:
+        return "devbench is not root (nftables needs root)"
+    if shutil.which("nft") is None and not any(os.path.exists(p) for p in ("/usr/sbin/nft", "/sbin/nft")):
+        return "nft not found (install nftables)"
+    return None
+
+
+def _proc_net() -> list[str]:
+    out = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name, encoding="ascii", errors="replace") as f:
+                out.append(f.read())
+        except OSError:
+            pass
+    return out
+
+
+def allowed_uids(adb_server_port: int | None) -> tuple[int, ...]:
+    """devbench's own uid and that of the adb server listening on ``adb_server_port`` (a
+    developer's server started as another user); a server devbench starts later is its own."""
+    uids = {os.geteuid()}
+    if adb_server_port is not None:
+        uids |= listener_uids(_proc_net(), adb_server_port)
+    return tuple(sorted(uids))
+
+
+def guard_ports(ports: Iterable[int], uids: Iterable[int], name: str) -> tuple[TrafficGuard | None, str]:
+    """Start a guard on ``ports``; returns (the guard, what the facts say). Never raises: a guest
+    that cannot be guarded runs unguarded, and says so."""
+    why = unavailable()
+    if why is not None:
+        return None, f"unguarded: {why}"
+    uids = tuple(sorted(set(uids)))
+    guard = TrafficGuard([LoopbackPort(p) for p in ports], uid=uids, tag="qemu" + name)
+    try:
+        guard.start()
+    except LabError as exc:
+        return None, f"unguarded: {exc}"
+    return guard, "nftables: uid " + ",".join(map(str, uids)) + " only"
