@@ -6,10 +6,15 @@ over the sweep's checks, half of a 1% family-wise level). The estimates carry sa
 0.69 points at 5% and 1000 runs), so a cell whose estimate alone lies outside is measured again
 on fresh seeds with 4x the runs (at most 5000) and judged on those (the other half of the level);
 the figures those runs resolve are printed (calibrate.detectable). Designs without a design never
-give a verdict. Pure computation on simulated runs (no device, no root); about 10 minutes on 2
-shared cores.
+give a verdict. Pure computation on simulated runs (no device, no root); about 4-5 minutes
+on this 2-core machine beside other work.
 
     python -m benchmarks calibration        # or: python benchmarks/calibration.py [TRIALS]
+    python benchmarks/calibration.py --design separate 20000   # one design, many runs, every drift model
+
+--design runs one design at TRIALS A/A runs per drift model (and TRIALS/5 per shift), in blocks
+of 1000 on fresh seeds: each drift model's rates with their 95% intervals, the range of the
+blocks' false-positive rates and whether they spread more than sampling does (dispersion p).
 """
 
 from __future__ import annotations
@@ -24,8 +29,26 @@ from benchmarks._common import figure  # noqa: E402
 from tests import calibrate as cal  # noqa: E402
 
 
+def one_design(design: str, trials: int) -> int:
+    start = time.monotonic()
+    rows = cal.long_sweep(design, trials, trials // 5)
+    print(cal.long_table(rows), flush=True)
+    bad = cal.failures([c for c, _ in rows])
+    for line in bad:
+        print(f"outside the bounds: {line}", flush=True)
+    figure(f"calibration of {design}: drift models outside the bounds", len(bad), "cells", "0", not bad,
+           f"{len(rows)} drift models x {rows[0][0].trials} A/A runs; {time.monotonic() - start:.0f} s")
+    return 0
+
+
 def main() -> int:
-    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    args = sys.argv[1:]
+    if args[:1] == ["--design"]:
+        if len(args) < 2 or args[1] not in cal.DESIGNS:
+            print(f"usage: calibration.py --design {{{','.join(cal.DESIGNS)}}} [TRIALS]", file=sys.stderr)
+            return 2
+        return one_design(args[1], int(args[2]) if len(args) > 2 else 20_000)
+    trials = int(args[0]) if args else 1000
     start = time.monotonic()
     cells = cal.sweep(trials, max(trials // 4, 10), seed0=900_001)
     print(cal.table(cells), flush=True)
