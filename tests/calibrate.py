@@ -264,7 +264,7 @@ def failures(cells: list[Cell], family_level: float = FAMILY_LEVEL, checks: int 
     coverage of each cell), lies wholly outside. The bounds are on the true rates; an estimate
     carries sampling error (sd 0.69 points at 5% and 1000 runs), so holding estimates to the
     bounds fails calibrated designs by chance: a 95% CI's coverage estimated from 1750 CIs falls
-    below 94% in 2.7% of sweeps, and one of 30 such cells in 56%. Pass every cell of a sweep in one
+    below 94% in 2.7% of cells, and one of 30 such cells does in 56% of sweeps. Pass every cell in one
     call, so the family-wise level holds, or give the sweep's count of checks. See detectable()
     for what a given run count resolves."""
     out = []
