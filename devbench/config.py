@@ -85,7 +85,7 @@ class QemuOptions:
     kernel: str = "feature"  # a kernel image path; "feature": devbench's own build with CONFIG_ANON_VMA_NAME;
     # "stock": Debian's stock kernel (x86_64; no CONFIG_ANON_VMA_NAME), booted with devbench's initramfs
     memory_mb: int = 4096
-    cpus: int = 2
+    cpus: int = 1  # one vCPU: the least noise under both clocks (README, "Measurement fidelity")
     accel: str = "auto"  # tcg | kvm | auto (kvm only where it really works)
     clock: str = "real"  # real: multi-threaded TCG, guest time is host time; icount: instruction counting
     append: str = ""  # extra kernel command line
@@ -406,7 +406,7 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
             arch=QEMU_ARCHES[arch],
             kernel=opts_sec.string("kernel", "feature"),
             memory_mb=opts_sec.integer("memory_mb", 4096, lo=256, hi=1024 * 1024),
-            cpus=opts_sec.integer("cpus", 2, lo=1, hi=512),
+            cpus=opts_sec.integer("cpus", 1, lo=1, hi=512),
             accel=opts_sec.string("accel", "auto", choices=("auto", "tcg", "kvm")),
             clock=opts_sec.string("clock", "real", choices=("real", "icount")),
             append=opts_sec.value("append", _kernel_args, ""),

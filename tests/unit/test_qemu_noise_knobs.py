@@ -138,6 +138,12 @@ def test_config_defaults_are_todays_guest() -> None:
     assert (o.machine, o.daemons, o.detach) == (None, ("adbd", "sshd"), False)
 
 
+def test_one_vcpu_unless_the_config_asks_for_more() -> None:
+    """Issue 14, item 3: two vCPUs tripled the real clock's batch CV (README, "Measurement fidelity")."""
+    assert _parse("x86_64").cpus == 1 and _parse("arm64").cpus == 1
+    assert _parse("x86_64", ", cpus: 2").cpus == 2
+
+
 def test_config_knobs() -> None:
     o = _parse("x86_64", ", machine: pc, daemons: [adbd], detach: true")
     assert (o.machine, o.daemons, o.detach) == ("pc", ("adbd",), True)
