@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from devbench.config import QEMU_DAEMONS, QEMU_MACHINES
 from devbench.lab import procs
 from devbench.lab.device import SshEndpoint
 from devbench.lab.errors import LabError
@@ -44,9 +45,10 @@ ICOUNT = "shift=0,align=off,sleep=off"  # QEMU -icount: 1 ns of guest time per i
 
 QEMU_BINARIES: dict[str, str] = {"x86_64": "qemu-system-x86_64", "arm64": "qemu-system-aarch64"}
 CONSOLES: dict[str, str] = {"x86_64": "ttyS0", "arm64": "ttyAMA0"}
-# QEMU machine types a guest may boot as, the first the default (both boot devbench's kernels)
-MACHINES: dict[str, tuple[str, ...]] = {"x86_64": ("q35", "pc"), "arm64": ("virt",)}
-DAEMONS: tuple[Daemon, ...] = ("adbd", "sshd")  # what the guest init can start, in this order
+# QEMU machine types a guest may boot as (the first the default) and the daemons its init can
+# start, in that order: the config's own lists, so the two never differ
+MACHINES: dict[str, tuple[str, ...]] = QEMU_MACHINES
+DAEMONS: tuple[Daemon, ...] = QEMU_DAEMONS  # type: ignore[assignment]
 _HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 _TAIL_LINES = 20
 

@@ -14,11 +14,10 @@ listening on the port devbench uses. Elsewhere the guest runs unguarded and its 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable
 
 from devbench.lab.errors import LabError
-from devbench.lab.guard import LoopbackPort, TrafficGuard
+from devbench.lab.guard import LoopbackPort, TrafficGuard, nft_binary
 
 _LISTEN = "0A"
 # local addresses a loopback client can reach: 127.0.0.1, ::1, and the wildcards
@@ -48,7 +47,9 @@ def unavailable() -> str | None:
     """Why the ports cannot be guarded here, or None."""
     if os.geteuid() != 0:
         return "devbench is not root (nftables needs root)"
-    if shutil.which("nft") is None and not any(os.path.exists(p) for p in ("/usr/sbin/nft", "/sbin/nft")):
+    try:
+        nft_binary()
+    except LabError:
         return "nft not found (install nftables)"
     return None
 
