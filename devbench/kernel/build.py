@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from devbench import cache as devbench_cache
 from devbench.cache import building, fresh_tmp, is_complete, mark_complete, marker_path
+from devbench.watchdog import DEFAULT_STALL, Watchdog
 
 from .errors import KernelError
 from .fragment import ARCHES, REQUIRED, Arch, base_recipe, build_settings, fragment_text
@@ -145,7 +147,7 @@ def load_build(root: Path) -> KernelBuild:
 
 def ensure_kernel(arch: Arch, cache_dir: Path | None = None, source: str | os.PathLike[str] | None = None,
                   progress: Progress | None = None, jobs: int | None = None,
-                  timeout: float = 4 * 3600.0) -> KernelBuild:
+                  stall: float = DEFAULT_STALL) -> KernelBuild:
     """Return a complete cached kernel for ``arch``, building it first if needed.
 
     ``source``: a kernel source ``.tar.xz`` or an unpacked tree (default: the newest
@@ -159,7 +161,7 @@ def ensure_kernel(arch: Arch, cache_dir: Path | None = None, source: str | os.Pa
         return load_build(root)
     with building(root, on_wait=lambda text: _say(progress, f"kernel: {text}")) as needed:
         if needed:
-            _build(root, arch, src, progress, jobs or os.cpu_count() or 1, timeout)
+            _build(root, arch, src, progress, jobs or os.cpu_count() or 1, stall)
     return load_build(root)
 
 
@@ -181,55 +183,61 @@ def _check_tools(arch: Arch) -> None:
 
 
 class _Runner:
-    """Runs commands with their output appended to the log, counting compile steps."""
+    """Runs commands with their output appended to the log, counting compile steps. No total
+    time limit: a command fails when it made no progress (no output, no CPU time) for
+    ``stall`` seconds (devbench.watchdog), however long a loaded machine makes the build."""
 
-    def __init__(self, log: Path, progress: Progress | None, deadline: float) -> None:
+    def __init__(self, log: Path, progress: Progress | None, stall: float) -> None:
         self.log = log
         self.progress = progress
-        self.deadline = deadline
+        self.stall = stall
 
     def run(self, cmd: list[str], step: str, cwd: Path | None = None, label: str | None = None) -> None:
-        with open(self.log, "a") as out:
+        with open(self.log, "a", buffering=1) as out:  # line-buffered: the watchdog sees the log grow
             out.write("$ " + " ".join(cmd) + "\n")
-            out.flush()
             proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+                                    stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+                                    start_new_session=True)
             assert proc.stdout is not None
             compiled, last = 0, time.monotonic()
             try:
-                for line in proc.stdout:
-                    out.write(line)
-                    if label and line.startswith(("  CC ", "  AS ")):
-                        compiled += 1
-                        now = time.monotonic()
-                        if now - last >= 5:
-                            last = now
-                            out.flush()
-                            _say(self.progress, f"{label} (CC {compiled} files)…")
-                    if time.monotonic() > self.deadline:
-                        raise subprocess.TimeoutExpired(cmd, 0)
-                rc = proc.wait()
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                out.write("\n(timed out)\n")
-                raise KernelError(step, f"timed out: {' '.join(cmd)}\n{_tail(self.log)}", str(self.log)) from None
+                with Watchdog(proc, self.stall, [self.log]) as dog:
+                    for line in proc.stdout:
+                        out.write(line)
+                        if label and line.startswith(("  CC ", "  AS ")):
+                            compiled += 1
+                            now = time.monotonic()
+                            if now - last >= 5:
+                                last = now
+                                _say(self.progress, f"{label} (CC {compiled} files)…")
+                    rc = proc.wait()
             except BaseException:
-                proc.kill()
-                proc.wait()
+                _end_group(proc)
                 raise
+            if dog.stalled is not None:
+                out.write(f"\n(no progress for {dog.stalled:.0f} s: ended by devbench's watchdog)\n")
+                raise KernelError(step, f"stalled (no output, no CPU time for {dog.stalled:.0f} s): "
+                                        f"{' '.join(cmd)}\n{_tail(self.log)}", str(self.log))
         if rc != 0:
             raise KernelError(step, f"`{' '.join(cmd)}` failed (exit {rc}):\n{_tail(self.log)}", str(self.log))
 
 
-def _build(root: Path, arch: Arch, src: Path, progress: Progress | None, jobs: int, timeout: float) -> None:
+def _end_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _build(root: Path, arch: Arch, src: Path, progress: Progress | None, jobs: int, stall: float) -> None:
     _check_tools(arch)
     a = _ARCH[arch]
     log = root.with_name(root.name + ".log")
     log.write_text(f"# devbench kernel build {root.name} from {src}\n")
     tmp = fresh_tmp(root)
     t0 = time.monotonic()
-    run = _Runner(log, progress, t0 + timeout).run
+    run = _Runner(log, progress, stall).run
     try:
         if src.is_dir():
             tree = src

@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from devbench import cache as devbench_cache
 from devbench.cache import building, fresh_tmp, is_complete, mark_complete
+from devbench.watchdog import DEFAULT_STALL, StallError, run_watched
 
 from .errors import LabError
 from .mirror import debian_mirror
@@ -73,19 +73,21 @@ def rootfs_path(arch: str = "amd64", cache_dir: Path | None = None,
 
 def ensure_rootfs(arch: str = "amd64", cache_dir: Path | None = None,
                   packages: Sequence[str] = DEFAULT_PACKAGES, suite: str = SUITE,
-                  mirror: str | None = None, timeout: float = 900.0) -> Path:
+                  mirror: str | None = None, stall: float = DEFAULT_STALL) -> Path:
     """Return a complete cached rootfs, building it with mmdebstrap first if needed.
 
     The build goes to a temporary directory beside the target and is renamed into place;
     a marker file ``<root>.complete`` is written last. ``<root>.lock`` (fcntl) serialises
-    builders; ``<root>.log`` holds mmdebstrap's output. Raises LabError on failure.
+    builders; ``<root>.log`` holds mmdebstrap's output. No total time limit: the build fails
+    when it made no progress (no output, no CPU time) for ``stall`` seconds
+    (devbench.watchdog). Raises LabError on failure.
     """
     root = rootfs_path(arch, cache_dir, packages, suite)
     if is_complete(root):
         return root
     with building(root) as needed:
         if needed:
-            _build(root, arch, packages, suite, mirror, timeout)
+            _build(root, arch, packages, suite, mirror, stall)
     return root
 
 
@@ -106,7 +108,7 @@ def mmdebstrap_command(target: Path, arch: str, packages: Sequence[str] = DEFAUL
 
 
 def _build(root: Path, arch: str, packages: Sequence[str], suite: str,
-           mirror: str | None, timeout: float) -> None:
+           mirror: str | None, stall: float) -> None:
     if shutil.which("mmdebstrap") is None:
         raise LabError("rootfs", "mmdebstrap is not installed (apt-get install mmdebstrap)")
     if os.geteuid() != 0:
@@ -122,15 +124,11 @@ def _build(root: Path, arch: str, packages: Sequence[str], suite: str,
     cmd = mmdebstrap_command(tmp, arch, packages, suite, mirror)
     t0 = time.monotonic()
     try:
-        with open(log, "w") as out:
-            out.write("$ " + " ".join(cmd) + "\n")
-            out.flush()
-            try:
-                rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    timeout=timeout).returncode
-            except subprocess.TimeoutExpired:
-                rc = -1
-                out.write(f"\n(timed out after {timeout} s)\n")
+        log.write_text("")
+        try:
+            rc = run_watched(cmd, log, stall=stall)
+        except StallError as e:
+            raise LabError("rootfs", f"mmdebstrap stalled: {e}; log {log}:\n{_tail(log)}") from None
         if rc != 0:
             raise LabError("rootfs", f"mmdebstrap failed (exit {rc}); log {log}:\n{_tail(log)}")
         if "adbd" in packages and not (tmp / ADBD_PATH.lstrip("/")).exists():

@@ -34,6 +34,7 @@ from devbench.lab.device import SSHD_CONFIG  # the lab device's sshd config, reu
 from devbench.lab.keys import write_ed25519
 from devbench.cache import building, fresh_tmp, is_complete, mark_complete, marker_path
 from devbench.lab.rootfs import ADBD_PATH, SSHD_PATH, cache_root, ensure_rootfs
+from devbench.watchdog import StallError, run_watched
 
 from .errors import QemuError
 
@@ -235,10 +236,13 @@ def _build(final: Path, arch: str, rootfs: Path) -> None:
         cmd = ["mke2fs", "-q", "-F", "-t", "ext4", "-L", "devbench-root", "-d", str(stage), "-m", "0",
                "-N", str(inodes), "-E", "lazy_itable_init=0,lazy_journal_init=0",
                str(image), f"{size // 1024}k"]
-        cp = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
-        (tmp / "build.log").write_text("$ " + " ".join(cmd) + "\n" + cp.stdout + cp.stderr)
-        if cp.returncode != 0:
-            raise QemuError("image", f"mke2fs failed (exit {cp.returncode}): {(cp.stderr or cp.stdout).strip()[-500:]}")
+        log = tmp / "build.log"
+        try:  # no total time limit (its duration is the machine's load): fails when it stops progressing
+            rc = run_watched(cmd, log)
+        except StallError as e:
+            raise QemuError("image", f"mke2fs stalled: {e}") from None
+        if rc != 0:
+            raise QemuError("image", f"mke2fs failed (exit {rc}): {log.read_text(errors='replace').strip()[-500:]}")
         shutil.rmtree(stage)
         os.chmod(image, 0o444)
         info = {"arch": arch, "rootfs": str(rootfs), "format": _IMAGE_FORMAT, "size_bytes": size,

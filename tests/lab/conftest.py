@@ -77,7 +77,7 @@ def lab_rootfs_arm64(lab_usable: None, host_binfmt_before: list[str]) -> Path:
     reason = emulation_usable("arm64")
     if reason:
         pytest.skip(f"arm64 lab unavailable: {reason}")
-    return ensure_rootfs(arch="arm64", timeout=1800)
+    return ensure_rootfs(arch="arm64")
 
 
 @pytest.fixture(scope="session")

@@ -102,3 +102,34 @@ def report_text(tmp_path: Path | None) -> str:
         argv = " ".join(map(str, res.args)) if isinstance(res.args, (list, tuple)) else str(res.args)
         parts.append(f"$ {argv}\nexit {res.returncode}; stderr (last {STDERR_LINES} lines):\n{stderr_tail(res.stderr)}")
     return "\n\n".join(parts)
+
+
+def wait_mid_run(proc: subprocess.Popen[Any], out_dir: Path, samples: int = 1, timeout: float = 180.0) -> Path:
+    """Wait until the run of ``proc`` is observed mid-measurement: its results.json holds at least
+    ``samples`` saved batches, its status is still "running" and the process has not ended.
+    Returns the results.json. A test that signals a run calls this first, so that the machine's
+    speed cannot turn the signal into one that lands after the run's end. Raises RunFailed that
+    says what it waited for (and the run's errors and stderr) when the run ended first or the
+    state did not come within ``timeout``."""
+    import time
+
+    what = f"the run mid-measurement (>= {samples} batch(es) saved, status running, process alive)"
+    deadline = time.monotonic() + timeout
+    seen: dict[str, Any] | None = None
+    while True:
+        found = sorted(p for p in Path(out_dir).glob("*/results.json") if not p.parent.is_symlink())
+        if found:
+            try:
+                seen = json.loads(found[0].read_text())
+            except (OSError, ValueError):
+                seen = None  # replaced while read: read it again
+        ended = proc.poll() is not None
+        if ended:
+            out, err = proc.communicate()
+            res = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+            raise RunFailed(explain(f"waited for {what}, but the run ended first", seen, res))
+        if seen is not None and seen.get("run", {}).get("status") == "running" and len(seen.get("samples") or []) >= samples:
+            return found[0]
+        if time.monotonic() > deadline:
+            raise RunFailed(explain(f"waited {timeout:.0f} s for {what}; not reached", seen, None))
+        time.sleep(0.05)

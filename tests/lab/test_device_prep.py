@@ -143,28 +143,16 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 def start_long_run(tmp_path, devbench_cmd, adb_server, serial):
-    """A run long enough to be caught mid-way; returns the process once the device is locked
-    and samples are coming in."""
-    cfg = config(tmp_path, adb_line(adb_server, serial), forks=4000, batches=40, vmas=4096)
+    """A run that cannot end on its own within the test (4000 batches of 100 forks: minutes even
+    on a fast machine); returns it once it is observed mid-measurement (runs.wait_mid_run)."""
+    cfg = config(tmp_path, adb_line(adb_server, serial), forks=400_000, batches=4000, vmas=4096)
     proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def running() -> bool:
-        if proc.poll() is not None:  # it ended before its first samples: say why
-            out, err = proc.communicate()
-            res = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-            found = sorted(p for p in (tmp_path / "out").glob("*/results.json") if not p.parent.is_symlink())
-            raise runs.RunFailed(runs.explain("the run ended before its first samples", json.loads(found[0].read_text()) if found else None, res))
-        try:
-            data = results(tmp_path)
-        except (runs.RunFailed, ValueError):
-            return False
-        return bool(data["samples"])
-
     try:
-        wait_for(running, 120, "the first samples")
+        runs.wait_mid_run(proc, tmp_path / "out")
     except BaseException:
-        proc.kill()
-        proc.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         raise
     return cfg, proc
 
@@ -175,9 +163,10 @@ def test_signal_mid_run_restores(tmp_path, devbench_cmd, adb_server, adb_device_
     _, proc = start_long_run(tmp_path, devbench_cmd, adb_server, adb_device_serial)
     assert standin.getprop(target, "init.svc.zygote") == "stopped"  # prepared while it runs
     assert standin.read_tree(target, TREE)["sys/devices/system/cpu/cpufreq/policy0/scaling_governor"] == "performance"
+    assert proc.poll() is None, "the run ended before the signal (it was observed mid-measurement just before)"
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, f"signal {sig!r} sent mid-measurement; exit {proc.returncode}:\n{runs.stderr_tail(err)}"
     assert "Traceback" not in err
     assert_restored(target, before)
     data = results(tmp_path)

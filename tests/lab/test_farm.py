@@ -124,14 +124,10 @@ def test_a_device_busy_with_another_devbench_is_refused(tmp_path, devbench_cmd, 
     first_dir, second_dir = tmp_path / "a", tmp_path / "b"
     first_dir.mkdir()
     second_dir.mkdir()
-    long = farm_config(first_dir, [ssh_line("dut", ssh_device)], forks=2000, batches=100)
+    long = farm_config(first_dir, [ssh_line("dut", ssh_device)], forks=200_000, batches=10_000)  # cannot end within the test
     proc = subprocess.Popen([*devbench_cmd, "run", str(long), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list((first_dir / "out").glob("*/results.json")):
-            time.sleep(0.1)
-        while time.monotonic() < deadline and not results(first_dir)["samples"]:
-            time.sleep(0.1)
+        runs.wait_mid_run(proc, first_dir / "out")  # it holds the device's lock now
         res = runs.run([*devbench_cmd, "run", str(farm_config(second_dir, [ssh_line("dut", ssh_device)])), "--quiet"],
                              capture_output=True, text=True, timeout=120)
         assert res.returncode == 1

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from tests.lab import runs
+
 pytestmark = pytest.mark.lab
 
 MAP_COUNT = "/proc/sys/vm/max_map_count"
@@ -22,9 +24,9 @@ targets:
 device: {{max_map_count: 70001}}
 benchmark:
   vmas: 2048
-  forks: 4000
+  forks: 400000
   warmup: 0
-  batches: 400
+  batches: 40000
   scenarios:
     - {{name: long, pages: 1}}
 """
@@ -41,17 +43,7 @@ def test_interrupt_restores_device_and_keeps_samples(tmp_path, devbench_cmd, adb
     cfg.write_text(config(tmp_path, adb_server, adb_device_serial, ssh_device, transport))
     proc = subprocess.Popen([*devbench_cmd, "run", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        results = None
-        while time.monotonic() < deadline:  # wait until some batches were saved
-            found = [p for p in (tmp_path / "out").glob("*/results.json") if not p.parent.is_symlink()]
-            if found:
-                data = json.loads(found[0].read_text())
-                if len(data["samples"]) >= 3:
-                    results = found[0]
-                    break
-            time.sleep(0.1)
-        assert results is not None, "no batch was saved in time"
+        results = runs.wait_mid_run(proc, tmp_path / "out", samples=3)
         assert open(MAP_COUNT).read().strip() == "70001"  # prepared while running
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
@@ -59,7 +51,7 @@ def test_interrupt_restores_device_and_keeps_samples(tmp_path, devbench_cmd, adb
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, f"signal {sig!r} sent mid-measurement; exit {proc.returncode}:\n{runs.stderr_tail(err)}"
     assert "interrupted" in err and "Traceback" not in err
     assert open(MAP_COUNT).read().strip() == before
     data = json.loads(results.read_text())

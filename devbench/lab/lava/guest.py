@@ -36,6 +36,7 @@ from devbench.cache import building, cache_root, fresh_tmp, is_complete, mark_co
 from devbench.lab.errors import LabError
 from devbench.lab.rootfs import ensure_rootfs
 from devbench.qemu.image import INIT_PATH
+from devbench.watchdog import StallError, run_watched
 
 FORMAT = "1"  # bump when the image recipe changes
 IMAGE_NAME = "rootfs.ext4"
@@ -140,9 +141,13 @@ def _build_image(final: Path, rootfs: Path) -> None:
         size_mib = (used * 12 // 10) // 2**20 + 128
         image = tmp / IMAGE_NAME
         cmd = ["mke2fs", "-q", "-F", "-t", "ext4", "-L", "devbench-lava", "-d", str(stage), "-m", "0", str(image), f"{size_mib}M"]
-        mk = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
-        if mk.returncode != 0:
-            raise LabError("lava-guest", f"mke2fs failed (exit {mk.returncode}): {(mk.stderr or mk.stdout).strip()[-400:]}")
+        log = tmp / "build.log"
+        try:  # no total time limit (its duration is the machine's load): fails when it stops progressing
+            rc = run_watched(cmd, log)
+        except StallError as e:
+            raise LabError("lava-guest", f"mke2fs stalled: {e}") from None
+        if rc != 0:
+            raise LabError("lava-guest", f"mke2fs failed (exit {rc}): {log.read_text(errors='replace').strip()[-400:]}")
         shutil.rmtree(stage)
         os.chmod(image, 0o444)
         (tmp / "info.json").write_text(json.dumps({"rootfs": str(rootfs), "format": FORMAT, "size_mib": size_mib,

@@ -43,6 +43,7 @@ STOCK_DEVICE = "devbench-stock01"
 USER = "devbench"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # LAVA's scripts: /usr/bin/python3
 LAVA_ETC = Path("/etc/lava-server")
+POSTINST = "/usr/share/lava-server/postinst.py"  # lava-server's maintainer script, in Python
 SCHEDULER_LOG = Path("/var/log/lava-server/devbench-lava-scheduler.log")
 SERVICES = ("fileserver", "lava-worker", "lava-scheduler", "gunicorn")  # stop order
 # feature: the same QEMU as devbench's own QEMU target with clock: icount (devbench.qemu.machine);
@@ -88,10 +89,22 @@ def state_dir() -> Path:
 
 
 def up(say: Say = lambda s: None, state: Path | None = None) -> LavaLab:
+    """Start the instance (or check the running one). A start that fails half-way ends what it
+    started (the services, PostgreSQL when this lab started it) before the error goes up."""
     st = Path(state or state_dir())
     (st / "logs").mkdir(parents=True, exist_ok=True)
     os.chmod(st, 0o700)
     _check_packages()
+    was_up = lab_of(st) is not None
+    try:
+        return _up(st, say)
+    except BaseException:
+        if not was_up:
+            down(st, say)
+        raise
+
+
+def _up(st: Path, say: Say) -> LavaLab:
     t0 = time.monotonic()
     _postgres_up(st, say)
     _database(st, say)
@@ -175,11 +188,54 @@ def _cluster() -> dict[str, str]:
 
 
 def _database(st: Path, say: Say) -> None:
-    role = _run(["su", "postgres", "-c", "psql -tAc \"select 1 from pg_roles where rolname='lavaserver'\""], "postgres")
-    if role.stdout.strip() != "1":  # lava-server was installed while PostgreSQL was down: its postinst skipped this
-        say("creating LAVA's database (lava-server's postinst step)")
-        _run(["/usr/bin/python3", "/usr/share/lava-server/postinst.py", "--db"], "database", timeout=600)
+    """LAVA's database settings, role and database, then its migrations.
+
+    lava-server's package postinst writes the database settings (settings.d/00-database.yaml,
+    a random password) and creates the role and database only when PostgreSQL answers while
+    the package is installed. On a new machine it does not (no systemd: the cluster is down),
+    and ``postinst.py --db`` alone then fails with ``KeyError: 'DATABASES'``: it reads the
+    settings that only its ``--config`` step generates. So the step runs the postinst as
+    Debian's maintainer script does, config, fixups and database together, whenever the
+    settings or the role are missing. A role left by an earlier install whose settings file is
+    gone gets the new file's password (the postinst keeps an existing role as it is).
+    """
+    has_role = _psql("select 1 from pg_roles where rolname='lavaserver'") == "1"
+    settings = _database_settings()
+    if settings is None or not has_role:
+        say("creating LAVA's database settings, role and database (lava-server's postinst, as dpkg runs it)")
+        _run(["/usr/bin/python3", POSTINST, "--config", "--db", "--fixup"], "database", timeout=600,
+             log=st / "logs/postinst.log")
+        new = _database_settings()
+        if new is None:
+            raise LabError("database", f"{POSTINST} wrote no DATABASES settings (see {st / 'logs/postinst.log'})")
+        if has_role and settings is None:
+            _set_role_password(new["USER"], new["PASSWORD"])
     _run(["lava-server", "manage", "migrate", "--noinput"], "database", timeout=600, log=st / "logs/migrate.log")
+
+
+def _psql(sql: str) -> str:
+    """One value from PostgreSQL, as its superuser (the query is ours, never built from data)."""
+    return _run(["runuser", "-u", "postgres", "--", "psql", "-tAc", sql], "postgres").stdout.strip()
+
+
+def _database_settings() -> dict | None:
+    """lava-server's DATABASES['default'] as its settings module loads them, or None."""
+    code = ("import json, lava_server.settings.prod as m; "
+            "print(json.dumps((getattr(m, 'DATABASES', None) or {}).get('default')))")
+    out = _run(["/usr/bin/python3", "-c", code], "database").stdout.strip().splitlines()
+    value = json.loads(out[-1]) if out else None
+    return value if isinstance(value, dict) and value.get("NAME") else None
+
+
+def _set_role_password(user: str, password: str) -> None:
+    """ALTER ROLE through psql's stdin with the values as psql variables (quoted by psql)."""
+    script = "ALTER ROLE :\"role\" WITH PASSWORD :'password';\n"
+    cp = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-q", "-v", "ON_ERROR_STOP=1",
+                         "-v", f"role={user}", "-v", f"password={password}"],
+                        input=script, capture_output=True, text=True, timeout=60,
+                        env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}, cwd="/")
+    if cp.returncode != 0:
+        raise LabError("database", f"psql ALTER ROLE {user} failed (exit {cp.returncode}): {cp.stderr.strip()[-300:]}")
 
 
 def _images(www: Path, say: Say) -> None:
