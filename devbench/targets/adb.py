@@ -18,9 +18,11 @@ import adbutils
 from devbench.config import AdbOptions
 from devbench.errors import TargetError
 from devbench.targets.adbenv import NoDevice, pick_serial, start_server_port
+from devbench.targets.adbsync import DEFAULT_PULL_CAP, PullRefused, pull_file
 from devbench.targets.base import CommandResult, LineCallback, LineSplitter, shell_line
 
 _EXIT_MARK = "__devbench_exit="
+_PULL_READ_TIMEOUT_S = 60.0  # per read of a pull, not for the whole file
 _ADB_ERRORS = (adbutils.AdbError, adbutils.AdbTimeout, OSError, EOFError)
 
 
@@ -231,14 +233,25 @@ class AdbTarget:
         if not res.ok:
             raise TargetError(self.name, "push", f"chmod {mode & 0o7777:o} {remote}: {res.last_words() or f'exit {res.exit_code}'}")
 
-    def pull(self, remote: str, local: Path) -> None:
+    def pull(self, remote: str, local: Path, *, max_bytes: int = DEFAULT_PULL_CAP) -> None:
+        """One regular file of at most max_bytes to exactly `local` (targets/adbsync.py): a
+        directory, link, FIFO or device on the device, or a stream longer than announced, is
+        refused and leaves no file; no name the device sends becomes a local path."""
         try:
-            info = self.device.sync.stat(remote)
-            if info.mode == 0 and info.size == 0:  # adb reports a missing file as all zeros
-                raise TargetError(self.name, "pull", f"{remote}: no such file on the device")
-            self.device.sync.pull(remote, str(local))
+            conn = self.device.open_transport(timeout=_PULL_READ_TIMEOUT_S)
+            try:
+                conn.send_command("sync:")
+                conn.check_okay()
+                pull_file(conn.conn, remote, Path(local), cap=max_bytes)
+            finally:
+                conn.close()
+        except PullRefused as exc:
+            raise TargetError(self.name, "pull", f"{remote}: {exc}") from None
+        except socket.timeout:
+            raise TargetError(self.name, "pull", f"{remote}: the device sent nothing for {_PULL_READ_TIMEOUT_S:.0f} s") from None
         except _ADB_ERRORS as exc:
-            raise TargetError(self.name, "pull", f"{remote}: {_msg(exc)}") from None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _msg(exc)
+            raise TargetError(self.name, "pull", f"{remote} -> {local}: {reason}") from None
 
     def close(self) -> None:
         if self.options.connect:
