@@ -120,3 +120,43 @@ def test_a_lab_host_with_an_unknown_host_key_is_refused(tmp_path, devbench_cmd, 
     data = json.loads((run_dir / "results.json").read_text())
     [err] = data["errors"]
     assert err["kind"] == "connect-failed" and "lab host rack1" in err["message"] and "unknown host key" in err["message"]
+
+
+_ASK_VERSION = """
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"000chost:version")
+try:
+    print(repr(s.recv(64)))
+except OSError as e:
+    print(type(e).__name__)
+"""
+
+
+def test_the_tunnel_serves_devbenchs_uid_only(lab_host):
+    """The lab-host tunnel reaches the lab host's adb server (root on every device there): a
+    process of another user (uid 65534) that connects to its loopback port is closed before
+    anything is forwarded; devbench's own connection gets the server's answer."""
+    import subprocess
+
+    from devbench.config import LabHost
+    from devbench.targets.tunnel import SshTunnel
+    from tests.lab.connect_as import NOBODY, SYSTEM_PYTHON
+
+    s, _ = lab_host
+    host = LabHost("rack1", SshOptions(host=s.host, port=s.port, user=s.user, key=str(s.key),
+                                        known_hosts=str(s.known_hosts)), adb_port=PORT)
+    tunnel = SshTunnel(host, PORT)
+    try:
+        def ask(**user):
+            cp = subprocess.run([SYSTEM_PYTHON, "-c", _ASK_VERSION, str(tunnel.port)], capture_output=True, text=True,
+                                timeout=60, cwd="/", **user)
+            assert cp.returncode == 0, cp.stderr
+            return cp.stdout.strip()
+
+        assert ask(user=NOBODY, group=NOBODY, extra_groups=[]) in ("b''", "ConnectionResetError")
+        assert tunnel.refused == 1
+        assert ask().startswith("b'OKAY"), "devbench's own uid is served"
+        assert tunnel.refused == 1
+    finally:
+        tunnel.close()
