@@ -94,6 +94,24 @@ def test_pull_over_the_cap_is_refused_without_a_partial_file(adb_target, device_
     assert (layout["folder"] / "big").read_bytes() == bytes(2097152)
 
 
+def test_profile_files_still_arrive_over_adb(tmp_path, devbench_cmd, adb_server, adb_device_serial):
+    """The pull's real user: `devbench run` with perf over adb (the lab device runs this
+    machine's kernel: the unnamed arm is profiled); its perf data and script arrive whole."""
+    from tests.lab import lines
+    from tests.lab.test_profile import run, write
+
+    out = tmp_path / "out"
+    cfg = write(tmp_path, lines.adb_line("dut", adb_device_serial, adb_server.port), out,
+                "{enabled: true, forks: 10, batches: 1}", scenarios="    - {name: 1 page, pages: 1}\n")
+    _, run_dir, data = run(devbench_cmd, cfg, out)
+    [p] = data["profiles"]
+    assert p["fork_path_samples"] > 0 and "copy_process" in {f for s in p["folded"] for f in s.split(";")}
+    files = sorted((run_dir / "profiles").rglob("*"))
+    assert [f.name for f in files if f.name.endswith((".perf.data", ".perf.txt"))], files
+    assert all(f.stat().st_size > 0 for f in files if f.is_file())
+    assert not [f for f in files if f.name.endswith(".part")]  # no temporary file left
+
+
 def _umask() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("Umask:"):
