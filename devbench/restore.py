@@ -13,12 +13,14 @@ from devbench.device.lock import force_release
 from devbench.device.restore import recover
 from devbench.errors import DevbenchError, ResultsError
 from devbench.results_check import read_results
+from devbench.seal import host_key, verify
 from devbench.targets import open_target
 from devbench.targets.base import close_quietly
 
 
 def config_of(source: str) -> Config:
-    """A YAML config file, or a run folder / results.json (its recorded config)."""
+    """A YAML config file, or a run folder / results.json (its recorded config, obeyed only when
+    devbench sealed it on this host: devbench.seal)."""
     path = Path(source).expanduser()
     if path.is_dir() or path.name == "results.json":
         data = read_results(path)  # checked, without the summary's statistics (not needed here)
@@ -26,6 +28,7 @@ def config_of(source: str) -> Config:
         config = data["run"].get("config")
         if not isinstance(config, dict):
             raise ResultsError(where, "run.config is missing or not a mapping: give the run's YAML config instead")
+        verify(data["run"], host_key(), where)
         return parse_text(yaml.safe_dump(config, sort_keys=False), f"{where} (run.config)")
     return load_config(path)
 

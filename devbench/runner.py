@@ -30,6 +30,7 @@ from devbench.plan import Invocation, expected_forks, for_emulator, plan, resume
 from devbench.profile.runs import profile_target
 from devbench.protocol import event_record, exit_error, parse_event
 from devbench.results import ResultsStore, new_results, now
+from devbench.seal import seal_run
 from devbench.targets import open_target
 from devbench.signals import signals_deferred
 from devbench.targets.base import Target, close_quietly
@@ -91,7 +92,9 @@ def start_run(cfg: Config, output: str | None = None) -> tuple[Path, ResultsStor
     run_id = make_run_id(cfg.run.name)
     run_dir = Path(output or cfg.run.output).expanduser() / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
-    store = ResultsStore(run_dir / "results.json", new_results(run_id, cfg.run.name, cfg.raw, cfg.file))
+    data = new_results(run_id, cfg.run.name, cfg.raw, cfg.file)
+    seal_run(data["run"])  # restore and --resume obey this config only with this host's seal
+    store = ResultsStore(run_dir / "results.json", data)
     return run_dir, store
 
 

@@ -40,7 +40,9 @@ from devbench.lava.options import LavaOptions, load_options
 from devbench.lava.publish import publish_payload
 from devbench.lava.results import build_results
 from devbench.lava.testdef import CONFIG_SECTIONS
+from devbench.outfiles import atomic_write
 from devbench.results import ResultsStore, new_results
+from devbench.seal import seal_run
 from devbench.yamlsrc import safe_load
 
 RUN_FILE = "lava-run.json"
@@ -66,7 +68,7 @@ class FarmTarget:
 
     def save(self) -> None:
         st = self.state
-        (self.folder / "job.json").write_text(json.dumps({
+        atomic_write(self.folder / "job.json", json.dumps({
             "job": self.job, "state": st.state if st else None, "health": st.health if st else None,
             "device": st.device if st else None}, indent=1) + "\n")
 
@@ -114,6 +116,7 @@ def run(run_dir: Path, say: Say, *, poll_s: float = 3.0) -> tuple[ResultsStore, 
         raise LavaRunError(f"two LAVA targets share a name: {names} (set target: in each options file)")
     data = new_results(run_dir.name, cfg.run.name, {k: cfg.raw[k] for k in CONFIG_SECTIONS if k in cfg.raw},
                        meta.get("config_source") or cfg.file)
+    seal_run(data["run"])  # the user's config: restore and --resume may obey it
     data["run"]["lava"] = {"targets": {t.name: t.opts.server.url for t in targets}}  # type: ignore[union-attr]
     store = ResultsStore(run_dir / "results.json", data)
     stop = threading.Event()
@@ -169,15 +172,15 @@ def _target(cfg: Config, t: FarmTarget, say: Say, stop: threading.Event, poll_s:
         _check_devices(api, t.opts)
         opts = publish_payload(cfg, t.opts, lambda text: say(t.name, text))
         job = build_job(cfg, opts)
-        (t.folder / "job.yaml").write_text(job.job_yaml())
+        atomic_write(t.folder / "job.yaml", job.job_yaml())
         t.job = api.submit(job.job_yaml())
         t.state = None
         t.save()
         say(t.name, f"LAVA job {t.job}: submitted to {server.url} ({t.opts.device_type})")
     limit = _job_seconds(t.folder / "job.yaml") + WAIT_MARGIN_S
     st = _wait(api, t, say, stop, poll_s, queue_minutes * 60, limit)
-    res.write_text(api.results_yaml(t.job))
-    log.write_text(_full_log(api, t.job))
+    atomic_write(res, api.results_yaml(t.job))  # these and job.*: never through a link planted in the folder
+    atomic_write(log, _full_log(api, t.job))
     t.state = st
     t.save()
     return _collect(cfg, t, st.health, st)

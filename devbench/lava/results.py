@@ -22,6 +22,7 @@ from devbench.lava.markers import RESTORE_CASE, case_slug, split_case
 from devbench.lava.records import invocation_records
 from devbench.lava.testdef import CONFIG_SECTIONS
 from devbench.results import STAT_FIELDS, new_results, summarize
+from devbench.seal import seal_run
 from devbench.stats import regression_pct
 
 MEAN_TOLERANCE_MS = 2e-6  # the device prints the mean with 6 decimals (1 ns)
@@ -44,10 +45,17 @@ def build_results(cases: list[LavaCase], log: LavaLog | None, cfg: Config | None
     record = log.run if log is not None else None
     job = next((c.job for c in cases if c.job), None)
     name = target or (record or {}).get("target") or "lava"
-    config = (record or {}).get("config") or ({k: cfg.raw[k] for k in CONFIG_SECTIONS if k in cfg.raw} if cfg else {})
+    # What the device printed (the run line) is data: the run's config is the user's (--config),
+    # sealed so that restore and --resume may obey it; without one, the log's config is kept for
+    # the report only, unsealed, and never obeyed (devbench.seal)
+    reported = (record or {}).get("config")
+    user = {k: cfg.raw[k] for k in CONFIG_SECTIONS if k in cfg.raw} if cfg else None
+    config = user if user is not None else (reported if isinstance(reported, dict) else {})
     run_name = (record or {}).get("run_name") or (cfg.run.name if cfg else f"lava-{job or 'job'}")
-    config_file = (record or {}).get("config_file") or (cfg.file if cfg else "")
+    config_file = cfg.file if cfg else str((record or {}).get("config_file") or "")
     data = new_results(f"lava-{job}" if job else "lava", run_name, config, config_file)
+    if user is not None:
+        seal_run(data["run"])
     logged = sorted(c.logged for c in cases if c.logged)
     data["run"]["started"] = _iso(log.run_dt if log and log.run_dt else (logged[0] if logged else None)) or data["run"]["started"]
     data["run"]["ended"] = _iso(log.last_dt if log and log.last_dt else (logged[-1] if logged else None)) or data["run"]["ended"]
@@ -58,6 +66,12 @@ def build_results(cases: list[LavaCase], log: LavaLog | None, cfg: Config | None
                     "suite": next((c.suite for c in cases if c.is_devbench), None)}}
     data["targets"].append(tgt)
     warnings: list[str] = list((record or {}).get("warnings") or [])
+    if user is not None and isinstance(reported, dict) and reported != user:
+        data["run"]["reported_config"] = reported
+        warnings.append("the job log's run line carries another config than --config (kept as run.reported_config, "
+                        "data only: the run's config is the one given)")
+    data["run"]["lava"]["config_source"] = ("--config (sealed: restore and --resume may obey it)" if user is not None else
+                                             "the job log's run line (data only: never obeyed by restore or --resume)")
     if log is not None:
         warnings += log.warnings
     if record is not None and log is not None:

@@ -317,3 +317,44 @@ def test_the_log_stand_in_writes_lines_as_lava_does(tmp_path):
               "    print('- ' + yaml_dump(e, default_flow_style=True, default_style='\"', width=10**6)[:-1])\n")
     lava = subprocess.run([SYSTEM_PYTHON, "-c", script], input=json.dumps(entries), capture_output=True, text=True, check=True)
     assert fakelava.log_text(entries) == lava.stdout
+
+
+def test_a_job_logs_config_is_data_never_the_runs_obeyed_config(tmp_path, monkeypatch):
+    """Issue 24 item 4: what the device printed on its run line chooses nothing. Without --config
+    the log's config is shown but unsealed (restore and --resume refuse it); with --config the
+    run's config is the user's, sealed, and a log that carries another one is kept as data."""
+    import json as _json
+
+    from devbench.errors import ResultsError
+    from devbench.restore import config_of
+
+    monkeypatch.setenv("DEVBENCH_CONFIG_HOME", str(tmp_path / "keys"))
+    lab = Lab(tmp_path, OUTPUTS, escape=False)
+    # a hostile device rewrites its run line's config: a local target whose work folder is /.
+    hostile = [dict(e) for e in lab.entries]
+    for e in hostile:
+        if isinstance(e.get("msg"), str) and e["msg"].startswith("DEVBENCH-RUN "):
+            record = _json.loads(e["msg"][len("DEVBENCH-RUN "):])
+            record["config"]["targets"] = [{"name": "evil", "local": {"workdir": "/."}}]
+            e["msg"] = "DEVBENCH-RUN " + _json.dumps(record)
+            break
+    else:
+        pytest.fail("no DEVBENCH-RUN line in the log")
+    lab.write(entries=hostile)
+
+    bare = lava_results(lab.results, lab.log)
+    assert bare["run"]["config"]["targets"] == [{"name": "evil", "local": {"workdir": "/."}}]  # shown as data
+    assert "config_seal" not in bare["run"] and "data only" in bare["run"]["lava"]["config_source"]
+    run_dir = tmp_path / "bare"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(_json.dumps(bare))
+    with pytest.raises(ResultsError, match="not sealed by devbench on this host"):
+        config_of(str(run_dir))
+
+    given = lava_results(lab.results, lab.log, config_path=lab.cfg_path)
+    assert given["run"]["config"] == {k: v for k, v in load_config(lab.cfg_path).raw.items() if k in given["run"]["config"]}
+    assert given["run"]["reported_config"]["targets"] == [{"name": "evil", "local": {"workdir": "/."}}]
+    assert any("another config than --config" in w for w in given["targets"][0]["warnings"])
+    from devbench.seal import host_key, verify
+
+    verify(given["run"], host_key(), "given")  # the user's own config: sealed
