@@ -17,6 +17,7 @@ from devbench.errors import ConfigError
 from devbench.yamlsrc import Section, Source, load_file, load_yaml
 
 if TYPE_CHECKING:
+    from devbench.kernel.variant import KernelVariant
     from devbench.targets.adbenv import ServerAddress
 
 ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
@@ -84,6 +85,7 @@ class QemuOptions:
     arch: str  # "x86_64" | "arm64"
     kernel: str = "feature"  # a kernel image path; "feature": devbench's own build with CONFIG_ANON_VMA_NAME;
     # "stock": Debian's stock kernel (x86_64; no CONFIG_ANON_VMA_NAME), booted with devbench's initramfs
+    kernel_variant: "KernelVariant | None" = None  # kernel: {patches: [...], name: N}: the feature kernel patched
     memory_mb: int = 4096
     cpus: int = 1  # one vCPU: the least noise under both clocks (README, "Measurement fidelity")
     accel: str = "auto"  # tcg | kvm | auto (kvm only where it really works)
@@ -402,9 +404,13 @@ def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:
         opts = _ssh_options(opts_sec)
     elif kind == "qemu":
         arch = opts_sec.string("arch", choices=tuple(QEMU_ARCHES))
+        from devbench.kernel.variant import parse_kernel_option  # kernel: feature | stock | PATH | {patches: [...]}
+
+        kernel, kernel_variant = parse_kernel_option(opts_sec, "kernel")
         opts = QemuOptions(
             arch=QEMU_ARCHES[arch],
-            kernel=opts_sec.string("kernel", "feature"),
+            kernel=kernel,
+            kernel_variant=kernel_variant,
             memory_mb=opts_sec.integer("memory_mb", 4096, lo=256, hi=1024 * 1024),
             cpus=opts_sec.integer("cpus", 1, lo=1, hi=512),
             accel=opts_sec.string("accel", "auto", choices=("auto", "tcg", "kvm")),

@@ -1,7 +1,10 @@
 """``python -m devbench.kernel build|fragment|check``.
 
 - ``build --arch x86_64|arm64|all``: build (or find cached) kernels; progress on stderr, the
-  result as JSON on stdout. Exit 1 when a build fails.
+  result as JSON on stdout. Exit 1 when a build fails. With ``--patch P`` (repeatable; a
+  shipped patch's name, or a path) and ``--name N``: a kernel variant, the feature kernel
+  plus those patches (devbench.kernel.variant), built incrementally from the kept base tree.
+- ``patches``: list the patches devbench ships.
 - ``fragment --arch x86_64|arm64``: print the config fragment.
 - ``check KERNEL_IMAGE [--arch]``: print what the kernel's config lacks; exit 0 when no
   required option is missing, 1 otherwise (2 when no config can be found).
@@ -34,6 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("--source", help="kernel source .tar.xz or tree (default: newest /usr/src/linux-source-*.tar.xz)")
     b.add_argument("--cache-dir", type=Path)
     b.add_argument("--jobs", type=int)
+    b.add_argument("--patch", action="append", default=[], metavar="PATCH",
+                   help="build a variant: the feature kernel plus this patch (repeatable, applied in order): "
+                        "a shipped patch's name (see `patches`) or a path (./my.patch)")
+    b.add_argument("--name", help="the variant's name (default: from the patches' file names)")
+    sub.add_parser("patches", help="list the kernel patches devbench ships")
     f = sub.add_parser("fragment", help="print the kernel config fragment")
     f.add_argument("--arch", choices=ARCHES, default="x86_64")
     f.add_argument("--required-only", action="store_true", help="without devbench's build-recipe settings")
@@ -47,19 +55,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(fragment_text(args.arch, build=not args.required_only))
         return 0
 
+    if args.cmd == "patches":
+        from .variant import PATCHES_DIR, shipped_patches
+
+        for name in shipped_patches():
+            print(PATCHES_DIR / name)
+        return 0
+
     if args.cmd == "build":
         arches = list(ARCHES) if args.arch == "all" else [args.arch]
         out, rc = {}, 0
+        variant = None
+        if args.patch or args.name:
+            from .variant import make_variant
+
+            try:
+                variant = make_variant(args.patch, args.name)
+            except ValueError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
         for arch in arches:
             try:
-                k = ensure_kernel(arch, cache_dir=args.cache_dir, source=args.source, progress=_progress,
-                                  jobs=args.jobs)
+                if variant is not None:
+                    from .variant import ensure_variant, variant_info
+
+                    k = ensure_variant(arch, variant, cache_dir=args.cache_dir, source=args.source,
+                                       progress=_progress, jobs=args.jobs)
+                    v = variant_info(k) or {}
+                    out[arch] = {"variant": variant.name, "patches": v.get("patches"),
+                                 "compiled": len(v.get("compiled") or []),
+                                 "tree_build_seconds": v.get("tree_build_seconds")}
+                else:
+                    k = ensure_kernel(arch, cache_dir=args.cache_dir, source=args.source, progress=_progress,
+                                      jobs=args.jobs)
             except KernelError as e:
                 print(f"error: {e}", file=sys.stderr)
                 out[arch] = {"error": str(e)}
                 rc = 1
                 continue
-            out[arch] = {"image": str(k.image), "config": str(k.config), "version": k.version,
+            out[arch] = {**out.get(arch, {}), "image": str(k.image), "config": str(k.config), "version": k.version,
                          "fragment_hash": k.fragment_hash, "build_seconds": k.build_seconds,
                          "system_map": str(k.system_map) if k.system_map else None,
                          "vmlinux": str(k.vmlinux) if k.vmlinux else None}

@@ -232,7 +232,6 @@ def _end_group(proc: subprocess.Popen) -> None:
 
 def _build(root: Path, arch: Arch, src: Path, progress: Progress | None, jobs: int, stall: float) -> None:
     _check_tools(arch)
-    a = _ARCH[arch]
     log = root.with_name(root.name + ".log")
     log.write_text(f"# devbench kernel build {root.name} from {src}\n")
     tmp = fresh_tmp(root)
@@ -248,31 +247,9 @@ def _build(root: Path, arch: Arch, src: Path, progress: Progress | None, jobs: i
             tree = tmp / "src"
         obj = tmp / "build"
         obj.mkdir()
-        make = ["make", "-C", str(tree), f"O={obj}", f"ARCH={a['make_arch']}"]
-        if a["cross"]:
-            make.append(f"CROSS_COMPILE={a['cross']}")
-        make += ["KBUILD_BUILD_USER=devbench", "KBUILD_BUILD_HOST=devbench"]
-        _say(progress, f"kernel: configuring {arch} ({' + '.join(base_recipe(arch))} + devbench fragment)")
-        for target in base_recipe(arch):
-            run(make + [target], "config")
-        with open(obj / ".config", "a") as cfg:  # later assignments win over allnoconfig's
-            cfg.write("\n" + fragment_text(arch))
-        run(make + ["olddefconfig"], "config")
-        config_text = (obj / ".config").read_text()
-        _verify_config(arch, config_text, log)
-        _say(progress, f"kernel: building {arch} with {jobs} jobs")
-        run(make + [f"-j{jobs}", a["target"]], "build", label=f"kernel: building {arch}")
-        image = obj / a["image"]
-        if not image.is_file():
-            raise KernelError("build", f"make succeeded but {image} is missing\n{_tail(log)}", str(log))
-        release = (obj / "include/config/kernel.release").read_text().strip()
+        image, release = _configure_and_make(run, tree, obj, arch, progress, jobs, log)
         out = tmp / "out"
-        out.mkdir()
-        shutil.copy2(image, out / image.name)
-        shutil.copy2(obj / ".config", out / "config")
-        for name in ("System.map", "vmlinux"):  # vmlinux: symbols for perf (no DWARF: DEBUG_INFO_NONE)
-            if (obj / name).is_file():
-                shutil.copy2(obj / name, out / name)
+        _copy_outputs(obj, image, out)
         os.rename(out, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -285,6 +262,45 @@ def _build(root: Path, arch: Arch, src: Path, progress: Progress | None, jobs: i
             "jobs": jobs, "sizes": sizes, "built_at": time.time()}
     mark_complete(root, info)
     _say(progress, f"kernel: {arch} {release} built in {seconds:.0f} s: {root / image.name}")
+
+
+def _make_command(arch: Arch, tree: Path, obj: Path) -> list[str]:
+    a = _ARCH[arch]
+    make = ["make", "-C", str(tree), f"O={obj}", f"ARCH={a['make_arch']}"]
+    if a["cross"]:
+        make.append(f"CROSS_COMPILE={a['cross']}")
+    return make + ["KBUILD_BUILD_USER=devbench", "KBUILD_BUILD_HOST=devbench"]
+
+
+def _configure_and_make(run: Callable[..., None], tree: Path, obj: Path, arch: Arch, progress: Progress | None,
+                        jobs: int, log: Path) -> tuple[Path, str]:
+    """Configure (base recipe + fragment, checked) and build the image in ``obj``: (image, uname -r)."""
+    a = _ARCH[arch]
+    make = _make_command(arch, tree, obj)
+    _say(progress, f"kernel: configuring {arch} ({' + '.join(base_recipe(arch))} + devbench fragment)")
+    for target in base_recipe(arch):
+        run(make + [target], "config")
+    with open(obj / ".config", "a") as cfg:  # later assignments win over allnoconfig's
+        cfg.write("\n" + fragment_text(arch))
+    run(make + ["olddefconfig"], "config")
+    config_text = (obj / ".config").read_text()
+    _verify_config(arch, config_text, log)
+    _say(progress, f"kernel: building {arch} with {jobs} jobs")
+    run(make + [f"-j{jobs}", a["target"]], "build", label=f"kernel: building {arch}")
+    image = obj / a["image"]
+    if not image.is_file():
+        raise KernelError("build", f"make succeeded but {image} is missing\n{_tail(log)}", str(log))
+    return image, (obj / "include/config/kernel.release").read_text().strip()
+
+
+def _copy_outputs(obj: Path, image: Path, out: Path) -> None:
+    """The files of a cache entry: the image, config, System.map and vmlinux."""
+    out.mkdir()
+    shutil.copy2(image, out / image.name)
+    shutil.copy2(obj / ".config", out / "config")
+    for name in ("System.map", "vmlinux"):  # vmlinux: symbols for perf (no DWARF: DEBUG_INFO_NONE)
+        if (obj / name).is_file():
+            shutil.copy2(obj / name, out / name)
 
 
 def _verify_config(arch: Arch, text: str, log: Path) -> None:

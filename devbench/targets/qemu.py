@@ -58,6 +58,14 @@ def resolve_boot(name: str, options: QemuOptions, step: StepCallback) -> tuple[P
         return path, None
     from devbench.kernel.build import ensure_kernel
 
+    if options.kernel_variant is not None:  # the feature kernel plus patches (devbench.kernel.variant)
+        from devbench.kernel.variant import ensure_variant
+
+        step(f"building or reusing kernel variant {options.kernel_variant.describe()} ({options.arch})")
+        try:
+            return Path(ensure_variant(options.arch, options.kernel_variant, progress=step).image), None
+        except DevbenchError as exc:  # a patch that does not apply, a failed build: one line
+            raise TargetError(name, "build kernel", str(exc)) from None
     step(f"building or reusing devbench's {options.arch} feature kernel")
     try:
         return Path(ensure_kernel(options.arch, progress=step).image), None
@@ -102,6 +110,13 @@ def _guard_uids(options: QemuOptions) -> tuple[int, ...]:
         return allowed_uids(None)  # the adb connection will say what is wrong with it
     local = server.host in ("127.0.0.1", "localhost", "::1")
     return allowed_uids(server.port if local else None)
+
+
+def _variant_info(options: QemuOptions) -> dict[str, object]:
+    v = options.kernel_variant
+    if v is None:
+        return {}
+    return {"kernel_variant": v.name, "kernel_patches": " ".join(f"{p.ref}@sha256:{p.sha256()[:12]}" for p in v.patches)}
 
 
 class QemuTarget(AdbBacked):
@@ -157,7 +172,7 @@ class QemuTarget(AdbBacked):
                 "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch,
                 "accel": m.accel, "clock": self.options.clock, "machine": machine_type(m.spec),
                 "daemons": ",".join(m.spec.daemons), "payload_session": "detached" if self.options.detach else "adb shell",
-                "ports_guard": m.ports_guard}
+                "ports_guard": m.ports_guard, **_variant_info(self.options)}
 
     def run_payload(self, argv: Sequence[str], *, timeout: float | None = None,
                     on_line: LineCallback | None = None) -> CommandResult:
