@@ -1,7 +1,8 @@
 """Run a command inside a root file system, as a throw-away container (root only, Linux).
 
 Usage: python3 _enter.py --lower DIR[:DIR...] --upper DIR --work DIR --mount DIR [--tmpfs DIR]
-                         [--bind SRC:DST]... [--copy SRC:DST]... [--env NAME=VALUE]... -- COMMAND [ARGS...]
+                         [--bind SRC:DST]... [--copy SRC:DST]... [--overlay SRC:DST]...
+                         [--env NAME=VALUE]... -- COMMAND [ARGS...]
 
 Standalone (imports nothing from devbench or the tests). What it does:
 
@@ -14,8 +15,10 @@ Standalone (imports nothing from devbench or the tests). What it does:
    copied into it and bound at DST; all of it vanishes with the namespace, nothing to
    delete), mounts an overlayfs (``--lower`` read-only layers,
    ``--upper``/``--work`` the run's writable layer) on ``--mount``, a fresh /proc, the
-   host's /sys and /dev (recursive binds), each ``--bind`` (DST inside the root), and
-   copies the host's /etc/resolv.conf;
+   host's /sys and /dev (recursive binds), each ``--bind`` (DST inside the root), each
+   ``--overlay`` (the host's SRC as the read-only lower of an overlayfs at DST inside the
+   root, its writable layer beside the run's upper layer: the run reads a host folder such
+   as a build cache and its writes go nowhere), and copies the host's /etc/resolv.conf;
 3. ``pivot_root`` into it and detaches the old root (a chroot() would do, but inside a
    chroot the kernel refuses new user namespaces, which the lab's arm64 rootfs build uses);
 4. exec COMMAND with only PATH, HOME, LANG and the ``--env`` values in its environment.
@@ -93,6 +96,15 @@ def setup(args: argparse.Namespace) -> None:
         target = _inside(m, dst)
         os.makedirs(target, exist_ok=True)
         _mount(src, target, None, MS_BIND | MS_REC)
+    for n, spec in enumerate(args.overlay):
+        src, dst = spec.split(":", 1)
+        top = os.path.join(args.tmpfs or os.path.dirname(os.path.abspath(args.upper)), f"overlay-{n}")
+        upper, work = os.path.join(top, "upper"), os.path.join(top, "work")
+        for d in (upper, work):
+            os.makedirs(d, exist_ok=True)
+        target = _inside(m, dst)
+        os.makedirs(target, exist_ok=True)
+        _mount("overlay", target, "overlay", 0, f"lowerdir={src},upperdir={upper},workdir={work}")
     etc = _inside(m, "etc")
     if os.path.isfile("/etc/resolv.conf"):
         resolv = _inside(m, "etc/resolv.conf")
@@ -119,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tmpfs")
     ap.add_argument("--bind", action="append", default=[])
     ap.add_argument("--copy", action="append", default=[])
+    ap.add_argument("--overlay", action="append", default=[])
     ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--cwd", default="/")
     ap.add_argument("command", nargs=argparse.REMAINDER)

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,7 +239,7 @@ def layers_of(entry: Path) -> Path:
 
 def run_in_root(lowers: Sequence[Path], scratch: Path, project: Path, cmd: Sequence[str], log: Path,
                 timeout: float, env: dict[str, str] | None = None, in_memory: bool = False,
-                download_caches: bool = True) -> int:
+                download_caches: bool = True, host_folders: Sequence[Path] = ()) -> int:
     """Run ``cmd`` as root in a throw-away overlay over ``lowers`` (first = top), the upper
     layer in ``scratch/upper``; ``project`` at /root/devbench; output to ``log``. Exit code,
     124 on timeout (everything it started is ended either way).
@@ -249,7 +249,11 @@ def run_in_root(lowers: Sequence[Path], scratch: Path, project: Path, cmd: Seque
     longer than the run).
 
     ``download_caches``: the host's apt archives and the fresh roots' pip cache are bound in
-    (no .deb or wheel downloaded twice); without them every download is a real one."""
+    (no .deb or wheel downloaded twice); without them every download is a real one.
+
+    ``host_folders``: each is seen at its own path inside the root, read-only in effect (the
+    lower layer of an overlay whose writes go to the run's scratch): e.g. the host's devbench
+    caches, so that a run reuses the images the host built and cannot change them."""
     upper, work, mnt = scratch / "upper", scratch / "work", scratch / "mnt"
     scratch.mkdir(parents=True, exist_ok=True)
     if not in_memory:
@@ -266,6 +270,8 @@ def run_in_root(lowers: Sequence[Path], scratch: Path, project: Path, cmd: Seque
             "--cwd", PROJECT_IN_ROOT]
     if LOCAL_CAS.is_dir():
         argv += ["--bind", f"{LOCAL_CAS}:{LOCAL_CAS}"]
+    for d in host_folders:
+        argv += ["--overlay", f"{d}:{d}"]
     passed = {k: os.environ[k] for k in PASS_ENV if os.environ.get(k)}
     for k, v in {**passed, **(env or {})}.items():
         argv += ["--env", f"{k}={v}"]
@@ -311,10 +317,12 @@ class FreshRun:
 
 
 def run_setup(cmd: Sequence[str], drop: Sequence[str] = (), timeout: float = 1200,
-              workdir: Path | None = None) -> FreshRun:
-    """Copy the project (``drop``: packages taken out of the copy's scripts/dev lists), make or
-    reuse the base and apt layers, and run ``cmd`` (e.g. scripts/dev check-tools) in a fresh
-    overlay. The scratch folder is removed afterwards."""
+              workdir: Path | None = None, edit: Callable[[Path], None] | None = None,
+              env: dict[str, str] | None = None, host_folders: Sequence[Path] = ()) -> FreshRun:
+    """Copy the project (``drop``: packages taken out of the copy's scripts/dev lists; ``edit``:
+    called with the copy's folder, to change the copy), make or reuse the base and apt layers,
+    and run ``cmd`` (e.g. scripts/dev check-tools) in a fresh overlay (``env`` and
+    ``host_folders`` as :func:`run_in_root` has them). The scratch folder is removed afterwards."""
     t0 = time.monotonic()
     runs = workdir or cache_root("fresh") / "runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -327,10 +335,13 @@ def run_setup(cmd: Sequence[str], drop: Sequence[str] = (), timeout: float = 120
             for p in drop:
                 text = drop_package(text, p)
             script.write_text(text)
+        if edit is not None:
+            edit(project)
         base = ensure_base()
         apt = ensure_apt_layer(base, project)
         log = scratch / "run.log"
-        rc = run_in_root([layers_of(apt), base], scratch / "root", project, cmd, log, timeout, in_memory=True)
+        rc = run_in_root([layers_of(apt), base], scratch / "root", project, cmd, log, timeout, env=env,
+                         in_memory=True, host_folders=host_folders)
         return FreshRun(rc, log.read_text(errors="replace"), time.monotonic() - t0)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
