@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+from devbench.outfiles import atomic_write
+
 
 def cache_root(sub: str = "") -> Path:
     env = os.environ.get("DEVBENCH_CACHE")
@@ -61,6 +63,4 @@ def fresh_tmp(entry: Path) -> Path:
 def mark_complete(entry: Path, info: dict[str, object]) -> None:
     """Write the entry's marker (JSON) atomically: the last step of a build."""
     marker = marker_path(entry)
-    new = marker.with_name(marker.name + ".new")
-    new.write_text(json.dumps(info, indent=1) + "\n")
-    os.replace(new, marker)
+    atomic_write(marker, json.dumps(info, indent=1) + "\n")

@@ -14,7 +14,6 @@ Schema "devbench/results/2" (documented in the README; files of schema 1 are rea
 from __future__ import annotations
 
 import json
-import os
 import platform
 import threading
 from collections import defaultdict
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from devbench import __version__
+from devbench.outfiles import atomic_write
 from devbench.stats import describe, regression_pct
 
 if TYPE_CHECKING:
@@ -229,13 +229,8 @@ class ResultsStore:
     def save(self, statistics: bool = True) -> None:
         with self._lock:
             self.data["summary"] = summarize(self.data, self.analysis, statistics)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(self.data, separators=(",", ":")))  # the C encoder: indenting is pure Python, 5x slower
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            # the C encoder: indenting is pure Python, 5x slower; a new temporary file, never a planted link
+            atomic_write(self.path, json.dumps(self.data, separators=(",", ":")) + "\n", fsync=True)
 
 
 def load(path: str | Path) -> dict[str, Any]:

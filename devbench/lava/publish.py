@@ -3,13 +3,16 @@ where the device fetches it (used by `run --lava` and `lava-job`)."""
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import os
+import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from devbench.config import Config
 from devbench.lava.options import LavaOptions, PayloadSource
+from devbench.outfiles import atomic_write
 
 
 def publish_payload(cfg: Config, opts: LavaOptions, say: Callable[[str], None]) -> LavaOptions:
@@ -25,10 +28,17 @@ def publish_payload(cfg: Config, opts: LavaOptions, say: Callable[[str], None]) 
     built = build(abi, cfg.build)
     name = f"forkbench-{built.sha256[:12]}"
     dest = Path(src.dir) / name
-    if not dest.is_file():
-        tmp = dest.with_name(name + ".part")
-        shutil.copyfile(built.path, tmp)
-        tmp.chmod(0o644)
-        tmp.replace(dest)
+    if not _published(dest, built.sha256):
+        atomic_write(dest, Path(built.path).read_bytes(), mode=0o644)  # never through a planted link
     say(f"payload {abi} {built.sha256[:12]} published as {src.base_url.rstrip('/')}/{name}")
     return replace(opts, payload=PayloadSource(url=src.base_url.rstrip("/") + "/" + name, sha256=built.sha256))
+
+
+def _published(dest: Path, sha256: str) -> bool:
+    """dest is already this payload: a regular file (not a link) with its bytes."""
+    try:
+        if not stat.S_ISREG(os.lstat(dest).st_mode):
+            return False
+        return hashlib.sha256(dest.read_bytes()).hexdigest() == sha256
+    except OSError:
+        return False

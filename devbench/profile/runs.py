@@ -19,6 +19,7 @@ from typing import Callable
 from devbench.config import BenchmarkConfig, ProfileConfig
 from devbench.device.probe import Facts
 from devbench.errors import TargetError
+from devbench.outfiles import atomic_write
 from devbench.payload import verified
 from devbench.plan import Invocation, payload_args
 from devbench.profile.folded import (FORK_EXIT_FUNCTIONS, FoldedError, filter_stacks, parse_perf_script,
@@ -115,8 +116,8 @@ def _one(target: Target, prof: Profiler, pbench: BenchmarkConfig, inv: Invocatio
     payload, nameless = payload_stacks(parsed.stacks, comm)
     fork_path = filter_stacks(payload, FORK_EXIT_FUNCTIONS)
     folded_all, folded_fork = local_dir / f"{stem}.folded", local_dir / f"{stem}.fork.folded"
-    folded_all.write_text(write_folded(parsed.stacks), encoding="utf-8")
-    folded_fork.write_text(write_folded(fork_path), encoding="utf-8")
+    atomic_write(folded_all, write_folded(parsed.stacks))
+    atomic_write(folded_fork, write_folded(fork_path))
     return {
         "scenario": inv.scenario.name,
         "arm": arm,

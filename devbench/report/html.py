@@ -136,7 +136,6 @@ def write_report(data: dict[str, Any], run_dir: Path, analysis: Analysis | None 
 
 
 def write_html(text: str, out: Path) -> Path:
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    from devbench.outfiles import atomic_write
+
+    return atomic_write(out, text)  # never through a link planted at report.html or beside it
