@@ -5,7 +5,8 @@ config (ConfigError names file:line:column and the field).
     device_type: qemu
     target: qemu-amd64                # the target name in results.json (default: lava)
     server: {url: https://lava.example.org/, user: alice}   # for `devbench run --lava`; the token
-                                      # comes from $DEVBENCH_LAVA_TOKEN or lavacli's identity file
+                                      # comes from $DEVBENCH_LAVA_TOKEN or lavacli's identity file;
+                                      # http:// only to loopback, or with insecure_http: true
     payload:                          # devbench builds it, you upload it:
       url: https://files.example.org/forkbench-x86_64    # fetched by the install steps
       sha256: 3f0c...                 # checked on the device (recommended)
@@ -209,8 +210,26 @@ def _server(top: Section) -> ServerRef | None:
         if sec.raw(secret, None) is not None:
             raise sec.error(secret, "never in a file: the token comes from $DEVBENCH_LAVA_TOKEN or lavacli's identity file")
     out = ServerRef(url=sec.value("url", _url), user=sec.value("user", _word), identity=sec.value("identity", _word, None))
+    insecure = sec.boolean("insecure_http", False)
+    if out.url.lower().startswith("http://") and not insecure and not is_loopback_url(out.url):
+        raise sec.error("url", "http:// would send the LAVA token in clear: use https://, or set insecure_http: true "
+                               "to accept that (a loopback address is allowed as it is)")
     sec.done()
     return out
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url``'s host is this machine's loopback (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _qemu(sec: Section | None) -> QemuDeploy | None:

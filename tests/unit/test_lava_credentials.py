@@ -103,3 +103,23 @@ def test_the_token_goes_in_a_header_and_never_into_an_error() -> None:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.parametrize("url,insecure,ok", [
+    ("https://lava.example.org/", None, True),
+    ("http://127.0.0.1:8080/", None, True),  # the lab's instance: loopback
+    ("http://[::1]:8080/", None, True),
+    ("http://localhost/", None, True),
+    ("http://lava.example.org/", None, False),  # the token would cross the network in clear
+    ("http://10.1.2.3/", None, False),
+    ("http://lava.example.org/", True, True),  # the explicit opt-in
+    ("http://lava.example.org/", False, False),
+])
+def test_an_http_server_outside_loopback_needs_an_explicit_opt_in(url, insecure, ok):
+    server = {"url": url, "user": "alice", **({} if insecure is None else {"insecure_http": insecure})}
+    if ok:
+        assert options_from_mapping({**BASE, "server": server}).server.url == url
+    else:
+        with pytest.raises(ConfigError) as err:
+            options_from_mapping({**BASE, "server": server})
+        assert "server.url" in str(err.value) and "token in clear" in str(err.value) and "\n" not in str(err.value)
