@@ -33,11 +33,19 @@ def safe_name(name: str) -> str:
     """One plain file or folder name for a target or scenario name, never "." or "..", nor
     hidden, and one-to-one: two names never share a folder ("a b" is a_20b, "a_b" is a__b).
     Letters, digits, "-" and "." (not leading) stay; "_" becomes "__" and every other byte
-    _XX (hex). A long result is cut and ends in _h and a hash of the name."""
-    out = "".join(c if re.fullmatch(r"[A-Za-z0-9-]", c) or (c == "." and i) else "__" if c == "_" else
-                  "".join(f"_{b:02x}" for b in c.encode("utf-8", "surrogatepass")) for i, c in enumerate(name))
+    _XX (hex). A long result is cut after a whole character's code and ends in "~" and a hash of
+    the name: "~" is never in a short result (it would be _7e), so no short name can spell a
+    long one's folder (before, "abc" + 61 spaces and a crafted 118-character name shared one)."""
+    parts = [c if re.fullmatch(r"[A-Za-z0-9-]", c) or (c == "." and i) else "__" if c == "_" else
+             "".join(f"_{b:02x}" for b in c.encode("utf-8", "surrogatepass")) for i, c in enumerate(name)]
+    out = "".join(parts)
     if len(out) > 120:
-        out = out[:100] + "_h" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        head = ""
+        for part in parts:
+            if len(head) + len(part) > 100:
+                break
+            head += part
+        out = head + "~" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return out or "_"
 
 

@@ -53,5 +53,19 @@ def render_csv(rows: Iterable[Row], names: Sequence[str] = ("unnamed", "named"),
     writer.writeheader()
     for row in rows:
         cells = {**line(row, names), "warnings": (warnings or {}).get(row.target, "")}
-        writer.writerow({k: ("" if v is None else v) for k, v in cells.items()})
+        writer.writerow({k: cell(v) for k, v in cells.items()})
     return buf.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> Any:
+    """A CSV cell as a spreadsheet must read it: text (a target, scenario or warning, which may
+    come from a device or a results file) that starts like a formula gets a leading ' so that
+    it stays text; numbers stay numbers (a negative change is -1.5, not a formula)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value

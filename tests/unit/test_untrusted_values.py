@@ -57,6 +57,29 @@ def test_safe_name_is_one_to_one(a, b):
     assert safe_name(a) != safe_name(b)
 
 
+def test_safe_name_no_short_name_spells_a_long_ones_folder():
+    """Issue 24 item 7: "abc" + 61 spaces was cut to its first 100 characters (ending inside an
+    escape) + "_h" + a hash; the 118-character name below encoded to exactly that."""
+    import hashlib
+
+    long = "abc" + " " * 61
+    crafted = "abc" + " " * 32 + "_h" + hashlib.sha256(long.encode()).hexdigest()[:16]
+    assert safe_name(long) != safe_name(crafted)
+    assert "~" in safe_name(long) and "~" not in safe_name(crafted)
+    assert safe_name(long).startswith("abc" + "_20" * 32 + "~")  # cut after a whole character's code
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_safe_name_is_one_to_one_on_random_names(seed):
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "ab_ .~-" + "名"
+    names = {"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80))) for _ in range(50)}
+    made = {safe_name(n) for n in names}
+    assert len(made) == len(names)
+
+
 @pytest.mark.parametrize("name", ["..", ".", ".hidden", "a/../../b", "x\0y", "a\nb", "-rf", "", "a" * 300, "名前/../x"])
 def test_safe_name_is_one_plain_name(name):
     made = safe_name(name)
