@@ -97,3 +97,31 @@ def test_a_running_instance_is_left_running_when_a_check_fails(monkeypatch, tmp_
     with pytest.raises(LabError):
         instance.up(state=tmp_path)
     assert events == []
+
+
+def test_no_secret_is_put_in_a_process_argv(monkeypatch, tmp_path):
+    """Issue 24 item 7: the lab admin's password was an argument of `lava-server manage users add`
+    (readable by every local user through ps); the user is made with lava-server's own random one."""
+    argvs: list[list[str]] = []
+
+    class Done:
+        def __init__(self, out=""):
+            self.stdout = out
+
+    def run(cmd, step, timeout=120, log=None):
+        argvs.append(list(cmd))
+        if cmd[-1:] == ["list"] or cmd[-2:] == ["list", "--all"]:
+            return Done("")
+        if "tokens" in cmd:
+            return Done("A" * 32 + "\n")
+        return Done("")
+
+    monkeypatch.setattr(instance, "_run", run)
+    monkeypatch.setattr(instance, "LAVA_ETC", tmp_path / "etc")
+    (tmp_path / "etc" / "dispatcher-config" / "devices").mkdir(parents=True)
+    monkeypatch.setattr(instance.shutil, "chown", lambda *a, **k: None)
+    instance._register(tmp_path, lambda s: None)
+    [add] = [a for a in argvs if a[2:4] == ["users", "add"]] or [[]]
+    assert add and "--passwd" not in add
+    token = (tmp_path / "admin.token").read_text().strip()
+    assert all(token not in " ".join(a) for a in argvs)

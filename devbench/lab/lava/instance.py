@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -276,7 +275,9 @@ def _register(st: Path, say: Say) -> None:
     """User, token, worker, device type and devices, each added once."""
     manage = lambda *a: _run(["lava-server", "manage", *a], "register", timeout=300)  # noqa: E731
     if not re.search(rf"^\s*\*?\s*{USER}\b", manage("users", "list").stdout, re.M):
-        manage("users", "add", USER, "--superuser", "--staff", "--passwd", secrets.token_urlsafe(24))
+        # no --passwd: a password in argv is readable by every local user (ps); lava-server then makes
+        # a random one, printed to our captured stdout and never kept (the lab uses an API token)
+        manage("users", "add", USER, "--superuser", "--staff")
     token_file = st / "admin.token"
     if not token_file.is_file() or not token_file.read_text().strip():
         out = manage("tokens", "add", "--user", USER, "--description", "devbench lab").stdout.strip().splitlines()
