@@ -11,7 +11,9 @@ cache machinery: built once under a lock, in a ``.tmp-*`` folder, marked complet
   the base again;
 - each run: a throw-away upper layer over both, the project's files (git ls-files, the work
   tree's content) at /root/devbench, the host's /var/cache/apt/archives bind-mounted (debs
-  are downloaded once per machine) and a pip cache of the fresh root's own.
+  are downloaded once per machine) and a pip cache of the fresh root's own; on request host
+  folders at their own paths, each the read-only lower of an overlay of the run's (the host's
+  devbench caches for tests/fresh/test_fresh_lava.py: images reused, never changed).
 
 Commands run through ``_enter.py``: a new mount and PID namespace, pivot_root into the overlay.
 Every process a run starts ends with it (its PID namespace dies) and every mount goes with its

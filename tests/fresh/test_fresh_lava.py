@@ -33,6 +33,9 @@ with the pip cache warm). Its output (2026-12-07, this machine):
     == postgres after the failed up: down
     == lab processes after the failed up: none
 
+And once, by hand, the code before the fix (``postinst.py --db`` alone in the copy): the
+issue's error, ``lava-lab: lab database: /usr/bin/python3 /usr/share/lava-server/postinst.py
+--db failed (exit 1): KeyError: 'DATABASES'`` (up exit 1 after 3 s, PostgreSQL down after).
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ DATABASE_STEP = "if settings is None or not has_role:"
 
 
 def _host_caches() -> list[Path]:
-    """The host's devbench cache and the QEMU cache beside it (the stock kernel's), with
-    what the lab reads complete in them; skips naming what the set-up has not built."""
+    """The host's devbench cache (with the QEMU cache, the stock kernel's), what the lab reads
+    complete in it; skips naming what the set-up has not built."""
     from devbench.qemu.image import qemu_cache_root
     from devbench.qemu.stock import stock_kernel
     from tests.fresh._lava_job import missing_caches
@@ -76,7 +79,10 @@ def _host_caches() -> list[Path]:
     if missing:
         pytest.skip(f"the host's cache lacks what scripts/dev test's set-up builds: {'; '.join(missing)}")
     stock_kernel("x86_64")  # a download and an initramfs (seconds); the suite's QEMU tests make it anyway
-    return [cache_root(), qemu_cache_root()]
+    folders = [cache_root()]
+    if not qemu_cache_root().is_relative_to(cache_root()):  # it is ``cache_root()/qemu`` today
+        folders.append(qemu_cache_root())
+    return folders
 
 
 def _lava_run(edit: Callable[[Path], None] | None = None, caches: bool = True) -> freshroot.FreshRun:
