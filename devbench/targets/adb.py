@@ -8,6 +8,7 @@ line by line; devices without shell_v2 fall back to v1 with an exit-code marker.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
 from pathlib import Path
@@ -223,15 +224,24 @@ class AdbTarget:
         return CommandResult(argv, code, text, "")
 
     def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
+        """``local`` to ``remote`` through a fresh, unpredictable name beside it: pushed, its mode
+        set, then renamed over ``remote`` (whatever was at ``remote``, a link included, is removed,
+        never followed; a folder there is refused). The final name is never written through."""
+        parent, sep, base = remote.rpartition("/")
+        tmp = f"{parent}{sep}.{base}.{secrets.token_hex(6)}.part"
         try:
-            self.device.sync.push(str(local), remote, mode=mode)
+            self.device.sync.push(str(local), tmp, mode=mode)
         except _ADB_ERRORS as exc:
+            self.run(["rm", "-f", "--", tmp], timeout=30)
             raise TargetError(self.name, "push", f"{local} -> {remote}: {_msg(exc)}") from None
         # adbd does not always apply the mode it is sent (Debian's adbd makes every file 0666 or
         # 0777): a world-writable payload could be swapped before it runs as root. Set it.
-        res = self.run(["chmod", f"{mode & 0o7777:o}", remote], timeout=30)
+        res = self.run(["sh", "-c", 'chmod "$1" "$2" && rm -f -- "$3" && mv -f -- "$2" "$3"', "sh",
+                        f"{mode & 0o7777:o}", tmp, remote], timeout=30)
         if not res.ok:
-            raise TargetError(self.name, "push", f"chmod {mode & 0o7777:o} {remote}: {res.last_words() or f'exit {res.exit_code}'}")
+            self.run(["rm", "-f", "--", tmp], timeout=30)
+            raise TargetError(self.name, "push", f"{remote}: chmod {mode & 0o7777:o} and rename: "
+                                                 f"{res.last_words() or f'exit {res.exit_code}'}")
 
     def pull(self, remote: str, local: Path, *, max_bytes: int = DEFAULT_PULL_CAP) -> None:
         """One regular file of at most max_bytes to exactly `local` (targets/adbsync.py): a
