@@ -21,8 +21,34 @@ from devbench.errors import TargetError
 from devbench.targets.base import Target
 
 # $1: the folder. Prints one `stat=` line (or `stat=symlink` / `stat=absent` / ...) and `me=`.
+# Its ancestors first: a symbolic link among them must be root's, and none may be writable by
+# everyone without the sticky bit (whoever can write a parent can rename the folder away and put
+# another in its place between two checks): `stat=parent-unsafe` and `parent=` name the first.
 _FOLDER = r"""
 d=$1
+mode_of() { stat -c "$1" "$2" 2>/dev/null || toybox stat -c "$1" "$2" 2>/dev/null; }
+p=
+set -f
+oldifs=$IFS
+IFS=/
+for c in ${d%/*}; do
+  [ -n "$c" ] || continue
+  p=$p/$c
+  if [ -L "$p" ]; then
+    [ "$(mode_of %u "$p")" = 0 ] || { echo "stat=parent-unsafe"; echo "parent=$p"; exit 0; }
+    continue
+  fi
+  [ -d "$p" ] || break
+  m=$(mode_of %a "$p")
+  case $m in
+    *[!0-7]* | '') echo "stat=unreadable"; exit 0 ;;
+  esac
+  if [ $(( 0$m & 02 )) -ne 0 ] && [ $(( 0$m & 01000 )) -eq 0 ]; then
+    echo "stat=parent-unsafe"; echo "parent=$p"; exit 0
+  fi
+done
+IFS=$oldifs
+set +f
 if [ -L "$d" ]; then echo "stat=symlink"; exit 0; fi
 if [ ! -e "$d" ]; then
   p=${d%/*}
@@ -53,6 +79,7 @@ class Stat:
     mode: int | None = None  # permission bits
     me: int | None = None  # the uid the device's commands run as
     created: bool = False
+    parent: str = ""  # parent-unsafe: the first ancestor that is not safe (a path devbench gave)
 
 
 def parse_stat(text: str) -> Stat:
@@ -60,14 +87,15 @@ def parse_stat(text: str) -> Stat:
     kv: dict[str, str] = {}
     for line in text.split("\n"):
         key, sep, value = line.strip().partition("=")
-        if sep and key in ("stat", "me", "created") and key not in kv:
+        if sep and key in ("stat", "me", "created", "parent") and key not in kv:
             kv[key] = value
     stat = kv.get("stat", "unreadable")
     created = kv.get("created") == "1"
     m = re.fullmatch(r"([0-9]{1,10}) ([0-7]{3,4})", stat)
     me = kv.get("me", "")
     if m is None:
-        return Stat(stat if re.fullmatch(r"[a-z-]{1,20}", stat) else "unreadable", created=created)
+        parent = kv.get("parent", "") if stat == "parent-unsafe" else ""
+        return Stat(stat if re.fullmatch(r"[a-z-]{1,20}", stat) else "unreadable", created=created, parent=parent)
     if not re.fullmatch(r"[0-9]{1,10}", me):
         return Stat("unreadable", created=created)
     return Stat("ok", int(m.group(1)), int(m.group(2), 8), int(me), created)
@@ -77,6 +105,9 @@ def folder_problem(st: Stat, path: str) -> str | None:
     """Why a work folder cannot be trusted (None: it is private to devbench's uid)."""
     what = {"symlink": "is a symbolic link", "not-a-folder": "is not a folder", "cannot-create": "cannot be created",
             "unreadable": "cannot be checked (no stat on the device?)"}
+    if st.state == "parent-unsafe":
+        return (f"{path}: its parent {st.parent or '?'} is writable by everyone without the sticky bit, or is a link "
+                "that is not root's: refused (set a workdir whose parents only root or devbench can change)")
     if st.state != "ok":
         return f"{path} {what.get(st.state, st.state)}: refused"
     assert st.uid is not None and st.mode is not None

@@ -98,6 +98,37 @@ def test_world_writable_folder_is_refused(tmp_path):
     assert (work.stat().st_mode & 0o7777) == 0o1777  # left as it is
 
 
+def test_a_parent_writable_by_everyone_is_refused(tmp_path):
+    """Issue 24 item 7: only the last component was checked; whoever can write a parent can rename
+    the private folder away and put another in its place. A world-writable parent without the
+    sticky bit is refused, naming it; with the sticky bit (as /tmp) it is fine."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    work = shared / "deeper" / "work"
+    with pytest.raises(TargetError, match=f"its parent {shared} is writable by everyone") as exc:
+        ensure_private(local(work), str(work))
+    assert "\n" not in str(exc.value) and not (shared / "deeper").exists()  # nothing made
+    os.chmod(shared, 0o1777)
+    st = ensure_private(local(work), str(work))
+    assert st.created and work.is_dir()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to give a link to another uid")
+def test_a_parent_that_is_another_users_link_is_refused(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o755)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    os.chown(link, NOBODY, NOBODY, follow_symlinks=False)
+    work = link / "work"
+    with pytest.raises(TargetError, match=f"its parent {link} is writable by everyone without the sticky bit, or is a link"):
+        ensure_private(local(work), str(work))
+    assert list(real.iterdir()) == []
+    os.chown(link, 0, 0, follow_symlinks=False)  # root's link (as /var/run -> /run): followed
+    assert ensure_private(local(work), str(work)).created
+
+
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to give a folder to another uid")
 def test_foreign_owned_folder_is_refused(tmp_path):
     work = tmp_path / "work"
