@@ -84,10 +84,13 @@ exec chroot . /sbin/devbench-init"""
 # mount a new proc or the host's binfmt_misc, and (the kernel's rule) write kernel.kptr_restrict;
 # SYS_MODULE, SYS_RAWIO (/dev/mem, /proc/kcore), BPF (programs that write other processes'
 # memory), DAC_READ_SEARCH (open_by_handle_at: any file of a file system by its handle),
-# MKNOD, SYS_BOOT, SYS_TIME, MAC_*, AUDIT_CONTROL, LINUX_IMMUTABLE, SYS_PACCT. Kept: what
-# sshd needs (SYS_CHROOT, SETUID, ...) and perf (PERFMON, SYSLOG for kernel symbols).
+# MKNOD, SYS_BOOT, SYS_TIME, MAC_*, AUDIT_CONTROL, LINUX_IMMUTABLE, SYS_PACCT; PERFMON (perf
+# events of every process on this machine's kernel: devbench's own profiling in the device
+# works through kernel.perf_event_paranoid, which it sets and restores). Kept: what sshd needs
+# (SYS_CHROOT, SETUID, ...) and SYSLOG (kernel symbols for perf). The device also has an IPC
+# namespace of its own (unshare --ipc): no System V shared memory or semaphores of this machine.
 DROPPED_CAPS = ("sys_admin", "sys_module", "sys_rawio", "bpf", "dac_read_search", "mknod", "sys_boot", "sys_time",
-                "mac_admin", "mac_override", "audit_control", "linux_immutable", "sys_pacct")
+                "mac_admin", "mac_override", "audit_control", "linux_immutable", "sys_pacct", "perfmon")
 
 # Inside the new root: pid 1, reaps everything. Its first pass unmounts this machine's root
 # (the native device's pivot_root) and re-runs itself with the capabilities above dropped.
@@ -287,7 +290,7 @@ class LabDevice:
         w = self.workdir
         cmd = [sys.executable, str(_NOVSOCK),
                "ip", "netns", "exec", self.netns,
-               "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--propagation", "private",
+               "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--propagation", "private",
                "/bin/sh", "-c", native_mount_script(), "devbench-lab-mount",
                str(w / "merged"), str(self.root), str(w / "upper"), str(w / "work"), str(self.name)]
         with open(self.log, "wb") as log:

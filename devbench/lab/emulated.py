@@ -125,7 +125,7 @@ class EmulatedLabDevice(LabDevice):
         w = self.workdir
         cmd = [sys.executable, str(_NOVSOCK),
                "ip", "netns", "exec", self.netns,
-               "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--propagation", "private",
+               "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--propagation", "private",
                "/bin/sh", "-c", emulated_mount_script(self.arch), "devbench-lab-mount",
                str(w / "merged"), str(self.root), str(w / "upper"), str(w / "work"), str(self.name)]
         with open(self.log, "wb") as log:
