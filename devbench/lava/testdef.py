@@ -1,6 +1,8 @@
 """The Lava-Test Test Definition 1.0 that runs devbench's plan on a LAVA device (pure).
 
-install: steps   fetch the payload (wget, else curl) into the work folder, check its sha256
+install: steps   make a fresh private work folder (mktemp -d WORKDIR.XXXXXX, recorded in the
+                 test's own folder as devbench.workdir), fetch the payload (wget, else curl)
+                 into it, check its sha256 there
 run: steps       write the device scripts (sh/*, devbench's probe) into the test's folder, then
                  start (probe, raise vm.max_map_count), one step per payload invocation of
                  devbench's plan, finish (restore)
@@ -31,6 +33,7 @@ MAIN_SCRIPT = "devbench-lava.sh"
 MEAN_SCRIPT = "devbench-mean.awk"
 PROBE_FILE = "devbench-probe.sh"
 HEREDOC_END = "DEVBENCH_EOF"
+WORKDIR_FILE = "devbench.workdir"  # in the test's folder: the private work folder's path (the script reads it)
 CONFIG_SECTIONS = ("run", "device", "benchmark", "build")  # what results.json keeps of the config
 
 
@@ -83,7 +86,7 @@ def run_record(cfg: Config, opts: LavaOptions, steps: list[Step], warnings: list
         "run_name": cfg.run.name,
         "config_file": Path(cfg.file).name,
         "config": {k: cfg.raw[k] for k in CONFIG_SECTIONS if k in cfg.raw},
-        "payload": {"url": opts.payload.url, "path": opts.payload.device_path(opts.workdir), "sha256": opts.payload.sha256},
+        "payload": {"url": opts.payload.url, "path": opts.payload.device_path(opts.workdir + ".XXXXXX"), "sha256": opts.payload.sha256},
         "invocations": [{"index": s.index, "scenario": s.invocation.scenario.name, "pages": s.invocation.scenario.pages,
                          "arm": s.invocation.arm, "case": s.case, "args": list(s.invocation.args)} for s in steps],
         "warnings": warnings,
@@ -115,12 +118,19 @@ def generation_warnings(cfg: Config, opts: LavaOptions) -> list[str]:
     return out
 
 
+def payload_arg(opts: LavaOptions) -> str:
+    """The device script's PAYLOAD: a path already on the device, or the fetched payload's name
+    in the private work folder."""
+    return opts.payload.path or opts.payload.device_path("").lstrip("/")
+
+
 def build_testdef(cfg: Config, opts: LavaOptions, warnings: list[str] | None = None) -> dict[str, Any]:
+    q = shlex.quote
     steps = steps_of(cfg)
     warnings = generation_warnings(cfg, opts) if warnings is None else warnings
-    payload = opts.payload.device_path(opts.workdir)
+    payload = payload_arg(opts)
     workdir = opts.workdir
-    q = shlex.quote
+    sha = f" {q(opts.payload.sha256)}" if opts.payload.sha256 else ""  # checked before each execution
     main = f"sh ./{MAIN_SCRIPT}"
     record = json.dumps(run_record(cfg, opts, steps, warnings), separators=(",", ":"), sort_keys=False)
     run = [_write_file(name, text) for name, text in device_scripts().items()]
@@ -131,7 +141,7 @@ def build_testdef(cfg: Config, opts: LavaOptions, warnings: list[str] | None = N
     for s in steps:
         args = " ".join(q(a) for a in s.invocation.args)
         run.append(f"{main} scenario {q(workdir)} {q(payload)} {s.index} {q(s.case)} {s.invocation.arm} "
-                   f"{cfg.benchmark.forks} {limit} {q(pin)} -- {args}")
+                   f"{cfg.benchmark.forks} {limit} {q(pin)}{sha} -- {args}")
     run.append(f"{main} finish {q(workdir)} {q(cfg.device.procfs)} {q(cfg.device.sysfs)}")
     testdef: dict[str, Any] = {
         "metadata": {
@@ -149,19 +159,22 @@ def build_testdef(cfg: Config, opts: LavaOptions, warnings: list[str] | None = N
     return testdef
 
 
-def fetch_steps(url: str, dest: str, sha256: str | None, workdir: str) -> list[str]:
-    """install.sh runs without `set -e`: the first step sets it, so a failed fetch fails the install."""
+def fetch_steps(url: str, name: str, sha256: str | None, workdir: str) -> list[str]:
+    """install.sh runs without `set -e`: the first step sets it, so a failed fetch fails the install.
+    Its working folder is the test's own (LAVA cds there, as for run.sh): the fresh private work
+    folder's path is recorded there, and the payload is fetched and checked inside that folder."""
     q = shlex.quote
-    part = dest + ".part"
+    part, dest = f'"$d"/{q(name + ".part")}', f'"$d"/{q(name)}'
     steps = [
         "set -e",
-        f"mkdir -p {q(workdir)}",
-        f"if command -v wget >/dev/null 2>&1; then wget -O {q(part)} {q(url)}; else curl -fsSL -o {q(part)} {q(url)}; fi",
+        f"d=$(mktemp -d {q(workdir + '.XXXXXX')})",
+        f"printf '%s\\n' \"$d\" > {WORKDIR_FILE}",
+        f"if command -v wget >/dev/null 2>&1; then wget -O {part} {q(url)}; else curl -fsSL -o {part} {q(url)}; fi",
     ]
     if sha256:
-        check = dest + ".sha256"
-        steps += [f"printf '%s  %s\\n' {q(sha256)} {q(part)} > {q(check)}", f"sha256sum -c {q(check)}"]
-    steps += [f"chmod 755 {q(part)}", f"mv {q(part)} {q(dest)}"]
+        check = f'"$d"/{q(name + ".sha256")}'
+        steps += [f"printf '%s  %s\\n' {q(sha256)} {part} > {check}", f"sha256sum -c {check}"]
+    steps += [f"chmod 755 {part}", f"mv {part} {dest}"]
     return steps
 
 

@@ -89,10 +89,15 @@ def test_the_test_definition_runs_the_real_payload(tmp_path, payload, http_root)
                                  "payload": {"url": f"{base}/forkbench-x86_64", "sha256": payload.sha256},
                                  "qemu": {"arch": "amd64", "rootfs_url": "https://images.example.org/r.img"}})
     testdef = build_job(load_config(cfg_path), opts).testdef
+    # the payload's own output files, kept before finish removes the private work folder
+    kept = tmp_path / "kept"
+    testdef["run"]["steps"].insert(-1, f'cp -R "$(cat devbench.workdir)" {kept}')
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     shell = fakelava.run_test_shell(testdef, tmp_path / "lava" / "tests" / "0_devbench", env=env)
     assert shell.install_rc == 0 and shell.run_rc == 0, "\n".join(shell.console[-30:])
-    assert (workdir / f"forkbench-{payload.sha256[:12]}").stat().st_mode & 0o111
+    assert (kept / f"forkbench-{payload.sha256[:12]}").stat().st_mode & 0o111
+    assert not workdir.exists() and list(tmp_path.glob("wd.*")) == []  # a private wd.XXXXXX, removed by finish
+    workdir = kept
 
     entries = fakelava.log_entries(shell.console)
     (tmp_path / "log.yaml").write_text(fakelava.log_text(entries))

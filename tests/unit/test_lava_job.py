@@ -18,7 +18,7 @@ from devbench.errors import ConfigError
 from devbench.lava import lava_job
 from devbench.lava.job import build_job
 from devbench.lava.options import load_options, options_from_mapping
-from devbench.lava.testdef import HEREDOC_END, MAIN_SCRIPT, device_scripts
+from devbench.lava.testdef import HEREDOC_END, MAIN_SCRIPT, WORKDIR_FILE, device_scripts
 from devbench.lava.validate import ValidatorMissing, validate_job, validate_testdef, validator_version
 from devbench.plan import plan
 
@@ -151,12 +151,13 @@ def test_one_run_step_per_payload_invocation_of_the_plan(cfg_path):
     steps = scenario_steps(testdef)
     invocations = plan(cfg.benchmark)
     assert len(steps) == len(invocations) == 3
-    payload = f"/tmp/devbench/forkbench-{SHA[:12]}"
+    payload = f"forkbench-{SHA[:12]}"  # in the private work folder the install steps made
     for i, (step, inv) in enumerate(zip(steps, invocations)):
         argv = shlex.split(step)
         assert argv[:11] == ["sh", f"./{MAIN_SCRIPT}", "scenario", "/tmp/devbench", payload, str(i),
                              inv.scenario.name.replace(" ", "_"), "both", "40", "600", "0,1"]
-        assert argv[11] == "--" and tuple(argv[12:]) == inv.args
+        assert argv[11] == SHA  # checked again right before each execution
+        assert argv[12] == "--" and tuple(argv[13:]) == inv.args
     run = testdef["run"]["steps"]
     assert shlex.split(run[-1]) == ["sh", f"./{MAIN_SCRIPT}", "finish", "/tmp/devbench", "/proc", "/sys"]
     start = shlex.split(start_step(testdef))
@@ -192,6 +193,10 @@ def test_install_steps_fetch_and_check_the_payload(cfg_path):
     assert steps[0] == "set -e"  # LAVA runs install.sh without -e
     assert any("wget -O" in s and "curl -fsSL" in s and QEMU["payload"]["url"] in s for s in steps)
     assert any(s.startswith("sha256sum -c ") for s in steps) and SHA in " ".join(steps)
+    # a fresh private folder, recorded in the test's own folder for the run steps; nothing fixed in /tmp
+    assert steps[1] == "d=$(mktemp -d /tmp/devbench.XXXXXX)" and steps[2] == f"printf '%s\\n' \"$d\" > {WORKDIR_FILE}"
+    assert not any("mkdir" in s for s in steps)
+    assert all('"$d"/' in s for s in steps[3:]) and not any("/tmp/devbench/" in s for s in steps)
 
 
 def test_separate_mode_runs_one_step_per_arm_and_batch_in_abba_order(tmp_path):

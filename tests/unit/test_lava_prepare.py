@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from devbench.lava.logparse import parse_log
-from devbench.lava.testdef import MAIN_SCRIPT, device_scripts
+from devbench.lava.testdef import MAIN_SCRIPT, WORKDIR_FILE, device_scripts
 
 pytestmark = [pytest.mark.lava, pytest.mark.skipif(shutil.which("dash") is None, reason="needs dash")]
 
@@ -97,7 +97,8 @@ def test_cpufreq_and_framework_are_set_read_back_and_restored(tmp_path: Path) ->
     assert (tmp_path / "props/sys.boot_completed").read_text().strip() == "1"
     assert log.warnings == ["the payload /nonexistent/forkbench is missing or not executable",
                             "lava-test-case is not on PATH (not inside a LAVA test shell): devbench-restore --result pass"]
-    assert sorted(p.name for p in wd.iterdir()) == []  # nothing of the saved state is left
+    # the private folder (wd.XXXXXX, not wd) is removed with the saved state, and its record
+    assert not wd.exists() and list(tmp_path.glob("wd.*")) == [] and not (script.parent / WORKDIR_FILE).exists()
 
 
 def test_a_device_without_cpufreq_or_android_says_so(tmp_path: Path) -> None:

@@ -5,8 +5,15 @@
 # devbench/lava/testdef.py writes this file, devbench-mean.awk and devbench-probe.sh (devbench's
 # own device probe) into the test definition's folder and calls, one run step each:
 #   sh devbench-lava.sh start    WORKDIR PAYLOAD MAP_COUNT SYSFS PROCFS RUN_JSON [CPUFREQ [FRAMEWORK]]
-#   sh devbench-lava.sh scenario WORKDIR PAYLOAD INDEX CASE ARMS FORKS TIMEOUT_S PIN -- ARG...
+#   sh devbench-lava.sh scenario WORKDIR PAYLOAD INDEX CASE ARMS FORKS TIMEOUT_S PIN [SHA256] -- ARG...
 #   sh devbench-lava.sh finish   WORKDIR PROCFS [SYSFS]
+# WORKDIR is not used as a folder: the work folder is a fresh private one, `mktemp -d WORKDIR.XXXXXX`
+# (mode 0700), made by the install steps (which fetch and check the payload there) or else by
+# start, and recorded in devbench.workdir beside this script (the test's own folder, made by LAVA
+# for this job). Every command reads it from there and refuses it unless it is a folder (not a
+# link) owned by this uid with mode 0700; finish removes it. PAYLOAD is a plain name inside that
+# folder, or an absolute path already on the device. SHA256: the payload is checked against it
+# right before each execution (a mismatch is not run: exit 126, one line on its stderr).
 # MAP_COUNT 0: leave vm.max_map_count alone. CPUFREQ: GOVERNOR/KHZ/CPUS (KHZ: kHz, max, min or a
 # fraction of the highest; CPUS: a comma list or - for every policy), or - to leave cpufreq
 # alone. FRAMEWORK: 1 stops the Android framework (`stop`), 0 leaves it. finish restores in the
@@ -23,11 +30,61 @@
 # this script exits 0 unless it is called wrongly.
 
 here=$(dirname "$0")
+record=$here/devbench.workdir  # the private work folder's path (written by the install steps or start)
 
 usage() {
     echo "devbench-lava.sh: $1" >&2
     exit 2
 }
+
+refuse() {  # why: the work folder is not devbench's own; nothing is read, written or run there
+    echo "DEVBENCH-WARN work folder refused: $1"
+    exit 0
+}
+
+workdir_of() {  # [TEMPLATE_PREFIX]: wd= the private work folder (made when there is none and a prefix is given), checked
+    if [ ! -f "$record" ] && [ -n "${1:-}" ]; then
+        mkdir -p "$(dirname "$1")" 2>/dev/null
+        made=$(mktemp -d "$1.XXXXXX") || refuse "cannot make a private folder $1.XXXXXX"
+        printf '%s\n' "$made" >"$record"
+    fi
+    [ -f "$record" ] || refuse "no private work folder ($record is missing: start did not make one)"
+    IFS= read -r wd <"$record" || wd=
+    case $wd in
+        /*) ;;
+        *) refuse "$record does not name an absolute folder" ;;
+    esac
+    if [ ! -d "$wd" ] || [ -h "$wd" ]; then
+        refuse "$wd is not a folder (or is a link)"
+    fi
+    # shellcheck disable=SC2012,SC2046 # ls -ldn: the portable way to a folder's mode and owner (busybox, toybox), in words
+    set -- $(ls -ldn "$wd" 2>/dev/null)
+    case ${1:-} in
+        drwx------ | drwx------.) ;;
+        *) refuse "$wd has mode ${1:-unknown}, not drwx------" ;;
+    esac
+    [ "${3:-}" = "$(id -u)" ] || refuse "$wd is owned by uid ${3:-unknown}, not by this uid $(id -u)"
+}
+
+in_workdir() {  # WORKDIR PAYLOAD: a plain name is inside the work folder, an absolute path stays as it is
+    case $2 in
+        /*) echo "$2" ;;
+        */* | '' | . | ..) usage "PAYLOAD must be a plain name (in the work folder) or an absolute path" ;;
+        *) echo "$1/$2" ;;
+    esac
+}
+
+# Run "$@" ($1: the payload) only if the payload's sha256 is still $want: checked right before exec
+# shellcheck disable=SC2016 # expanded by the sh -c that runs it
+VERIFIED='want=$1
+shift
+got=$(sha256sum "$1" 2>/dev/null || toybox sha256sum "$1" 2>/dev/null)
+got=${got%% *}
+if [ "$got" != "$want" ]; then
+    echo "devbench: $1 does not match its checksum (sha256 ${got:-unreadable}): not run" >&2
+    exit 126
+fi
+exec "$@"'
 
 number() {
     case $1 in
@@ -139,6 +196,16 @@ cpufreq_restore() {  # SYSFS WORKDIR
     saved=$2/cpufreq.before
     [ -f "$saved" ] || return 0
     while read -r name g0 lo0 hi0; do
+        # what is read back is checked before it becomes a path or a value: policyN, a word, kHz
+        case $name in
+            policy | policy*[!0-9]*) echo "DEVBENCH-WARN cpufreq.before: $(word "$name") is not a policy name: skipped"; continue ;;
+            policy*) ;;
+            *) echo "DEVBENCH-WARN cpufreq.before: $(word "$name") is not a policy name: skipped"; continue ;;
+        esac
+        if [ "$(word "$g0")" != "$g0" ] || [ "$(number "$lo0")" = null ] || [ "$(number "$hi0")" = null ]; then
+            echo "DEVBENCH-WARN cpufreq.before: $name's saved values are not a governor and kHz: skipped"
+            continue
+        fi
         p=$1/devices/system/cpu/cpufreq/$name
         [ "$g0" = "?" ] || put "$p/scaling_governor" "$g0"
         limits "$p" "$lo0" "$hi0"
@@ -187,9 +254,10 @@ start_run() {
     if [ $# -lt 6 ] || [ $# -gt 8 ]; then
         usage "start WORKDIR PAYLOAD MAP_COUNT SYSFS PROCFS RUN_JSON [CPUFREQ [FRAMEWORK]]"
     fi
-    workdir=$1 payload=$2 want=$3 sysfs=$4 procfs=$5 spec=${7:--} framework=${8:-0}
-    mkdir -p "$workdir" || echo "DEVBENCH-WARN cannot create $workdir"
     printf 'DEVBENCH-RUN %s\n' "$6"
+    workdir_of "$1"
+    payload=$(in_workdir "$wd" "$2") || exit 2
+    workdir=$wd want=$3 sysfs=$4 procfs=$5 spec=${7:--} framework=${8:-0}
     sh "$here/devbench-probe.sh" "$sysfs" "$procfs" 2>/dev/null | prefix "DEVBENCH-PROBE "
     [ -x "$payload" ] || echo "DEVBENCH-WARN the payload $payload is missing or not executable"
     # the order of devbench's own preparation: framework, cpufreq, the map count
@@ -212,14 +280,24 @@ start_run() {
 }
 
 scenario() {
-    if [ $# -lt 9 ] || [ "$9" != "--" ]; then
-        usage "scenario WORKDIR PAYLOAD INDEX CASE ARMS FORKS TIMEOUT_S PIN -- ARG..."
+    sha=
+    if [ $# -ge 10 ] && [ "${10}" = "--" ]; then
+        sha=$9
+    elif [ $# -lt 9 ] || [ "$9" != "--" ]; then
+        usage "scenario WORKDIR PAYLOAD INDEX CASE ARMS FORKS TIMEOUT_S PIN [SHA256] -- ARG..."
     fi
-    workdir=$1 payload=$2 index=$3 case=$4 arms=$5 forks=$6 limit=$7 pin=$8
+    workdir_of
+    payload=$(in_workdir "$wd" "$2") || exit 2
+    workdir=$wd index=$3 case=$4 arms=$5 forks=$6 limit=$7 pin=$8
+    case $index in
+        '' | *[!0-9]*) usage "scenario: INDEX must be a number" ;;
+    esac
     shift 9
+    [ -n "$sha" ] && shift
     out=$workdir/scenario-$index.jsonl
     err=$workdir/scenario-$index.stderr
     set -- "$payload" "$@"
+    [ -n "$sha" ] && set -- sh -c "$VERIFIED" sh "$sha" "$@"
     # taskset and timeout are used only where they take these options (old busybox ones do not)
     if [ "$pin" != "-" ]; then
         if taskset -c "$pin" true >/dev/null 2>&1; then
@@ -269,18 +347,28 @@ finish() {
     if [ $# -lt 2 ] || [ $# -gt 3 ]; then
         usage "finish WORKDIR PROCFS [SYSFS]"
     fi
-    framework_start "$1"
-    [ $# -eq 3 ] && cpufreq_restore "$3" "$1"
+    workdir_of
+    framework_start "$wd"
+    [ $# -eq 3 ] && cpufreq_restore "$3" "$wd"
+    restore_map_count "$wd" "$2"
+    rm -rf "$wd" && rm -f "$record"
+}
+
+restore_map_count() {  # WORKDIR PROCFS
     saved=$1/max_map_count.before
     [ -f "$saved" ] || return 0
-    before=$(cat "$saved")
+    before=$(number "$(cat "$saved")")
+    rm -f "$saved"
+    if [ "$before" = null ]; then
+        echo "DEVBENCH-WARN max_map_count.before is not a number: vm.max_map_count not restored"
+        return 0
+    fi
     path=$2/sys/vm/max_map_count
     { echo "$before" >"$path"; } 2>/dev/null
     now=$(number "$(cat "$path" 2>/dev/null)")
     restored=false
     [ "$now" = "$before" ] && restored=true
     printf 'DEVBENCH-RESTORE {"setting":"vm.max_map_count","restored":%s,"restored_value":%s}\n' "$restored" "$now"
-    rm -f "$saved"
     if [ "$restored" = true ]; then
         report_case devbench-restore --result pass
     else
