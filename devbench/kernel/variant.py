@@ -267,11 +267,10 @@ def ensure_tree(arch: Arch, cache_dir: Path | None = None, source: str | os.Path
     _check_arch(arch)
     src = find_source(source)
     root = tree_path(arch, cache_dir, src)
-    if is_complete(root):
-        return root
-    with building(root, on_wait=lambda text: _say(progress, f"kernel: {text}")) as needed:
-        if needed:
-            _build_tree(root, arch, src, progress, jobs or os.cpu_count() or 1, stall)
+    if not is_complete(root):
+        with building(root, on_wait=lambda text: _say(progress, f"kernel: {text}")) as needed:
+            if needed:
+                _build_tree(root, arch, src, progress, jobs or os.cpu_count() or 1, stall)
     image_root = kernel_path(arch, cache_dir, src)
     if not is_complete(image_root):
         _fill_base_entry(image_root, root, arch, src)

@@ -272,6 +272,10 @@ def test_variant_rebuilds_only_what_the_patch_touches_and_keeps_the_tree(tmp_pat
     assert info["tree_build_seconds"] == 600.0
     assert kept_fork.read_text() == FORK_C and kept_fork.stat().st_ino == ino  # the kept tree untouched
     assert not list(cache.glob("*.tmp-*"))
+    # the base image entry, missing, was filled from the kept tree's own build
+    base = kernel_path("x86_64", cache, fake_source)
+    assert is_complete(base) and (base / "bzImage").read_bytes() == (
+        root / "src" / kv.OBJ_DIR / "arch/x86/boot/bzImage").read_bytes()
     t0 = time.monotonic()
     assert kv.ensure_variant("x86_64", v, cache_dir=cache, source=fake_source) == k  # cached
     assert time.monotonic() - t0 < 2
