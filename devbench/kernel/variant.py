@@ -471,6 +471,8 @@ def first_build_error(text: str) -> tuple[str, str | None]:
 def _build_variant(root: Path, tree_root: Path, arch: Arch, variant: KernelVariant, src: Path,
                    progress: Progress | None, jobs: int, stall: float) -> None:
     _check_tools(arch)
+    if shutil.which("patch") is None:
+        raise KernelError("tools", "missing patch (GNU patch applies a variant's patches): apt-get install patch")
     log = root.with_name(root.name + ".log")
     log.write_text(f"# devbench kernel variant {variant.describe()} of {tree_root.name}\n")
     tmp = fresh_tmp(root)
@@ -510,7 +512,8 @@ def _build_variant(root: Path, tree_root: Path, arch: Arch, variant: KernelVaria
         release = (obj / "include/config/kernel.release").read_text().strip()
         with open(log, errors="replace") as fh:
             fh.seek(start)
-            compiled = sorted({ln.split()[1] for ln in fh if ln.startswith(("  CC ", "  AS ")) and len(ln.split()) > 1})
+            compiled = sorted({_relative(ln.split()[1], obj) for ln in fh
+                               if ln.startswith(("  CC ", "  AS ")) and len(ln.split()) > 1})
         _copy_outputs(obj, image, tmp / "out")
         os.rename(tmp / "out", root)
     except BaseException:
@@ -532,6 +535,21 @@ def _build_variant(root: Path, tree_root: Path, arch: Arch, variant: KernelVaria
     mark_complete(root, info)
     _say(progress, f"kernel variant {variant.name}: {arch} {release} built in {seconds:.0f} s "
                    f"({len(compiled)} files compiled): {root / image.name}")
+
+
+def _relative(name: str, obj: Path) -> str:
+    """A compiled file as kbuild names it, relative to the object dir (the host tools' build
+    names its objects by absolute path)."""
+    prefix = str(obj) + "/"
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+def kernel_objects(compiled: list[str]) -> list[str]:
+    """The compiled files that are kernel code, without what every build remakes: the host
+    tools (objtool: its build records absolute paths, so a copy rebuilds it), the version
+    stamp, the kallsyms passes and the boot image's wrappers."""
+    return [c for c in compiled if not c.startswith(("tools/", ".tmp_vmlinux", "arch/x86/boot/", "arch/arm64/boot/"))
+            and c != "init/version-timestamp.o"]
 
 
 def _blame(variant: KernelVariant, file: str | None) -> str | None:

@@ -347,3 +347,11 @@ def test_qemu_target_records_a_variant_build_failure_as_kernel_build_failed(tmp_
         qemu.resolve_boot("kut", QemuOptions(arch="x86_64", kernel_variant=v), lambda s: None)
     assert info.value.step == "build kernel" and _STEP_KINDS["build kernel"] == "kernel-build-failed"
     assert str(info.value).startswith("kut: build kernel: kernel variant strdup: ") and "\n" not in str(info.value)
+
+
+def test_kernel_objects_leave_out_what_every_build_remakes():
+    compiled = [".tmp_vmlinux1.kallsyms.o", "tools/objtool/check.o", "arch/x86/boot/header.o",
+                "init/version-timestamp.o", "kernel/fork.o", "mm/madvise.o"]
+    assert kv.kernel_objects(compiled) == ["kernel/fork.o", "mm/madvise.o"]
+    assert kv._relative("/c/x.tmp-1/src/devbench-obj/tools/objtool/elf.o", Path("/c/x.tmp-1/src/devbench-obj")) == \
+        "tools/objtool/elf.o"
