@@ -69,7 +69,7 @@ def figure(name: str, value: float, unit: str, goal: str, ok: bool, detail: str 
 def lab_adb_device(name: str) -> Iterator[tuple[Any, Any, str]]:
     """One amd64 lab device (real adbd in a network namespace; needs root) connected to a private
     adb server: yields (server, device, the config's target line for it)."""
-    from devbench.lab import AdbServer, LabDevice, ensure_rootfs
+    from devlab import AdbServer, LabDevice, ensure_rootfs
 
     with AdbServer() as server, LabDevice(ensure_rootfs(), name=name) as dev:
         server.connect(dev.adb_serial)
@@ -78,7 +78,7 @@ def lab_adb_device(name: str) -> Iterator[tuple[Any, Any, str]]:
 
 def adb(server: Any, serial: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """The adb binary itself (as a user's shell script would run it) against the private server."""
-    from devbench.lab.adbserver import adb_binary
+    from devlab.adbserver import adb_binary
 
     return subprocess.run([adb_binary(), "-P", str(server.port), "-s", serial, *args], capture_output=True, text=True,
                           env=server.env, timeout=timeout)

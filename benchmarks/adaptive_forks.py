@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import figure, timed_run  # noqa: E402
-from devbench.lab import AdbServer  # noqa: E402
+from devlab import AdbServer  # noqa: E402
 
 SCENARIO = "  scenarios: [{name: 1 page, pages: 1}]\n"
 

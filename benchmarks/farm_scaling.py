@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import figure, outcome, timed_run  # noqa: E402
-from devbench.lab import AdbServer, LabDevice, ensure_rootfs  # noqa: E402
-from devbench.lab.emulated import EmulatedLabDevice  # noqa: E402
+from devlab import AdbServer, LabDevice, ensure_rootfs  # noqa: E402
+from devlab.emulated import EmulatedLabDevice  # noqa: E402
 
 LIGHT = "benchmark: {vmas: 2048, forks: 40, warmup: 1, batches: 4, scenarios: [{name: 1 page, pages: 1}]}\n"
 

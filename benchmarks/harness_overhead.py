@@ -61,7 +61,7 @@ def payload_args(data: dict) -> list[str]:
 
 def payload_path(data: dict) -> Path:
     from devbench.config import BuildConfig
-    from devbench.payload import build
+    from devbench.payload.build import build
 
     t = data["targets"][0]
     p = build(t["payload"]["abi"], BuildConfig())
@@ -117,7 +117,7 @@ def main() -> int:
         cfgs = {"tiny": tmp / "tiny.yaml", "long": tmp / "long.yaml"}
         cfgs["tiny"].write_text(head + TINY)
         cfgs["long"].write_text(head + LONG.format(vmas=opts.vmas, forks=opts.forks))
-        from devbench.lab.adbserver import adb_binary
+        from devlab.adbserver import adb_binary
 
         script = tmp / "plain.sh"
         script.write_text(PLAIN)
@@ -175,7 +175,7 @@ def _load() -> str:
 def _import_seconds() -> float:
     """Python's start and the imports of a `devbench run` (the CLI, the runner, the report)."""
     start = time.monotonic()
-    subprocess.run([*DEVBENCH[:1], "-c", "import devbench.cli, devbench.runner, devbench.report.html, devbench.analysis"],
+    subprocess.run([*DEVBENCH[:1], "-c", "import devbench.cli, devbench.run.runner, devbench.report.html, devbench.analysis"],
                    check=True, timeout=120)
     return time.monotonic() - start
 

@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import figure, fork_ms, median, results_of, timed_run  # noqa: E402
-from devbench.lab import AdbServer  # noqa: E402
+from devlab import AdbServer  # noqa: E402
 
 DEVICES = {
     "this machine": "{{name: here, local: {{}}}}",

@@ -91,7 +91,7 @@ benchmark:
 
 def run_devbench(cfg: Config) -> Path:
     """`devbench run` through the library: returns the run folder."""
-    from devbench.runner import NoProgress, execute, start_run
+    from devbench.run.runner import NoProgress, execute, start_run
 
     run_dir, store = start_run(cfg)
     execute(cfg, store, NoProgress())
@@ -100,10 +100,10 @@ def run_devbench(cfg: Config) -> Path:
 
 def run_minimal_guest(cfg: Config, prepared: dict[str, Any]) -> Path:
     """The same plan on the minimal guest, recorded as devbench records a run (results.json)."""
-    from devbench.plan import plan, required_map_count
+    from devbench.run.plan import plan, required_map_count
     from devbench.qemu.machine import QemuSpec
     from devbench.qemu.minimal import init_script, initramfs, run_minimal
-    from devbench.runner import EventSink, NoProgress, start_run
+    from devbench.run.runner import EventSink, NoProgress, start_run
 
     opts = cfg.targets[0].options
     run_dir, store = start_run(cfg)
@@ -141,7 +141,7 @@ def run_minimal_guest(cfg: Config, prepared: dict[str, Any]) -> Path:
 
 def prepare_minimal(cfg: Config) -> dict[str, Any]:
     from devbench.kernel.build import ensure_kernel
-    from devbench.payload import build
+    from devbench.payload.build import build
     from devbench.qemu.minimal import busybox_static
 
     payload = build("x86_64", cfg.build)
@@ -160,7 +160,7 @@ def batch_cv_pct(data: dict[str, Any], arm: str) -> float | None:
 
 
 def run_figures(run_dir: Path) -> dict[str, Any]:
-    from devbench.results_check import read_results
+    from devbench.results.schema import read_results
 
     data = read_results(run_dir / "results.json")  # devbench's own reader: a bad shape is an error here
     forks = [ns / 1e6 for s in data["samples"] if s["arm"] == "unnamed" for ns in s["fork_ns"]]

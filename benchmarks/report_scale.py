@@ -6,7 +6,7 @@ written as results.json. Side by side in this run:
 - `devbench report RUN --format html` as a user runs it (a new Python process: start, imports,
   load, statistics, HTML), wall time and peak RSS, against `json.load` of the same file in a new
   Python process (the least any report must do);
-- in this process: the time of each step (devbench.results.load_analyzed: check, statistics, summary; then HTML), then the
+- in this process: the time of each step (devbench.results.store.load_analyzed: check, statistics, summary; then HTML), then the
   peak of Python allocations (tracemalloc) of load + analysis + HTML against json.load's, and
   against the raw samples (120,000 x 8 bytes).
 
@@ -95,7 +95,7 @@ def main() -> int:
     ap.add_argument("--per-batch", type=int, default=100)
     opts = ap.parse_args()
     from devbench.report.html import render_html
-    from devbench.results import ResultsStore, load_analyzed
+    from devbench.results.store import ResultsStore, load_analyzed
 
     with tempfile.TemporaryDirectory(prefix="devbench-scale-") as tmp:
         run = Path(tmp) / "run"
@@ -131,7 +131,7 @@ def main() -> int:
 
         def in_process() -> None:
             timed("json.load", lambda: json.load(open(path)))
-            d, a = timed("devbench.results.load_analyzed (check, statistics, summary)", lambda: load_analyzed(path))
+            d, a = timed("devbench.results.store.load_analyzed (check, statistics, summary)", lambda: load_analyzed(path))
             timed("HTML", lambda: render_html(d, a))
 
         in_process()

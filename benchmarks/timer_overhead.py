@@ -4,7 +4,7 @@ Both numbers come from the same lab device (real adbd in a network namespace, th
 kernel and CPU), side by side in this run:
 - a fork's median time at 64K VMAs, unpopulated (the seed's cheapest scenario, so the largest
   ratio), from a real `devbench run`: devbench raises vm.max_map_count for it and restores it;
-- the payload's timer: benchmarks/clockpair.c, built like the payload (devbench.payload's zig
+- the payload's timer: benchmarks/clockpair.c, built like the payload (devbench.payload.build's zig
   command line for the device's ABI: static musl, -O2), pushed with adb and run on the device.
   It times back-to-back pairs of the payload's own now_ns() (clock_gettime(CLOCK_MONOTONIC)):
   what a pair adds to every fork sample.
@@ -31,7 +31,7 @@ BENCH = ("benchmark: {{vmas: {vmas}, forks: {forks}, warmup: 2, batches: 2, "
 
 def build_clockpair(abi: str, out: Path) -> Path:
     from devbench.config import BuildConfig
-    from devbench.payload import compile_command
+    from devbench.payload.build import compile_command
 
     src = Path(__file__).with_name("clockpair.c")
     subprocess.run(compile_command(BuildConfig(), abi, out, src), check=True, capture_output=True, timeout=900)

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-from devbench.outfiles import atomic_write
+from devbench.results.outfiles import atomic_write
 
 
 def cache_root(sub: str = "") -> Path:

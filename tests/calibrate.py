@@ -7,7 +7,7 @@ Designs:
   separate      10 batches, one process per arm and batch in alternating order (ABBA)
   resumed       interleaved, the payload restarted after batch 5 (a resumed run)
   adaptive      rounds of 10 batches (a new process each) until the CI half-width of the rounds
-                before the last is at most 1%, at most 4 rounds (devbench.adaptive's stop rule)
+                before the last is at most 1%, at most 4 rounds (devbench.run.adaptive's stop rule)
   compare       3 runs against 3 runs, run-to-run sd 1% (the run is the unit; both arms' rows,
                 one Holm family: a false positive is either row called; coverage: the named row's CI)
 Designs that must never give a verdict (no design can separate the difference from time):
@@ -15,7 +15,7 @@ Designs that must never give a verdict (no design can separate the difference fr
   few batches   3 batches (fewer than 5 paired)
   compare 1:1   one run per side, run-to-run sd 1%
 
-Used by tests/unit/test_calibration.py (a quick sweep) and benchmarks/calibration.py (a large one).
+Used by tests/unit/run/test_calibration.py (a quick sweep) and benchmarks/calibration.py (a large one).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from devbench.adaptive import precisions, still_needed
+from devbench.run.adaptive import precisions, still_needed
 from devbench.analysis import Options, analyze, compare
 from devbench.analysis.model import FASTER, SLOWER, Row
 from tests.simdata import DRIFTS, make_results

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def pytest_configure(config: pytest.Config) -> None:
     """The tests' devbench (in-process and the CLIs they start) keeps its run-seal key
-    (devbench/seal.py) in a folder of the test session's, not in the user's ~/.config."""
+    (devbench/results/seal.py) in a folder of the test session's, not in the user's ~/.config."""
     if "DEVBENCH_CONFIG_HOME" not in os.environ:
         import tempfile
 

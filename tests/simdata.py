@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from devbench.results import new_results
+from devbench.results.store import new_results
 
 SCENARIOS = (("unpopulated", 0, 16.36), ("1 page", 1, 22.0), ("10 pages", 10, 60.0))
 DRIFTS = ("none", "linear", "walk", "step", "warmup", "bimodal")

@@ -17,7 +17,7 @@ import numpy as np
 
 from devbench.analysis.describe import describe_arm
 from devbench.analysis.effect import _p, fork_p_values
-from devbench.stats import t_ppf, t_two_sided_p
+from devbench.analysis.stats import t_ppf, t_two_sided_p
 from devbench.analysis.model import Comparison, Effect, Options, TargetPair
 from devbench.analysis.run import Pending, finish_rows
 from devbench.analysis.samples import ARMS, ArmData, ScenarioData, group, targets_in

@@ -9,7 +9,7 @@ from devbench.analysis.lazy import stats
 
 from devbench.analysis.model import Effect, Options
 from devbench.analysis.samples import ArmData
-from devbench.stats import paired_log_t
+from devbench.analysis.stats import paired_log_t
 
 
 def ratio_of_means(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:

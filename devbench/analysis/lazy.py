@@ -1,6 +1,6 @@
 """scipy.stats, imported on first use: it takes about a second to import, and most of
 devbench's commands (and a run until its statistics) never need it. A run loads it in the
-background while it waits on its devices (devbench.prefetch)."""
+background while it waits on its devices (devbench.run.prefetch)."""
 
 from __future__ import annotations
 

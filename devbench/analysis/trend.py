@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from devbench.analysis.lazy import stats
-from devbench.stats import t_two_sided_p
+from devbench.analysis.stats import t_two_sided_p
 
 FLAG_P = 0.01  # flagged when this sure (p below) and larger than the equivalence margin
 

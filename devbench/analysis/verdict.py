@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from devbench.stats import t_ppf
+from devbench.analysis.stats import t_ppf
 
 from devbench.analysis.model import FASTER, INCONCLUSIVE, NO_DIFFERENCE, NO_VERDICT, NOT_MEASURED, SLOWER, Effect, Options, Verdict
 

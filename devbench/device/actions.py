@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from devbench.config import BenchmarkConfig, DeviceConfig
 from devbench.device.cpufreq import CpufreqChoiceError, check_governor, choose_khz, parse_cpu_list, select_policies
 from devbench.device.probe import Facts
-from devbench.plan import required_map_count
+from devbench.run.plan import required_map_count
 
 
 class TuningRequestError(ValueError):

@@ -12,7 +12,7 @@ from typing import Any
 
 from devbench.config import BenchmarkConfig, DeviceConfig, Scenario
 from devbench.device.probe import Facts
-from devbench.plan import required_map_count
+from devbench.run.plan import required_map_count
 
 VMA_KERNEL_BYTES = 512  # vm_area_struct, anon_vma chain and name, per VMA, with slab overhead
 HEADROOM = 1.10  # keep 10% of MemAvailable free

@@ -22,7 +22,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from devbench.procid import Owner, owner_from
+from devbench.device.procid import Owner, owner_from
 
 SCHEMA = "devbench/restore-journal/1"
 FILE_NAME = "restore-journal.json"
@@ -81,7 +81,7 @@ class Journal:
     procfs: str
     root_prefix: tuple[str, ...] = ()
     entries: list[Entry] = field(default_factory=list)
-    # The run's process start time and boot id (devbench.procid): with the host and pid they
+    # The run's process start time and boot id (devbench.device.procid): with the host and pid they
     # say whether that run is still alive. None in journals written before they were kept;
     # such a journal's run counts as alive while any process has its pid (Owner.alive).
     pid_start: int | None = None

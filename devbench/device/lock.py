@@ -4,7 +4,7 @@
 (on this host or on two hosts of a lab) cannot both get it. The owner (host, pid, run, time)
 is written inside; a lock whose devbench process is dead on this host is taken over with a
 warning, any other is refused with a message that says whose it is. "Dead" is decided by the
-owner's PID, process start time and boot id (devbench.procid.Owner.alive), never by the
+owner's PID, process start time and boot id (devbench.device.procid.Owner.alive), never by the
 process's name or command line; a lock written without a start time counts as alive while
 any process has its PID.
 """
@@ -21,7 +21,7 @@ from typing import Callable
 
 from devbench.errors import TargetError
 from devbench.device.workdir import ensure_private
-from devbench.procid import Owner, owner_from
+from devbench.device.procid import Owner, owner_from
 from devbench.targets.base import Target
 
 _TAKE = r"""

@@ -23,7 +23,7 @@ from devbench.device.probe import Facts
 from devbench.device.restore import journal_path
 from devbench.device.tuning import Change, Tuner, tuned
 from devbench.errors import TargetError
-from devbench.procid import Owner
+from devbench.device.procid import Owner
 from devbench.targets.base import Target
 
 

@@ -17,7 +17,7 @@ from devbench.device.actions import Action, TuningPlan
 from devbench.device.cpufreq import range_writes
 from devbench.device.journal import Entry, Journal, entry_problem
 from devbench.errors import ConnectionLost, TargetError
-from devbench.signals import signals_deferred
+from devbench.run.signals import signals_deferred
 
 FRAMEWORK_PROP = "init.svc.zygote"
 STOP_TIMEOUT_S = 30.0

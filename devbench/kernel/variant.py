@@ -52,7 +52,7 @@ from .errors import KernelError
 from .fragment import Arch, base_recipe
 
 if TYPE_CHECKING:
-    from devbench.yamlsrc import Section
+    from devbench.config.yamlsrc import Section
 
 PATCHES_DIR = Path(__file__).resolve().parent / "patches"
 OBJ_DIR = "devbench-obj"  # the object dir's name inside the kept source tree

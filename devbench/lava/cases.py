@@ -21,7 +21,7 @@ import yaml
 from devbench.errors import ResultsError
 from devbench.lava.markers import TESTDEF_NAME
 from devbench.lava.yamlfile import read_yaml
-from devbench.yamlsrc import safe_load
+from devbench.config.yamlsrc import safe_load
 
 RESULTS = ("pass", "fail", "skip", "unknown")
 DEVBENCH_SUITE = re.compile(r"^\d+_" + re.escape(TESTDEF_NAME) + "$")

@@ -18,7 +18,7 @@ import yaml
 
 from devbench.errors import DevbenchError
 from devbench.lava.options import ServerRef
-from devbench.yamlsrc import safe_load
+from devbench.config.yamlsrc import safe_load
 
 ENV = "DEVBENCH_LAVA_TOKEN"
 

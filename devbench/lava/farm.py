@@ -40,10 +40,10 @@ from devbench.lava.options import LavaOptions, load_options
 from devbench.lava.publish import publish_payload
 from devbench.lava.results import build_results
 from devbench.lava.testdef import CONFIG_SECTIONS
-from devbench.outfiles import atomic_write
-from devbench.results import ResultsStore, new_results
-from devbench.seal import seal_run
-from devbench.yamlsrc import safe_load
+from devbench.results.outfiles import atomic_write
+from devbench.results.store import ResultsStore, new_results
+from devbench.results.seal import seal_run
+from devbench.config.yamlsrc import safe_load
 
 RUN_FILE = "lava-run.json"
 WAIT_MARGIN_S = 600

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from devbench.config import NAME_RE
-from devbench.yamlsrc import Section, Source, load_file
+from devbench.config.yamlsrc import Section, Source, load_file
 
 URL_RE = re.compile(r"^https?://[^\s'\"\\<>`$]+\Z")
 PATH_RE = re.compile(r"^/[A-Za-z0-9._/\-]+\Z")

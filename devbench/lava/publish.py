@@ -12,7 +12,7 @@ from typing import Callable
 
 from devbench.config import Config
 from devbench.lava.options import LavaOptions, PayloadSource
-from devbench.outfiles import atomic_write
+from devbench.results.outfiles import atomic_write
 
 
 def publish_payload(cfg: Config, opts: LavaOptions, say: Callable[[str], None]) -> LavaOptions:
@@ -21,7 +21,7 @@ def publish_payload(cfg: Config, opts: LavaOptions, say: Callable[[str], None]) 
     src = opts.payload
     if src.dir is None:
         return opts
-    from devbench.payload import build
+    from devbench.payload.build import build
 
     abi = opts.payload_abi()
     assert abi is not None and src.base_url is not None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devbench.lava.logparse import PayloadRun
-from devbench.protocol import event_record, exit_error, parse_event
+from devbench.payload.events import event_record, exit_error, parse_event
 
 
 @dataclass

@@ -21,9 +21,9 @@ from devbench.lava.logparse import LavaLog, read_log
 from devbench.lava.markers import RESTORE_CASE, case_slug, split_case
 from devbench.lava.records import invocation_records
 from devbench.lava.testdef import CONFIG_SECTIONS
-from devbench.results import STAT_FIELDS, new_results, summarize
-from devbench.seal import seal_run
-from devbench.stats import regression_pct
+from devbench.results.store import STAT_FIELDS, new_results, summarize
+from devbench.results.seal import seal_run
+from devbench.analysis.stats import regression_pct
 
 MEAN_TOLERANCE_MS = 2e-6  # the device prints the mean with 6 decimals (1 ns)
 SAMPLES_MISSING = "samples missing: the LAVA results hold only each scenario/arm's mean (give the job log to restore every fork time)"
@@ -47,7 +47,7 @@ def build_results(cases: list[LavaCase], log: LavaLog | None, cfg: Config | None
     name = target or (record or {}).get("target") or "lava"
     # What the device printed (the run line) is data: the run's config is the user's (--config),
     # sealed so that restore and --resume may obey it; without one, the log's config is kept for
-    # the report only, unsealed, and never obeyed (devbench.seal)
+    # the report only, unsealed, and never obeyed (devbench.results.seal)
     reported = (record or {}).get("config")
     user = {k: cfg.raw[k] for k in CONFIG_SECTIONS if k in cfg.raw} if cfg else None
     config = user if user is not None else (reported if isinstance(reported, dict) else {})

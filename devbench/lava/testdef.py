@@ -26,7 +26,7 @@ from devbench.device.probe import PROBE_SCRIPT
 from devbench.errors import ConfigError
 from devbench.lava.markers import SCHEMA, TESTDEF_NAME, case_slug
 from devbench.lava.options import LavaOptions
-from devbench.plan import Invocation, plan, required_map_count
+from devbench.run.plan import Invocation, plan, required_map_count
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "sh"
 MAIN_SCRIPT = "devbench-lava.sh"

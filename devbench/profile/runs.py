@@ -19,13 +19,13 @@ from typing import Callable
 from devbench.config import BenchmarkConfig, ProfileConfig
 from devbench.device.probe import Facts
 from devbench.errors import TargetError
-from devbench.outfiles import atomic_write
-from devbench.payload import verified
-from devbench.plan import Invocation, payload_args
+from devbench.results.outfiles import atomic_write
+from devbench.payload.build import verified
+from devbench.run.plan import Invocation, payload_args
 from devbench.profile.folded import (FORK_EXIT_FUNCTIONS, FoldedError, filter_stacks, parse_perf_script,
                                      parse_simpleperf_report_sample, write_folded)
 from devbench.profile.record import Profiler, ProfilerUnavailable, find_profiler, record, remote_name, symbolise
-from devbench.results import ResultsStore
+from devbench.results.store import ResultsStore
 from devbench.targets.base import Target
 
 

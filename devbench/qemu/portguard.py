@@ -3,7 +3,7 @@
 A guest's adbd (and sshd) are forwarded to loopback ports of this machine; adbd gives a root
 shell in the guest to whoever connects, so any local user could otherwise change what is
 measured while a run goes on. Where devbench runs as root and ``nft`` is there, the ports get
-a :class:`devbench.lab.guard.TrafficGuard` (an nftables table of their own, deleted by handle
+a :class:`devbench.guest.guard.TrafficGuard` (an nftables table of their own, deleted by handle
 when the guest stops) that lets through only devbench's uid and the uid of the adb server
 listening on the port devbench uses. Elsewhere the guest runs unguarded and its facts say why
 (``ports_guard``).
@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from devbench.lab.errors import LabError
-from devbench.lab.guard import LoopbackPort, TrafficGuard, nft_binary
+from devbench.guest.errors import LabError
+from devbench.guest.guard import LoopbackPort, TrafficGuard, nft_binary
 
 _LISTEN = "0A"
 # local addresses a loopback client can reach: 127.0.0.1, ::1, and the wildcards

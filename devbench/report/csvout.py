@@ -7,7 +7,7 @@ import io
 from typing import Any, Iterable, Mapping, Sequence
 
 from devbench.analysis import ArmStats, Row
-from devbench.stats import regression_pct
+from devbench.analysis.stats import regression_pct
 
 ARM_FIELDS = ("n", "batches", "mean", "median", "stdev", "mad", "min", "max", "p5", "p25", "p75", "p95", "p99")
 EFFECT_FIELDS = ("change_pct", "ci_low_pct", "ci_high_pct", "design", "unit", "units", "p", "p_holm", "p_welch",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devbench.analysis.samples import ARMS, ArmData
-from devbench.stats import describe, regression_pct
+from devbench.analysis.stats import describe, regression_pct
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from devbench.report.headline import headline
 from devbench.report.profiles import profile_views
 from devbench.report.table import fmt_ci, fmt_ms, fmt_p, fmt_pct, notes
 from devbench.resources import data_dir
-from devbench.stats import regression_pct
-from devbench.strict import REQUIREMENTS, breaks
+from devbench.analysis.stats import regression_pct
+from devbench.results.strict import REQUIREMENTS, breaks
 
 
 def _value(v: Any) -> str:
@@ -136,6 +136,6 @@ def write_report(data: dict[str, Any], run_dir: Path, analysis: Analysis | None 
 
 
 def write_html(text: str, out: Path) -> Path:
-    from devbench.outfiles import atomic_write
+    from devbench.results.outfiles import atomic_write
 
     return atomic_write(out, text)  # never through a link planted at report.html or beside it

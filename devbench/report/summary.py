@@ -7,8 +7,8 @@ from typing import Any
 from devbench.analysis import Analysis, Comparison, Row
 from devbench.analysis.gate import failing_rows
 from devbench.report.headline import headline
-from devbench.stats import regression_pct
-from devbench.strict import breaks
+from devbench.analysis.stats import regression_pct
+from devbench.results.strict import breaks
 
 SCHEMA = "devbench/summary/1"
 
@@ -34,7 +34,7 @@ def row_json(row: Row, names: tuple[str, str]) -> dict[str, Any]:
 
 
 def target_warnings(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """A target's recorded warnings, each with the requirements it breaks (devbench.strict)."""
+    """A target's recorded warnings, each with the requirements it breaks (devbench.results.strict)."""
     rec = next((t for t in data.get("targets") or [] if isinstance(t, dict) and t.get("name") == name), {})
     return [{"message": w, "breaks": breaks(w)} for w in rec.get("warnings") or [] if isinstance(w, str)]
 

@@ -7,8 +7,8 @@ from typing import Any, Sequence
 
 from devbench.analysis import Analysis, Comparison, Row, analyze
 from devbench.analysis.samples import targets_in
-from devbench.stats import regression_pct
-from devbench.results import summarize
+from devbench.analysis.stats import regression_pct
+from devbench.results.store import summarize
 
 HEADER = ("scenario", "unnamed VMAs", "named VMAs", "REGRESSION")
 STATS_HEADER = ("95% CI", "p (Holm)", "verdict")

@@ -12,11 +12,11 @@ outcome on a ``== `` line that the test reads:
    stock kernel) are all there: nothing is built here (the network is gone; the host's
    caches are seen through an overlay); ``--no-cache-check`` leaves this out (a run that
    fails before the images);
-4. ``python -m devbench.lab.lava up``; when it fails: that PostgreSQL is down again (a start
+4. ``python -m devlab.lava up``; when it fails: that PostgreSQL is down again (a start
    that fails half-way ends what it started), exit 1;
 5. ``devbench run CONFIG --lava OPTIONS`` on the lab's feature-kernel device: one LAVA job,
    its results collected;
-6. ``python -m devbench.lab.lava down``, then no PostgreSQL cluster online
+6. ``python -m devlab.lava down``, then no PostgreSQL cluster online
    (``pg_lsclusters``) and no process of the lab's left (read from /proc: this PID
    namespace holds every process the run started).
 
@@ -74,8 +74,8 @@ def missing_caches() -> list[str]:
     from unittest import mock
 
     from devbench.kernel import build as kernel_build
-    from devbench.lab import rootfs
-    from devbench.lab.lava import guest
+    from devbench.guest import rootfs
+    from devlab.lava import guest
     from devbench.qemu import stock
 
     checks: dict[str, Callable[[], Any]] = {
@@ -136,7 +136,7 @@ def _after(what: str) -> bool:
 
 
 def _lab(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    cp = _sh([sys.executable, "-m", "devbench.lab.lava", *args], timeout=timeout)
+    cp = _sh([sys.executable, "-m", "devlab.lava", *args], timeout=timeout)
     for line in (cp.stdout + cp.stderr).splitlines():
         _say(f"   {line}")
     return cp
@@ -150,7 +150,7 @@ def main() -> int:
         return 2
     links = _sh(["ip", "-o", "link", "show"]).stdout  # netlink: this namespace's (/sys is the host's)
     _say(f"== network: {' '.join(sorted(ln.split(':')[1].strip().split('@')[0] for ln in links.splitlines()))}")
-    from devbench.lab.lava import instance
+    from devlab.lava import instance
 
     state = instance.state_dir()
     if state.exists():  # the host's instance, seen through the cache overlay: not this machine's

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devbench.cache import building, cache_root, fresh_tmp, is_complete, mark_complete
-from devbench.lab.mirror import SourceEntry, debian_main, parse_deb822, parse_one_line
+from devbench.guest.mirror import SourceEntry, debian_main, parse_deb822, parse_one_line
 
 REPO = Path(__file__).resolve().parents[2]
 ENTER = Path(__file__).with_name("_enter.py")

@@ -6,8 +6,8 @@ project's ``scripts/dev apt``, where lava-server was installed while PostgreSQL 
 on a new machine: no database settings, no role) the project's ``scripts/dev setup`` makes
 the venv, then, in a network namespace of its own with only loopback (``unshare --net``: the
 root's PostgreSQL and the lab's services cannot meet the host's), tests/fresh/_lava_job.py
-runs ``python -m devbench.lab.lava up``, one job through it (``devbench run --lava`` on the
-feature-kernel device), ``python -m devbench.lab.lava down``, then checks that PostgreSQL is
+runs ``python -m devlab.lava up``, one job through it (``devbench run --lava`` on the
+feature-kernel device), ``python -m devlab.lava down``, then checks that PostgreSQL is
 down and no process of the lab is left before the PID namespace ends.
 
 Images are not built here: the host's devbench caches (feature kernel, lab rootfs, LAVA guest
@@ -23,7 +23,7 @@ services), the job 83 s (LAVA: 79 s from submit to end), ``down`` 3 s. The layer
 cached: base 1 min, apt layer 9 min (the host's apt cache holding the debs).
 
 The negative proof (the acceptance's "fails when the LAVA database step is removed"): with
-the database step taken out of the copy's devbench/lab/lava/instance.py (``_database`` never
+the database step taken out of the copy's devlab/lava/instance.py (``_database`` never
 runs lava-server's postinst), the test above fails (shown once, 48 s: "creating LAVA's
 database settings" missing, ``up`` exit 1). The second test keeps that run: ``up`` fails in
 the database step and PostgreSQL is down again afterwards; it fails before any image is
@@ -130,7 +130,7 @@ def test_fresh_machine_lava_comes_up_and_runs_a_job() -> None:
 
 
 def _without_database_step(project: Path) -> None:
-    f = project / "devbench/lab/lava/instance.py"
+    f = project / "devlab/lava/instance.py"
     text = f.read_text()
     assert text.count(DATABASE_STEP) == 1, f"{f}: the database step's condition changed; update the test"
     f.write_text(text.replace(DATABASE_STEP, "if False:  # the database step taken out (tests/fresh/test_fresh_lava.py)"))

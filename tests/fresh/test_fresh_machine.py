@@ -3,7 +3,7 @@
 In a clean root (mmdebstrap --variant=apt of the host's suite: Essential packages and apt, no
 python3, nothing of the project's) the project's own steps run: ``scripts/dev apt`` (its
 package lists), then ``scripts/dev check-tools`` (the venv, then each tool's first real use:
-devbench.toolcheck). A package missing from the lists fails a check that names it; the
+devlab.toolcheck). A package missing from the lists fails a check that names it; the
 negative test proves it by taking ``arch-test`` out of a copy's lists.
 
 Measured on 2 cores (a kernel build running beside): both tests warm (base and apt layers

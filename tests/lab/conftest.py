@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from devbench.config import AdbOptions
-from devbench.lab import AdbServer, LabDevice, SshEndpoint, ensure_rootfs, netns_usable
-from devbench.lab.emulated import EmulatedLabDevice, emulation_usable, host_binfmt_entries
+from devlab import AdbServer, LabDevice, SshEndpoint, ensure_rootfs, netns_usable
+from devlab.emulated import EmulatedLabDevice, emulation_usable, host_binfmt_entries
 from devbench.targets.adb import AdbTarget
 
 
@@ -63,7 +63,7 @@ def ssh_device(lab_device: LabDevice) -> SshEndpoint:
 
 
 
-# -- arm64 under qemu-user (private binfmt_misc; see devbench/lab/emulated.py) ----------------
+# -- arm64 under qemu-user (private binfmt_misc; see devlab/emulated.py) ----------------
 
 @pytest.fixture(scope="session")
 def host_binfmt_before(lab_usable: None) -> list[str]:
@@ -102,7 +102,7 @@ from tests.lab.qemu_helpers import qemu_pids_mentioning  # noqa: E402
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Iterator[Path]:
     """A run folder; afterwards no QEMU that mentions it may be alive (any found is killed)."""
-    from devbench.lab import procs
+    from devlab import procs
 
     d = tmp_path / "run"
     d.mkdir()
@@ -130,7 +130,7 @@ def adb_target(adb_server: AdbServer, adb_device_serial: str) -> Iterator[AdbTar
 
 # -- after each test: nothing left for the next one; a failure shows devbench's side -----------
 
-from devbench.lab import procs  # noqa: E402
+from devlab import procs  # noqa: E402
 from tests.lab import leftovers, runs  # noqa: E402
 
 SHARED_DEVICES = ("lab_device", "lab_device_arm64")  # session devices every lab test shares

@@ -6,7 +6,7 @@ from typing import Any
 
 
 def ssh_line(name: str, s: Any, **extra: Any) -> str:
-    """An SSH target for an endpoint with host, port, user, key, known_hosts (devbench.lab.SshEndpoint)."""
+    """An SSH target for an endpoint with host, port, user, key, known_hosts (devlab.SshEndpoint)."""
     more = "".join(f", {k}: {v}" for k, v in extra.items())
     return (f"{{name: {name}, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, "
             f"known_hosts: {s.known_hosts}{more}}}}}")

@@ -7,7 +7,7 @@ def qemu_pids_mentioning(needle: str) -> list[int]:
     """PIDs of live qemu-system processes whose command line mentions ``needle`` (a run folder)."""
     import os
 
-    from devbench.lab import procs
+    from devlab import procs
 
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):

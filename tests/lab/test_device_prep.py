@@ -116,7 +116,7 @@ def test_run_locks_records_and_restores(tmp_path, devbench_cmd, adb_server, adb_
 def test_exception_in_the_middle_restores(tmp_path, adb_server, adb_device_serial, phone):
     """A bug in the host's own code mid-run (here: the progress display raises)."""
     from devbench.config import load_config
-    from devbench.runner import NoProgress, execute, start_run
+    from devbench.run.runner import NoProgress, execute, start_run
 
     class Boom(NoProgress):
         def batch(self, target, scenario, arm, forks):
@@ -239,11 +239,11 @@ def test_connection_lost_during_restore_is_restored_on_reconnect(tmp_path, adb_s
     """Fault injection: the real adb target, wrapped so that its connection 'drops' (every
     command fails) the moment the restore starts. The restore fails on that connection;
     devbench reconnects and restores from the journal on the device."""
-    import devbench.runner as runner
+    import devbench.run.runner as runner
     from devbench.config import load_config
     from devbench.device.tuning import Tuner
     from devbench.errors import TargetError
-    from devbench.runner import NoProgress, execute, start_run
+    from devbench.run.runner import NoProgress, execute, start_run
 
     class DroppingTarget:
         def __init__(self, inner):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from devbench.lab import LabDevice
-from devbench.lab.emulated import EmulatedLabDevice
+from devlab import LabDevice
+from devlab.emulated import EmulatedLabDevice
 from tests.lab import lines, runs
 from tests.lab.lines import ssh_line
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from devbench.config import SshOptions
-from devbench.lab import LabDevice
-from devbench.lab.rootfs import ADBD_PATH
-from devbench.results import load
+from devlab import LabDevice
+from devbench.guest.rootfs import ADBD_PATH
+from devbench.results.store import load
 from devbench.targets.ssh import SshTarget
 from tests.lab import lines
 
@@ -251,10 +251,10 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
     a lab device (tests/standins), changed by the run. Every restore command fails on the dead
     connection, the run records restore-failed, then devbench reconnects and restores the
     device from the journal it left there. The run is in this process only to time the cut."""
-    import devbench.runner as runner
+    import devbench.run.runner as runner
     from devbench.config import load_config
     from devbench.device.tuning import Tuner
-    from devbench.runner import NoProgress, execute, start_run
+    from devbench.run.runner import NoProgress, execute, start_run
     from tests.standins import android_device as standin
 
     ssh = ssh_of(own_device)  # the fault injector's own connection, closed before the run

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from devbench.config import SshOptions
-from devbench.lab.device import SSHD_CONFIG
-from devbench.lab.keys import known_hosts_lines, write_ed25519
-from devbench.lab.rootfs import SSHD_PATH
+from devlab.device import SSHD_CONFIG
+from devbench.guest.keys import known_hosts_lines, write_ed25519
+from devbench.guest.rootfs import SSHD_PATH
 from devbench.targets.ssh import SshTarget
 
 from tests.lab import runs

@@ -296,7 +296,7 @@ HOSTILE_NAMES = ["../../etc", "..", ".", "/", "a/../../b", "/etc/passwd", "x\0y"
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_run_and_profile_folder_names_stay_inside(tmp_path, name):
     from devbench.profile.runs import safe_name
-    from devbench.runner import make_run_id
+    from devbench.run.runner import make_run_id
 
     assert len(make_run_id(name)) <= 80  # a folder name, whatever the run's name (lava-results takes it from LAVA)
     for made in (make_run_id(name), safe_name(name[:64])):  # config names are at most 64 characters

@@ -13,10 +13,10 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from devbench.lab import AdbServer, LabDevice, SshEndpoint
-from devbench.lab import procs
-from devbench.lab.keys import known_hosts_lines, write_ed25519
-from devbench.lab.netns import list_netns
+from devlab import AdbServer, LabDevice, SshEndpoint
+from devlab import procs
+from devbench.guest.keys import known_hosts_lines, write_ed25519
+from devlab.netns import list_netns
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
 AF_VSOCK = 40
@@ -189,7 +189,7 @@ def test_stop_leaves_nothing(lab_rootfs: Path) -> None:
 
 
 def test_failed_start_raises_and_cleans_up(lab_usable: None, tmp_path: Path) -> None:
-    from devbench.lab import LabError
+    from devlab import LabError
 
     before = set(list_netns())
     dev = LabDevice(tmp_path / "no-such-rootfs", ready_timeout=5)

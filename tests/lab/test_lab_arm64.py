@@ -14,13 +14,13 @@ import paramiko
 import pytest
 
 from devbench.config import BuildConfig
-from devbench.lab import AdbServer, LabDevice, SshEndpoint, ensure_rootfs, rootfs_path
-from devbench.lab import procs
-from devbench.lab.emulated import EmulatedLabDevice, host_binfmt_entries, lab_device_for, rootfs_arch
-from devbench.lab.keys import known_hosts_lines, write_ed25519
-from devbench.lab.netns import list_netns
+from devlab import AdbServer, LabDevice, SshEndpoint, ensure_rootfs, rootfs_path
+from devlab import procs
+from devlab.emulated import EmulatedLabDevice, host_binfmt_entries, lab_device_for, rootfs_arch
+from devbench.guest.keys import known_hosts_lines, write_ed25519
+from devlab.netns import list_netns
 from devbench.cache import marker_path
-from devbench.lab.rootfs import ADBD_PATH
+from devbench.guest.rootfs import ADBD_PATH
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(1800)]  # the first run builds the arm64 rootfs under qemu-user
 AF_VSOCK = 40
@@ -130,7 +130,7 @@ def test_push_pull_checksum(adb_server: AdbServer, adb_device_serial_arm64: str,
 
 
 def test_pushed_static_aarch64_payload_runs(adb_server: AdbServer, adb_device_serial_arm64: str) -> None:
-    from devbench import payload
+    from devbench.payload.build import build as payload
 
     built = payload.build("aarch64", BuildConfig())
     assert _elf_machine(built.path) == EM_AARCH64

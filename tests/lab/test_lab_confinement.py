@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from devbench.config import AdbOptions
-from devbench.lab.device import DROPPED_CAPS
+from devlab.device import DROPPED_CAPS
 from devbench.targets.adb import AdbTarget
 
 pytestmark = pytest.mark.lab

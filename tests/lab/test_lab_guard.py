@@ -1,5 +1,5 @@
 """The lab's adbd (no authentication in Debian's build) and the tests' adb server answer only
-root on this machine (devbench/lab/guard.py): a process of another user is refused, the
+root on this machine (devbench/guest/guard.py): a process of another user is refused, the
 tests' own connections work, and a stopped lab leaves nothing of its guard on the host."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from devbench.lab import AdbServer, LabDevice, LabError
-from devbench.lab.adbserver import free_port
-from devbench.lab.guard import LoopbackPort, TrafficGuard, list_tables, nft_binary
-from devbench.lab.netns import list_netns, run_ip
+from devlab import AdbServer, LabDevice, LabError
+from devlab.adbserver import free_port
+from devbench.guest.guard import LoopbackPort, TrafficGuard, list_tables, nft_binary
+from devlab.netns import list_netns, run_ip
 from tests.lab.connect_as import NOBODY, SYSTEM_PYTHON, connect_as
 
 pytestmark = pytest.mark.lab

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from devbench.config import SshOptions
-from devbench.lab.adbserver import adb_binary
+from devlab.adbserver import adb_binary
 from devbench.targets.ssh import SshTarget
 
 from tests.lab import runs

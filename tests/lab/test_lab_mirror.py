@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from devbench.lab import LabError, debian_mirror, mirror_from_texts
-from devbench.lab.mirror import parse_deb822, parse_one_line
+from devlab import LabError, debian_mirror, mirror_from_texts
+from devbench.guest.mirror import parse_deb822, parse_one_line
 
 DEB822 = """\
 Types: deb

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from devbench.lab import LabError, ensure_rootfs, rootfs_path
+from devlab import LabError, ensure_rootfs, rootfs_path
 from devbench.cache import marker_path
-from devbench.lab.rootfs import ADBD_PATH, cache_root
+from devbench.guest.rootfs import ADBD_PATH, cache_root
 
 FAKE_OK = f"""#!/bin/sh
 # fake mmdebstrap: ... SUITE DIR MIRROR

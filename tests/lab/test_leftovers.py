@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from devbench.lab import LabDevice
-from devbench.procid import identify
+from devlab import LabDevice
+from devbench.device.procid import identify
 from tests.lab import leftovers
 
 pytestmark = pytest.mark.lab

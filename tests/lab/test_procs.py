@@ -1,4 +1,4 @@
-"""devbench.lab.procs: processes are ended by identity (PID and start time), so a recorded PID
+"""devbench.guest.procs: processes are ended by identity (PID and start time), so a recorded PID
 that now belongs to another process is left alone. Real processes, each ended by PID."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from devbench.lab import procs
+from devlab import procs
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 

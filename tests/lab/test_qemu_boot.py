@@ -13,8 +13,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from devbench.lab import AdbServer, procs
-from devbench.lab.guard import list_tables
+from devlab import AdbServer, procs
+from devbench.guest.guard import list_tables
 from tests.lab.connect_as import NOBODY, connect_as
 from tests.lab.qemu_helpers import qemu_pids_mentioning
 from devbench.qemu import BootError, GuestImage, QemuMachine, QemuSpec, check_kvm, guest_image_info
@@ -166,7 +166,7 @@ def test_kernel_panic_is_a_boot_error(x86_kernel: Path, x86_guest: GuestImage, r
 @pytest.fixture(scope="session")
 def arm64_guest(lab_usable: None) -> tuple[Path, GuestImage]:
     """(kernel, image) for arm64 (CI builds both first; a failure here fails the tests)."""
-    from devbench.lab.rootfs import ensure_rootfs
+    from devbench.guest.rootfs import ensure_rootfs
 
     rootfs = ensure_rootfs(arch="arm64")
     kernel = _kernel("arm64")

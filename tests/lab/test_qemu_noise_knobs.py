@@ -70,7 +70,7 @@ def test_pc_guest_without_sshd_runs_the_payload_detached_from_adb(lab_usable, ad
 
 def test_minimal_guest_runs_the_payload_and_prints_its_events(lab_usable, run_dir: Path) -> None:
     from devbench.kernel.build import ensure_kernel
-    from devbench.payload import build
+    from devbench.payload.build import build
     from devbench.qemu.machine import QemuSpec
     from devbench.qemu.minimal import busybox_static, init_script, initramfs, run_minimal
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from devbench.lab import AdbServer, procs
+from devlab import AdbServer, procs
 from devbench.qemu import GuestImage, QemuMachine, QemuSpec
 from devbench.qemu.stock import StockKernel, stock_kernel
 from tests.lab import runs

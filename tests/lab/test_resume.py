@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from devbench.results import load
+from devbench.results.store import load
 from tests.lab import runs
 from tests.lab.test_device_prep import adb_line, assert_restored, config, phone  # noqa: F401  (phone: fixture)
 from tests.standins import android_device as standin

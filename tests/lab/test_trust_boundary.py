@@ -6,8 +6,8 @@ would plant, then runs devbench's real CLI or its real transports, and checks th
 refuses in one line naming the device and step, and that a canary proves nothing was written
 or run. The journals are replayed against a STAND-IN sysfs/procfs tree inside the lab device
 (tests/standins/android_device.py), reached only through devbench's adb and SSH transports.
-The local target's cases are in tests/unit/test_device_restore.py and test_workdir.py (this
-machine's real sh); report links in tests/unit/test_untrusted_values.py and below.
+The local target's cases are in tests/unit/device/test_device_restore.py and test_workdir.py (this
+machine's real sh); report links in tests/unit/config/test_untrusted_values.py and below.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from devbench.config import SshOptions
 from devbench.device.journal import Entry, Journal
 from devbench.device.probe import probe
-from devbench.payload import verified
+from devbench.payload.build import verified
 from devbench.targets.ssh import SshTarget
 from tests.lab import lines, runs
 from tests.standins import android_device as standin
@@ -271,7 +271,7 @@ def test_adb_shell_v1_believes_only_its_own_exit_marker(device):
 
 def test_crafted_results_json_renders_no_foreign_link(tmp_path, devbench_cmd):
     """`devbench report` on a results.json whose console_log and profile files are links out."""
-    from tests.unit.test_report import data_with
+    from tests.unit.report.test_report import data_with
 
     d = data_with()
     d["targets"][0].update(transport="qemu", transport_info={"arch": "x86_64", "kernel": "k", "kernel_config_source": None,

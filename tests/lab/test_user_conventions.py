@@ -20,7 +20,7 @@ from pathlib import Path
 import adbutils
 import pytest
 
-from devbench.lab.adbserver import free_port
+from devlab.adbserver import free_port
 from tests.lab import runs
 from tests.standins import android_device as standin
 

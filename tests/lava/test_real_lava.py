@@ -1,4 +1,4 @@
-"""devbench against a real LAVA 2023.01 instance (devbench/lab/lava): lava-server, its scheduler,
+"""devbench against a real LAVA 2023.01 instance (devlab/lava): lava-server, its scheduler,
 a lava-worker running QEMU jobs under TCG, on loopback; started by the module fixture and
 stopped by PID (unless it was running before the tests).
 
@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 import yaml
 
-from devbench.lab.errors import LabError
-from devbench.lab.lava import instance
+from devbench.guest.errors import LabError
+from devlab.lava import instance
 from devbench.lava.api import LavaApi
 from devbench.lava.validate import validate_job
-from devbench.procid import ProcId, is_running
+from devbench.device.procid import ProcId, is_running
 
 pytestmark = [pytest.mark.lava, pytest.mark.qemu, pytest.mark.timeout(2400)]
 

@@ -112,7 +112,7 @@ def test_run_gate(tmp_path, monkeypatch, capsys, threshold, code):
         store.finish("complete")
         return True
 
-    monkeypatch.setattr("devbench.runner.execute", fake_execute)
+    monkeypatch.setattr("devbench.run.runner.execute", fake_execute)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(LOCAL.replace("OUT", str(tmp_path / "out")))
     assert cli.main(["run", str(cfg), "--quiet", "--fail-on-regression", threshold]) == code

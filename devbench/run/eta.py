@@ -1,0 +1,162 @@
+"""How long a target still needs, from its own measured pace (pure; the clock is passed in).
+
+A target's plan is the timed forks still to take per scenario (all arms). Its pace is wall
+seconds per timed fork, per scenario, from the time between consecutive batches of one
+payload process (so the untimed warm-up forks and each child's exit count). The time from a
+process's start (a step: the runner reports steps only between processes) to its first batch
+is its set-up (the VMAs, their pages, the reads between processes), kept apart: each scenario
+not started yet adds the mean set-up measured so far. Nothing before the first step after the
+plan counts (the build, the device preparation). A scenario not measured yet is given the pace
+of those measured so far.
+
+With `forks: auto` the plan is an estimate, redone after every round: a scenario still short
+of its precision needs about n x (half-width / asked)^2 forks per arm (the CI narrows as
+1/sqrt(n)), n being the forks behind that half-width (the rounds before the last: the stop is
+decided on them), taken in whole rounds and never past the round that reaches max_forks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from devbench.config import BenchmarkConfig
+    from devbench.run.plan import Invocation
+
+
+@dataclass
+class TargetPace:
+    remaining: dict[str, int] = field(default_factory=dict)  # scenario -> forks still to take (all arms)
+    done: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # scenario -> wall seconds behind the timed forks
+    forks: dict[str, int] = field(default_factory=dict)      # scenario -> timed forks those seconds cover
+    last: float | None = None  # when the previous batch (or the first step after the plan) was seen
+    estimated: bool = False    # forks: auto: the plan is an estimate
+    gap: bool = False          # a step since the last batch: the next batch starts a process
+    setups: list[float] = field(default_factory=list)  # seconds from a process's start to its first batch
+    started: set[str] = field(default_factory=set)     # scenarios with a batch since the plan
+
+    @property
+    def total(self) -> int:
+        return self.done + sum(self.remaining.values())
+
+    def rate(self, scenario: str) -> float | None:
+        """Seconds per timed fork of a scenario (else of every scenario measured so far)."""
+        if self.forks.get(scenario):
+            return self.seconds[scenario] / self.forks[scenario]
+        n = sum(self.forks.values())
+        return sum(self.seconds.values()) / n if n else None
+
+    def eta_s(self) -> float | None:
+        left = 0.0
+        setup = sum(self.setups) / len(self.setups) if self.setups else 0.0
+        for scenario, forks in self.remaining.items():
+            if forks <= 0:
+                continue
+            r = self.rate(scenario)
+            if r is None:
+                return None
+            left += forks * r + (setup if scenario not in self.started else 0.0)
+        return left
+
+
+class Pace:
+    """Every target's pace; the progress displays ask it for totals and ETAs."""
+
+    def __init__(self) -> None:
+        self.targets: dict[str, TargetPace] = {}
+
+    def get(self, target: str) -> TargetPace:
+        return self.targets.setdefault(target, TargetPace())
+
+    def plan(self, target: str, remaining: Mapping[str, int], *, estimated: bool = False) -> None:
+        t = self.get(target)
+        t.remaining = {sc: max(0, int(n)) for sc, n in remaining.items()}
+        t.estimated = estimated
+        t.started = {sc for sc in t.started if sc in t.remaining}  # forks: auto: a new round starts each again
+        if estimated:
+            t.started.clear()
+
+    def step(self, target: str, now: float) -> None:
+        t = self.get(target)
+        if t.last is None and t.remaining:
+            t.last = now  # the payload is about to start: the first batch is timed from here
+        t.gap = True
+
+    def batch(self, target: str, scenario: str, forks: int, now: float) -> None:
+        t = self.get(target)
+        t.done += forks
+        if scenario in t.remaining:
+            t.remaining[scenario] = max(0, t.remaining[scenario] - forks)
+        t.started.add(scenario)
+        if t.last is not None and t.gap:
+            t.setups.append(max(0.0, now - t.last))
+        elif t.last is not None and forks > 0:
+            t.seconds[scenario] = t.seconds.get(scenario, 0.0) + max(0.0, now - t.last)
+            t.forks[scenario] = t.forks.get(scenario, 0) + forks
+        t.gap = False
+        t.last = now
+
+
+def format_eta(seconds: float | None, estimated: bool = False) -> str:
+    if seconds is None:
+        return "ETA: once a batch is timed"
+    s = int(round(seconds))
+    text = f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+    return f"ETA {'~' if estimated else ''}{text}"
+
+
+def adaptive_remaining(done_per_arm: Mapping[str, int], half_width_pct: Mapping[str, float | None],
+                       stopped: Mapping[str, str], arms: Mapping[str, int], round_forks: int, max_forks: int,
+                       precision_pct: float, behind_half_width: Mapping[str, int] | None = None) -> dict[str, int]:
+    """forks: auto: the forks (all arms) each scenario is still expected to take. stopped:
+    scenario -> why it stopped ("" while it goes on); half_width_pct: its CI half-width so far
+    (None: not known yet, one more round is all that can be said); behind_half_width: the
+    forks per arm that half-width is of (default: all done). The stop is decided on the
+    rounds before the last (devbench.run.adaptive.precisions), so when those n' forks need
+    n' x (hw/asked)^2, that many more are taken after them, the deciding round included."""
+    out = {}
+    for sc, n_arms in arms.items():
+        n = done_per_arm.get(sc, 0)
+        if stopped.get(sc):
+            out[sc] = 0
+            continue
+        hw = half_width_pct.get(sc)
+        behind = (behind_half_width or done_per_arm).get(sc, n)
+        rounds = 1
+        if hw is not None and behind > 0 and precision_pct > 0:
+            need = behind * (hw / precision_pct) ** 2  # forks behind a CI as narrow as asked
+            rounds = max(1, math.ceil((need - behind) / round_forks))
+        cap = max(1, math.ceil((max_forks - n) / round_forks))  # the round that reaches max_forks is the last
+        out[sc] = min(rounds, cap) * round_forks * n_arms
+    return out
+
+
+def planned_forks(bench: BenchmarkConfig, invocations: Sequence[Invocation]) -> dict[str, int]:
+    """Scenario -> the timed forks (all arms) that these payload invocations take."""
+    from devbench.run.plan import expected_forks
+
+    out: dict[str, int] = {}
+    for inv in invocations:
+        out[inv.scenario.name] = out.get(inv.scenario.name, 0) + expected_forks(bench, inv.args) * len(inv.arms)
+    return out
+
+
+def arms_per_scenario(invocations: Sequence[Invocation]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for inv in invocations:
+        out[inv.scenario.name] = out.get(inv.scenario.name, 0) + len(inv.arms)
+    return out
+
+
+def measured_arms(data: Mapping[str, object], target: str, planned: Mapping[str, int]) -> dict[str, int]:
+    """forks: auto after a round: the arms that did give samples per scenario (an arm the kernel
+    refused at run time gives none, and takes no forks in the rounds to come); the planned
+    count where a scenario has none yet."""
+    seen: dict[str, set[str]] = {}
+    for s in data.get("samples") or []:  # type: ignore[union-attr]
+        if isinstance(s, dict) and s.get("target") == target and s.get("fork_ns"):
+            seen.setdefault(str(s.get("scenario")), set()).add(str(s.get("arm")))
+    return {sc: len(seen[sc]) if seen.get(sc) else n for sc, n in planned.items()}

@@ -1,0 +1,12 @@
+"""devbench's test lab: real adbd and sshd devices in network namespaces on one Linux host."""
+
+from .adbserver import AdbServer, PrivateAdbClient
+from .device import LabDevice, SshEndpoint
+from .emulated import EmulatedLabDevice, lab_device_for
+from devbench.guest.errors import LabError
+from devbench.guest.mirror import debian_mirror, mirror_from_texts
+from .netns import netns_usable
+from devbench.guest.rootfs import DEFAULT_PACKAGES, ensure_rootfs, rootfs_path
+
+__all__ = ["AdbServer", "EmulatedLabDevice", "lab_device_for", "PrivateAdbClient", "DEFAULT_PACKAGES", "LabDevice", "LabError", "debian_mirror", "ensure_rootfs",
+           "mirror_from_texts", "netns_usable", "rootfs_path", "SshEndpoint"]
