@@ -103,7 +103,8 @@ def run_minimal_guest(cfg: Config, prepared: dict[str, Any]) -> Path:
     from devbench.run.plan import plan, required_map_count
     from devbench.qemu.machine import QemuSpec
     from devbench.qemu.minimal import init_script, initramfs, run_minimal
-    from devbench.run.runner import EventSink, NoProgress, start_run
+    from devbench.run.invoke import EventSink
+    from devbench.run.runner import NoProgress, start_run
 
     opts = cfg.targets[0].options
     run_dir, store = start_run(cfg)

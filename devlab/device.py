@@ -15,6 +15,7 @@ from types import TracebackType
 
 from devbench.guest import procs
 from devbench.guest.errors import LabError
+from devbench.guest.sshd import SSHD_CONFIG, SshEndpoint
 from devbench.guest.guard import Interface, TrafficGuard
 from devbench.guest.keys import known_hosts_lines, write_ed25519
 from .netns import Netns, create_netns, run_ip
@@ -106,28 +107,6 @@ ADBD_PORT={adb_port} {adbd} &
 wait
 """
 
-SSHD_CONFIG = """\
-Port {port}
-ListenAddress {address}
-HostKey /etc/ssh/devbench_host_ed25519_key
-PidFile /run/sshd.pid
-UsePAM no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-AuthorizedKeysFile .ssh/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UseDNS no
-# every test connects from the one host address, many of them refused on purpose (wrong host
-# keys, killed runs): OpenSSH 9.8+ would then penalise that address and drop its connections
-PerSourcePenalties no
-MaxStartups 64
-X11Forwarding no
-AllowTcpForwarding yes
-PrintMotd no
-LogLevel INFO
-Subsystem sftp internal-sftp
-"""
 
 
 def native_mount_script() -> str:
@@ -135,17 +114,6 @@ def native_mount_script() -> str:
     if _MOUNT_SCRIPT.count(_CHROOT_LINE) != 1:
         raise LabError("device", "the mount script changed: cannot insert the pivot_root step")
     return _MOUNT_SCRIPT.replace(_CHROOT_LINE, _PIVOT_LINES)
-
-
-@dataclass(frozen=True)
-class SshEndpoint:
-    """How to reach a lab device's sshd: paramiko/OpenSSH with ``key`` and ``known_hosts``."""
-
-    host: str
-    port: int
-    user: str
-    key: Path
-    known_hosts: Path
 
 
 class LabDevice:

@@ -5,15 +5,19 @@ loaded config's data before the config is checked, so it is checked exactly like
 an error in (or below) an overridden field names the override, not the file.
 
     benchmark.forks=200   benchmark.scenarios[0].pages=1   device.pin=[4,5]   targets[0].adb.serial=X
+
+And the CLI's other overrides of a loaded config (with_overrides): --target, --output, --serial.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
+from devbench.config.model import Config, RunConfig, TargetConfig
 from devbench.errors import ConfigError
+from devbench.targets.kinds.adb import AdbOptions, unnamed
 from devbench.config.yamlsrc import FieldPath, Source, format_path, load_yaml
 
 _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d{1,6}\])*)")
@@ -84,3 +88,53 @@ def apply_overrides(src: Source, texts: Iterable[str]) -> Source:
             del src.marks[p]  # positions of what the override replaced
         src.overrides[o.path] = text
     return src
+
+
+def with_overrides(cfg: Config, *, targets: list[str] | None = None, output: str | None = None,
+                   serial: str | None = None) -> Config:
+    """Select targets by name, override the output folder, and give --serial to the adb target
+    that names no device (from the CLI)."""
+    chosen = cfg.targets
+    if targets:
+        names = {t.name for t in cfg.targets}
+        for n in targets:
+            if n not in names:
+                raise ConfigError(cfg.file, None, None, "targets", f"no target named {n!r} (have: {', '.join(sorted(names))})")
+        chosen = tuple(t for t in cfg.targets if t.name in targets)
+    raw = cfg.raw
+    if serial is not None:
+        chosen = _with_serial(cfg.file, chosen, serial)
+        raw = _raw_with_serial(raw, next(t for t in chosen if isinstance(t.options, AdbOptions) and t.options.serial == serial))
+    run = RunConfig(name=cfg.run.name, output=output) if output else cfg.run
+    return replace(cfg, run=run, targets=chosen, raw=raw)
+
+
+def _raw_with_serial(raw: dict[str, Any], target: TargetConfig) -> dict[str, Any]:
+    """The recorded config names the device --serial chose, so that resume and restore find it."""
+    import copy
+
+    out = copy.deepcopy(raw)
+    serial = target.options.serial if isinstance(target.options, AdbOptions) else None
+    for item in out.get("targets") or []:
+        if isinstance(item, dict) and item.get("name") == target.name and isinstance(item.get("adb"), (dict, type(None))):
+            item["adb"] = {**(item.get("adb") or {}), "serial": serial}
+    return out
+
+
+def unnamed_adb(t: TargetConfig) -> bool:
+    """An adb target that names no device (adb: {}): --serial, $ANDROID_SERIAL or the only one attached."""
+    return unnamed(t.options)
+
+
+def _with_serial(file: str, targets: tuple[TargetConfig, ...], serial: str) -> tuple[TargetConfig, ...]:
+    if not serial or not serial.isprintable() or len(serial) > 256:
+        raise ConfigError(file, None, None, "--serial", f"must be a printable adb serial (got {serial!r})")
+    open_ = [t for t in targets if unnamed_adb(t)]
+    if len(open_) != 1:
+        have = ", ".join(f"{t.name} ({t.kind})" for t in targets)
+        why = f"the targets run have none: {have}" if not open_ else \
+            f"{len(open_)} targets name none ({', '.join(t.name for t in open_)}): pick one with --target"
+        raise ConfigError(file, None, None, "--serial", f"is for the one adb target that names no device "
+                                                        f"(no serial:, connect: or select:); {why}")
+    return tuple(replace(t, options=replace(t.options, serial=serial)) if t is open_[0] else t  # type: ignore[type-var]
+                 for t in targets)

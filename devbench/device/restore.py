@@ -1,7 +1,7 @@
 """Undoing a run whose host died: the restore journal left on a device.
 
 Used at the start of every run on a device (so a new run never measures, or snapshots as
-"before", a device a dead run left locked) and by `devbench restore`.
+"before", a device a dead run left locked) and by `devbench restore` (restore_targets).
 
 The journal is read only from a private work folder (device/workdir.py), only when the file
 is devbench's own, and only as data: its entries must be devbench's own settings under the
@@ -14,16 +14,21 @@ from __future__ import annotations
 import os
 import posixpath
 import socket
+import tempfile
+from pathlib import Path
+from typing import Iterator
 from dataclasses import dataclass, field
 
-from devbench.config import DeviceConfig
+from devbench.config import Config, DeviceConfig
 from devbench.device.access import DeviceAccess
+from devbench.device.lock import force_release
 from devbench.device.journal import FILE_NAME, Journal, JournalError, check, decode
 from devbench.device.privilege import acquire_root, current_uid
 from devbench.device.tuning import replay
 from devbench.device.workdir import check_file, ensure_private
-from devbench.errors import TargetError
-from devbench.targets.base import Target
+from devbench.errors import DevbenchError, TargetError
+from devbench.targets import open_target, started_by_devbench
+from devbench.targets.base import Target, close_quietly
 
 
 def journal_path(workdir: str) -> str:
@@ -86,3 +91,21 @@ def recover(target: Target, workdir: str, device: DeviceConfig | None = None) ->
         access.remove(path)
     return Recovery(journal, [e.setting for e in journal.entries], errors)
 
+
+def restore_targets(cfg: Config) -> Iterator[tuple[str, bool, str]]:
+    """(target, ok, one line) per target of cfg."""
+    for tcfg in cfg.targets:
+        if started_by_devbench(tcfg):  # labgrid places are restored like SSH devices
+            yield tcfg.name, True, f"nothing to restore: a {tcfg.kind} device started by devbench ends with its run"
+            continue
+        target = None
+        try:
+            with tempfile.TemporaryDirectory(prefix="devbench-restore-") as scratch:
+                target = open_target(tcfg, Path(scratch), lambda text: None)
+                rec = recover(target, target.workdir, cfg.device)
+                unlocked = not rec.errors and force_release(target, target.workdir)
+                yield tcfg.name, not rec.errors, rec.summary() + ("; removed its device lock" if unlocked else "")
+        except DevbenchError as exc:
+            yield tcfg.name, False, f"not restored: {exc}"
+        finally:
+            close_quietly(target)

@@ -1,6 +1,6 @@
 """A cached ext4 disk image of the lab rootfs for QEMU guests, made without mounting.
 
-The lab rootfs (:func:`devlab.ensure_rootfs`) is staged with hardlinks (``cp -al``;
+The lab rootfs (:func:`devbench.guest.rootfs.ensure_rootfs`) is staged with hardlinks (``cp -al``;
 a copy with ``--reflink=auto`` when the cache spans filesystems), the guest files are
 added to the staging tree (replacing, never modifying, hardlinked files), and
 ``mke2fs -t ext4 -d STAGE`` writes the image. Guests boot it with ``snapshot=on``, so the
@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devlab.device import SSHD_CONFIG  # the lab device's sshd config, reused as is
+from devbench.guest.sshd import SSHD_CONFIG  # the guest sshd config (the lab devices use it too)
 from devbench.guest.keys import write_ed25519
 from devbench.cache import building, fresh_tmp, is_complete, mark_complete, marker_path
 from devbench.guest.rootfs import ADBD_PATH, SSHD_PATH, cache_root, ensure_rootfs

@@ -25,8 +25,8 @@ from types import TracebackType
 from typing import Literal
 
 from devbench.config import QEMU_DAEMONS, QEMU_MACHINES
-from devlab import procs
-from devlab.device import SshEndpoint
+from devbench.guest import procs
+from devbench.guest.sshd import SshEndpoint
 from devbench.guest.errors import LabError
 from devbench.guest.guard import TrafficGuard
 from devbench.guest.keys import known_hosts_lines
@@ -302,7 +302,7 @@ class QemuMachine:
     """A QEMU guest. ``with QemuMachine(spec, run_dir, name) as m: m.boot(); ...``
 
     After :meth:`boot`: ``adb_port``, ``ssh_port`` (on 127.0.0.1), ``adb_serial``
-    ("127.0.0.1:PORT"), ``ssh`` (an :class:`~devlab.SshEndpoint`: host, port, user
+    ("127.0.0.1:PORT"), ``ssh`` (an :class:`~devbench.guest.sshd.SshEndpoint`: host, port, user
     root, key, known_hosts), ``pid`` (the ``timeout`` wrapper, leader of QEMU's process
     group), ``qemu_pid``, ``console_log``, ``boot_seconds`` (start of the successful
     attempt to ready), ``total_boot_seconds`` (including failed attempts), ``attempts``,

@@ -20,14 +20,14 @@ from devbench.config import AdbOptions
 from devbench.errors import TargetError
 from devbench.targets.adbenv import NoDevice, pick_serial, start_server_port
 from devbench.targets.adbsync import DEFAULT_PULL_CAP, PullRefused, pull_file
-from devbench.targets.base import CommandResult, LineCallback, LineSplitter, shell_line
+from devbench.targets.base import CommandResult, LineCallback, LineSplitter, TargetDefaults, shell_line
 
 _EXIT_MARK = "__devbench_exit="
 _PULL_READ_TIMEOUT_S = 60.0  # per read of a pull, not for the whole file
 _ADB_ERRORS = (adbutils.AdbError, adbutils.AdbTimeout, OSError, EOFError)
 
 
-class AdbTarget:
+class AdbTarget(TargetDefaults):
     transport = "adb"
 
     def __init__(self, name: str, options: AdbOptions, *, connect_timeout: float = 20.0):

@@ -3,7 +3,9 @@
 A target runs an argument list (never a string built from user or device data), streams
 stdout lines to a callback, and moves files. Everything else (probing, tuning, the
 benchmark) is built on these four operations, so it works the same over adb, SSH and
-locally.
+locally. Beside them a target says where devbench may write on the device (workdir), how it
+is reached (info, for results.json) and what the run should know about it (warnings), and
+it can abort the command in flight from another thread (interrupt).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from types import MappingProxyType
+from typing import Callable, Mapping, Protocol, Sequence
 
 LineCallback = Callable[[str], None]
 
@@ -40,6 +43,18 @@ class Target(Protocol):
     name: str
     transport: str
 
+    @property
+    def workdir(self) -> str:
+        """The device folder devbench owns (its lock, journal and payload live there)."""
+
+    @property
+    def info(self) -> Mapping[str, object]:
+        """How the device is reached (serial, server, place, ...): results.json's transport_info."""
+
+    @property
+    def warnings(self) -> Sequence[str]:
+        """What the run should record about this transport (e.g. an emulator's timings)."""
+
     def run(
         self,
         argv: Sequence[str],
@@ -49,11 +64,39 @@ class Target(Protocol):
     ) -> CommandResult:
         """Run argv on the device; stream stdout lines to on_line; return exit code and output."""
 
+    def run_payload(self, argv: Sequence[str], *, timeout: float | None = None,
+                    on_line: LineCallback | None = None) -> CommandResult:
+        """Run the payload: as run(), unless the transport has a way of its own (QEMU detach)."""
+
     def push(self, local: Path, remote: str, mode: int = 0o755) -> None: ...
 
     def pull(self, remote: str, local: Path) -> None: ...
 
+    def interrupt(self) -> None:
+        """Abort the command in flight (called from another thread on Ctrl-C)."""
+
     def close(self) -> None: ...
+
+
+NO_INFO: Mapping[str, object] = MappingProxyType({})
+
+
+class TargetDefaults:
+    """What a transport may leave to the protocol's defaults: no warnings, the payload run as
+    any command, nothing to abort from outside."""
+
+    warnings: Sequence[str] = ()
+
+    def run(self, argv: Sequence[str], *, timeout: float | None = None,
+            on_line: LineCallback | None = None) -> CommandResult:
+        raise NotImplementedError
+
+    def run_payload(self, argv: Sequence[str], *, timeout: float | None = None,
+                    on_line: LineCallback | None = None) -> CommandResult:
+        return self.run(argv, timeout=timeout, on_line=on_line)
+
+    def interrupt(self) -> None:
+        """Nothing to abort: a command ends at its timeout."""
 
 
 def close_quietly(target: "Target | None") -> None:
@@ -92,10 +135,11 @@ class LineSplitter:
         self.buf = ""
 
 
-class AdbBacked:
+class AdbBacked(TargetDefaults):
     """A target that, once started (QEMU guest, emulator), is driven through its AdbTarget."""
 
-    adb: "Target"
+    adb: Target
+    info: Mapping[str, object] = NO_INFO
 
     def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
         return self.adb.run(argv, timeout=timeout, on_line=on_line)
@@ -107,4 +151,4 @@ class AdbBacked:
         self.adb.pull(remote, local)
 
     def interrupt(self) -> None:
-        self.adb.interrupt()  # type: ignore[attr-defined]
+        self.adb.interrupt()

@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, Sequence
 
 from devbench.config import LabgridOptions, SshOptions
 from devbench.errors import TargetError
-from devbench.targets.base import CommandResult, LineCallback
+from devbench.targets.base import CommandResult, LineCallback, TargetDefaults
 from devbench.targets.ssh import SshTarget
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"  # labgrid's own default (LG_COORDINATOR overrides it)
@@ -145,7 +145,7 @@ def split_host_port(addr: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class LabgridTarget:
+class LabgridTarget(TargetDefaults):
     transport = "labgrid"
 
     def __init__(self, name: str, options: LabgridOptions, step: StepCallback | None = None):
@@ -336,8 +336,8 @@ class LabgridTarget:
     def interrupt(self) -> None:
         """Abort the command in flight (from another thread), as the SSH target does."""
         inner = self.inner
-        if inner is not None and callable(getattr(inner, "interrupt", None)):
-            inner.interrupt()  # type: ignore[attr-defined]
+        if inner is not None:
+            inner.interrupt()
 
     def close(self) -> None:
         """Close the SSH connection and release the place (TargetError if the release failed)."""

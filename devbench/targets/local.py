@@ -17,7 +17,7 @@ from typing import Sequence
 from devbench.cache import cache_root
 from devbench.config import LocalOptions
 from devbench.errors import TargetError
-from devbench.targets.base import CommandResult, LineCallback, LineSplitter
+from devbench.targets.base import NO_INFO, CommandResult, LineCallback, LineSplitter, TargetDefaults
 
 
 def default_workdir() -> str:
@@ -25,8 +25,9 @@ def default_workdir() -> str:
     return str(cache_root("work"))
 
 
-class LocalTarget:
+class LocalTarget(TargetDefaults):
     transport = "local"
+    info = NO_INFO
 
     def __init__(self, name: str, options: LocalOptions):
         self.name = name

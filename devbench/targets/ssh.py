@@ -12,7 +12,7 @@ import paramiko
 
 from devbench.config import SshOptions
 from devbench.errors import TargetError
-from devbench.targets.base import CommandResult, LineCallback, LineSplitter, shell_line
+from devbench.targets.base import NO_INFO, CommandResult, LineCallback, LineSplitter, TargetDefaults, shell_line
 
 
 # A link that goes silent (a cable, a switch, a namespace's link down) sends no FIN or RST: TCP
@@ -31,8 +31,9 @@ def dead_link_detection(sock: object) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_S * 1000)
 
 
-class SshTarget:
+class SshTarget(TargetDefaults):
     transport = "ssh"
+    info = NO_INFO
 
     def __init__(self, name: str, options: SshOptions, *, sock: socket.socket | paramiko.Channel | None = None):
         self.name = name

@@ -239,7 +239,7 @@ def test_connection_lost_during_restore_is_restored_on_reconnect(tmp_path, adb_s
     """Fault injection: the real adb target, wrapped so that its connection 'drops' (every
     command fails) the moment the restore starts. The restore fails on that connection;
     devbench reconnects and restores from the journal on the device."""
-    import devbench.run.runner as runner
+    import devbench.run.steps as steps
     from devbench.config import load_config
     from devbench.device.tuning import Tuner
     from devbench.errors import TargetError
@@ -257,7 +257,7 @@ def test_connection_lost_during_restore_is_restored_on_reconnect(tmp_path, adb_s
                 raise TargetError(self.inner.name, f"run {argv[0]}", "adb connection lost: injected fault")
             return self.inner.run(argv, **kw)
 
-    real_open, real_restore = runner.open_target, Tuner.restore
+    real_open, real_restore = steps.open_target, Tuner.restore
     opened = []
 
     def open_target(tcfg, run_dir, step, **kw):
@@ -268,7 +268,7 @@ def test_connection_lost_during_restore_is_restored_on_reconnect(tmp_path, adb_s
         self.access.target.cut = True
         return real_restore(self)
 
-    monkeypatch.setattr(runner, "open_target", open_target)
+    monkeypatch.setattr(steps, "open_target", open_target)
     monkeypatch.setattr(Tuner, "restore", restore)
     target, _, before = phone
     cfg = load_config(config(tmp_path, adb_line(adb_server, adb_device_serial)))

@@ -251,7 +251,7 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
     a lab device (tests/standins), changed by the run. Every restore command fails on the dead
     connection, the run records restore-failed, then devbench reconnects and restores the
     device from the journal it left there. The run is in this process only to time the cut."""
-    import devbench.run.runner as runner
+    import devbench.run.steps as steps
     from devbench.config import load_config
     from devbench.device.tuning import Tuner
     from devbench.run.runner import NoProgress, execute, start_run
@@ -273,7 +273,7 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
               f"pin: [0, 1], sysfs: {STANDIN_TREE}/sys, procfs: {STANDIN_TREE}/proc")
     cfg = load_config(write_config(tmp_path, line, forks=40, batches=4, vmas=512, device=device))
 
-    real_open, real_restore = runner.open_target, Tuner.restore
+    real_open, real_restore = steps.open_target, Tuner.restore
     killed: list[int] = []
     opened: list[str] = []
 
@@ -294,7 +294,7 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
         opened.append("after the cut" if killed else "first")
         return real_open(tcfg, run_dir, step, **kw)
 
-    monkeypatch.setattr(runner, "open_target", open_target)
+    monkeypatch.setattr(steps, "open_target", open_target)
     monkeypatch.setattr(Tuner, "restore", restore)
     run_dir, store = start_run(cfg)
     assert execute(cfg, store, NoProgress()) is False  # the failed restore is an error of the run

@@ -57,13 +57,14 @@ def no_devices(monkeypatch):
     def refuse(*args, **kwargs):
         raise ReachedADevice(f"fuzzed input reached a device: {args!r:.200}")
 
-    import devbench.cli.restore
+    import devbench.device.restore
     import devbench.run.runner
+    import devbench.run.steps
     import devbench.targets
 
     for module, name in ((devbench.run.runner, "start_run"), (devbench.run.runner, "execute"),
-                         (devbench.targets, "open_target"), (devbench.cli.restore, "open_target"),
-                         (devbench.cli.restore, "restore_targets")):
+                         (devbench.targets, "open_target"), (devbench.run.steps, "open_target"),
+                         (devbench.device.restore, "open_target"), (devbench.device.restore, "restore_targets")):
         monkeypatch.setattr(module, name, refuse)
 
 

@@ -12,7 +12,7 @@ from devbench.lava import farm
 from devbench.lava.api import JobState
 from devbench.lava.options import options_from_mapping
 
-DATA = Path(__file__).resolve().parents[1] / "lava" / "data" / "incomplete"
+DATA = Path(__file__).resolve().parents[2] / "lava" / "data" / "incomplete"
 CONFIG = """\
 run: {name: lava-e2e}
 targets: [{name: here, local: {}}]

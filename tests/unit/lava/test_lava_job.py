@@ -22,7 +22,7 @@ from devbench.lava.testdef import HEREDOC_END, MAIN_SCRIPT, WORKDIR_FILE, device
 from devbench.lava.validate import ValidatorMissing, validate_job, validate_testdef, validator_version
 from devbench.run.plan import plan
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 CONFIG = """\
 run: {name: lava smoke}

@@ -115,7 +115,7 @@ def test_parse_console_without_a_valid_end_has_no_exit_code(text: str) -> None:
 # -- the benchmark's figures (fixed numbers) -----------------------------------------------------
 
 def _bench():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
     import benchmarks.realclock_noise as rn
 
     return rn

@@ -21,7 +21,7 @@ def test_the_schema_is_a_valid_json_schema_versioned_as_the_files():
     schema = published()
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["title"] == results.SCHEMA == results_check.SCHEMA
-    assert schema_file().name == "results-2.schema.json" and schema_file().parent.name == "schemas"
+    assert schema_file().name == "results-2.schema.json" and schema_file().parent.name == "results"
     assert schema["properties"]["schema"]["enum"] == ["devbench/results/2", "devbench/results/1"]
 
 

@@ -1,0 +1,42 @@
+"""local: this machine, in a private work folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from devbench.targets.kinds.base import Kind, Opening
+from devbench.targets.kinds.values import device_dir
+
+if TYPE_CHECKING:
+    from devbench.config.model import TargetConfig
+    from devbench.config.yamlsrc import Section
+    from devbench.targets.base import Target
+    from devbench.targets.kinds.adb import LabHost
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    workdir: str | None = None
+
+
+def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> LocalOptions:
+    sec = target.section("local")
+    assert sec is not None
+    opts = LocalOptions(workdir=sec.value("workdir", device_dir, None))
+    sec.done()
+    return opts
+
+
+def open_local(cfg: TargetConfig, opening: Opening) -> Target:
+    from devbench.targets.local import LocalTarget
+
+    assert isinstance(cfg.options, LocalOptions)
+    return LocalTarget(cfg.name, cfg.options)
+
+
+def device_key(o: LocalOptions) -> tuple[Any, ...]:
+    return ("local", o.workdir)
+
+
+KIND = Kind("local", LocalOptions, parse, open_local, device_key)
