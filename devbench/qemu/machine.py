@@ -9,281 +9,33 @@ and adbd and sshd answer through the forwarded ports.
 
 from __future__ import annotations
 
-import functools
 import os
-import platform
 import re
 import signal
-import socket
-import struct
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
-from devbench.config import QEMU_DAEMONS, QEMU_MACHINES
 from devbench.guest import procs
-from devbench.guest.sshd import SshEndpoint
 from devbench.guest.errors import LabError
 from devbench.guest.guard import TrafficGuard
 from devbench.guest.keys import known_hosts_lines
+from devbench.guest.sshd import SshEndpoint
 
+from .cmdline import (CONSOLES, DAEMONS, ICOUNT, MACHINES, QEMU_BINARIES, Accel, Arch, Clock, Daemon, QemuSpec,
+                      kernel_args, machine_args, machine_type, qemu_command)
+from .console import _read_from, classify_console, console_lines, console_tail
 from .errors import BootError, QemuError, meaningful_line
+from .host import _two_ports, adb_answers, check_kvm, free_port, host_arch, resolve_accel, ssh_answers
+from .image import FAILED_MARKER, READY_MARKER, GuestImage
 from .portguard import guard_ports
-from .image import (DAEMONS_ARG, FAILED_MARKER, GUEST_ADB_PORT, GUEST_ADDRESS, GUEST_SSH_PORT, INIT_PATH, READY_MARKER,
-                    GuestImage)
-from .retry import EARLY_PANIC_RETRIES, FailureKind, RetryBudget, panic_kind, should_retry
-
-Arch = Literal["x86_64", "arm64"]
-Accel = Literal["tcg", "kvm", "auto"]
-Clock = Literal["real", "icount"]
-Daemon = Literal["adbd", "sshd"]
-ICOUNT = "shift=0,align=off,sleep=off"  # QEMU -icount: 1 ns of guest time per instruction
-
-QEMU_BINARIES: dict[str, str] = {"x86_64": "qemu-system-x86_64", "arm64": "qemu-system-aarch64"}
-CONSOLES: dict[str, str] = {"x86_64": "ttyS0", "arm64": "ttyAMA0"}
-# QEMU machine types a guest may boot as (the first the default) and the daemons its init can
-# start, in that order: the config's own lists, so the two never differ
-MACHINES: dict[str, tuple[str, ...]] = QEMU_MACHINES
-DAEMONS: tuple[Daemon, ...] = QEMU_DAEMONS  # type: ignore[assignment]
-_HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
-_TAIL_LINES = 20
+from .retry import FailureKind, RetryBudget, panic_kind, should_retry
 
 # QEMU stderr: what it means
 _PORT_CLASH = re.compile(r"could not set up host forwarding rule", re.I)
 _FATAL = re.compile(r"could not load kernel|could not open|no such file|not a valid|unsupported|"
                     r"invalid|kernel too old|error loading|cannot|can.t|failed to", re.I)
-
-
-@dataclass(frozen=True)
-class QemuSpec:
-    """What to boot. ``accel``: "tcg" (default), "kvm" (must work, else the boot fails at
-    once), "auto" (kvm only if :func:`check_kvm` says it works). ``append``: extra kernel
-    args, after devbench's own (a later ``init=`` wins). ``initrd``: an initramfs (QEMU
-    ``-initrd``); its ``/init`` (``rdinit=/init``) then mounts the disk and starts the guest
-    init itself, so neither ``root=`` nor ``init=`` is passed (see :mod:`devbench.qemu.stock`)."""
-
-    arch: Arch
-    kernel: Path
-    image: Path
-    memory_mb: int = 4096
-    cpus: int = 2
-    accel: Accel = "tcg"
-    append: str = ""
-    boot_timeout_s: float = 180.0
-    retries: int = 2  # failed boots tried again (early panics and port clashes: devbench.qemu.retry)
-    hard_timeout_s: float = 7200.0
-    initrd: Path | None = None
-    early_panic_retries: int = EARLY_PANIC_RETRIES
-    clock: Clock = "real"  # after the older fields: positional construction keeps its meaning
-    machine: str | None = None  # QEMU -M: None is the arch's default (q35, virt); see MACHINES
-    daemons: tuple[Daemon, ...] = DAEMONS  # started by the guest init; devbench itself needs adbd
-
-    def __post_init__(self) -> None:
-        if self.arch not in QEMU_BINARIES:
-            raise ValueError(f"arch must be one of {sorted(QEMU_BINARIES)}, not {self.arch!r}")
-        if self.accel not in ("tcg", "kvm", "auto"):
-            raise ValueError(f"accel must be tcg, kvm or auto, not {self.accel!r}")
-        if self.clock not in ("real", "icount") or (self.clock == "icount" and self.accel == "kvm"):
-            raise ValueError(f"clock must be real or icount (icount under TCG only), not {self.clock!r} with {self.accel}")
-        if self.machine is not None and self.machine not in MACHINES[self.arch]:
-            raise ValueError(f"machine for {self.arch} must be one of {', '.join(MACHINES[self.arch])}, "
-                             f"not {self.machine!r}")
-        if not self.daemons or len(set(self.daemons)) != len(self.daemons) or any(d not in DAEMONS for d in self.daemons):
-            raise ValueError(f"daemons must be distinct names of {', '.join(DAEMONS)}, not {list(self.daemons)!r}")
-        if self.memory_mb < 64 or self.cpus < 1 or self.retries < 0 or self.early_panic_retries < 0:
-            raise ValueError("memory_mb >= 64, cpus >= 1, retries >= 0, early_panic_retries >= 0")
-        if self.boot_timeout_s <= 0 or self.hard_timeout_s <= self.boot_timeout_s:
-            raise ValueError("0 < boot_timeout_s < hard_timeout_s")
-
-
-def machine_type(spec: QemuSpec) -> str:
-    """QEMU's -M for the spec: its own or the arch's default."""
-    return spec.machine or MACHINES[spec.arch][0]
-
-
-def kernel_args(spec: QemuSpec) -> str:
-    if spec.initrd is not None:
-        base = f"console={CONSOLES[spec.arch]} panic=-1 oops=panic rdinit=/init quiet"
-    else:
-        base = (f"console={CONSOLES[spec.arch]} root=/dev/vda rw rootfstype=ext4 panic=-1 oops=panic "
-                f"init={INIT_PATH} quiet")
-    if tuple(spec.daemons) != DAEMONS:  # the default (both) stays off the command line
-        base += f" {DAEMONS_ARG}={','.join(spec.daemons)}"
-    return f"{base} {spec.append}".strip()
-
-
-def machine_args(spec: QemuSpec, accel: str | None = None) -> list[str]:
-    """-M, -accel (with -icount) and -cpu of the spec (pure). ``accel`` overrides the spec's;
-    "auto" means tcg here (:class:`QemuMachine` resolves "auto" with :func:`check_kvm` first)."""
-    acc = accel or ("tcg" if spec.accel == "auto" else spec.accel)
-    if acc not in ("tcg", "kvm"):
-        raise ValueError(f"accel {acc!r}")
-    if spec.arch == "x86_64":
-        cpu = "host" if acc == "kvm" else "max"
-    else:
-        cpu = "host" if acc == "kvm" else "max,pauth-impdef=on"  # pauth-impdef: arm64 TCG 7-8x faster
-    if acc == "kvm":
-        accel_arg, icount = "kvm", []
-    elif spec.clock == "icount":
-        # guest time counts instructions (1 ns each): deterministic, one host thread for all vCPUs;
-        # no sleep: an idle guest's time jumps ahead instead of waiting for the host
-        accel_arg, icount = "tcg,thread=single", ["-icount", ICOUNT]
-    else:
-        accel_arg, icount = "tcg,thread=multi", []
-    return ["-M", machine_type(spec), "-accel", accel_arg, *icount, "-cpu", cpu]
-
-
-def qemu_command(spec: QemuSpec, *, adb_port: int, ssh_port: int | None, console_log: Path | str,
-                 accel: str | None = None) -> list[str]:
-    """The QEMU command line (pure). ``accel`` overrides the spec's; "auto" means tcg here
-    (:class:`QemuMachine` resolves "auto" with :func:`check_kvm` first). The SSH port is
-    forwarded only when the guest runs sshd."""
-    cpu_part = machine_args(spec, accel)
-    fwds = [f"hostfwd=tcp:127.0.0.1:{adb_port}-{GUEST_ADDRESS}:{GUEST_ADB_PORT}"]
-    if "sshd" in spec.daemons:
-        if ssh_port is None:
-            raise ValueError("the guest runs sshd: an ssh_port to forward is needed")
-        fwds.append(f"hostfwd=tcp:127.0.0.1:{ssh_port}-{GUEST_ADDRESS}:{GUEST_SSH_PORT}")
-    fwd = ",".join(fwds)
-    return [
-        QEMU_BINARIES[spec.arch], *cpu_part,
-        "-m", str(spec.memory_mb), "-smp", str(spec.cpus),
-        "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-        "-kernel", str(spec.kernel),
-        *(["-initrd", str(spec.initrd)] if spec.initrd is not None else []),
-        "-append", kernel_args(spec),
-        "-drive", f"file={spec.image},format=raw,if=virtio,snapshot=on,cache=unsafe",
-        # restrict=on: the guest reaches neither the host nor the outside; hostfwd still works
-        "-netdev", f"user,id=n0,restrict=on,ipv6=off,{fwd}",
-        "-device", "virtio-net-pci,netdev=n0,romfile=",
-        "-chardev", f"file,id=c0,path={console_log}",
-        "-serial", "chardev:c0",
-        "-monitor", "none",
-    ]
-
-
-# -- console -----------------------------------------------------------------------------------
-
-_CTRL = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[^\[])|[\x00-\x08\x0b-\x1f\x7f]")  # CSI, ESC x, C0
-
-
-def console_lines(text: str) -> list[str]:
-    """Console text as clean lines (CR, escape sequences and control bytes removed)."""
-    text = text.replace("\x1bc", "\n")  # ESC c (terminal reset, SeaBIOS sends it) starts a new screen
-    return [_CTRL.sub("", line).rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-
-
-def classify_console(text: str) -> Literal["ready", "panic", "failed"] | None:
-    """What the console says so far: "failed" (the guest init gave up), "panic" (kernel
-    panic), "ready" (the init printed the ready line), or None (still booting). A failure
-    seen anywhere wins over readiness."""
-    lines = console_lines(text)
-    if any(line.lstrip().startswith(FAILED_MARKER) or f" {FAILED_MARKER}:" in line for line in lines):
-        return "failed"
-    if any("Kernel panic" in line for line in lines):
-        return "panic"
-    if any(line.strip() == READY_MARKER or line.strip().endswith("] " + READY_MARKER) for line in lines):
-        return "ready"
-    return None
-
-
-def console_tail(text: str, n: int = _TAIL_LINES) -> list[str]:
-    return [line for line in console_lines(text) if line.strip()][-n:]
-
-
-# -- KVM ---------------------------------------------------------------------------------------
-
-def host_arch() -> str:
-    return _HOST_ARCH.get(platform.machine(), platform.machine())
-
-
-@functools.lru_cache(maxsize=None)
-def check_kvm(arch: str | None = None) -> bool:
-    """True only if /dev/kvm really runs a guest of ``arch`` (default: the host's).
-
-    A subprocess (bounded by a timeout) creates a VM with 16 KiB of memory, runs
-    ``mov al, 42; hlt`` on a vCPU and checks that it exits with KVM_EXIT_HLT and rax=42.
-    A paravirtual /dev/kvm that cannot run a normal guest fails this.
-    """
-    if arch is not None and _HOST_ARCH.get(arch, arch) != host_arch():
-        return False
-    if not os.path.exists("/dev/kvm"):
-        return False
-    try:
-        cp = subprocess.run([sys.executable, "-m", "devbench.qemu._kvmprobe"], stdin=subprocess.DEVNULL,
-                            capture_output=True, timeout=15)
-    except (subprocess.TimeoutExpired, OSError):
-        return False
-    return cp.returncode == 0
-
-
-def resolve_accel(spec: QemuSpec) -> str:
-    """"tcg" or "kvm" for this spec; raises QemuError if kvm is required but does not work.
-    Instruction counting (clock icount) is TCG's: "auto" then means tcg."""
-    if spec.accel == "tcg" or spec.clock == "icount":
-        return "tcg"
-    works = check_kvm(spec.arch)
-    if spec.accel == "kvm" and not works:
-        raise QemuError("kvm", f"accel kvm asked, but /dev/kvm cannot run a {spec.arch} guest here")
-    return "kvm" if works else "tcg"
-
-
-# -- probes of the forwarded ports -------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _two_ports() -> tuple[int, int]:
-    a = free_port()
-    while True:
-        b = free_port()
-        if b != a:
-            return a, b
-
-
-_A_CNXN, _A_AUTH, _A_STLS = 0x4E584E43, 0x48545541, 0x534C5453
-
-
-def adb_answers(port: int, timeout: float = 3.0) -> bool:
-    """True if an adbd answers an adb CNXN on 127.0.0.1:port. (QEMU's user networking
-    accepts every forwarded connection itself, so a bare TCP connect proves nothing.)"""
-    payload = b"host::\0"
-    hdr = struct.pack("<6I", _A_CNXN, 0x01000001, 256 * 1024, len(payload), sum(payload) & 0xFFFFFFFF,
-                      _A_CNXN ^ 0xFFFFFFFF)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.sendall(hdr + payload)
-            data = b""
-            while len(data) < 4:
-                chunk = s.recv(24 - len(data))
-                if not chunk:
-                    return False
-                data += chunk
-            return struct.unpack("<I", data[:4])[0] in (_A_CNXN, _A_AUTH, _A_STLS)
-    except OSError:
-        return False
-
-
-def ssh_answers(port: int, timeout: float = 3.0) -> bool:
-    """True if an SSH server sends its banner on 127.0.0.1:port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            data = b""
-            while b"\n" not in data and len(data) < 1024:
-                chunk = s.recv(256)
-                if not chunk:
-                    break
-                data += chunk
-            return data.startswith(b"SSH-")
-    except OSError:
-        return False
 
 
 # -- the machine -------------------------------------------------------------------------------
@@ -571,18 +323,7 @@ class QemuMachine:
                 raise QemuError("stop", f"{self.name}: {exc}") from None
 
 
-def _read_from(path: Path | None, pos: int) -> tuple[str, int]:
-    if path is None:
-        return "", pos
-    try:
-        with open(path, "rb") as f:
-            f.seek(pos)
-            data = f.read()
-    except OSError:
-        return "", pos
-    return data.decode("utf-8", errors="replace"), pos + len(data)
-
-
-__all__ = ["DAEMONS", "MACHINES", "BootError", "QemuMachine", "QemuSpec", "adb_answers", "check_kvm", "classify_console",
+__all__ = ["CONSOLES", "ICOUNT", "QEMU_BINARIES", "Accel", "Arch", "Clock", "Daemon", "free_port", "host_arch", "machine_args",
+           "DAEMONS", "MACHINES", "BootError", "QemuMachine", "QemuSpec", "adb_answers", "check_kvm", "classify_console",
            "console_lines", "console_tail", "kernel_args", "machine_type", "meaningful_line", "qemu_command", "resolve_accel",
            "ssh_answers"]

@@ -31,7 +31,7 @@ def make_run_id(name: str, when: datetime | None = None) -> str:
 
 def resume_run(run_dir: Path) -> tuple[Config, ResultsStore]:
     """An interrupted run folder, ready to go on: its recorded config and its results."""
-    from devbench.cli.restore import config_of
+    from devbench.config import config_of
     from devbench.results.store import load, now
 
     cfg = config_of(str(run_dir))

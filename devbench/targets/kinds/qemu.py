@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping, cast
 
 from devbench.targets.kinds.base import Kind, Opening
 from devbench.targets.kinds.values import device_dir
@@ -19,19 +19,23 @@ if TYPE_CHECKING:
 
 QEMU_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
 QEMU_MACHINES = {"x86_64": ("q35", "pc"), "arm64": ("virt",)}  # QEMU -M per arch, the default first
-QEMU_DAEMONS = ("adbd", "sshd")  # what the guest init may start; devbench drives the guest over adbd
+Arch = Literal["x86_64", "arm64"]
+Accel = Literal["tcg", "kvm", "auto"]
+Clock = Literal["real", "icount"]
+Daemon = Literal["adbd", "sshd"]
+QEMU_DAEMONS: tuple[Daemon, ...] = ("adbd", "sshd")  # what the guest init may start; devbench drives the guest over adbd
 
 
 @dataclass(frozen=True)
 class QemuOptions:
-    arch: str  # "x86_64" | "arm64"
+    arch: Arch
     kernel: str = "feature"  # a kernel image path; "feature": devbench's own build with CONFIG_ANON_VMA_NAME;
     # "stock": Debian's stock kernel (x86_64; no CONFIG_ANON_VMA_NAME), booted with devbench's initramfs
     kernel_variant: KernelVariant | None = None  # kernel: {patches: [...], name: N}: the feature kernel patched
     memory_mb: int = 4096
     cpus: int = 1  # one vCPU: the least noise under both clocks (docs/qemu-and-kernels.md, "Measurement fidelity")
-    accel: str = "auto"  # tcg | kvm | auto (kvm only where it really works)
-    clock: str = "real"  # real: multi-threaded TCG, guest time is host time; icount: instruction counting
+    accel: Accel = "auto"  # tcg | kvm | auto (kvm only where it really works)
+    clock: Clock = "real"  # real: multi-threaded TCG, guest time is host time; icount: instruction counting
     append: str = ""  # extra kernel command line
     boot_timeout_s: int = 300
     retries: int = 2
@@ -40,11 +44,11 @@ class QemuOptions:
     server_port: int | None = None
     workdir: str = "/data/local/tmp/devbench"
     machine: str | None = None  # QEMU -M; None: the arch's default (q35 for x86_64, virt for arm64)
-    daemons: tuple[str, ...] = QEMU_DAEMONS  # started by the guest init (adbd always; sshd is unused by devbench)
+    daemons: tuple[Daemon, ...] = QEMU_DAEMONS  # started by the guest init (adbd always; sshd is unused by devbench)
     detach: bool = False  # true: the payload runs detached from the adb session, its output collected at its end
 
 
-def qemu_daemons(value: Any) -> tuple[str, ...]:
+def qemu_daemons(value: Any) -> tuple[Daemon, ...]:
     """qemu: daemons: a list of adbd, sshd with adbd in it (devbench drives the guest over adb),
     in the guest init's order."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -73,13 +77,13 @@ def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> QemuOptions:
 
     kernel, kernel_variant = parse_kernel_option(sec, "kernel")
     opts = QemuOptions(
-        arch=QEMU_ARCHES[arch],
+        arch=cast(Arch, QEMU_ARCHES[arch]),
         kernel=kernel,
         kernel_variant=kernel_variant,
         memory_mb=sec.integer("memory_mb", 4096, lo=256, hi=1024 * 1024),
         cpus=sec.integer("cpus", 1, lo=1, hi=512),
-        accel=sec.string("accel", "auto", choices=("auto", "tcg", "kvm")),
-        clock=sec.string("clock", "real", choices=("real", "icount")),
+        accel=cast(Accel, sec.string("accel", "auto", choices=("auto", "tcg", "kvm"))),
+        clock=cast(Clock, sec.string("clock", "real", choices=("real", "icount"))),
         append=sec.value("append", kernel_args, ""),
         boot_timeout_s=sec.integer("boot_timeout_s", 300, lo=5, hi=24 * 3600),
         retries=sec.integer("retries", 2, lo=0, hi=20),

@@ -50,7 +50,7 @@ def _row(scenario: str, arm: str, kind: str, low: float | None, high: float | No
 
 def test_gate_takes_the_verdict_as_the_analysis_gives_it(capsys: pytest.CaptureFixture[str]) -> None:
     """Only "slower" rows count, and only with their CI's low end above the threshold."""
-    from devbench.cli import _compare_regressed
+    from devbench.cli.reports import _compare_regressed
 
     rows = (_row("unpopulated", "named", "slower", 4.5, 9.0), _row("1 page", "named", "slower", 1.5, 3.0),
             _row("10 pages", "named", "inconclusive", 5.0, 20.0), _row("10 pages", "unnamed", "faster", -9.0, -4.0))

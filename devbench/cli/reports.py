@@ -1,0 +1,105 @@
+"""The report commands: `report` (a run's report again, in any format) and `compare` (two runs
+or sets of runs, with the CI gate)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from devbench.cli.parser import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from devbench.analysis import Options
+    from devbench.report.outputs import run_output
+    from devbench.results.store import load_analyzed
+
+    data, analysis = load_analyzed(args.run_dir, Options(margin_pct=args.margin))
+    if args.format == "html":
+        from devbench.report.html import write_report
+
+        run_dir = Path(args.run_dir)
+        run_dir = run_dir if run_dir.is_dir() else run_dir.parent
+        print(write_report(data, run_dir, analysis))
+    else:
+        print(run_output(data, analysis, args.format, args.fail_on_regression), end="")
+    if args.fail_on_regression is not None and regressed(data, args.fail_on_regression, analysis, args.gate_exit):
+        return EXIT_REGRESSION
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from devbench.analysis import Options, compare
+    from devbench.report.compare_html import write_compare
+    from devbench.report.outputs import compare_output
+    from devbench.results.store import load
+
+    if args.against is None and len(args.runs) != 2:
+        print(f"devbench: error: compare: {len(args.runs)} runs without --against; give A and B, or A's runs then "
+              f"--against and B's runs (see devbench compare --help)", file=sys.stderr)
+        return EXIT_USAGE
+    side_a, side_b = _compare_sides(args.runs, args.against)
+    data_a, data_b = [load(p) for p in side_a], [load(p) for p in side_b]
+    result = compare(data_a, data_b, Options(margin_pct=args.margin))
+    out_dir = Path(args.output) if args.output else _folder(side_b[0])
+    page = write_compare(result, data_a[0], data_b[0], _folder(side_a[0]), _folder(side_b[0]), out_dir)
+    print(compare_output(result, args.format), end="")
+    if args.format in ("text", "markdown") and any(p.exit_rows for p in result.pairs):
+        exits = replace(result, pairs=tuple(replace(p, rows=p.exit_rows) for p in result.pairs), notes=())
+        print(f"\nThe child's exit (exit_ns, release to waitpid return), B against A:\n{compare_output(exits, args.format)}", end="")
+    print(f"devbench: compare {len(side_a)} run(s) of A against {len(side_b)} of B: {page}", file=sys.stderr)
+    if args.fail_on_regression is not None and _compare_regressed(result, args.fail_on_regression, args.gate_exit):
+        return EXIT_REGRESSION
+    return EXIT_OK
+
+
+def _folder(path: str) -> Path:
+    return Path(path) if Path(path).is_dir() else Path(path).parent
+
+
+def _runs_in(path: str) -> list[str]:
+    """A run folder or results.json as given; a folder without results.json but with run folders
+    that have one: those runs, by name (a repeat of one setup; the `latest` link is not a run)."""
+    p = Path(path)
+    if p.is_dir() and not (p / "results.json").is_file():
+        inner = sorted(str(d) for d in p.iterdir() if d.is_dir() and not d.is_symlink() and (d / "results.json").is_file())  # not OUTPUT/latest
+        if inner:
+            return inner
+    return [path]
+
+
+def _compare_sides(runs: list[str], against: list[str] | None) -> tuple[list[str], list[str]]:
+    if against is None:
+        return _runs_in(runs[0]), _runs_in(runs[1])
+    return [r for p in runs for r in _runs_in(p)], [r for p in against for r in _runs_in(p)]
+
+
+def _compare_regressed(result: object, threshold_pct: float, gate_exit: bool = False) -> bool:
+    """compare --fail-on-regression: each row whose verdict (the analysis's) is "slower" with its
+    CI above the threshold is printed; True if any. The child's exit only with --gate-exit."""
+    failed = False
+    for pair in result.pairs:  # type: ignore[attr-defined]
+        for row in (*pair.rows, *(pair.exit_rows if gate_exit else ())):
+            e = row.effect
+            if row.verdict.kind != "slower" or e is None or e.ci_low_pct is None or not e.ci_low_pct > threshold_pct:
+                continue
+            failed = True
+            what = "" if row.metric == "fork" else f", {row.metric}"
+            print(f"devbench: regression: {pair.target_a} -> {pair.target_b} / {row.scenario} ({row.arm}{what}): "
+                  f"B is {e.change_pct:+.2f}% against A (95% CI {e.ci_low_pct:+.2f}% to {e.ci_high_pct:+.2f}%), "
+                  f"above {threshold_pct:g}%", file=sys.stderr)
+    return failed
+
+
+def regressed(data: dict, threshold_pct: float, analysis: object = None, gate_exit: bool = False) -> bool:
+    """The CI gate: print each significant regression above the threshold; True if any."""
+    from devbench.analysis import analyze, gate
+
+    metrics = ("fork", "exit") if gate_exit else ("fork",)
+    failures = gate(analysis or analyze(data), threshold_pct, metrics)  # type: ignore[arg-type]
+    for line in failures:
+        print(f"devbench: regression: {line}", file=sys.stderr)
+    return bool(failures)
