@@ -29,7 +29,7 @@ from devbench.device.fit import Refusal, check_fit
 from devbench.device.probe import Facts, probe
 from devbench.device.restore import journal_path, read_journal
 from devbench.errors import BuildError, DevbenchError, TargetError
-from devbench.run.estimate import EarlierRun, earlier_run, estimate_s, format_duration
+from devbench.run.eta import EarlierRun, earlier_run, estimate_s, format_duration
 from devbench.run.plan import Invocation, expected_forks, for_emulator, invocation_batches, plan
 from devbench.device.procid import owner_from
 from devbench.targets import open_target

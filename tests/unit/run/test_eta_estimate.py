@@ -1,8 +1,8 @@
-"""Duration estimates from an earlier run (devbench/run/estimate.py), on fixed numbers."""
+"""Duration estimates from an earlier run (devbench.run.eta.py), on fixed numbers."""
 
 from __future__ import annotations
 
-from devbench.run.estimate import earlier_run, estimate_s, format_duration
+from devbench.run.eta import earlier_run, estimate_s, format_duration
 
 
 def _run(status: str = "complete", **bench: object) -> dict:
