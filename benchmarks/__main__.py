@@ -68,7 +68,9 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description="Run the benchmarks and print each figure with its goal.")
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="Run the benchmarks and print each figure with its goal."
+    )
     known = benchmarks()
     ap.add_argument("names", nargs="*", metavar="NAME", help=f"default: all of {', '.join(known)}")
     ap.add_argument("--timeout", type=float, default=3600, help="per benchmark, seconds")

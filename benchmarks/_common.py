@@ -9,16 +9,19 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 DEVBENCH = [sys.executable, "-m", "devbench"]
 
 
 def timed_run(cfg: Path, *extra: str, timeout: float = 1800) -> tuple[float, subprocess.CompletedProcess]:
     start = time.monotonic()
-    res = subprocess.run([*DEVBENCH, "run", str(cfg), "--quiet", *extra], capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(
+        [*DEVBENCH, "run", str(cfg), "--quiet", *extra], capture_output=True, text=True, timeout=timeout
+    )
     return time.monotonic() - start, res
 
 
@@ -52,7 +55,12 @@ def outcome(res: subprocess.CompletedProcess) -> str:
 
 
 def fork_ms(data: dict[str, Any], scenario: str | None = None, arm: str = "unnamed") -> list[float]:
-    return [ns / 1e6 for s in data["samples"] if s["arm"] == arm and scenario in (None, s["scenario"]) for ns in s["fork_ns"]]
+    return [
+        ns / 1e6
+        for s in data["samples"]
+        if s["arm"] == arm and scenario in (None, s["scenario"])
+        for ns in s["fork_ns"]
+    ]
 
 
 def median(values: list[float]) -> float:

@@ -23,9 +23,12 @@ SCENARIO = "  scenarios: [{name: 1 page, pages: 1}]\n"
 
 def config(tmp: str, name: str, server_port: int, bench: str) -> Path:
     cfg = Path(tmp) / f"{name}.yaml"
-    cfg.write_text(f"run: {{name: {name}, output: {tmp}/{name}}}\n"
-                   f"targets:\n  - {{name: kut, qemu: {{arch: x86_64, kernel: feature, memory_mb: 2048, server_port: {server_port}}}}}\n"
-                   f"benchmark:\n  vmas: 8192\n  warmup: 2\n{bench}{SCENARIO}")
+    cfg.write_text(
+        f"run: {{name: {name}, output: {tmp}/{name}}}\n"
+        "targets:\n  - "
+        f"{{name: kut, qemu: {{arch: x86_64, kernel: feature, memory_mb: 2048, server_port: {server_port}}}}}\n"
+        f"benchmark:\n  vmas: 8192\n  warmup: 2\n{bench}{SCENARIO}"
+    )
     return cfg
 
 
@@ -41,15 +44,27 @@ def main() -> int:
         [row] = [r for r in fixed["summary"] if r["scenario"] == "1 page"]
         low, high = row["regression_ci_pct"]
         width = (high - low) / 2
-        print(f"  fixed: 1000 forks per arm, regression {row['regression_pct']:+.2f}% ±{width:.2f}% ({seconds:.0f} s)", flush=True)
+        print(
+            f"  fixed: 1000 forks per arm, regression {row['regression_pct']:+.2f}% ±{width:.2f}% ({seconds:.0f} s)",
+            flush=True,
+        )
         bench = f"  forks: auto\n  precision: {width:.4f}\n  round_forks: 100\n  max_forks: 3000\n  batches: 10\n"
         seconds, res = timed_run(config(tmp, "adaptive", server.port, bench), timeout=3600)
         adaptive = results(tmp, "adaptive")
         sc = adaptive["targets"][0]["adaptive"]["scenarios"]["1 page"]
-        print(f"  adaptive: {sc['forks']} forks per arm, ±{sc['half_width_pct']:.2f}% ({seconds:.0f} s): {sc['stopped']}", flush=True)
+        print(
+            f"  adaptive: {sc['forks']} forks per arm, ±{sc['half_width_pct']:.2f}% ({seconds:.0f} s): {sc['stopped']}",
+            flush=True,
+        )
         ratio = sc["forks"] / 1000
-        figure("adaptive: forks for fixed-1000 CI width", ratio, "x", "< 1", ratio < 1 and sc["stopped"].startswith("precision"),
-               f"{sc['forks']} vs 1000 forks per arm for ±{width:.2f}%")
+        figure(
+            "adaptive: forks for fixed-1000 CI width",
+            ratio,
+            "x",
+            "< 1",
+            ratio < 1 and sc["stopped"].startswith("precision"),
+            f"{sc['forks']} vs 1000 forks per arm for ±{width:.2f}%",
+        )
     return 0
 
 

@@ -61,7 +61,10 @@ def main() -> int:
     rechecked = [cal.sweep(more, min(more // 4, 1_000), {c.design: cal.DESIGNS[c.design]}, (c.drift,),
                            seed0=90_000_001 + 100_000 * i)[0] for i, c in enumerate(again)]
     if rechecked:
-        print(f"estimates outside the bounds within sampling error, measured again ({more} A/A runs, fresh seeds):", flush=True)
+        print(
+            f"estimates outside the bounds within sampling error, measured again ({more} A/A runs, fresh seeds):",
+            flush=True,
+        )
         print(cal.table(rechecked), flush=True)
         bad += cal.failures(rechecked, 0.995)
     for line in bad:
@@ -69,8 +72,14 @@ def main() -> int:
     leaks = cal.never_a_verdict(max(trials // 50, 5))
     print(f"verdicts where none may be given (sequential, few batches, compare 1:1): {leaks}", flush=True)
     worst = max(abs(c.fpr - 0.05) for c in cells)
-    figure("calibration: cells outside the bounds", len(bad) + sum(leaks.values()), "cells", "0", not bad and not any(leaks.values()),
-           f"{len(cells)} cells x {trials} A/A runs; largest |FPR - 5%| {worst:.1%}; {time.monotonic() - start:.0f} s")
+    figure(
+        "calibration: cells outside the bounds",
+        len(bad) + sum(leaks.values()),
+        "cells",
+        "0",
+        not bad and not any(leaks.values()),
+        f"{len(cells)} cells x {trials} A/A runs; largest |FPR - 5%| {worst:.1%}; {time.monotonic() - start:.0f} s",
+    )
     return 0
 
 

@@ -40,7 +40,7 @@ for n in 1 2; do
   bash scripts/dev quickstart --quiet --output /tmp/qs 2>&1 | stamp
   echo "== exit ${PIPESTATUS[0]}" | stamp
 done
-"""
+"""  # noqa: E501 (data, kept as it is)
 
 PHASES = (("apt (kernel's packages)", r"dev: installing Debian packages: python3 linux-source"),
           ("kernel build started", r"feature kernel: in the background"),
@@ -87,20 +87,20 @@ def main() -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     lines = parse(text)
-    starts = [t for t, l in lines if l.startswith("== quickstart")]
-    ends = [(t, l) for t, l in lines if l.startswith("== exit")]
-    if rc != 0 or len(ends) != 2 or any(l != "== exit 0" for _, l in ends):
+    starts = [t for t, ln in lines if ln.startswith("== quickstart")]
+    ends = [(t, ln) for t, ln in lines if ln.startswith("== exit")]
+    if rc != 0 or len(ends) != 2 or any(ln != "== exit 0" for _, ln in ends):
         print(f"cold start: the root's command ended with {rc}; log's end:\n" + "\n".join(text.splitlines()[-40:]))
         return 1
     cold, warm = ends[0][0] - starts[0], ends[1][0] - starts[1]
-    first = [(t, l) for t, l in lines if t <= ends[0][0]]
+    first = [(t, ln) for t, ln in lines if t <= ends[0][0]]
     for name, pat in PHASES:
-        hit = next((t for t, l in first if re.search(pat, l)), None)
+        hit = next((t for t, ln in first if re.search(pat, ln)), None)
         print(f"  {name:28} at {hit:7.1f} s" if hit is not None else f"  {name:28} (not seen)")
     print(f"  (whole root, both runs: {wall:.0f} s; downloads {'cached' if args.download_caches else 'real'})")
-    for t, l in first:
-        if l.startswith(("scenario", "unpopulated", "1 page", "10 pages")):
-            print("  " + l)
+    for _t, ln in first:
+        if ln.startswith(("scenario", "unpopulated", "1 page", "10 pages")):
+            print("  " + ln)
     figure("cold quick start (from nothing)", cold, "s", "<= 480 s", cold <= 480)
     figure("warm quick start (second run)", warm, "s", "<= 300 s", warm <= 300)
     return 0

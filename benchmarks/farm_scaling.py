@@ -26,9 +26,12 @@ def main() -> int:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="devbench-farm-") as tmp:
         server = stack.enter_context(AdbServer())
         amd, arm = ensure_rootfs(), ensure_rootfs(arch="arm64", timeout=1800)
-        devs = [stack.enter_context(LabDevice(amd, name="bench-a1")), stack.enter_context(LabDevice(amd, name="bench-a2")),
-                stack.enter_context(EmulatedLabDevice(arm, arch="arm64", name="bench-r1")),
-                stack.enter_context(EmulatedLabDevice(arm, arch="arm64", name="bench-r2"))]
+        devs = [
+            stack.enter_context(LabDevice(amd, name="bench-a1")),
+            stack.enter_context(LabDevice(amd, name="bench-a2")),
+            stack.enter_context(EmulatedLabDevice(arm, arch="arm64", name="bench-r1")),
+            stack.enter_context(EmulatedLabDevice(arm, arch="arm64", name="bench-r2")),
+        ]
         lines = []
         for i, dev in enumerate(devs):
             if i % 2 == 0:
@@ -36,7 +39,10 @@ def main() -> int:
                 lines.append(f'{{name: d{i}, adb: {{connect: "{dev.adb_serial}", server_port: {server.port}}}}}')
             else:
                 s = dev.ssh()
-                lines.append(f"{{name: d{i}, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, known_hosts: {s.known_hosts}}}}}")
+                lines.append(
+                    f"{{name: d{i}, ssh: {{host: {s.host}, port: {s.port}, user: {s.user}, key: {s.key}, "
+                    f"known_hosts: {s.known_hosts}}}}}"
+                )
         alone = []
         for i, line in enumerate(lines):
             cfg = Path(tmp) / f"one-{i}.yaml"
@@ -45,7 +51,9 @@ def main() -> int:
             alone.append(seconds)
             print(f"  d{i} alone: {seconds:.1f} s ({outcome(res)})", flush=True)
         cfg = Path(tmp) / "all.yaml"
-        cfg.write_text(f"run: {{name: all, output: {tmp}/out}}\ntargets:\n" + "".join(f"  - {ln}\n" for ln in lines) + LIGHT)
+        cfg.write_text(
+            f"run: {{name: all, output: {tmp}/out}}\ntargets:\n" + "".join(f"  - {ln}\n" for ln in lines) + LIGHT
+        )
         together, res = timed_run(cfg)
         ratio = together / max(alone)
         figure("farm: 4 devices / slowest alone", ratio, "x", "< 1.5", ratio < 1.5,

@@ -45,7 +45,7 @@ set -e
 "$ADB" -s "$SERIAL" shell "chmod 755 /data/local/tmp/forkbench-plain && /data/local/tmp/forkbench-plain $ARGS > /data/local/tmp/plain.jsonl"
 "$ADB" -s "$SERIAL" pull /data/local/tmp/plain.jsonl "$OUT" >/dev/null
 "$ADB" disconnect "$SERIAL" >/dev/null
-"""
+"""  # noqa: E501 (data, kept as it is)
 
 
 def payload_args(data: dict) -> list[str]:
@@ -94,9 +94,11 @@ def profile(cfg: Path, out: Path, top: int) -> None:
     imports = max((v[3] for (f, _, fn), v in st.items() if fn == "_find_and_load"), default=0.0)
     own = sorted(((v[3], v[0], f"{f.rsplit('/devbench/', 1)[1]}:{ln}({fn})") for (f, ln, fn), v in st.items()
                   if "/devbench/" in f and "/.venv/" not in f and fn != "<module>"), reverse=True)
-    print(f"  cProfile of `devbench run {cfg.name}`: {wall:.1f} s wall under the profiler, {total:.2f} s profiled, "
-          f"imports {imports:.2f} s (first import of each module, cumulative); devbench's functions by cumulative time:",
-          flush=True)
+    print(
+        f"  cProfile of `devbench run {cfg.name}`: {wall:.1f} s wall under the profiler, {total:.2f} s profiled, "
+        f"imports {imports:.2f} s (first import of each module, cumulative); devbench's functions by cumulative time:",
+        flush=True,
+    )
     for cum, calls, name in own[:top]:
         print(f"    {cum:7.3f} s {calls:6d}x  {name}")
     sys.stdout.flush()
@@ -140,7 +142,9 @@ def main() -> int:
                     if side == "plain":
                         seconds, payload_s[size] = plain_run(script, env, out)
                         events = [json.loads(ln) for ln in out.read_text().splitlines()]
-                        t["plain"].append((seconds, sum(sum(e["fork_ns"]) for e in events if e["event"] == "batch") / 1e9))
+                        t["plain"].append(
+                            (seconds, sum(sum(e["fork_ns"]) for e in events if e["event"] == "batch") / 1e9)
+                        )
                     else:
                         seconds, res = timed_run(cfgs[size])
                         t["devbench"].append((seconds, sum(fork_ms(results_of(res))) / 1e3))
@@ -175,8 +179,11 @@ def _load() -> str:
 def _import_seconds() -> float:
     """Python's start and the imports of a `devbench run` (the CLI, the runner, the report)."""
     start = time.monotonic()
-    subprocess.run([*DEVBENCH[:1], "-c", "import devbench.cli, devbench.run.runner, devbench.report.html, devbench.analysis"],
-                   check=True, timeout=120)
+    subprocess.run(
+        [*DEVBENCH[:1], "-c", "import devbench.cli, devbench.run.runner, devbench.report.html, devbench.analysis"],
+        check=True,
+        timeout=120,
+    )
     return time.monotonic() - start
 
 

@@ -36,7 +36,8 @@ from devlab import AdbServer  # noqa: E402
 DEVICES = {
     "this machine": "{{name: here, local: {{}}}}",
     # the guest's adbd is reached through a private adb server (no default server left running)
-    "QEMU feature kernel": "{{name: kut, qemu: {{arch: x86_64, kernel: feature, memory_mb: 4096, cpus: 2, server_port: {port}}}}}",
+    "QEMU feature "
+    "kernel": "{{name: kut, qemu: {{arch: x86_64, kernel: feature, memory_mb: 4096, cpus: 2, server_port: {port}}}}}",
 }
 BENCH = """benchmark:
   vmas: {vmas}
@@ -72,8 +73,10 @@ def main() -> int:
     with AdbServer() as server, tempfile.TemporaryDirectory(prefix="devbench-setup-") as tmp:
         for device in opts.device or list(DEVICES):
             cfg = Path(tmp) / "setup.yaml"
-            cfg.write_text(f"run: {{name: setup, output: {tmp}/out}}\ntargets:\n  - {DEVICES[device].format(port=server.port)}\n"
-                           "device: {max_map_count: auto}\n" + BENCH.format(vmas=opts.vmas, forks=opts.forks))
+            cfg.write_text(
+                f"run: {{name: setup, output: {tmp}/out}}\ntargets:\n  - {DEVICES[device].format(port=server.port)}\n"
+                "device: {max_map_count: auto}\n" + BENCH.format(vmas=opts.vmas, forks=opts.forks)
+            )
             seconds, res = timed_run(cfg, timeout=3600)
             try:
                 data = results_of(res)
@@ -82,8 +85,12 @@ def main() -> int:
                 continue
             t = data["targets"][0]
             facts = t.get("facts") or {}
-            print(f"  {device} ({facts.get('kernel_release', '?')}, {facts.get('machine', '?')}): devbench run {seconds:.1f} s, "
-                  f"exit {res.returncode}; {', '.join(sorted({e['kind'] for e in data['errors']})) or 'no errors'}", flush=True)
+            print(
+                f"  {device} ({facts.get('kernel_release', '?')}, {facts.get('machine', '?')}): devbench run "
+                f"{seconds:.1f} s, "
+                f"exit {res.returncode}; {', '.join(sorted({e['kind'] for e in data['errors']})) or 'no errors'}",
+                flush=True,
+            )
             for sc in ("unpopulated", "1 page", "10 pages"):
                 ph, fork = phases(data, sc), median(fork_ms(data, sc))
                 if not ph:
@@ -112,11 +119,21 @@ def naming_figure(seen: dict[str, dict[str, tuple[dict[str, float], float]]], vm
             rows.append((max(by_map, by_fork), min(by_map, by_fork), ph["name"], ph["name"] / fork, sc))
     if not rows:
         worst = max(named.items(), key=lambda kv: kv[1][0]["name"])
-        figure(f"setup: naming {vmas} VMAs (under TCG)", worst[1][0]["name"], "ms", "< 1000 ms", worst[1][0]["name"] < 1000,
-               f"{worst[0]}; {worst[1][0]['name'] / worst[1][1]:.1f} forks; outside the timed forks")
+        figure(
+            f"setup: naming {vmas} VMAs (under TCG)",
+            worst[1][0]["name"],
+            "ms",
+            "< 1000 ms",
+            worst[1][0]["name"] < 1000,
+            f"{worst[0]}; {worst[1][0]['name'] / worst[1][1]:.1f} forks; outside the timed forks",
+        )
         return 0
     for hi, lo, tcg, forks, sc in rows:
-        print(f"    naming, {sc}: {tcg:.0f} ms under TCG ({forks:.1f} forks there); native estimate {lo:.0f} to {hi:.0f} ms", flush=True)
+        print(
+            f"    naming, {sc}: {tcg:.0f} ms under TCG ({forks:.1f} forks there); native estimate {lo:.0f} to "
+            f"{hi:.0f} ms",
+            flush=True,
+        )
     hi, lo, tcg, forks, sc = max(rows)
     figure(f"setup: naming {vmas} VMAs (native est.)", hi, "ms", "< 1000 ms", hi < 1000,
            f"slowest scenario ({sc}): {tcg:.0f} ms under TCG, {forks:.1f} forks' time there; "

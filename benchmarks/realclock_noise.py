@@ -36,9 +36,10 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -84,7 +85,7 @@ benchmark:
   warmup: {a.warmup}
   batches: {a.batches}
   scenarios: [{{name: s, pages: {a.pages}}}]
-"""
+"""  # noqa: E501 (data, kept as it is)
 
 
 # -- one run of a variant -----------------------------------------------------------------------
@@ -100,10 +101,10 @@ def run_devbench(cfg: Config) -> Path:
 
 def run_minimal_guest(cfg: Config, prepared: dict[str, Any]) -> Path:
     """The same plan on the minimal guest, recorded as devbench records a run (results.json)."""
-    from devbench.run.plan import plan, required_map_count
     from devbench.qemu.machine import QemuSpec
     from devbench.qemu.minimal import init_script, initramfs, run_minimal
     from devbench.run.invoke import EventSink
+    from devbench.run.plan import plan, required_map_count
     from devbench.run.runner import NoProgress, start_run
 
     opts = cfg.targets[0].options
@@ -241,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         for v in variants:
             load = os.getloadavg()[0]
             t0 = time.monotonic()
-            fn: Callable[[], Path] = ((lambda: run_minimal_guest(cfgs[v.name], prepared)) if v.minimal
-                                      else (lambda: run_devbench(cfgs[v.name])))
+            fn: Callable[[], Path] = ((lambda v=v: run_minimal_guest(cfgs[v.name], prepared)) if v.minimal
+                                      else (lambda v=v: run_devbench(cfgs[v.name])))
             try:
                 fig = run_figures(fn())
             except Exception as exc:  # noqa: BLE001 - one failed run is reported; the others go on

@@ -6,9 +6,9 @@ written as results.json. Side by side in this run:
 - `devbench report RUN --format html` as a user runs it (a new Python process: start, imports,
   load, statistics, HTML), wall time and peak RSS, against `json.load` of the same file in a new
   Python process (the least any report must do);
-- in this process: the time of each step (devbench.results.store.load_analyzed: check, statistics, summary; then HTML), then the
-  peak of Python allocations (tracemalloc) of load + analysis + HTML against json.load's, and
-  against the raw samples (120,000 x 8 bytes).
+- in this process: the time of each step (devbench.results.store.load_analyzed: check, statistics,
+  summary; then HTML), then the peak of Python allocations (tracemalloc) of load + analysis + HTML
+  against json.load's, and against the raw samples (120,000 x 8 bytes).
 
 Figures: wall time (goal < 5 s) and peak memory / raw samples, with json.load's ratio as the
 baseline (goal: within 2x of json.load's, that is no sample copied more than needed).
@@ -24,8 +24,9 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -107,8 +108,12 @@ def main() -> int:
             json.dump(data, fh, indent=1)
         del data
         raw = n * 8
-        print(f"  {opts.targets} targets x 3 scenarios x 2 arms x {opts.batches * opts.per_batch} forks = {n} fork times: "
-              f"raw {raw / 1e6:.2f} MB as int64, results.json {path.stat().st_size / 1e6:.2f} MB", flush=True)
+        print(
+            f"  {opts.targets} targets x 3 scenarios x 2 arms x {opts.batches * opts.per_batch} forks = {n} "
+            "fork times: "
+            f"raw {raw / 1e6:.2f} MB as int64, results.json {path.stat().st_size / 1e6:.2f} MB",
+            flush=True,
+        )
 
         # a user's `devbench report`, against json.load in a new process (twice each, alternating; the best)
         base_cmd = [sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1]))", str(path)]
@@ -131,7 +136,9 @@ def main() -> int:
 
         def in_process() -> None:
             timed("json.load", lambda: json.load(open(path)))
-            d, a = timed("devbench.results.store.load_analyzed (check, statistics, summary)", lambda: load_analyzed(path))
+            d, a = timed(
+                "devbench.results.store.load_analyzed (check, statistics, summary)", lambda: load_analyzed(path)
+            )
             timed("HTML", lambda: render_html(d, a))
 
         in_process()
@@ -143,9 +150,13 @@ def main() -> int:
         steps_peak = traced_steps({"load + analysis": lambda: load_analyzed(path),
                                    "HTML": lambda da: render_html(*da)})
         peak_report = max(p for _, p in steps_peak.values())
-        print(f"  peak Python allocations (tracemalloc): json.load {peak_json / 1e6:.1f} MB; load + analysis + HTML "
-              f"{peak_report / 1e6:.1f} MB, the peak of each step (from what it started with): "
-              + ", ".join(f"{k} {p / 1e6:.1f} MB (from {h / 1e6:.1f})" for k, (h, p) in steps_peak.items()) + f"; report.html {html_size / 1e6:.2f} MB", flush=True)
+        print(
+            f"  peak Python allocations (tracemalloc): json.load {peak_json / 1e6:.1f} MB; load + analysis + HTML "
+            f"{peak_report / 1e6:.1f} MB, the peak of each step (from what it started with): "
+            + ", ".join(f"{k} {p / 1e6:.1f} MB (from {h / 1e6:.1f})" for k, (h, p) in steps_peak.items())
+            + f"; report.html {html_size / 1e6:.2f} MB",
+            flush=True,
+        )
 
         # what a run of this size pays on the host while it runs: results.json is saved after every
         # batch (summary + JSON + fsync), and each save writes everything taken so far
@@ -155,8 +166,11 @@ def main() -> int:
         start = time.monotonic()
         ResultsStore(run / "saved.json", data)
         one = time.monotonic() - start
-        print(f"  results.json save at this size (while running: summary, JSON, fsync): {one:.2f} s; a run of this size "
-              f"saves after each of its {saves} batches, growing: ~{one * saves / 2:.0f} s of host time in saves", flush=True)
+        print(
+            f"  results.json save at this size (while running: summary, JSON, fsync): {one:.2f} s; a run of this size "
+            f"saves after each of its {saves} batches, growing: ~{one * saves / 2:.0f} s of host time in saves",
+            flush=True,
+        )
         del data
 
         wall = min(w for w, _, _ in cli["devbench report"])

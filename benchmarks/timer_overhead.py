@@ -44,7 +44,10 @@ def main() -> int:
     ap.add_argument("--forks", type=int, default=40)
     ap.add_argument("--pairs", type=int, default=2_000_000)
     opts = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="devbench-timer-") as tmp_, lab_adb_device("bench-t") as (server, dev, line):
+    with (
+        tempfile.TemporaryDirectory(prefix="devbench-timer-") as tmp_,
+        lab_adb_device("bench-t") as (server, dev, line),
+    ):
         tmp = Path(tmp_)
         cfg = tmp / "fork.yaml"
         cfg.write_text(f"run: {{name: timer, output: {tmp}/out}}\ntargets:\n  - {line}\n"
@@ -56,7 +59,9 @@ def main() -> int:
             print(f"  no fork samples (exit {res.returncode}): {[e['message'] for e in data['errors']]}", flush=True)
             return 1
         t = data["targets"][0]
-        changes = [f"{c['setting']} {c['before']} -> {c['after']} (restored: {c['restored']})" for c in t["device_changes"]]
+        changes = [
+            f"{c['setting']} {c['before']} -> {c['after']} (restored: {c['restored']})" for c in t["device_changes"]
+        ]
         print(f"  devbench run: {len(forks)} forks of {opts.vmas} VMAs in {seconds:.1f} s; "
               f"{'; '.join(changes) or 'no device change'}", flush=True)
         abi = t["facts"]["abi"]
@@ -64,17 +69,32 @@ def main() -> int:
         serial = dev.adb_serial
         server.connect(serial)  # devbench disconnected it when its run ended
         adb(server, serial, "push", str(binary), "/data/local/tmp/clockpair").check_returncode()
-        clocksource = adb(server, serial, "shell", "cat /sys/devices/system/clocksource/clocksource0/current_clocksource").stdout.strip()
-        run = adb(server, serial, "shell", f"chmod 755 /data/local/tmp/clockpair && /data/local/tmp/clockpair {opts.pairs}")
+        clocksource = adb(
+            server, serial, "shell", "cat /sys/devices/system/clocksource/clocksource0/current_clocksource"
+        ).stdout.strip()
+        run = adb(
+            server, serial, "shell", f"chmod 755 /data/local/tmp/clockpair && /data/local/tmp/clockpair {opts.pairs}"
+        )
         run.check_returncode()
         clock = json.loads(run.stdout)
         fork_med_ns = median(forks) * 1e6
         ratio = clock["median_ns"] / fork_med_ns * 1e6  # ppm: 0.1% is 1000 ppm
         per_fork = 2 * clock["per_call_ns"] / fork_med_ns * 1e6
-        print(f"  clock ({abi}, clocksource {clocksource or '?'}): pair median {clock['median_ns']} ns, mean {clock['mean_ns']:.1f} ns, "
-              f"p99 {clock['p99_ns']} ns, max {clock['max_ns']} ns; one call {clock['per_call_ns']:.1f} ns", flush=True)
-        figure("timer: clock pair / fork at 64K VMAs", ratio, "ppm", "< 1000 (0.1%)", ratio < 1000,
-               f"pair {clock['median_ns']} ns, median fork {fork_med_ns / 1e6:.2f} ms; both calls' whole cost {per_fork:.2f} ppm")
+        print(
+            f"  clock ({abi}, clocksource {clocksource or '?'}): pair median {clock['median_ns']} ns, mean "
+            f"{clock['mean_ns']:.1f} ns, "
+            f"p99 {clock['p99_ns']} ns, max {clock['max_ns']} ns; one call {clock['per_call_ns']:.1f} ns",
+            flush=True,
+        )
+        figure(
+            "timer: clock pair / fork at 64K VMAs",
+            ratio,
+            "ppm",
+            "< 1000 (0.1%)",
+            ratio < 1000,
+            f"pair {clock['median_ns']} ns, median fork {fork_med_ns / 1e6:.2f} ms; both calls' whole cost "
+            f"{per_fork:.2f} ppm",
+        )
     return 0
 
 

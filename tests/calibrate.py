@@ -21,14 +21,14 @@ Used by tests/unit/run/test_calibration.py (a quick sweep) and benchmarks/calibr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
-from devbench.run.adaptive import precisions, still_needed
 from devbench.analysis import Options, analyze, compare
 from devbench.analysis.model import FASTER, SLOWER, Row
+from devbench.run.adaptive import precisions, still_needed
 from tests.simdata import DRIFTS, make_results
 
 OPTIONS = Options(fork_tests=False)  # the descriptive fork-level tests are not what is calibrated
@@ -197,7 +197,9 @@ def long_sweep(design: str, trials: int, power_trials: int, drifts=DRIFTS, block
     runs called in each block (see dispersion_p)."""
     n_blocks = max(math.ceil(trials / block), 1)
     per_power = math.ceil(power_trials / n_blocks)
-    parts = [sweep(block, per_power, {design: DESIGNS[design]}, drifts, seed0 + 10_000_000 * j) for j in range(n_blocks)]
+    parts = [
+        sweep(block, per_power, {design: DESIGNS[design]}, drifts, seed0 + 10_000_000 * j) for j in range(n_blocks)
+    ]
     return [(merge([p[m_i] for p in parts]), [p[m_i].called for p in parts]) for m_i in range(len(drifts))]
 
 
@@ -227,7 +229,9 @@ def long_table(rows: list[tuple[Cell, list[int]]], block: int = 1000) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def never_a_verdict(trials: int, designs: dict[str, Trial] = NO_VERDICT, drifts=DRIFTS, seed0: int = 7) -> dict[str, int]:
+def never_a_verdict(
+    trials: int, designs: dict[str, Trial] = NO_VERDICT, drifts=DRIFTS, seed0: int = 7
+) -> dict[str, int]:
     """Design -> rows that got a verdict (slower/faster/no difference) anyway: must be 0."""
     out = {}
     for d_i, (design, trial) in enumerate(designs.items()):
@@ -305,7 +309,9 @@ def detectable(n: int, checks: int, family_level: float = FAMILY_LEVEL, power: f
 
     k_fpr = first_flagged(n, lambda lo, hi: lo > FPR_BOUNDS[1])
     m = int(round(1.75 * n))
-    k_cov = m - first_flagged(m, lambda lo, hi: lo > 1.0 - MIN_COVERAGE)  # misses: flagged at this many covered or fewer
+    k_cov = m - first_flagged(
+        m, lambda lo, hi: lo > 1.0 - MIN_COVERAGE
+    )  # misses: flagged at this many covered or fewer
     grid = np.linspace(0.0, 1.0, 20001)
     fpr = grid[np.argmax(binom.sf(k_fpr - 1, n, grid) >= power)]
     cov = grid[::-1][np.argmax(binom.cdf(k_cov, m, grid[::-1]) >= power)]
@@ -313,7 +319,8 @@ def detectable(n: int, checks: int, family_level: float = FAMILY_LEVEL, power: f
 
 
 def table(cells: list[Cell]) -> str:
-    head = "| design | drift | A/A false positives | CI coverage | power +2% | power +5% | power +12% |\n|---|---|---|---|---|---|---|\n"
+    head = ("| design | drift | A/A false positives | CI coverage | power +2% | power +5% | power +12% "
+            "|\n|---|---|---|---|---|---|---|\n")
     lines = [f"| {c.design} | {c.drift} | {c.fpr:.1%} ({c.trials}) | {c.coverage:.1%} | "
              + " | ".join(f"{h / n:.0%}" for h, n in (c.power[s] for s in SHIFTS)) + " |" for c in cells]
     return head + "\n".join(lines) + "\n"

@@ -115,11 +115,13 @@ def make_results(*, shifts: dict[str, float] | None = None, batches: int = 10, p
         path = drift_path(rng, drift, len(slots))
         shared = rng.normal(0.0, batch_sd, batches)
         proc_level = {p: rng.normal(0.0, process_sd) for p in dict.fromkeys(procs)}
-        for s, ((b, arm), proc) in enumerate(zip(slots, procs)):
+        for s, ((b, arm), proc) in enumerate(zip(slots, procs, strict=False)):
             local = shared[b] if order != "sequential" else rng.normal(0.0, batch_sd)
             common = path[s] + local + rng.normal(0.0, arm_batch_sd) + proc_level[proc] + run_level
             named = arm == "named"
-            fork_level = np.log(base * scale * 1e6) + common + (np.log1p((shifts or {}).get(name, 0.0)) if named else 0.0)
+            fork_level = (
+                np.log(base * scale * 1e6) + common + (np.log1p((shifts or {}).get(name, 0.0)) if named else 0.0)
+            )
             rec = {"target": target, "scenario": name, "arm": arm, "batch": b, "warmup": 10,
                    "fork_ns": [int(v) for v in fork_times(rng, fork_level, per_batch, sigma, drift)]}
             if with_exit:

@@ -11,16 +11,17 @@ With fewer, the change is shown with no CI and no verdict, and the reason.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from devbench.analysis.describe import describe_arm
 from devbench.analysis.effect import _p, fork_p_values
-from devbench.analysis.stats import t_ppf, t_two_sided_p
 from devbench.analysis.model import Comparison, Effect, Options, TargetPair
 from devbench.analysis.run import Pending, finish_rows
 from devbench.analysis.samples import ARMS, ArmData, ScenarioData, group, targets_in
+from devbench.analysis.stats import t_ppf, t_two_sided_p
 
 Runs = Sequence[dict[str, Any]]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from devbench.analysis.model import ArmStats, Options, Outliers, Trend, WarmupCheck
 from devbench.analysis.outliers import outlier_indices
 from devbench.analysis.samples import ArmData
@@ -35,7 +36,7 @@ def describe_arm(arm: ArmData, options: Options = Options()) -> ArmStats:
         mad=float(np.median(np.abs(x - np.median(x)))),
         min=float(x.min()),
         max=float(x.max()),
-        **{f"p{p}": float(v) for p, v in zip(PERCENTILES, pct)},
+        **{f"p{p}": float(v) for p, v in zip(PERCENTILES, pct, strict=False)},
         outliers=Outliers(int(idx.size), tuple(int(i) for i in idx)),
         drift=Trend(d_pct, d_p, flagged(d_pct, d_p, options.margin_pct)),
         warmup=WarmupCheck(w_pct, w_p, flagged(w_pct, w_p, options.margin_pct), arm.untimed_warmup),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from devbench.analysis.lazy import stats
 
+from devbench.analysis.lazy import stats
 from devbench.analysis.model import Effect, Options
 from devbench.analysis.samples import ArmData
 from devbench.analysis.stats import paired_log_t
@@ -35,7 +35,9 @@ SEQUENTIAL = ("the arms ran one after the other (mode: separate, one process per
               "from a difference; run again (separate mode now alternates) or use mode: interleaved")
 
 
-def fork_p_values(fx: np.ndarray, fy: np.ndarray, options: Options = Options()) -> tuple[float | None, float | None, float | None]:
+def fork_p_values(
+    fx: np.ndarray, fy: np.ndarray, options: Options = Options()
+) -> tuple[float | None, float | None, float | None]:
     """Welch, Mann-Whitney and Cliff's delta on single forks: DESCRIPTIVE only. Forks of one batch
     share its conditions, so they are not independent and these p-values are not tests of any
     design (on simulated interleaved A/A runs of 10 x 100 forks, Welch and Mann-Whitney on the
@@ -68,7 +70,11 @@ def effect(x: ArmData, y: ArmData, paired_design: bool, options: Options = Optio
     xs, ys = x.only(common), y.only(common)
     ux, uy = xs.batch_means(common), ys.batch_means(common)
     fx, fy = xs.forks, ys.forks
-    change = float((ratio_of_means(ux, uy) - 1.0) * 100.0) if ux.size else float((fx_all.mean() / fy_all.mean() - 1.0) * 100.0)
+    change = (
+        float((ratio_of_means(ux, uy) - 1.0) * 100.0)
+        if ux.size
+        else float((fx_all.mean() / fy_all.mean() - 1.0) * 100.0)
+    )
     p_w, p_m, cd = fork_p_values(fx if fx.size > 1 else fx_all, fy if fy.size > 1 else fy_all, options)
     if len(common) < options.min_batches:
         return Effect(change, None, None, "paired", unit, len(common), "none", None, p_w, p_m, cd,

@@ -118,7 +118,7 @@ class Effect(_Json):
 
 @dataclass(frozen=True)
 class Verdict(_Json):
-    label: str                       # slower, faster, no difference, inconclusive: need about N more batches, no verdict: why
+    label: str  # slower, faster, no difference, inconclusive: need about N more batches, no verdict: why
     kind: str                        # slower, faster, no difference, inconclusive, not measured
     more_forks: int | None           # per arm, when inconclusive and estimable: more_batches x forks per batch
     more_batches: int | None = None  # batches per arm to add (from the batch-level variance)

@@ -25,7 +25,7 @@ def finish_rows(pending: list[Pending], options: Options, metric: str = "fork",
     """Holm across the rows given (one family), then a verdict for each."""
     adjusted = holm([e.p if e else None for *_, e in pending])
     rows, family = [], sum(p is not None for p in adjusted)
-    for (target, scenario, arm, pages, base, other, eff), p_adj in zip(pending, adjusted):
+    for (target, scenario, arm, pages, base, other, eff), p_adj in zip(pending, adjusted, strict=False):
         n = min(base.n, other.n)
         per = forks_per_unit or (int(round(n / max(min(base.batches, other.batches), 1))) if n else None)
         rows.append(Row(target, scenario, arm, pages, base, other, eff, p_adj,

@@ -20,14 +20,14 @@ class ArmData:
     untimed_warmup: int = 0                     # warm-up forks run before the batches, never timed
 
     @classmethod
-    def of_batches(cls, batches: list[tuple[int, list[int]]], untimed_warmup: int = 0) -> "ArmData":
+    def of_batches(cls, batches: list[tuple[int, list[int]]], untimed_warmup: int = 0) -> ArmData:
         """From (batch number, fork times in ns) in batch order: one array of every fork in ms,
         each batch a view into it (the samples are held once, never copied per use)."""
         sizes = [len(v) for _, v in batches]
         forks = np.fromiter(chain.from_iterable(v for _, v in batches), dtype=np.float64, count=sum(sizes))
         forks /= 1e6
         views = np.split(forks, np.cumsum(sizes)[:-1]) if sizes else []
-        arm = cls(tuple((n, view) for (n, _), view in zip(batches, views)), untimed_warmup)
+        arm = cls(tuple((n, view) for (n, _), view in zip(batches, views, strict=False)), untimed_warmup)
         arm.__dict__["forks"] = forks  # the cached_property's value: the batches' common array
         return arm
 
@@ -46,7 +46,7 @@ class ArmData:
         pick = dict(self.batches)
         return np.array([pick[n].mean() for n in (numbers or self.batch_numbers) if pick[n].size])
 
-    def only(self, numbers: tuple[int, ...]) -> "ArmData":
+    def only(self, numbers: tuple[int, ...]) -> ArmData:
         """The same arm restricted to these batch numbers (every number of a row from the same data)."""
         keep = set(numbers)
         if keep >= set(self.batch_numbers):

@@ -7,6 +7,7 @@ not mistaken for a trend; with fewer, on the forks themselves.
 from __future__ import annotations
 
 import numpy as np
+
 from devbench.analysis.lazy import stats
 from devbench.analysis.stats import t_two_sided_p
 

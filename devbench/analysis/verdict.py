@@ -17,10 +17,18 @@ import math
 
 import numpy as np
 
+from devbench.analysis.model import (
+    FASTER,
+    INCONCLUSIVE,
+    NO_DIFFERENCE,
+    NO_VERDICT,
+    NOT_MEASURED,
+    SLOWER,
+    Effect,
+    Options,
+    Verdict,
+)
 from devbench.analysis.stats import t_ppf
-
-from devbench.analysis.model import FASTER, INCONCLUSIVE, NO_DIFFERENCE, NO_VERDICT, NOT_MEASURED, SLOWER, Effect, Options, Verdict
-
 
 PLURAL = {"batch": "batches", "process": "processes", "run": "runs"}
 
@@ -67,8 +75,11 @@ def decide(effect: Effect | None, p_adj: float | None, n_per_arm: int, options: 
     if effect.reason:
         return Verdict(f"{NO_VERDICT}: {effect.reason}", INCONCLUSIVE, None)
     if effect.ci_low_pct is None or effect.ci_high_pct is None:
-        return Verdict(f"{NO_VERDICT}: no confidence interval (no spread between the {PLURAL.get(effect.unit, effect.unit)})",
-                       INCONCLUSIVE, None)
+        return Verdict(
+            f"{NO_VERDICT}: no confidence interval (no spread between the {PLURAL.get(effect.unit, effect.unit)})",
+            INCONCLUSIVE,
+            None,
+        )
     lo, hi, m = effect.ci_low_pct, effect.ci_high_pct, options.margin_pct
     if -m <= lo and hi <= m:
         return Verdict(NO_DIFFERENCE, NO_DIFFERENCE, None)
@@ -78,7 +89,11 @@ def decide(effect: Effect | None, p_adj: float | None, n_per_arm: int, options: 
     n = more_batches(effect, options, family)
     if not n:
         return Verdict(INCONCLUSIVE, INCONCLUSIVE, None)
-    unit = {"process": "processes per arm", "run": "runs per side"}.get(effect.unit, PLURAL.get(effect.unit, effect.unit))
+    unit = {"process": "processes per arm", "run": "runs per side"}.get(
+        effect.unit, PLURAL.get(effect.unit, effect.unit)
+    )
     forks = n * forks_per_unit if forks_per_unit else None
     of = f" of {forks_per_unit} forks" if forks_per_unit and effect.unit != "run" else ""
-    return Verdict(f"{INCONCLUSIVE}: need about {n} more {unit}{of}", INCONCLUSIVE, forks if effect.unit != "run" else None, n)
+    return Verdict(
+        f"{INCONCLUSIVE}: need about {n} more {unit}{of}", INCONCLUSIVE, forks if effect.unit != "run" else None, n
+    )

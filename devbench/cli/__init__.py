@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from devbench.cli.main import COMMANDS, main
-from devbench.cli.parser import EXIT_CONDITIONS, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, build_parser
+from devbench.cli.parser import (
+    EXIT_CONDITIONS,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    EXIT_USAGE,
+    build_parser,
+)
 
 __all__ = ["COMMANDS", "EXIT_CONDITIONS", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE",
            "build_parser", "main"]

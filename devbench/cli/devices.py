@@ -24,9 +24,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from devbench.config import config_of
+    from devbench.config import config_of, with_overrides
     from devbench.device.restore import restore_targets
-    from devbench.config import with_overrides
 
     cfg = with_overrides(config_of(args.source), targets=args.target)
     ok = True

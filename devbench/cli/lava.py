@@ -28,7 +28,10 @@ def cmd_lava_run(args: argparse.Namespace) -> int:
 
     if args.resume:
         if args.config or args.lava or args.target or args.output:
-            print("devbench: error: --resume takes the run folder alone (its config and LAVA options are in it)", file=sys.stderr)
+            print(
+                "devbench: error: --resume takes the run folder alone (its config and LAVA options are in it)",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         run_dir = Path(args.resume)
     else:
@@ -45,12 +48,19 @@ def cmd_lava_run(args: argparse.Namespace) -> int:
     for sig in TERMINATING:
         signal.signal(sig, on_signal)
     print(f"devbench: run {run_dir}", file=sys.stderr)
-    say = (lambda target, text: None) if args.quiet else (lambda target, text: print(f"[{target}] {text}", file=sys.stderr))
+    say = (
+        (lambda target, text: None)
+        if args.quiet
+        else (lambda target, text: print(f"[{target}] {text}", file=sys.stderr))
+    )
     interrupted = False
     try:
         store, ok = farm.run(run_dir, say)
     except KeyboardInterrupt as exc:
-        print(f"devbench: interrupted ({exc or 'SIGINT'}); LAVA jobs cancelled, results kept in {run_dir}", file=sys.stderr)
+        print(
+            f"devbench: interrupted ({exc or 'SIGINT'}); LAVA jobs cancelled, results kept in {run_dir}",
+            file=sys.stderr,
+        )
         interrupted = True
         from devbench.results.store import load
 

@@ -31,9 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--target", action="append", metavar="NAME", help="run only this target (repeatable)")
     r.add_argument("--output", metavar="DIR", help="parent folder of the run folder (default: run.output)")
     r.add_argument("--quiet", action="store_true", help="no progress display")
-    r.add_argument("--lava", action="append", metavar="OPTIONS",
-                   help="run on a LAVA farm: one job per options file (server, device_type, payload, qemu or deploy/boot); repeatable")
-    r.add_argument("--resume", metavar="RUN_DIR", help="go on with an interrupted run: only the batches not measured yet")
+    r.add_argument(
+        "--lava",
+        action="append",
+        metavar="OPTIONS",
+        help="run on a LAVA farm: one job per options file (server, device_type, payload, qemu or deploy/boot); "
+             "repeatable",
+    )
+    r.add_argument(
+        "--resume", metavar="RUN_DIR", help="go on with an interrupted run: only the batches not measured yet"
+    )
     r.add_argument("--strict", action="store_true",
                    help="exit 4 unless clocks were locked, nothing throttled, the device is no emulator and its "
                         "framework was stopped (device.require picks some of these)")
@@ -41,37 +48,62 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "default $ANDROID_SERIAL, else the only device attached)")
     _set_argument(r)
     for fmt in ("json", "markdown", "csv"):
-        r.add_argument(f"--{fmt}", metavar="PATH", help=f"also write the report as {fmt} to PATH (as `devbench report --format {fmt}`)")
+        r.add_argument(
+            f"--{fmt}",
+            metavar="PATH",
+            help=f"also write the report as {fmt} to PATH (as `devbench report --format {fmt}`)",
+        )
     _stats_arguments(r, margin=False)
-    ck = sub.add_parser("check", help="connect and probe every target, change nothing: facts, planned changes, refusals, "
-                                      "payload, estimated duration; exit 0 if the run could start")
+    ck = sub.add_parser(
+        "check",
+        help="connect and probe every target, change nothing: facts, planned changes, refusals, "
+        "payload, estimated duration; exit 0 if the run could start",
+    )
     ck.add_argument("config", nargs="?", help="YAML config (default: the built-in default device config)")
     ck.add_argument("--target", action="append", metavar="NAME", help="check only this target (repeatable)")
     ck.add_argument("-s", "--serial", metavar="SERIAL", help="as for run")
     _set_argument(ck)
-    ck.add_argument("--output", metavar="DIR", help="where earlier runs are looked for, for the estimate (default: run.output)")
-    ck.add_argument("--no-build", action="store_true", help="do not build the payload (on this host) to see that it builds")
+    ck.add_argument(
+        "--output", metavar="DIR", help="where earlier runs are looked for, for the estimate (default: run.output)"
+    )
+    ck.add_argument(
+        "--no-build", action="store_true", help="do not build the payload (on this host) to see that it builds"
+    )
     rep = sub.add_parser("report", help="re-render a run's report from its results.json")
     rep.add_argument("run_dir", help="run folder (or its results.json)")
     rep.add_argument("--format", choices=("html", "text", "markdown", "json", "csv"), default="html")
     _stats_arguments(rep)
-    cmp = sub.add_parser("compare", help="compare runs (kernel A vs B, device A vs B) per scenario and arm, the run as the unit")
+    cmp = sub.add_parser(
+        "compare", help="compare runs (kernel A vs B, device A vs B) per scenario and arm, the run as the unit"
+    )
     cmp.add_argument("runs", nargs="+", metavar="RUN",
                      help="side A's run folders (or results.json files, or a folder of run folders): the baseline; "
                           "without --against, exactly two runs: A and B")
-    cmp.add_argument("--against", nargs="+", metavar="RUN",
-                     help="side B's runs (at least 3 a side for a verdict: one run per side cannot be told from run-to-run noise)")
+    cmp.add_argument(
+        "--against",
+        nargs="+",
+        metavar="RUN",
+        help="side B's runs (at least 3 a side for a verdict: one run per side cannot be told from run-to-run noise)",
+    )
     cmp.add_argument("--output", metavar="DIR", help="where compare.html goes (default: run B's folder)")
     cmp.add_argument("--format", choices=("text", "markdown", "json", "csv"), default="text", help="what is printed")
-    cmp.add_argument("--margin", type=_positive, metavar="PCT", default=1.0, help="equivalence margin of the verdict (default 1%%)")
+    cmp.add_argument(
+        "--margin", type=_positive, metavar="PCT", default=1.0, help="equivalence margin of the verdict (default 1%%)"
+    )
     cmp.add_argument("--fail-on-regression", type=float, metavar="PCT",
                      help="exit 3 when a row's verdict is 'slower' (B against A) and its 95%% CI lies above PCT")
-    cmp.add_argument("--gate-exit", action="store_true", help="--fail-on-regression gates the child's exit (exit_ns) too")
+    cmp.add_argument(
+        "--gate-exit", action="store_true", help="--fail-on-regression gates the child's exit (exit_ns) too"
+    )
     lj = sub.add_parser("lava-job", help="write a LAVA job and test definition that run a config on a LAVA device")
     lj.add_argument("config", help="YAML config (benchmark, device)")
-    lj.add_argument("--lava", required=True, metavar="OPTIONS", help="YAML: device_type, payload url/sha256, qemu or deploy/boot")
+    lj.add_argument(
+        "--lava", required=True, metavar="OPTIONS", help="YAML: device_type, payload url/sha256, qemu or deploy/boot"
+    )
     lj.add_argument("--output", default=".", metavar="DIR", help="where job.yaml and devbench.yaml go (default: .)")
-    lj.add_argument("--validate", action="store_true", help="check the job with LAVA's own schema validator (lava-common)")
+    lj.add_argument(
+        "--validate", action="store_true", help="check the job with LAVA's own schema validator (lava-common)"
+    )
     lr = sub.add_parser("lava-results", help="turn a LAVA job's results (and log) into a devbench run folder")
     lr.add_argument("results", help="`lavacli results JOB --yaml` output, or a REST /api/v0.2/jobs/N/tests/ page")
     lr.add_argument("--log", metavar="LOG", help="the job log (`lavacli jobs logs --raw JOB`): restores every sample")
@@ -106,8 +138,12 @@ def _positive(text: str) -> float:
 
 
 def _stats_arguments(p: argparse.ArgumentParser, margin: bool = True) -> None:
-    p.add_argument("--fail-on-regression", type=float, metavar="PCT",
-                   help="exit 3 when a scenario's regression is significant (Holm p < 0.05) and its 95%% CI lies above PCT")
+    p.add_argument(
+        "--fail-on-regression",
+        type=float,
+        metavar="PCT",
+        help="exit 3 when a scenario's regression is significant (Holm p < 0.05) and its 95%% CI lies above PCT",
+    )
     p.add_argument("--gate-exit", action="store_true",
                    help="--fail-on-regression gates the child's exit (exit_ns, schema 2) too, not only fork()")
     if margin:

@@ -49,7 +49,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(compare_output(result, args.format), end="")
     if args.format in ("text", "markdown") and any(p.exit_rows for p in result.pairs):
         exits = replace(result, pairs=tuple(replace(p, rows=p.exit_rows) for p in result.pairs), notes=())
-        print(f"\nThe child's exit (exit_ns, release to waitpid return), B against A:\n{compare_output(exits, args.format)}", end="")
+        print(
+            "\nThe child's exit (exit_ns, release to waitpid return), B against "
+            f"A:\n{compare_output(exits, args.format)}",
+            end="",
+        )
     print(f"devbench: compare {len(side_a)} run(s) of A against {len(side_b)} of B: {page}", file=sys.stderr)
     if args.fail_on_regression is not None and _compare_regressed(result, args.fail_on_regression, args.gate_exit):
         return EXIT_REGRESSION
@@ -65,7 +69,9 @@ def _runs_in(path: str) -> list[str]:
     that have one: those runs, by name (a repeat of one setup; the `latest` link is not a run)."""
     p = Path(path)
     if p.is_dir() and not (p / "results.json").is_file():
-        inner = sorted(str(d) for d in p.iterdir() if d.is_dir() and not d.is_symlink() and (d / "results.json").is_file())  # not OUTPUT/latest
+        inner = sorted(
+            str(d) for d in p.iterdir() if d.is_dir() and not d.is_symlink() and (d / "results.json").is_file()
+        )  # not OUTPUT/latest
         if inner:
             return inner
     return [path]

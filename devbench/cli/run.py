@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from devbench.cli.lava import cmd_lava_run, is_lava_run
-from devbench.cli.parser import EXIT_CONDITIONS, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, default_config
+from devbench.cli.parser import (
+    EXIT_CONDITIONS,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    EXIT_USAGE,
+    default_config,
+)
 from devbench.cli.reports import regressed
 from devbench.cli.signals import TERMINATING, on_signal
 from devbench.run.signals import signals_deferred
@@ -27,7 +35,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_lava_run(args)
     if args.resume:
         if args.config or args.target or args.output or args.serial or args.overrides:
-            print("devbench: error: --resume takes the run folder alone (its config is in its results.json)", file=sys.stderr)
+            print(
+                "devbench: error: --resume takes the run folder alone (its config is in its results.json)",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         cfg, store = resume_run(Path(args.resume))
         cfg = expand(cfg)
@@ -84,7 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     # a required condition not met comes first: no number of such a run is to be trusted,
     # whether it regressed or a scenario failed (both are still printed)
     conditions_unmet = _unmet(store.data, args.strict, cfg.device.require)
-    regression = args.fail_on_regression is not None and regressed(store.data, args.fail_on_regression, analysis, args.gate_exit)
+    regression = args.fail_on_regression is not None and regressed(
+        store.data, args.fail_on_regression, analysis, args.gate_exit
+    )
     if conditions_unmet:
         return EXIT_CONDITIONS
     if regression:

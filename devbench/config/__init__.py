@@ -10,8 +10,21 @@ yamlsrc    YAML with the position of every value
 from __future__ import annotations
 
 from devbench.config.load import config_of, load_config, parse, parse_text
-from devbench.config.model import (ABIS, NAME_RE, PAYLOAD_TEST_DEFINES, AdaptiveConfig, BenchmarkConfig, BuildConfig,
-                                   Config, CpufreqConfig, DeviceConfig, ProfileConfig, RunConfig, Scenario, TargetConfig)
+from devbench.config.model import (
+    ABIS,
+    NAME_RE,
+    PAYLOAD_TEST_DEFINES,
+    AdaptiveConfig,
+    BenchmarkConfig,
+    BuildConfig,
+    Config,
+    CpufreqConfig,
+    DeviceConfig,
+    ProfileConfig,
+    RunConfig,
+    Scenario,
+    TargetConfig,
+)
 from devbench.config.overrides import unnamed_adb, with_overrides
 from devbench.targets.kinds import KINDS
 from devbench.targets.kinds.adb import AdbOptions, LabHost

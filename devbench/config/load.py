@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import yaml
 
-from devbench.config.model import (NAME_RE, PAYLOAD_TEST_DEFINES, AdaptiveConfig, BenchmarkConfig, BuildConfig, Config,
-                                   CpufreqConfig, DeviceConfig, ProfileConfig, RunConfig, Scenario, TargetConfig)
+from devbench.config.model import (
+    NAME_RE,
+    PAYLOAD_TEST_DEFINES,
+    AdaptiveConfig,
+    BenchmarkConfig,
+    BuildConfig,
+    Config,
+    CpufreqConfig,
+    DeviceConfig,
+    ProfileConfig,
+    RunConfig,
+    Scenario,
+    TargetConfig,
+)
 from devbench.config.yamlsrc import Section, Source, load_file, load_yaml
 from devbench.errors import ResultsError
 from devbench.targets.kinds import KINDS, device_key
@@ -75,7 +88,10 @@ def _lab_hosts(sec: Section | None) -> tuple[LabHost, ...]:
     out = []
     for name in list(sec.data):
         if not isinstance(name, str) or not NAME_RE.match(name):
-            raise sec.error(str(name), "a lab host name must start with a letter or digit and use only letters, digits, '.', '_', '-'")
+            raise sec.error(
+                str(name),
+                "a lab host name must start with a letter or digit and use only letters, digits, '.', '_', '-'",
+            )
         h = sec.section(name)
         assert h is not None
         ssh = parse_ssh_options(h)
@@ -112,7 +128,9 @@ def _profile(sec: Section | None) -> ProfileConfig:
 def _name(sec: Section, key: str, default: Any = ...) -> str:
     value = sec.string(key) if default is ... else sec.string(key, default)
     if not NAME_RE.match(value):
-        raise sec.error(key, "must start with a letter or digit and use only letters, digits, '.', '_', '-', ' ' (max 64)")
+        raise sec.error(
+            key, "must start with a letter or digit and use only letters, digits, '.', '_', '-', ' ' (max 64)"
+        )
     return value
 
 
@@ -169,10 +187,14 @@ def _device(sec: Section | None) -> DeviceConfig:
         ok = (isinstance(khz, int) and not isinstance(khz, bool) and khz > 1) or khz in ("max", "min") \
             or (isinstance(khz, float) and 0 < khz <= 1)
         if not ok:
-            raise cf.error("khz", f"must be a frequency in kHz, 'max', 'min' or a fraction in (0, 1] of the highest (got {khz!r})")
+            raise cf.error(
+                "khz", f"must be a frequency in kHz, 'max', 'min' or a fraction in (0, 1] of the highest (got {khz!r})"
+            )
         governor = cf.string("governor", "performance")
         if not re.match(r"^[a-z0-9_]{1,32}\Z", governor):
-            raise cf.error("governor", f"must be a cpufreq governor name such as performance or userspace (got {governor!r})")
+            raise cf.error(
+                "governor", f"must be a cpufreq governor name such as performance or userspace (got {governor!r})"
+            )
         cpufreq = CpufreqConfig(governor=governor, khz=khz, cpus=_cpu_list(cf, "cpus"))
         cf.done()
     mmc = sec.raw("max_map_count", "auto")
@@ -221,7 +243,11 @@ def _cpu_list(sec: Section, key: str) -> tuple[int, ...] | None:
     value = sec.raw(key, None)
     if value is None:
         return None
-    if not isinstance(value, list) or not value or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 4096 for c in value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 4096 for c in value)
+    ):
         raise sec.error(key, f"must be a non-empty list of CPU numbers such as [4, 5, 6, 7] (got {value!r})")
     return tuple(sorted(set(value)))
 
@@ -289,7 +315,11 @@ def _build(sec: Section | None) -> BuildConfig:
         defines=_defines(sec),
     )
     if out.compiler in ("ndk", "cc") and out.cc is None:
-        raise sec.error("cc", f"is required with compiler: {out.compiler} (path to the {'NDK root' if out.compiler == 'ndk' else 'compiler'})")
+        raise sec.error(
+            "cc",
+            f"is required with compiler: {out.compiler} (path to the "
+            f"{'NDK root' if out.compiler == 'ndk' else 'compiler'})",
+        )
     sec.done()
     return out
 

@@ -39,7 +39,9 @@ class TargetConfig:
 @dataclass(frozen=True)
 class CpufreqConfig:
     governor: str = "performance"  # performance, userspace (with scaling_setspeed), or any the device offers
-    khz: int | float | str = "max"  # kHz (the nearest available is chosen), "max", "min", or a fraction (0, 1] of the highest
+    khz: int | float | str = (
+        "max"  # kHz (the nearest available is chosen), "max", "min", or a fraction (0, 1] of the highest
+    )
     cpus: tuple[int, ...] | None = None  # lock the policies of these CPUs (default: the pinned CPUs, else all)
 
 
@@ -55,7 +57,9 @@ class DeviceConfig:
     reconnect_timeout_s: int = 120  # a lost connection is retried (with backoff) this long, then the target fails
     sysfs: str = "/sys"  # where the device's sysfs and procfs are read and written (tests lay out trees)
     procfs: str = "/proc"
-    require: tuple[str, ...] = ()  # devbench.results.strict.REQUIREMENTS a warning must not break, else the run fails (exit 4)
+    require: tuple[
+        str, ...
+    ] = ()  # devbench.results.strict.REQUIREMENTS a warning must not break, else the run fails (exit 4)
 
 
 @dataclass(frozen=True)

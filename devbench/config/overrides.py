@@ -12,13 +12,14 @@ And the CLI's other overrides of a loaded config (with_overrides): --target, --o
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 from devbench.config.model import Config, RunConfig, TargetConfig
+from devbench.config.yamlsrc import FieldPath, Source, format_path, load_yaml
 from devbench.errors import ConfigError
 from devbench.targets.kinds.adb import AdbOptions, unnamed
-from devbench.config.yamlsrc import FieldPath, Source, format_path, load_yaml
 
 _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d{1,6}\])*)")
 
@@ -84,7 +85,9 @@ def apply_overrides(src: Source, texts: Iterable[str]) -> Source:
         elif not isinstance(node, dict):
             raise _error(text, format_path(o.path[:-1]), "is not a mapping")
         node[last] = o.value
-        for p in [p for p in src.marks if p[: len(o.path)] == o.path or p[1: len(o.path) + 1] == o.path and p[0] == "@key"]:
+        for p in [
+            p for p in src.marks if p[: len(o.path)] == o.path or p[1 : len(o.path) + 1] == o.path and p[0] == "@key"
+        ]:
             del src.marks[p]  # positions of what the override replaced
         src.overrides[o.path] = text
     return src
@@ -99,12 +102,16 @@ def with_overrides(cfg: Config, *, targets: list[str] | None = None, output: str
         names = {t.name for t in cfg.targets}
         for n in targets:
             if n not in names:
-                raise ConfigError(cfg.file, None, None, "targets", f"no target named {n!r} (have: {', '.join(sorted(names))})")
+                raise ConfigError(
+                    cfg.file, None, None, "targets", f"no target named {n!r} (have: {', '.join(sorted(names))})"
+                )
         chosen = tuple(t for t in cfg.targets if t.name in targets)
     raw = cfg.raw
     if serial is not None:
         chosen = _with_serial(cfg.file, chosen, serial)
-        raw = _raw_with_serial(raw, next(t for t in chosen if isinstance(t.options, AdbOptions) and t.options.serial == serial))
+        raw = _raw_with_serial(
+            raw, next(t for t in chosen if isinstance(t.options, AdbOptions) and t.options.serial == serial)
+        )
     run = RunConfig(name=cfg.run.name, output=output) if output else cfg.run
     return replace(cfg, run=run, targets=chosen, raw=raw)
 
@@ -116,7 +123,11 @@ def _raw_with_serial(raw: dict[str, Any], target: TargetConfig) -> dict[str, Any
     out = copy.deepcopy(raw)
     serial = target.options.serial if isinstance(target.options, AdbOptions) else None
     for item in out.get("targets") or []:
-        if isinstance(item, dict) and item.get("name") == target.name and isinstance(item.get("adb"), (dict, type(None))):
+        if (
+            isinstance(item, dict)
+            and item.get("name") == target.name
+            and isinstance(item.get("adb"), (dict, type(None)))
+        ):
             item["adb"] = {**(item.get("adb") or {}), "serial": serial}
     return out
 

@@ -8,9 +8,10 @@ keeping a map from field path to (line, column). Only safe tags are constructed.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
@@ -104,7 +105,9 @@ def _check_depth(text: str, file: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
-                    raise ConfigError(file, mark.line + 1, mark.column + 1, "", f"nested deeper than {MAX_DEPTH} levels")
+                    raise ConfigError(
+                        file, mark.line + 1, mark.column + 1, "", f"nested deeper than {MAX_DEPTH} levels"
+                    )
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
     except (yaml.YAMLError, UnicodeError) as exc:
@@ -238,7 +241,7 @@ class Section:
             return default
         return self.data[key]
 
-    def section(self, key: str, required: bool = False) -> "Section | None":
+    def section(self, key: str, required: bool = False) -> Section | None:
         if key not in self.data:
             self.seen.add(key)
             if required:
@@ -246,7 +249,7 @@ class Section:
             return None
         return Section(self.src, self.path + (key,), self.raw(key, {}))
 
-    def sub(self, key: str | int, data: Any) -> "Section":
+    def sub(self, key: str | int, data: Any) -> Section:
         return Section(self.src, self.path + (key,), data)
 
     def integer(self, key: str, default: Any = REQUIRED, *, lo: int | None = None, hi: int | None = None) -> int:
@@ -302,7 +305,9 @@ class Section:
             if key not in self.seen:
                 known = sorted(self.seen)
                 hint = difflib.get_close_matches(key, known, n=1)
-                more = f"; did you mean {hint[0]!r}?" if hint else (f"; known keys: {', '.join(known)}" if known else "")
+                more = (
+                    f"; did you mean {hint[0]!r}?" if hint else (f"; known keys: {', '.join(known)}" if known else "")
+                )
                 raise self.src.error(self.path + (key,), f"unknown key {key!r}{more}", at_key=True)
 
 

@@ -4,7 +4,7 @@ positional parameters, never as command text."""
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from devbench.errors import TargetError
 from devbench.targets.base import CommandResult, Target
@@ -47,7 +47,9 @@ class DeviceAccess:
 
     def read_text(self, path: str) -> str | None:
         """A file's content, or None when it does not exist."""
-        res = self.run(["sh", "-c", 'if [ -e "$1" ]; then cat "$1"; else echo __devbench_absent__; fi', "sh", path], root=True)
+        res = self.run(
+            ["sh", "-c", 'if [ -e "$1" ]; then cat "$1"; else echo __devbench_absent__; fi', "sh", path], root=True
+        )
         if not res.ok:
             raise TargetError(self.name, f"read {path}", res.last_words() or f"exit {res.exit_code}")
         return None if res.stdout.strip() == "__devbench_absent__" else res.stdout

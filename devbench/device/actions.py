@@ -38,7 +38,9 @@ class TuningPlan:
     pinned: tuple[int, ...] | None = None
 
 
-def plan_actions(facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, root: bool, *, profiling: bool = False) -> TuningPlan:
+def plan_actions(
+    facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, root: bool, *, profiling: bool = False
+) -> TuningPlan:
     out = TuningPlan()
     sysfs = device.sysfs.rstrip("/")
     online = set(parse_cpu_list(facts.cpus_online))
@@ -58,7 +60,9 @@ def plan_actions(facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, roo
         return out
     if device.stop_framework:
         if not facts.android:
-            out.warnings.append("device.stop_framework: not an Android device (no getprop): there is no framework to stop")
+            out.warnings.append(
+                "device.stop_framework: not an Android device (no getprop): there is no framework to stop"
+            )
         elif facts.framework_running is False:
             out.warnings.append("device.stop_framework: the Android framework was already stopped; it is left so")
         else:
@@ -80,8 +84,15 @@ def plan_actions(facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, roo
             out.actions.append(Action("file", "kernel.kptr_restrict", f"{procfs}/sys/kernel/kptr_restrict", "0",
                                       why="kernel addresses readable, so profiles name kernel functions"))
         if facts.perf_event_paranoid not in (None, -1):
-            out.actions.append(Action("file", "kernel.perf_event_paranoid", f"{procfs}/sys/kernel/perf_event_paranoid", "-1",
-                                      why="kernel samples and call chains for the profiler"))
+            out.actions.append(
+                Action(
+                    "file",
+                    "kernel.perf_event_paranoid",
+                    f"{procfs}/sys/kernel/perf_event_paranoid",
+                    "-1",
+                    why="kernel samples and call chains for the profiler",
+                )
+            )
     return out
 
 

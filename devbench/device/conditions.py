@@ -4,7 +4,7 @@ clock/temperature readings taken between payload processes (never during a timed
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from devbench.config import DeviceConfig
@@ -28,18 +28,31 @@ def device_warnings(facts: Facts, device: DeviceConfig, *, framework_stopped: bo
     """What makes these numbers less trustworthy, after AndroidX benchmark's warnings."""
     out = []
     if facts.battery_pct is not None and facts.battery_pct < device.battery_min_pct:
-        out.append(f"low battery: {facts.battery_pct}% (< {device.battery_min_pct}%): devices throttle or change power policy when low")
+        out.append(
+            f"low battery: {facts.battery_pct}% (< {device.battery_min_pct}%): devices throttle or change power "
+            "policy when low"
+        )
     for z in facts.thermal:
         trip = z.over_trip()
         if trip is not None:
-            out.append(f"thermal throttling seen: zone {z.name} ({z.type}) at {_c(z.temp)}, over its {trip.type} trip point {_c(trip.temp)} before the run")
+            out.append(
+                f"thermal throttling seen: zone {z.name} ({z.type}) at {_c(z.temp)}, over its {trip.type} trip "
+                f"point {_c(trip.temp)} before the run"
+            )
     if facts.android and facts.framework_running and not framework_stopped:
-        out.append("framework still running: Android's framework adds background noise (device.stop_framework: true stops it)")
+        out.append(
+            "framework still running: Android's framework adds background noise (device.stop_framework: true stops it)"
+        )
     if facts.props.get("ro.build.type") == "eng":
-        out.append("eng build (ro.build.type=eng): debug features on; numbers are not those of a user or userdebug build")
+        out.append(
+            "eng build (ro.build.type=eng): debug features on; numbers are not those of a user or userdebug build"
+        )
     debug = facts.debug_kernel_options
     if debug:
-        out.append(f"kernel built with debug options ({', '.join('CONFIG_' + d for d in debug)}): fork times are not those of a production kernel")
+        out.append(
+            f"kernel built with debug options ({', '.join('CONFIG_' + d for d in debug)}): fork times are not "
+            "those of a production kernel"
+        )
     return out
 
 
@@ -51,7 +64,12 @@ def parse_sample(text: str, when: str) -> dict[str, Any]:
         name, _, value = rest.partition("=")
         if head in ("freq", "temp") and re.fullmatch(r"-?\d+", value.strip()):
             (freq if head == "freq" else temp)[name] = int(value)
-    return {"when": when, "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "freq_khz": freq, "temp_mc": temp}
+    return {
+        "when": when,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "freq_khz": freq,
+        "temp_mc": temp,
+    }
 
 
 def sample(target: Target, sysfs: str, when: str) -> dict[str, Any] | None:
@@ -73,12 +91,17 @@ def throttle_warnings(samples: list[dict[str, Any]], locked_khz: dict[str, int],
                        f"({len(low)} of {len(samples)} readings, lowest {when})")
     zones = {z.name: z for z in facts.thermal}
     for name, z in zones.items():
-        hot = [(s["temp_mc"][name], s["when"]) for s in samples if name in s["temp_mc"] and z.over_trip(s["temp_mc"][name])]
+        hot = [
+            (s["temp_mc"][name], s["when"]) for s in samples if name in s["temp_mc"] and z.over_trip(s["temp_mc"][name])
+        ]
         if hot:
             t, when = max(hot)
             trip = z.over_trip(t)
             assert trip is not None
-            out.append(f"thermal throttling seen: zone {name} ({z.type}) reached {_c(t)}, over its {trip.type} trip point {_c(trip.temp)} ({when})")
+            out.append(
+                f"thermal throttling seen: zone {name} ({z.type}) reached {_c(t)}, over its {trip.type} trip "
+                f"point {_c(trip.temp)} ({when})"
+            )
     return out
 
 

@@ -121,7 +121,9 @@ def _offer(policy: Policy) -> str:
 
 def check_governor(policy: Policy, governor: str) -> None:
     if policy.governors and governor not in policy.governors:
-        raise CpufreqChoiceError(f"{policy.name}: governor {governor!r} is not offered (available: {', '.join(policy.governors)})")
+        raise CpufreqChoiceError(
+            f"{policy.name}: governor {governor!r} is not offered (available: {', '.join(policy.governors)})"
+        )
     if governor == "userspace" and not policy.setspeed:
         raise CpufreqChoiceError(f"{policy.name}: governor userspace needs scaling_setspeed, which this policy lacks")
 

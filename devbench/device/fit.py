@@ -46,20 +46,32 @@ def check_fit(bench: BenchmarkConfig, facts: Facts, device: DeviceConfig, root: 
     if facts.max_map_count is not None and facts.max_map_count < need_maps and not can_raise:
         why = "not root, so it cannot be raised" if not root else f"device.max_map_count asks for only {asked}"
         for sc in bench.scenarios:
-            out.append(Refusal(sc.name, None, "map-count-too-low",
-                               f"scenario {sc.name!r} needs vm.max_map_count >= {need_maps} ({bench.vmas} VMAs + "
-                               f"{need_maps - bench.vmas} for the process), the device has {facts.max_map_count} ({why})",
-                               {"needed": need_maps, "max": facts.max_map_count}))
+            out.append(
+                Refusal(
+                    sc.name,
+                    None,
+                    "map-count-too-low",
+                    f"scenario {sc.name!r} needs vm.max_map_count >= {need_maps} ({bench.vmas} VMAs + "
+                    f"{need_maps - bench.vmas} for the process), the device has {facts.max_map_count} ({why})",
+                    {"needed": need_maps, "max": facts.max_map_count},
+                )
+            )
     if facts.mem_available_kb is not None:
         have = facts.mem_available_kb * 1024
         for sc in bench.scenarios:
             need = memory_needed(bench, sc, page)
             if need * HEADROOM > have and not any(r.scenario == sc.name and r.arm is None for r in out):
-                out.append(Refusal(sc.name, None, "not-enough-memory",
-                                   f"scenario {sc.name!r} needs about {_mib(need)} ({bench.vmas} VMAs x {sc.pages} pages x "
-                                   f"{page} B + page tables and VMA structures, +10% headroom), the device has "
-                                   f"{_mib(have)} available (MemAvailable)",
-                                   {"needed_bytes": need, "available_bytes": have}))
+                out.append(
+                    Refusal(
+                        sc.name,
+                        None,
+                        "not-enough-memory",
+                        f"scenario {sc.name!r} needs about {_mib(need)} ({bench.vmas} VMAs x {sc.pages} pages x "
+                        f"{page} B + page tables and VMA structures, +10% headroom), the device has "
+                        f"{_mib(have)} available (MemAvailable)",
+                        {"needed_bytes": need, "available_bytes": have},
+                    )
+                )
     if facts.has_anon_vma_name is False:
         for sc in bench.scenarios:
             if not any(r.scenario == sc.name and r.arm is None for r in out):

@@ -104,7 +104,10 @@ def decode(text: str, where: str) -> Journal:
     except json.JSONDecodeError as exc:
         raise JournalError(f"{where}: not JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise JournalError(f"{where}: not a devbench restore journal (schema {data.get('schema') if isinstance(data, dict) else None!r})")
+        raise JournalError(
+            f"{where}: not a devbench restore journal (schema "
+            f"{data.get('schema') if isinstance(data, dict) else None!r})"
+        )
     try:
         j = Journal(
             run_id=str(data["run_id"]), host=str(data["host"]), pid=int(data["pid"]), started=str(data["started"]),
@@ -191,7 +194,11 @@ def valid_root(value: str, name: str) -> bool:
 def _entry(e: Any, where: str) -> Entry:
     if not isinstance(e, dict) or e.get("kind") not in KINDS:
         raise JournalError(f"{where}: bad entry {repr(e)[:200]}")
-    entry = Entry(kind=e["kind"], setting=str(e.get("setting", "")), path=str(e.get("path", "")), before=str(e.get("before", "")))
+    entry = Entry(
+        kind=e["kind"], setting=str(e.get("setting", "")), path=str(e.get("path", "")), before=str(e.get("before", ""))
+    )
     if entry.kind == "range" and not re.fullmatch(r"\d+ \d+", entry.before):
-        raise JournalError(f"{where}: range entry {entry.setting[:80]!r} needs 'MIN MAX' in kHz, has {entry.before[:80]!r}")
+        raise JournalError(
+            f"{where}: range entry {entry.setting[:80]!r} needs 'MIN MAX' in kHz, has {entry.before[:80]!r}"
+        )
     return entry

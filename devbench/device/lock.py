@@ -12,16 +12,15 @@ any process has its PID.
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
-from devbench.errors import TargetError
-from devbench.device.workdir import ensure_private
 from devbench.device.procid import Owner, owner_from
+from devbench.device.workdir import ensure_private
+from devbench.errors import TargetError
 from devbench.targets.base import Target
 
 _TAKE = r"""
@@ -45,7 +44,7 @@ class DeviceLock:
 
 def acquire(target: Target, workdir: str, run_id: str, warn: Callable[[str], None]) -> DeviceLock:
     owner = {"host": socket.gethostname(), **Owner.me().fields(), "run_id": run_id,
-             "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+             "since": datetime.now(UTC).isoformat(timespec="seconds")}
     path = posixpath.join(workdir, ".lock")
     ensure_private(target, workdir)  # the first thing a run does in its work folder
     for attempt in (1, 2):
@@ -53,15 +52,21 @@ def acquire(target: Target, workdir: str, run_id: str, warn: Callable[[str], Non
         if "lock=acquired" in res.stdout:
             return DeviceLock(target, path, owner)
         if "lock=held" not in res.stdout:
-            raise TargetError(target.name, "lock", f"cannot create {path}: {res.last_words() or f'exit {res.exit_code}'}")
+            raise TargetError(
+                target.name, "lock", f"cannot create {path}: {res.last_words() or f'exit {res.exit_code}'}"
+            )
         held = _owner(res.stdout.split("lock=held", 1)[1])
         stale = held.get("host") == owner["host"] and _dead(held)
         if attempt == 1 and (stale or not held):
             warn(f"removed a stale device lock {path} ({_who(held) if held else 'no owner recorded'})")
             target.run(["rm", "-rf", path], timeout=30)
             continue
-        raise TargetError(target.name, "lock", f"the device is in use by {_who(held)} (lock {path}); if that run is dead, "
-                                               "`devbench restore CONFIG --target NAME` undoes it and removes the lock")
+        raise TargetError(
+            target.name,
+            "lock",
+            f"the device is in use by {_who(held)} (lock {path}); if that run is dead, "
+            "`devbench restore CONFIG --target NAME` undoes it and removes the lock",
+        )
     raise AssertionError("unreachable")
 
 
@@ -87,4 +92,5 @@ def _owner(text: str) -> dict[str, object]:
 
 
 def _who(owner: dict[str, object]) -> str:
-    return f"devbench pid {owner.get('pid')} on {owner.get('host')} (run {owner.get('run_id')}, since {owner.get('since')})"
+    return (f"devbench pid {owner.get('pid')} on {owner.get('host')} (run {owner.get('run_id')}, since "
+            f"{owner.get('since')})")

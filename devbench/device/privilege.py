@@ -45,5 +45,7 @@ def acquire_root(target: Target, uid: int | None, mode: str) -> Root:
         if _uid(target, prefix) == "0":
             return Root(method, prefix)
     if mode == "require":
-        raise TargetError(target.name, "root", "device.root is 'require' but neither adb root, `su 0` nor `sudo -n` gives uid 0")
+        raise TargetError(
+            target.name, "root", "device.root is 'require' but neither adb root, `su 0` nor `sudo -n` gives uid 0"
+        )
     return Root(None)

@@ -68,7 +68,7 @@ class Owner:
     boot: str | None = None
 
     @classmethod
-    def me(cls) -> "Owner":
+    def me(cls) -> Owner:
         ident = identify(os.getpid())
         return cls(os.getpid(), ident.start if ident else None, boot_id() or None)
 

@@ -15,14 +15,14 @@ import os
 import posixpath
 import socket
 import tempfile
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from devbench.config import Config, DeviceConfig
 from devbench.device.access import DeviceAccess
-from devbench.device.lock import force_release
 from devbench.device.journal import FILE_NAME, Journal, JournalError, check, decode
+from devbench.device.lock import force_release
 from devbench.device.privilege import acquire_root, current_uid
 from devbench.device.tuning import replay
 from devbench.device.workdir import check_file, ensure_private
@@ -64,7 +64,9 @@ class Recovery:
         head = f"undid run {j.run_id} (devbench pid {j.pid} on {j.host}, started {j.started})"
         if self.errors:
             return f"{head}: {len(self.errors)} of {len(j.entries)} setting(s) NOT restored: {'; '.join(self.errors)}"
-        return f"{head}: {len(j.entries)} setting(s) restored" + (f" ({', '.join(self.restored)})" if self.restored else "")
+        return f"{head}: {len(j.entries)} setting(s) restored" + (
+            f" ({', '.join(self.restored)})" if self.restored else ""
+        )
 
 
 def recover(target: Target, workdir: str, device: DeviceConfig | None = None) -> Recovery:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from devbench.config import BenchmarkConfig, DeviceConfig
 from devbench.device.access import DeviceAccess
@@ -20,10 +21,10 @@ from devbench.device.fit import Refusal, check_fit
 from devbench.device.journal import Journal
 from devbench.device.privilege import Root, acquire_root
 from devbench.device.probe import Facts
+from devbench.device.procid import Owner
 from devbench.device.restore import journal_path
 from devbench.device.tuning import Change, Tuner, tuned
 from devbench.errors import TargetError
-from devbench.device.procid import Owner
 from devbench.targets.base import Target
 
 
@@ -42,7 +43,7 @@ class DeviceSession:
 
     @classmethod
     def open(cls, target: Target, facts: Facts, device: DeviceConfig, bench: BenchmarkConfig, run_id: str, started: str,
-             *, profiling: bool = False) -> "DeviceSession":
+             *, profiling: bool = False) -> DeviceSession:
         """Root, fit and plan: decided before anything on the device changes."""
         s = cls(target, facts, device, bench, run_id, started)
         s.root = acquire_root(target, facts.uid, device.root)
@@ -80,8 +81,15 @@ class DeviceSession:
         me = Owner.me()
         journal = Journal(self.run_id, socket.gethostname(), me.pid, self.started,
                           self.device.sysfs, self.device.procfs, self.root.prefix, pid_start=me.start, boot_id=me.boot)
-        tuner = Tuner(DeviceAccess(self.target, self.root.prefix), journal_path(self.target.workdir), journal,  # type: ignore[attr-defined]
-                      warn=warn, record=record, boot_timeout_s=self.device.boot_timeout_s, restore_failed=restore_failed)
+        tuner = Tuner(
+            DeviceAccess(self.target, self.root.prefix),
+            journal_path(self.target.workdir),
+            journal,  # type: ignore[attr-defined]
+            warn=warn,
+            record=record,
+            boot_timeout_s=self.device.boot_timeout_s,
+            restore_failed=restore_failed,
+        )
         with tuned(tuner, self.plan):
             yield tuner
 

@@ -9,8 +9,8 @@ replay undoes a journal left by a run whose host died (device/restore.py).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from devbench.device.access import DeviceAccess
 from devbench.device.actions import Action, TuningPlan
@@ -58,14 +58,20 @@ class Tuner:
         a = self.access
         if action.kind == "framework":
             before = a.getprop(FRAMEWORK_PROP) or "unknown"
-            self._journal(Entry("framework", action.setting, before="running"), Change(action.setting, before, "?", why=action.why))
+            self._journal(
+                Entry("framework", action.setting, before="running"),
+                Change(action.setting, before, "?", why=action.why),
+            )
             res = a.run(["stop"], root=True, timeout=60)
             if not res.ok:
                 raise TargetError(a.name, "stop framework", res.last_words() or f"`stop` exit {res.exit_code}")
             stopped = a.wait_prop(FRAMEWORK_PROP, "stopped", STOP_TIMEOUT_S)
             self._done(after=a.getprop(FRAMEWORK_PROP) or "unknown", verified=stopped)
             if not stopped:
-                self.warn(f"framework still running: `stop` ran but {FRAMEWORK_PROP} is not 'stopped' after {STOP_TIMEOUT_S:.0f} s")
+                self.warn(
+                    f"framework still running: `stop` ran but {FRAMEWORK_PROP} is not 'stopped' after "
+                    f"{STOP_TIMEOUT_S:.0f} s"
+                )
         elif action.kind == "range":
             lo_path, hi_path = action.path, Entry("range", "", action.path).max_path
             cur_lo, cur_hi = _int_or_none(a.read(lo_path)), _int_or_none(a.read(hi_path))
@@ -166,7 +172,9 @@ def undo(a: DeviceAccess, entry: Entry, boot_timeout_s: float) -> str:
     return a.read(entry.path)
 
 
-def replay(a: DeviceAccess, journal: Journal, changes: list[Change] | None = None, boot_timeout_s: float = 180.0) -> list[str]:
+def replay(
+    a: DeviceAccess, journal: Journal, changes: list[Change] | None = None, boot_timeout_s: float = 180.0
+) -> list[str]:
     """Undo journal entries in reverse order, going on past failures; marks `changes`
     (one per entry) restored or not. Signals wait until it is done."""
     errors = []

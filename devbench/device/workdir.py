@@ -124,7 +124,9 @@ def file_problem(st: Stat, path: str) -> str | None:
     if st.state == "absent":
         return None
     if st.state != "ok":
-        what = {"symlink": "is a symbolic link", "not-a-file": "is not a regular file"}.get(st.state, "cannot be checked")
+        what = {"symlink": "is a symbolic link", "not-a-file": "is not a regular file"}.get(
+            st.state, "cannot be checked"
+        )
         return f"{path} {what}: refused, left as it is"
     assert st.uid is not None and st.mode is not None
     if st.uid not in (st.me, 0):
@@ -144,7 +146,9 @@ def ensure_private(target: Target, workdir: str) -> Stat:
     if st.mode != 0o700:  # ours and written by no one else: only readable by others
         res = target.run(["chmod", "700", workdir], timeout=30)
         if not res.ok:
-            raise TargetError(target.name, "work folder", f"chmod 700 {workdir}: {res.last_words() or f'exit {res.exit_code}'}")
+            raise TargetError(
+                target.name, "work folder", f"chmod 700 {workdir}: {res.last_words() or f'exit {res.exit_code}'}"
+            )
     return st
 
 

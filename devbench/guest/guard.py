@@ -211,7 +211,9 @@ class TrafficGuard:
         handle, _ = table_info(listing.stdout, self.table) if listing.returncode == 0 else (None, 0)
         if handle is None:
             _nft("delete", "table", FAMILY, self.table)
-            raise LabError("guard", f"table {FAMILY} {self.table} not found after it was created: {listing.stderr.strip()}")
+            raise LabError(
+                "guard", f"table {FAMILY} {self.table} not found after it was created: {listing.stderr.strip()}"
+            )
         self.handle = handle
         return self
 
@@ -238,5 +240,7 @@ class TrafficGuard:
         if cp.returncode == 0 and table_info(cp.stdout, self.table)[0] == self.handle:
             d = _nft("delete", "table", FAMILY, "handle", str(self.handle))
             if d.returncode != 0:
-                raise LabError("guard", f"nft delete table {FAMILY} handle {self.handle} ({self.table}): {d.stderr.strip()}")
+                raise LabError(
+                    "guard", f"nft delete table {FAMILY} handle {self.handle} ({self.table}): {d.stderr.strip()}"
+                )
         self.handle = None

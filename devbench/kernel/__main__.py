@@ -46,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--arch", choices=ARCHES, default="x86_64")
     f.add_argument("--required-only", action="store_true", help="without devbench's build-recipe settings")
     c = sub.add_parser("check", help="check a kernel image's config against devbench's requirements")
-    c.add_argument("image", type=Path, help="bzImage, Image, vmlinux, /boot/vmlinuz-*, or a config file (.config, /proc/config.gz)")
+    c.add_argument(
+        "image", type=Path, help="bzImage, Image, vmlinux, /boot/vmlinuz-*, or a config file (.config, /proc/config.gz)"
+    )
     c.add_argument("--arch", choices=ARCHES, help="default: from the config")
     c.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)

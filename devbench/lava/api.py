@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import socket
 import xmlrpc.client
 from dataclasses import dataclass
 from typing import Any
@@ -86,7 +85,7 @@ class LavaApi:
             raise LavaApiError(method, str(exc.faultString).strip()[:300], exc.faultCode) from None
         except xmlrpc.client.ProtocolError as exc:  # its url would hold no token, but keep to the code
             raise LavaApiError(method, f"HTTP {exc.errcode} {exc.errmsg}", exc.errcode) from None
-        except (OSError, socket.timeout, http.client.HTTPException) as exc:
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
             raise LavaApiError(method, f"cannot reach {self.url}: {exc.__class__.__name__}: {exc}") from None
 
     # -- what devbench uses ----------------------------------------------------------------------

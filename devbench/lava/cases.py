@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
+from devbench.config.yamlsrc import safe_load
 from devbench.errors import ResultsError
 from devbench.lava.markers import TESTDEF_NAME
 from devbench.lava.yamlfile import read_yaml
-from devbench.config.yamlsrc import safe_load
 
 RESULTS = ("pass", "fail", "skip", "unknown")
 DEVBENCH_SUITE = re.compile(r"^\d+_" + re.escape(TESTDEF_NAME) + "$")

@@ -11,14 +11,14 @@ The token is returned to the caller only; messages name where it was looked for,
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 
+from devbench.config.yamlsrc import safe_load
 from devbench.errors import DevbenchError
 from devbench.lava.options import ServerRef
-from devbench.config.yamlsrc import safe_load
 
 ENV = "DEVBENCH_LAVA_TOKEN"
 
@@ -41,7 +41,9 @@ def token_for(server: ServerRef, env: Mapping[str, str] | None = None) -> str:
     try:
         data = safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        raise TokenMissing(f"no LAVA token for {server.url}: set ${ENV} or add a lavacli identity ({path} does not exist)") from None
+        raise TokenMissing(
+            f"no LAVA token for {server.url}: set ${ENV} or add a lavacli identity ({path} does not exist)"
+        ) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise TokenMissing(f"no LAVA token for {server.url}: {path} is unreadable ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
@@ -59,5 +61,9 @@ def token_for(server: ServerRef, env: Mapping[str, str] | None = None) -> str:
         if isinstance(token, str) and token.strip():
             return token.strip()
         raise TokenMissing(f"lavacli identity {name!r} in {path} has no token")
-    which = f"identity {server.identity!r}" if server.identity else f"an identity with uri {want} and username {server.user}"
+    which = (
+        f"identity {server.identity!r}"
+        if server.identity
+        else f"an identity with uri {want} and username {server.user}"
+    )
     raise TokenMissing(f"no LAVA token for {server.url}: set ${ENV}, or add {which} to {path} (lavacli identities add)")

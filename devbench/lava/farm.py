@@ -24,12 +24,14 @@ import json
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from devbench.config import Config, load_config
+from devbench.config.yamlsrc import safe_load
 from devbench.errors import DevbenchError
 from devbench.lava.api import JobState, LavaApi, LavaApiError
 from devbench.lava.cases import parse_cases
@@ -41,9 +43,8 @@ from devbench.lava.publish import publish_payload
 from devbench.lava.results import build_results
 from devbench.lava.testdef import CONFIG_SECTIONS
 from devbench.results.outfiles import atomic_write
-from devbench.results.store import ResultsStore, new_results
 from devbench.results.seal import seal_run
-from devbench.config.yamlsrc import safe_load
+from devbench.results.store import ResultsStore, new_results
 
 RUN_FILE = "lava-run.json"
 WAIT_MARGIN_S = 600
@@ -152,7 +153,9 @@ def run(run_dir: Path, say: Say, *, poll_s: float = 3.0) -> tuple[ResultsStore, 
 
 # -- one target --------------------------------------------------------------------------------------
 
-def _target(cfg: Config, t: FarmTarget, say: Say, stop: threading.Event, poll_s: float, queue_minutes: float) -> dict[str, Any]:
+def _target(
+    cfg: Config, t: FarmTarget, say: Say, stop: threading.Event, poll_s: float, queue_minutes: float
+) -> dict[str, Any]:
     res, log = t.folder / "results.yaml", t.folder / "log.yaml"
     prev = t.load()
     if prev.get("job") and prev.get("health") in ("Complete", "Incomplete") and res.is_file() and log.is_file():
@@ -259,8 +262,14 @@ def _collect(cfg: Config, t: FarmTarget, health: str | None, st: JobState | None
         lava_failed = [e for e in part["errors"] if e.get("target") == t.name and e.get("kind") == "run-failed"]
         part["errors"] = [e for e in part["errors"] if e not in lava_failed]
         tgt["warnings"] += [e["message"] for e in lava_failed]
-        job_msg = next((e["message"][len("LAVA job: "):] for e in lava_failed if e["message"].startswith("LAVA job: ")), None)
-        why = (job_msg or (st.failure if st else None) or "see lava/" + t.name + "/log.yaml").strip().splitlines()[0][:300]
+        job_msg = next(
+            (e["message"][len("LAVA job: ") :] for e in lava_failed if e["message"].startswith("LAVA job: ")), None
+        )
+        why = (
+            (job_msg or (st.failure if st else None) or "see lava/" + t.name + "/log.yaml")
+            .strip()
+            .splitlines()[0][:300]
+        )
         part["errors"].append({"target": t.name, "scenario": None, "arm": None, "kind": "lava-incomplete",
                                "message": f"LAVA job {t.job} Incomplete: {why}", "time": None})
         tgt["status"] = "failed"

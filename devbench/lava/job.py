@@ -9,9 +9,10 @@ the job the sum of its actions plus 5 minutes (LAVA refuses an action longer tha
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from devbench import __version__
 from devbench.config import Config, load_config
@@ -91,7 +92,9 @@ def qemu_deploy(q: QemuDeploy, minutes: int) -> dict[str, Any]:
         rootfs["compression"] = q.rootfs_compression
     images: dict[str, Any] = {}
     if q.kernel_url:
-        append = " ".join(x for x in (f"console={QEMU_CONSOLE.get(q.arch, 'ttyAMA0')}", "root=/dev/vda rw", q.append) if x)
+        append = " ".join(
+            x for x in (f"console={QEMU_CONSOLE.get(q.arch, 'ttyAMA0')}", "root=/dev/vda rw", q.append) if x
+        )
         images["kernel"] = {"url": q.kernel_url, "image_arg": f'-kernel {{kernel}} -append "{append}"'}
     if q.initrd_url:
         images["initrd"] = {"url": q.initrd_url, "image_arg": "-initrd {initrd}"}
@@ -112,7 +115,12 @@ def lava_test_action(testdef: dict[str, Any], opts: LavaOptions, minutes: int) -
         definition: dict[str, Any] = {"repository": testdef, "from": "inline", "path": f"inline/{TESTDEF_NAME}.yaml",
                                       "name": TESTDEF_NAME}
     else:
-        definition = {"repository": opts.testdef.repository, "from": "git", "path": opts.testdef.path, "name": TESTDEF_NAME}
+        definition = {
+            "repository": opts.testdef.repository,
+            "from": "git",
+            "path": opts.testdef.path,
+            "name": TESTDEF_NAME,
+        }
         if opts.testdef.branch:
             definition["branch"] = opts.testdef.branch
     return {"timeout": {"minutes": minutes}, "definitions": [definition]}

@@ -27,9 +27,10 @@ config (ConfigError names file:line:column and the field).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from devbench.config import NAME_RE
 from devbench.config.yamlsrc import Section, Source, load_file
@@ -130,13 +131,17 @@ def parse_options(src: Source) -> LavaOptions:
     device_type = top.value("device_type", _word)
     target = top.string("target", "lava")
     if not NAME_RE.match(target):
-        raise top.error("target", "must start with a letter or digit and use only letters, digits, '.', '_', '-', ' ' (max 64)")
+        raise top.error(
+            "target", "must start with a letter or digit and use only letters, digits, '.', '_', '-', ' ' (max 64)"
+        )
     payload = _payload(top.section("payload", required=True))
     qemu = _qemu(top.section("qemu"))
     deploy = _actions(top, "deploy")
     boot = _actions(top, "boot")
     if qemu is None and not (deploy and boot):
-        raise top.error("device_type", "needs qemu: (a QEMU device) or both deploy: and boot: (LAVA actions for the device)")
+        raise top.error(
+            "device_type", "needs qemu: (a QEMU device) or both deploy: and boot: (LAVA actions for the device)"
+        )
     if qemu is not None and (deploy or boot):
         raise top.error("qemu", "give either qemu: or deploy: and boot:, not both")
     prompts = tuple(top.string_list("prompts", ["root@debian:~#"]))
@@ -151,9 +156,13 @@ def parse_options(src: Source) -> LavaOptions:
     tags = tuple(top.string_list("tags", []))
     for i, tag in enumerate(tags):
         if not WORD_RE.match(tag):
-            raise top.sub("tags", {}).error(i, f"must be a LAVA device tag of letters, digits, '.', '_', '-' (got {tag!r})")
+            raise top.sub("tags", {}).error(
+                i, f"must be a LAVA device tag of letters, digits, '.', '_', '-' (got {tag!r})"
+            )
     priority = top.raw("priority", "medium")
-    if priority not in ("high", "medium", "low") and not (isinstance(priority, int) and not isinstance(priority, bool) and 0 <= priority <= 100):
+    if priority not in ("high", "medium", "low") and not (
+        isinstance(priority, int) and not isinstance(priority, bool) and 0 <= priority <= 100
+    ):
         raise top.error("priority", f"must be high, medium, low or 0..100 (got {priority!r})")
     out = LavaOptions(
         device_type=device_type,
@@ -208,8 +217,12 @@ def _server(top: Section) -> ServerRef | None:
         return None
     for secret in ("token", "password"):
         if sec.raw(secret, None) is not None:
-            raise sec.error(secret, "never in a file: the token comes from $DEVBENCH_LAVA_TOKEN or lavacli's identity file")
-    out = ServerRef(url=sec.value("url", _url), user=sec.value("user", _word), identity=sec.value("identity", _word, None))
+            raise sec.error(
+                secret, "never in a file: the token comes from $DEVBENCH_LAVA_TOKEN or lavacli's identity file"
+            )
+    out = ServerRef(
+        url=sec.value("url", _url), user=sec.value("user", _word), identity=sec.value("identity", _word, None)
+    )
     insecure = sec.boolean("insecure_http", False)
     if out.url.lower().startswith("http://") and not insecure and not is_loopback_url(out.url):
         raise sec.error("url", "http:// would send the LAVA token in clear: use https://, or set insecure_http: true "
@@ -294,7 +307,11 @@ def _path(value: Any) -> str:
 
 
 def _relative(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/\-]*\Z", value) or ".." in value.split("/"):
+    if (
+        not isinstance(value, str)
+        or not re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/\-]*\Z", value)
+        or ".." in value.split("/")
+    ):
         raise ValueError(f"must be a path inside the repository (got {value!r})")
     return value
 

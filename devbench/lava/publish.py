@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from devbench.config import Config
 from devbench.lava.options import LavaOptions, PayloadSource

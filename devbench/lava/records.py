@@ -30,7 +30,11 @@ def invocation_records(target: str, inv: dict[str, Any], run: PayloadRun | None,
     scenario, process_arm = str(inv["scenario"]), str(inv["arm"])
     one_arm = None if process_arm == "both" else process_arm
     if run is None:
-        out.errors.append(_error(target, scenario, one_arm, "incomplete", "not run: the LAVA log has no output of this scenario", time))
+        out.errors.append(
+            _error(
+                target, scenario, one_arm, "incomplete", "not run: the LAVA log has no output of this scenario", time
+            )
+        )
         return out
     counts = {arm: 0 for arm in (("unnamed", "named") if process_arm == "both" else (process_arm,))}
     noise, explained = [], 0
@@ -50,8 +54,16 @@ def invocation_records(target: str, inv: dict[str, Any], run: PayloadRun | None,
             out.errors.append({**rec, "time": dt or time})
     when = run.ended or time
     if run.exit_code is None:
-        out.errors.append(_error(target, scenario, one_arm, "incomplete",
-                                 "the LAVA log ends inside this scenario (no DEVBENCH-END): the job stopped or timed out", when))
+        out.errors.append(
+            _error(
+                target,
+                scenario,
+                one_arm,
+                "incomplete",
+                "the LAVA log ends inside this scenario (no DEVBENCH-END): the job stopped or timed out",
+                when,
+            )
+        )
     elif run.exit_code != 0 and explained == 0:
         kind, message = exit_error(run.exit_code, run.stderr[-1].strip() if run.stderr else "")
         out.errors.append({**_error(target, scenario, one_arm, kind, message, when), "exit_code": run.exit_code})
@@ -59,7 +71,11 @@ def invocation_records(target: str, inv: dict[str, Any], run: PayloadRun | None,
         expected = _forks(inv)
         for arm, n in counts.items():
             if expected is not None and n != expected:
-                out.errors.append(_error(target, scenario, arm, "incomplete", f"{n} of {expected} fork samples received for {arm}", when))
+                out.errors.append(
+                    _error(
+                        target, scenario, arm, "incomplete", f"{n} of {expected} fork samples received for {arm}", when
+                    )
+                )
     if run.line_count is not None and run.line_count != len(run.lines):
         out.warnings.append(f"{scenario}: {len(run.lines)} of {run.line_count} payload lines found in the LAVA log")
     if noise:

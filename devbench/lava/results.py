@@ -10,10 +10,11 @@ that the samples are missing (the report's statistics need samples).
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devbench.analysis.stats import regression_pct
 from devbench.config import Config, load_config
 from devbench.device.probe import parse_facts
 from devbench.lava.cases import LavaCase, read_cases
@@ -21,12 +22,13 @@ from devbench.lava.logparse import LavaLog, read_log
 from devbench.lava.markers import RESTORE_CASE, case_slug, split_case
 from devbench.lava.records import invocation_records
 from devbench.lava.testdef import CONFIG_SECTIONS
-from devbench.results.store import STAT_FIELDS, new_results, summarize
 from devbench.results.seal import seal_run
-from devbench.analysis.stats import regression_pct
+from devbench.results.store import STAT_FIELDS, new_results, summarize
 
 MEAN_TOLERANCE_MS = 2e-6  # the device prints the mean with 6 decimals (1 ns)
-SAMPLES_MISSING = "samples missing: the LAVA results hold only each scenario/arm's mean (give the job log to restore every fork time)"
+SAMPLES_MISSING = (
+    "samples missing: the LAVA results hold only each scenario/arm's mean (give the job log to restore every fork time)"
+)
 
 
 def lava_results(results_yaml_path: str | Path, log_path: str | Path | None = None, *,
@@ -57,8 +59,12 @@ def build_results(cases: list[LavaCase], log: LavaLog | None, cfg: Config | None
     if user is not None:
         seal_run(data["run"])
     logged = sorted(c.logged for c in cases if c.logged)
-    data["run"]["started"] = _iso(log.run_dt if log and log.run_dt else (logged[0] if logged else None)) or data["run"]["started"]
-    data["run"]["ended"] = _iso(log.last_dt if log and log.last_dt else (logged[-1] if logged else None)) or data["run"]["ended"]
+    data["run"]["started"] = (
+        _iso(log.run_dt if log and log.run_dt else (logged[0] if logged else None)) or data["run"]["started"]
+    )
+    data["run"]["ended"] = (
+        _iso(log.last_dt if log and log.last_dt else (logged[-1] if logged else None)) or data["run"]["ended"]
+    )
     data["run"]["lava"] = {"job": job, "device_type": (record or {}).get("device_type"), **(sources or {})}
     tgt = {"name": name, "transport": "lava", "status": None, "facts": None, "warnings": [], "payload": None,
            "device": None, "device_changes": [], "conditions": [],
@@ -70,8 +76,11 @@ def build_results(cases: list[LavaCase], log: LavaLog | None, cfg: Config | None
         data["run"]["reported_config"] = reported
         warnings.append("the job log's run line carries another config than --config (kept as run.reported_config, "
                         "data only: the run's config is the one given)")
-    data["run"]["lava"]["config_source"] = ("--config (sealed: restore and --resume may obey it)" if user is not None else
-                                             "the job log's run line (data only: never obeyed by restore or --resume)")
+    data["run"]["lava"]["config_source"] = (
+        "--config (sealed: restore and --resume may obey it)"
+        if user is not None
+        else "the job log's run line (data only: never obeyed by restore or --resume)"
+    )
     if log is not None:
         warnings += log.warnings
     if record is not None and log is not None:
@@ -95,7 +104,9 @@ def build_results(cases: list[LavaCase], log: LavaLog | None, cfg: Config | None
     return data
 
 
-def _from_log(data: dict[str, Any], tgt: dict[str, Any], record: dict[str, Any], log: LavaLog, warnings: list[str]) -> None:
+def _from_log(
+    data: dict[str, Any], tgt: dict[str, Any], record: dict[str, Any], log: LavaLog, warnings: list[str]
+) -> None:
     name = tgt["name"]
     if log.probe:
         tgt["facts"] = parse_facts("\n".join(log.probe)).to_json()
@@ -111,9 +122,17 @@ def _from_log(data: dict[str, Any], tgt: dict[str, Any], record: dict[str, Any],
             "restored": back.get("restored"), "restored_value": back.get("restored_value"),
         })
         if back.get("restored") is False:
-            data["errors"].append({"target": name, "scenario": None, "arm": None, "kind": "restore-failed", "time": None,
-                                   "message": f"{change.get('setting')} not restored to {change.get('before')} "
-                                              f"(reads {back.get('restored_value')})"})
+            data["errors"].append(
+                {
+                    "target": name,
+                    "scenario": None,
+                    "arm": None,
+                    "kind": "restore-failed",
+                    "time": None,
+                    "message": f"{change.get('setting')} not restored to {change.get('before')} "
+                    f"(reads {back.get('restored_value')})",
+                }
+            )
         elif not back:
             warnings.append(f"{change.get('setting')} was changed and the log does not show it restored")
     for inv in record.get("invocations") or []:
@@ -143,11 +162,25 @@ def _from_cases(data: dict[str, Any], cases: list[LavaCase], target: str, cfg: C
         row[f"{arm}_mean_ms"] = c.measurement
         row["regression_pct"] = regression_pct(row["unnamed_mean_ms"], row["named_mean_ms"])
         if c.result == "skip" and arm == "named":
-            data["errors"].append(_case_error(target, scenario, arm, "kernel-lacks-anon-vma-name",
-                                              f"LAVA test case {c.name}: skipped (the kernel lacks CONFIG_ANON_VMA_NAME)"))
+            data["errors"].append(
+                _case_error(
+                    target,
+                    scenario,
+                    arm,
+                    "kernel-lacks-anon-vma-name",
+                    f"LAVA test case {c.name}: skipped (the kernel lacks CONFIG_ANON_VMA_NAME)",
+                )
+            )
         elif c.result != "pass":
-            data["errors"].append(_case_error(target, scenario, arm, "payload-failed",
-                                              f"LAVA test case {c.name}: {c.result} (the job log has the payload's output)"))
+            data["errors"].append(
+                _case_error(
+                    target,
+                    scenario,
+                    arm,
+                    "payload-failed",
+                    f"LAVA test case {c.name}: {c.result} (the job log has the payload's output)",
+                )
+            )
     data["summary"] = list(rows.values())
 
 
@@ -171,7 +204,9 @@ def _check_measurements(data: dict[str, Any], cases: list[LavaCase], target: str
             continue
         mean = math.fsum(ns) / len(ns) / 1e6
         if abs(mean - c.measurement) > MEAN_TOLERANCE_MS + 1e-9 * abs(mean):
-            out.append(f"LAVA test case {c.name}: measurement {c.measurement} ms differs from the samples' mean {mean:.6f} ms")
+            out.append(
+                f"LAVA test case {c.name}: measurement {c.measurement} ms differs from the samples' mean {mean:.6f} ms"
+            )
     return out
 
 
@@ -204,5 +239,5 @@ def _iso(value: str | None) -> str | None:
     except ValueError:
         return str(value)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="seconds")

@@ -86,9 +86,22 @@ def run_record(cfg: Config, opts: LavaOptions, steps: list[Step], warnings: list
         "run_name": cfg.run.name,
         "config_file": Path(cfg.file).name,
         "config": {k: cfg.raw[k] for k in CONFIG_SECTIONS if k in cfg.raw},
-        "payload": {"url": opts.payload.url, "path": opts.payload.device_path(opts.workdir + ".XXXXXX"), "sha256": opts.payload.sha256},
-        "invocations": [{"index": s.index, "scenario": s.invocation.scenario.name, "pages": s.invocation.scenario.pages,
-                         "arm": s.invocation.arm, "case": s.case, "args": list(s.invocation.args)} for s in steps],
+        "payload": {
+            "url": opts.payload.url,
+            "path": opts.payload.device_path(opts.workdir + ".XXXXXX"),
+            "sha256": opts.payload.sha256,
+        },
+        "invocations": [
+            {
+                "index": s.index,
+                "scenario": s.invocation.scenario.name,
+                "pages": s.invocation.scenario.pages,
+                "arm": s.invocation.arm,
+                "case": s.case,
+                "args": list(s.invocation.args),
+            }
+            for s in steps
+        ],
         "warnings": warnings,
     }
 
@@ -134,8 +147,11 @@ def build_testdef(cfg: Config, opts: LavaOptions, warnings: list[str] | None = N
     main = f"sh ./{MAIN_SCRIPT}"
     record = json.dumps(run_record(cfg, opts, steps, warnings), separators=(",", ":"), sort_keys=False)
     run = [_write_file(name, text) for name, text in device_scripts().items()]
-    run.append(f"{main} start {q(workdir)} {q(payload)} {map_count(cfg)} {q(cfg.device.sysfs)} {q(cfg.device.procfs)} {q(record)} "
-               f"{q(cpufreq_spec(cfg))} {1 if cfg.device.stop_framework and cfg.device.root != 'never' else 0}")
+    run.append(
+        f"{main} start {q(workdir)} {q(payload)} {map_count(cfg)} {q(cfg.device.sysfs)} {q(cfg.device.procfs)} "
+        f"{q(record)} "
+        f"{q(cpufreq_spec(cfg))} {1 if cfg.device.stop_framework and cfg.device.root != 'never' else 0}"
+    )
     limit = max(1, math.ceil(cfg.benchmark.timeout_s))
     pin = ",".join(str(c) for c in cfg.device.pin) if cfg.device.pin else "-"
     for s in steps:

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from devbench.errors import ResultsError
 from devbench.config.yamlsrc import safe_load
+from devbench.errors import ResultsError
 
 
 def read_yaml(path: str | Path, what: str, *, decode_errors: str = "strict") -> tuple[Any, str]:

@@ -22,4 +22,6 @@ _BlockDumper.add_representer(str, _str)
 
 
 def dump(data: Any) -> str:
-    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=False)
+    return yaml.dump(
+        data, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=False
+    )

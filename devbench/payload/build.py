@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -77,10 +77,12 @@ def compile_command(build: BuildConfig, abi: str, out: Path, src: Path) -> list[
 
 
 def _host_abi() -> str:
-    return {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64", "riscv64": "riscv64"}.get(os.uname().machine, "")
+    return {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64", "riscv64": "riscv64"}.get(
+        os.uname().machine, ""
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def compiler_identity(argv0: str, kind: str) -> str:
     if kind == "zig":
         try:
@@ -176,7 +178,11 @@ def deploy(target: Target, payload: Payload, workdir: str) -> str:
     target.push(payload.path, remote, 0o755)
     got = _remote_sha256(target, remote)
     if got != payload.sha256:
-        raise TargetError(target.name, "push payload", f"checksum mismatch after push to {remote}: {got or 'unreadable'} != {payload.sha256}")
+        raise TargetError(
+            target.name,
+            "push payload",
+            f"checksum mismatch after push to {remote}: {got or 'unreadable'} != {payload.sha256}",
+        )
     return remote
 
 

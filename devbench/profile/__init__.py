@@ -6,9 +6,17 @@ flamegraph -> flame graph and differential flame graph as inline SVG
 """
 
 from devbench.profile.flamegraph import diff_flamegraph_svg, flamegraph_svg
-from devbench.profile.folded import (FORK_EXIT_FUNCTIONS, FoldedError, ParseStats, Profile, filter_stacks,
-                                     parse_perf_script, parse_simpleperf_report_sample, read_folded,
-                                     write_folded)
+from devbench.profile.folded import (
+                                     FORK_EXIT_FUNCTIONS,
+                                     FoldedError,
+                                     ParseStats,
+                                     Profile,
+                                     filter_stacks,
+                                     parse_perf_script,
+                                     parse_simpleperf_report_sample,
+                                     read_folded,
+                                     write_folded,
+)
 from devbench.profile.table import DiffRow, DiffTable, SymbolShare, TopTable, diff_symbols, top_symbols
 
 __all__ = ["FORK_EXIT_FUNCTIONS", "DiffRow", "DiffTable", "FoldedError", "ParseStats", "Profile", "SymbolShare",

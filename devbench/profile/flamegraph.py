@@ -12,8 +12,8 @@ from __future__ import annotations
 import html
 import re
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 FRAME_H = 16
 FONT_SIZE = 11
@@ -35,7 +35,7 @@ def xml_text(text: str) -> str:
 class Node:
     name: str
     count: int = 0
-    children: dict[str, "Node"] = field(default_factory=dict)
+    children: dict[str, Node] = field(default_factory=dict)
 
 
 def build_tree(folded: Mapping[str, int]) -> Node:

@@ -41,7 +41,11 @@ class Profiler:
 
 
     def record_argv(self, out: str, command: list[str]) -> list[str]:
-        graph = ["--call-graph", "dwarf"] if self.call_graph == "dwarf" else (["-g"] if self.tool == "perf" else ["--call-graph", "fp"])
+        graph = (
+            ["--call-graph", "dwarf"]
+            if self.call_graph == "dwarf"
+            else (["-g"] if self.tool == "perf" else ["--call-graph", "fp"])
+        )
         freq = ["-F", str(self.frequency)] if self.tool == "perf" else ["-f", str(self.frequency)]
         wide = ["-a"] if self.system_wide else []
         # perf's build-id cache (~/.debug) would be a write outside the work folder; the data is
@@ -70,11 +74,15 @@ def find_profiler(target: Target, facts: Facts, cfg: ProfileConfig, root: bool =
     if tool not in found and cfg.tool == "auto":
         tool = next(iter(found), tool)
     if tool not in found:
-        raise ProfilerUnavailable(f"profiling: no {tool} on the device (looked on PATH and /system/bin): timings only, no profiles")
+        raise ProfilerUnavailable(
+            f"profiling: no {tool} on the device (looked on PATH and /system/bin): timings only, no profiles"
+        )
     path = found[tool]
     version = target.run([path, "--version"], timeout=30)
     if not version.ok:
-        raise ProfilerUnavailable(f"profiling: {path} --version failed ({version.last_words() or f'exit {version.exit_code}'}): timings only")
+        raise ProfilerUnavailable(
+            f"profiling: {path} --version failed ({version.last_words() or f'exit {version.exit_code}'}): timings only"
+        )
     event = cfg.event if cfg.event != "auto" else _choose_event(target, tool, path)
     return Profiler(tool, path, event, cfg.call_graph, cfg.frequency,
                     version.stdout.strip().splitlines()[0][:80] if version.stdout.strip() else "", system_wide=root)

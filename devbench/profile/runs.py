@@ -8,24 +8,30 @@ profile, gives a warning and the run goes on.
 
 from __future__ import annotations
 
-import posixpath
 import hashlib
+import posixpath
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from devbench.config import BenchmarkConfig, ProfileConfig
 from devbench.device.probe import Facts
 from devbench.errors import TargetError
 from devbench.results.outfiles import atomic_write
 from devbench.payload.build import verified
-from devbench.run.plan import Invocation, payload_args
-from devbench.profile.folded import (FORK_EXIT_FUNCTIONS, FoldedError, filter_stacks, parse_perf_script,
-                                     parse_simpleperf_report_sample, write_folded)
+from devbench.profile.folded import (
+    FORK_EXIT_FUNCTIONS,
+    FoldedError,
+    filter_stacks,
+    parse_perf_script,
+    parse_simpleperf_report_sample,
+    write_folded,
+)
 from devbench.profile.record import Profiler, ProfilerUnavailable, find_profiler, record, remote_name, symbolise
 from devbench.results.store import ResultsStore
+from devbench.run.plan import Invocation, payload_args
 from devbench.targets.base import Target
 
 
@@ -49,9 +55,19 @@ def safe_name(name: str) -> str:
     return out or "_"
 
 
-def profile_target(target: Target, facts: Facts, cfg: ProfileConfig, bench: BenchmarkConfig, invocations: list[Invocation],
-                   remote: str, prefix: tuple[str, ...], store: ResultsStore, step: Callable[[str], None], *,
-                   root: bool = True) -> None:
+def profile_target(
+    target: Target,
+    facts: Facts,
+    cfg: ProfileConfig,
+    bench: BenchmarkConfig,
+    invocations: list[Invocation],
+    remote: str,
+    prefix: tuple[str, ...],
+    store: ResultsStore,
+    step: Callable[[str], None],
+    *,
+    root: bool = True,
+) -> None:
     name = target.name
     try:
         prof = find_profiler(target, facts, cfg, root)

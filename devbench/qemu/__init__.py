@@ -3,8 +3,7 @@
 loopback, and a boot watchdog with retries."""
 
 from .image import GuestImage, guest_image, guest_image_info, qemu_cache_root
-from .machine import (BootError, QemuMachine, QemuSpec, check_kvm, classify_console, qemu_command,
-                      resolve_accel)
+from .machine import BootError, QemuMachine, QemuSpec, check_kvm, classify_console, qemu_command, resolve_accel
 from .stock import StockKernel, stock_kernel
 
 __all__ = ["BootError", "GuestImage", "QemuMachine", "QemuSpec", "check_kvm", "classify_console",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from devbench.targets.kinds.qemu import QEMU_DAEMONS, QEMU_MACHINES, Accel, Arch, Clock, Daemon
 
-from .retry import EARLY_PANIC_RETRIES
 from .image import DAEMONS_ARG, GUEST_ADB_PORT, GUEST_ADDRESS, GUEST_SSH_PORT, INIT_PATH
+from .retry import EARLY_PANIC_RETRIES
 
 ICOUNT = "shift=0,align=off,sleep=off"  # QEMU -icount: 1 ns of guest time per instruction
 
@@ -52,11 +52,17 @@ class QemuSpec:
         if self.accel not in ("tcg", "kvm", "auto"):
             raise ValueError(f"accel must be tcg, kvm or auto, not {self.accel!r}")
         if self.clock not in ("real", "icount") or (self.clock == "icount" and self.accel == "kvm"):
-            raise ValueError(f"clock must be real or icount (icount under TCG only), not {self.clock!r} with {self.accel}")
+            raise ValueError(
+                f"clock must be real or icount (icount under TCG only), not {self.clock!r} with {self.accel}"
+            )
         if self.machine is not None and self.machine not in MACHINES[self.arch]:
             raise ValueError(f"machine for {self.arch} must be one of {', '.join(MACHINES[self.arch])}, "
                              f"not {self.machine!r}")
-        if not self.daemons or len(set(self.daemons)) != len(self.daemons) or any(d not in DAEMONS for d in self.daemons):
+        if (
+            not self.daemons
+            or len(set(self.daemons)) != len(self.daemons)
+            or any(d not in DAEMONS for d in self.daemons)
+        ):
             raise ValueError(f"daemons must be distinct names of {', '.join(DAEMONS)}, not {list(self.daemons)!r}")
         if self.memory_mb < 64 or self.cpus < 1 or self.retries < 0 or self.early_panic_retries < 0:
             raise ValueError("memory_mb >= 64, cpus >= 1, retries >= 0, early_panic_retries >= 0")

@@ -22,7 +22,7 @@ def host_arch() -> str:
     return _HOST_ARCH.get(platform.machine(), platform.machine())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def check_kvm(arch: str | None = None) -> bool:
     """True only if /dev/kvm really runs a guest of ``arch`` (default: the host's).
 

@@ -30,10 +30,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devbench.guest.sshd import SSHD_CONFIG  # the guest sshd config (the lab devices use it too)
-from devbench.guest.keys import write_ed25519
 from devbench.cache import building, fresh_tmp, is_complete, mark_complete, marker_path
+from devbench.guest.keys import write_ed25519
 from devbench.guest.rootfs import ADBD_PATH, SSHD_PATH, cache_root, ensure_rootfs
+from devbench.guest.sshd import SSHD_CONFIG  # the guest sshd config (the lab devices use it too)
 from devbench.watchdog import StallError, run_watched
 
 from .errors import QemuError
@@ -46,7 +46,9 @@ GUEST_SSH_PORT = 22
 IMAGE_NAME = "rootfs.ext4"
 INIT_PATH = "/sbin/devbench-guest-init"  # /sbin is a symlink to usr/sbin in trixie
 READY_MARKER = "DEVBENCH-GUEST-READY"
-DAEMONS_ARG = "devbench.daemons"  # kernel argument naming the daemons the init starts (a dotted one: not passed to init)
+DAEMONS_ARG = (
+    "devbench.daemons"  # kernel argument naming the daemons the init starts (a dotted one: not passed to init)
+)
 FAILED_MARKER = "DEVBENCH-GUEST-FAILED"
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

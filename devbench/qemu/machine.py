@@ -23,8 +23,22 @@ from devbench.guest.guard import TrafficGuard
 from devbench.guest.keys import known_hosts_lines
 from devbench.guest.sshd import SshEndpoint
 
-from .cmdline import (CONSOLES, DAEMONS, ICOUNT, MACHINES, QEMU_BINARIES, Accel, Arch, Clock, Daemon, QemuSpec,
-                      kernel_args, machine_args, machine_type, qemu_command)
+from .cmdline import (
+    CONSOLES,
+    DAEMONS,
+    ICOUNT,
+    MACHINES,
+    QEMU_BINARIES,
+    Accel,
+    Arch,
+    Clock,
+    Daemon,
+    QemuSpec,
+    kernel_args,
+    machine_args,
+    machine_type,
+    qemu_command,
+)
 from .console import _read_from, classify_console, console_lines, console_tail
 from .errors import BootError, QemuError, meaningful_line
 from .host import _two_ports, adb_answers, check_kvm, free_port, host_arch, resolve_accel, ssh_answers
@@ -323,7 +337,31 @@ class QemuMachine:
                 raise QemuError("stop", f"{self.name}: {exc}") from None
 
 
-__all__ = ["CONSOLES", "ICOUNT", "QEMU_BINARIES", "Accel", "Arch", "Clock", "Daemon", "free_port", "host_arch", "machine_args",
-           "DAEMONS", "MACHINES", "BootError", "QemuMachine", "QemuSpec", "adb_answers", "check_kvm", "classify_console",
-           "console_lines", "console_tail", "kernel_args", "machine_type", "meaningful_line", "qemu_command", "resolve_accel",
-           "ssh_answers"]
+__all__ = [
+    "CONSOLES",
+    "ICOUNT",
+    "QEMU_BINARIES",
+    "Accel",
+    "Arch",
+    "Clock",
+    "Daemon",
+    "free_port",
+    "host_arch",
+    "machine_args",
+    "DAEMONS",
+    "MACHINES",
+    "BootError",
+    "QemuMachine",
+    "QemuSpec",
+    "adb_answers",
+    "check_kvm",
+    "classify_console",
+    "console_lines",
+    "console_tail",
+    "kernel_args",
+    "machine_type",
+    "meaningful_line",
+    "qemu_command",
+    "resolve_accel",
+    "ssh_answers",
+]

@@ -21,9 +21,9 @@ import signal
 import stat
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from devbench.cache import building, fresh_tmp, is_complete, mark_complete
 

@@ -41,9 +41,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import QemuError
 from devbench.cache import building, fresh_tmp, is_complete, mark_complete
 
+from .errors import QemuError
 from .image import FAILED_MARKER, INIT_PATH, qemu_cache_root
 
 _FORMAT = "1"  # bump when the initramfs recipe changes

@@ -11,8 +11,8 @@ from markupsafe import Markup
 from devbench.analysis import Comparison
 from devbench.analysis.samples import group
 from devbench.report import plots
-from devbench.report.headline import headline
 from devbench.report.device_view import UNITS_NOTE, facts_rows
+from devbench.report.headline import headline
 from devbench.report.html import environment, warning_items, write_html
 from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes
 
@@ -48,10 +48,20 @@ def render_compare_html(cmp: Comparison, data_a: dict[str, Any], data_b: dict[st
     """links: relative hrefs for "a_results", "b_results", "a_report", "b_report"."""
     groups = (group(data_a), group(data_b))
     pairs = [_pair_context(i, p, groups, cmp.options.margin_pct) for i, p in enumerate(cmp.pairs)]
-    return environment().get_template("compare.html.j2").render(
-        cmp=cmp, pairs=pairs, header=COMPARE_HEADER + STATS_HEADER, options=cmp.options, links=links,
-        runs=(("A", data_a["run"]), ("B", data_b["run"])),
-        units_note=UNITS_NOTE, devices=(("A", data_a["run"], run_devices(data_a)), ("B", data_b["run"], run_devices(data_b))))
+    return (
+        environment()
+        .get_template("compare.html.j2")
+        .render(
+            cmp=cmp,
+            pairs=pairs,
+            header=COMPARE_HEADER + STATS_HEADER,
+            options=cmp.options,
+            links=links,
+            runs=(("A", data_a["run"]), ("B", data_b["run"])),
+            units_note=UNITS_NOTE,
+            devices=(("A", data_a["run"], run_devices(data_a)), ("B", data_b["run"], run_devices(data_b))),
+        )
+    )
 
 
 def relative_links(dir_a: Path, dir_b: Path, out_dir: Path) -> dict[str, str]:

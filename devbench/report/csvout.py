@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from devbench.analysis import ArmStats, Row
 from devbench.analysis.stats import regression_pct
@@ -15,7 +16,11 @@ EFFECT_FIELDS = ("change_pct", "ci_low_pct", "ci_high_pct", "design", "unit", "u
 
 
 def header(names: Sequence[str]) -> list[str]:
-    arm = [f"{k}{'' if k in ('n', 'batches') else '_ms'}" for k in ARM_FIELDS] + ["outliers", "drift_pct", "first_batch_pct"]
+    arm = [f"{k}{'' if k in ('n', 'batches') else '_ms'}" for k in ARM_FIELDS] + [
+        "outliers",
+        "drift_pct",
+        "first_batch_pct",
+    ]
     return ["target", "scenario", "arm", "pages", *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS,
             "warnings"]
 
@@ -27,7 +32,9 @@ def target_warnings(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _arm(prefix: str, arm: ArmStats | None) -> dict[str, Any]:
-    out = {f"{prefix}_{k}{'' if k in ('n', 'batches') else '_ms'}": (getattr(arm, k) if arm else None) for k in ARM_FIELDS}
+    out = {
+        f"{prefix}_{k}{'' if k in ('n', 'batches') else '_ms'}": (getattr(arm, k) if arm else None) for k in ARM_FIELDS
+    }
     out[f"{prefix}_outliers"] = arm.outliers.count if arm else None
     out[f"{prefix}_drift_pct"] = arm.drift.change_pct if arm else None
     out[f"{prefix}_first_batch_pct"] = arm.warmup.first_batch_pct if arm else None

@@ -62,10 +62,19 @@ def facts_rows(facts: Any) -> list[tuple[str, str]]:
     if not isinstance(facts, dict):
         return []
     out: list[tuple[str, str]] = []
-    for key, label in (("machine", "machine"), ("abi", "ABI"), ("kernel_release", "kernel"), ("model", "model"),
-                       ("android_sdk", "Android SDK"), ("cpus", "CPUs"), ("cpus_online", "CPUs online"),
-                       ("selinux", "SELinux"), ("max_map_count", "vm.max_map_count"), ("page_size", "page size (bytes)"),
-                       ("battery_pct", "battery (%)")):
+    for key, label in (
+        ("machine", "machine"),
+        ("abi", "ABI"),
+        ("kernel_release", "kernel"),
+        ("model", "model"),
+        ("android_sdk", "Android SDK"),
+        ("cpus", "CPUs"),
+        ("cpus_online", "CPUs online"),
+        ("selinux", "SELinux"),
+        ("max_map_count", "vm.max_map_count"),
+        ("page_size", "page size (bytes)"),
+        ("battery_pct", "battery (%)"),
+    ):
         if facts.get(key) not in (None, ""):
             out.append((label, str(facts[key])))
     out += [("memory total", gib(facts.get("mem_total_kb"))), ("memory available", gib(facts.get("mem_available_kb")))]
@@ -76,7 +85,9 @@ def facts_rows(facts: Any) -> list[tuple[str, str]]:
                         f"hardware {mhz(p.get('hw_min_khz'))} to {mhz(p.get('hw_max_khz'))}"))
     for z in facts.get("thermal") or []:
         if isinstance(z, dict):
-            trips = ", ".join(f"{t.get('type')} {celsius(t.get('temp'))}" for t in z.get("trips") or [] if isinstance(t, dict))
+            trips = ", ".join(
+                f"{t.get('type')} {celsius(t.get('temp'))}" for t in z.get("trips") or [] if isinstance(t, dict)
+            )
             out.append((f"thermal {z.get('name')}", f"{z.get('type')}: {celsius(z.get('temp'))}"
                         + (f" (trip points: {trips})" if trips else "")))
     return out

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from devbench.analysis import Analysis, analyze
 from devbench.analysis.samples import group, targets_in
+from devbench.analysis.stats import regression_pct
 from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows
 from devbench.report.exits import exit_scenarios
@@ -20,7 +21,6 @@ from devbench.report.headline import headline
 from devbench.report.profiles import profile_views
 from devbench.report.table import fmt_ci, fmt_ms, fmt_p, fmt_pct, notes
 from devbench.resources import data_dir
-from devbench.analysis.stats import regression_pct
 from devbench.results.strict import REQUIREMENTS, breaks
 
 
@@ -55,8 +55,16 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ms=fmt_ms, ms_bare=lambda v: "-" if v is None else f"{v:.2f}", pct=fmt_pct, p=fmt_p, value=_value, run_file=run_file, run_path=run_path,
-                       num=lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v))
+    env.filters.update(
+        ms=fmt_ms,
+        ms_bare=lambda v: "-" if v is None else f"{v:.2f}",
+        pct=fmt_pct,
+        p=fmt_p,
+        value=_value,
+        run_file=run_file,
+        run_path=run_path,
+        num=lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v),
+    )
     env.globals.update(fmt_ci=fmt_ci, regression_pct=regression_pct)
     return env
 
@@ -103,7 +111,9 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
         "record": rec,
         "rows": rows,
         "headline": headline(f"On {name}", "fork() with named VMAs is", rows, margin),
-        "change_plot": Markup(plots.changes(rows, margin, f"{key}-chg", "regression, named vs unnamed")) if rows else None,
+        "change_plot": Markup(plots.changes(rows, margin, f"{key}-chg", "regression, named vs unnamed"))
+        if rows
+        else None,
         "distributions": [Markup(plots.distribution(sc, arms, f"{key}-d{i}")) for i, (sc, arms) in enumerate(panels)],
         "timelines": [Markup(plots.timeline(sc, arms, f"{key}-t{i}")) for i, (sc, arms) in enumerate(panels)],
         "notes": [n for r in rows for n in notes(r)],
@@ -111,11 +121,14 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
         "facts_rows": facts_rows(rec.get("facts")),
         "conditions": conditions_table(rec.get("conditions")),
         "exits": exits,
-        "exit_plots": [Markup(plots.distribution(e.scenario, e.arms, f"{key}-x{i}", "child exit"))
-                       for i, e in enumerate(exits)],
+        "exit_plots": [
+            Markup(plots.distribution(e.scenario, e.arms, f"{key}-x{i}", "child exit")) for i, e in enumerate(exits)
+        ],
         "profiles": profile_views(data, name),
         "errors": [e for e in data.get("errors", []) if e.get("target") == name],
-        "checks": [c for c in data.get("checks", []) if c.get("target") == name and c.get("check") in ("setup", "named_check")],
+        "checks": [
+            c for c in data.get("checks", []) if c.get("target") == name and c.get("check") in ("setup", "named_check")
+        ],
     }
 
 

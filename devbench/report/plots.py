@@ -7,7 +7,7 @@ a page can lay them out side by side on a wide screen and one under another on a
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -64,7 +64,9 @@ def _violin(ax: svg.Axes, center: float, name: str, x: np.ndarray) -> str:
     """The density mirrored around center, the median as a bar, min to max as a whisker."""
     grid, dens = density(x)
     half, ys = VIOLIN_HALF * dens / dens.max(), ax.y(grid)
-    outline = svg.points(np.concatenate([ax.x(center - half), ax.x(center + half)[::-1]]), np.concatenate([ys, ys[::-1]]))
+    outline = svg.points(
+        np.concatenate([ax.x(center - half), ax.x(center + half)[::-1]]), np.concatenate([ys, ys[::-1]])
+    )
     color, lo, hi, med = _color(name), float(x.min()), float(x.max()), float(np.median(x))
     cap_x, cap_w = svg.num(ax.x(center - 0.1)), svg.num(ax.x(center + 0.1) - ax.x(center - 0.1))
     whisker = (f"M{svg.num(ax.x(center))},{svg.num(ax.y(lo))}V{svg.num(ax.y(hi))}"
@@ -150,7 +152,7 @@ def timeline(title: str, series: Mapping[str, ArmData], key: str) -> str:
     ax = _panel((x_ticks[0][0], x_ticks[-1][0]), y_ticks, top=PANEL_TOP + LEGEND_H)
     parts = [svg.heading(PANEL[0], title), *svg.y_axis(ax, y_ticks, "fork time (ms)"),
              *svg.x_axis(ax, x_ticks, "fork, in run order")]
-    for (n, arm), f in zip(shown, forks):
+    for (n, arm), f in zip(shown, forks, strict=False):
         parts += [_trace(ax, f, _color(n)), _batch_means(ax, arm, _color(n))]
     return svg.figure(*PANEL, label, parts + _legend(ax, [n for n, _ in shown]))
 

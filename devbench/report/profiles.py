@@ -25,13 +25,19 @@ def profile_views(data: dict[str, Any], target: str) -> list[dict[str, Any]]:
         view: dict[str, Any] = {
             "scenario": scenario,
             "how": f"{first.get('tool')} · {first.get('event')} · call graph {first.get('call_graph')} · "
-                   f"{first.get('frequency')} Hz · {first.get('forks')} profiled forks per arm",
-            "arms": {arm: {"stats": p.get("stats", {}), "fork_path_samples": p.get("fork_path_samples"),
-                           "payload_samples": p.get("payload_samples"), "system_wide": p.get("system_wide"),
-                           "files": p.get("files", {}),
-                           "top": top_symbols(folded[arm], arm=arm, top=15, sort_by="inclusive").to_json(),
-                           "svg": Markup(flamegraph_svg(folded[arm], title=f"{scenario}: {arm} arm (fork and exit paths)"))}
-                     for arm, p in arms.items()},
+            f"{first.get('frequency')} Hz · {first.get('forks')} profiled forks per arm",
+            "arms": {
+                arm: {
+                    "stats": p.get("stats", {}),
+                    "fork_path_samples": p.get("fork_path_samples"),
+                    "payload_samples": p.get("payload_samples"),
+                    "system_wide": p.get("system_wide"),
+                    "files": p.get("files", {}),
+                    "top": top_symbols(folded[arm], arm=arm, top=15, sort_by="inclusive").to_json(),
+                    "svg": Markup(flamegraph_svg(folded[arm], title=f"{scenario}: {arm} arm (fork and exit paths)")),
+                }
+                for arm, p in arms.items()
+            },
             "diff": None,
             "diff_svg": None,
         }

@@ -6,8 +6,8 @@ from typing import Any
 
 from devbench.analysis import Analysis, Comparison, Row
 from devbench.analysis.gate import failing_rows
-from devbench.report.headline import headline
 from devbench.analysis.stats import regression_pct
+from devbench.report.headline import headline
 from devbench.results.strict import breaks
 
 SCHEMA = "devbench/summary/1"
@@ -52,8 +52,12 @@ def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: fl
         "errors": data.get("errors", []),
     }
     if fail_on_regression is not None:
-        out["gate"] = {"fail_on_regression_pct": fail_on_regression,
-                       "failing": [{"target": r.target, "scenario": r.scenario} for r in failing_rows(analysis, fail_on_regression)]}
+        out["gate"] = {
+            "fail_on_regression_pct": fail_on_regression,
+            "failing": [
+                {"target": r.target, "scenario": r.scenario} for r in failing_rows(analysis, fail_on_regression)
+            ],
+        }
     return out
 
 

@@ -11,8 +11,9 @@ the helpers drop NaN and infinities from the data.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def tick_labels(ticks: Sequence[float]) -> list[str]:
 def value_ticks(values: Iterable[float] | np.ndarray, integer: bool = False) -> list[tuple[float, str]]:
     """nice_ticks with their labels."""
     ticks = nice_ticks(values, integer=integer)
-    return list(zip(ticks, tick_labels(ticks))) if ticks else []
+    return list(zip(ticks, tick_labels(ticks), strict=False)) if ticks else []
 
 
 # -- data to viewBox ---------------------------------------------------------------------------
@@ -164,7 +165,7 @@ def text(x: float, y: float, s: str, *, max_width: float | None = None, **attrs:
 def points(xs: np.ndarray, ys: np.ndarray) -> str:
     """Space-separated x,y pairs in viewBox units; a pair with a non-finite coordinate is dropped."""
     keep = np.isfinite(xs) & np.isfinite(ys)
-    return " ".join(f"{num(x)},{num(y)}" for x, y in zip(xs[keep].tolist(), ys[keep].tolist()))
+    return " ".join(f"{num(x)},{num(y)}" for x, y in zip(xs[keep].tolist(), ys[keep].tolist(), strict=False))
 
 
 def group(hover: str, *parts: str) -> str:

@@ -3,7 +3,8 @@ of strings (pure). One table algorithm; text and Markdown only decide how to dra
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from devbench.analysis import Analysis, Comparison, Row, analyze
 from devbench.analysis.samples import targets_in
@@ -73,14 +74,19 @@ def draw(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool, l
 def notes(row: Row) -> list[str]:
     """What could have spoiled a row: drift, a slow first batch, outliers (never dropped)."""
     out = []
-    for name, arm in (("unnamed" if row.arm is None else "A", row.base), ("named" if row.arm is None else "B", row.other)):
+    for name, arm in (
+        ("unnamed" if row.arm is None else "A", row.base),
+        ("named" if row.arm is None else "B", row.other),
+    ):
         if arm is None or arm.n == 0:
             continue
         where = f"{row.scenario}{' ' + row.arm if row.arm else ''}, {name}"
         if arm.drift.flagged:
             out.append(f"drift ({where}): {arm.drift.change_pct:+.2f}% over the run (p {fmt_p(arm.drift.p)})")
         if arm.warmup.flagged:
-            out.append(f"first batch ({where}): {arm.warmup.first_batch_pct:+.2f}% against the rest (p {fmt_p(arm.warmup.p)})")
+            out.append(
+                f"first batch ({where}): {arm.warmup.first_batch_pct:+.2f}% against the rest (p {fmt_p(arm.warmup.p)})"
+            )
         if arm.outliers.count > OUTLIER_NOTE * arm.n:
             out.append(f"outliers ({where}): {arm.outliers.count} of {arm.n} forks (|modified z| > 3.5; kept)")
     return out
@@ -95,8 +101,10 @@ def exit_lines(summary: list[dict[str, Any]], target: str) -> list[str]:
         if row["target"] != target or not e or e["unnamed_mean_ms"] is None or e["named_mean_ms"] is None:
             continue
         change = "" if e["change_pct"] is None else f" ({e['change_pct']:+.2f}%)"
-        out.append(f"exit ({row['scenario']}): the child's exit, release to waitpid, means {e['unnamed_mean_ms']:.2f}ms "
-                   f"unnamed, {e['named_mean_ms']:.2f}ms named{change}; descriptive, no CI")
+        out.append(
+            f"exit ({row['scenario']}): the child's exit, release to waitpid, means {e['unnamed_mean_ms']:.2f}ms "
+            f"unnamed, {e['named_mean_ms']:.2f}ms named{change}; descriptive, no CI"
+        )
     return out
 
 
@@ -133,7 +141,11 @@ def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
         title = pair.target_a if pair.target_a == pair.target_b else f"{pair.target_a} (A) → {pair.target_b} (B)"
         out += [f"{'### ' if markdown else ''}{title}", ""]
         rows = list(pair.rows)
-        out += draw(COMPARE_HEADER + STATS_HEADER, [compare_cells(r) for r in rows], markdown, left=2) if rows else ["(nothing in common)"]
+        out += (
+            draw(COMPARE_HEADER + STATS_HEADER, [compare_cells(r) for r in rows], markdown, left=2)
+            if rows
+            else ["(nothing in common)"]
+        )
         out += [("- " if markdown else "  ! ") + n for r in rows for n in notes(r)]
         out.append("")
     out += [("- " if markdown else "note: ") + n for n in cmp.notes]

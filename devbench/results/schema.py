@@ -18,8 +18,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from devbench.errors import ResultsError
 
@@ -29,7 +30,14 @@ MAX_DEPTH = 64  # deeper JSON is not a results file (and json's decoder recurses
 _BIG = 2**63  # integers beyond int64 are not measurements (and break float conversion)
 # the order in which problems are reported: the samples first, they are what a results file is for
 _ORDER = ("samples", "targets", "errors", "checks", "profiles", "run")
-_TOP_KINDS = {"run": "mapping", "targets": "list", "samples": "list", "errors": "list", "checks": "list", "profiles": "list"}
+_TOP_KINDS = {
+    "run": "mapping",
+    "targets": "list",
+    "samples": "list",
+    "errors": "list",
+    "checks": "list",
+    "profiles": "list",
+}
 
 
 def schema_file() -> Path:
@@ -45,7 +53,11 @@ def validator() -> Any:
     cls = jsonschema.validators.validator_for(schema := json.loads(schema_file().read_text(encoding="utf-8")))
     cls.check_schema(schema)
     number = cls.TYPE_CHECKER.redefine(
-        "number", lambda checker, v: isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v)))
+        "number",
+        lambda checker, v: (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v))
+        ),
+    )
     return jsonschema.validators.extend(cls, type_checker=number)(schema)
 
 
@@ -139,7 +151,10 @@ def _leaves(errors: Iterable[Any]) -> Iterable[Any]:
 def _rank(e: Any) -> tuple[int, tuple[Any, ...]]:
     path = list(e.absolute_path)
     top = path[0] if path else (_missing(e) or "")
-    return (_ORDER.index(top) if top in _ORDER else len(_ORDER), tuple(str(p).zfill(12) if isinstance(p, int) else str(p) for p in path))
+    return (
+        _ORDER.index(top) if top in _ORDER else len(_ORDER),
+        tuple(str(p).zfill(12) if isinstance(p, int) else str(p) for p in path),
+    )
 
 
 def _missing(e: Any) -> str | None:

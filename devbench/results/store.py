@@ -17,13 +17,14 @@ import json
 import platform
 import threading
 from collections import defaultdict
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from devbench import __version__
-from devbench.results.outfiles import atomic_write
 from devbench.analysis.stats import describe, regression_pct
+from devbench.results.outfiles import atomic_write
 
 if TYPE_CHECKING:
     from devbench.analysis import Analysis, Options
@@ -32,7 +33,7 @@ SCHEMA = "devbench/results/2"  # 2: samples carry exit_ns; 1 is still read (resu
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def new_results(run_id: str, name: str, config: dict[str, Any], config_file: str) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def new_results(run_id: str, name: str, config: dict[str, Any], config_file: str
     }
 
 
-def summarize(data: dict[str, Any], analysis: "Analysis | None" = None, statistics: bool = True) -> list[dict[str, Any]]:
+def summarize(data: dict[str, Any], analysis: Analysis | None = None, statistics: bool = True) -> list[dict[str, Any]]:
     """Per target and scenario: both arms' statistics and the seed's REGRESSION % (pure); once
     the run has ended (and unless statistics is False), its CI, p-values and verdict from
     `analysis` (computed when not given)."""
@@ -70,7 +71,11 @@ def summarize(data: dict[str, Any], analysis: "Analysis | None" = None, statisti
             order.append(key)
         arms[key][s["arm"]].extend(s["fork_ns"])
         exits[key][s["arm"]].extend(s.get("exit_ns") or [])
-    pages = {sc.get("name"): sc.get("pages") for sc in data.get("run", {}).get("config", {}).get("benchmark", {}).get("scenarios", []) or [] if isinstance(sc, dict)}
+    pages = {
+        sc.get("name"): sc.get("pages")
+        for sc in data.get("run", {}).get("config", {}).get("benchmark", {}).get("scenarios", []) or []
+        if isinstance(sc, dict)
+    }
     stats = _statistics(data, analysis) if statistics else {}
     rows = []
     for key in order:
@@ -101,7 +106,7 @@ def exit_summary(exits: dict[str, list[int]]) -> dict[str, Any]:
 STAT_FIELDS = ("regression_ci_pct", "p", "p_holm", "p_welch", "p_mwu", "cliffs_delta", "design", "verdict")
 
 
-def _statistics(data: dict[str, Any], analysis: "Analysis | None") -> dict[tuple[str, str], dict[str, Any]]:
+def _statistics(data: dict[str, Any], analysis: Analysis | None) -> dict[tuple[str, str], dict[str, Any]]:
     """CI, p-values and verdict per target and scenario, once the run has ended (the bootstrap
     stays off the host while a device, possibly this machine, is still forking)."""
     if (data.get("run") or {}).get("status") == "running":
@@ -180,7 +185,14 @@ class ResultsStore:
         a partial one is replaced by a fuller one. True when recorded."""
         with self._lock:
             key = (target, scenario, arm, batch)
-            rec = {"target": target, "scenario": scenario, "arm": arm, "batch": batch, "warmup": warmup, "fork_ns": list(fork_ns)}
+            rec = {
+                "target": target,
+                "scenario": scenario,
+                "arm": arm,
+                "batch": batch,
+                "warmup": warmup,
+                "fork_ns": list(fork_ns),
+            }
             if exit_ns is not None:
                 rec["exit_ns"] = list(exit_ns)
             if key in self._samples:
@@ -200,7 +212,9 @@ class ResultsStore:
             return {b: len(self.data["samples"][i]["fork_ns"]) for (t, s, a, b), i in self._samples.items()
                     if (t, s, a) == (target, scenario, arm)}
 
-    def add_error(self, target: str | None, scenario: str | None, arm: str | None, kind: str, message: str, **data: Any) -> None:
+    def add_error(
+        self, target: str | None, scenario: str | None, arm: str | None, kind: str, message: str, **data: Any
+    ) -> None:
         with self._lock:
             self.data["errors"].append({"target": target, "scenario": scenario, "arm": arm, "kind": kind,
                                         "message": message, "time": now(), **data})
@@ -243,7 +257,7 @@ def load(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_analyzed(path: str | Path, options: "Options | None" = None) -> tuple[dict[str, Any], "Analysis"]:
+def load_analyzed(path: str | Path, options: Options | None = None) -> tuple[dict[str, Any], Analysis]:
     """load(), and the run's statistics (computed once: the summary is made from them)."""
     from devbench.analysis import Options, analyze
     from devbench.results.schema import read_results

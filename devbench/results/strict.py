@@ -8,8 +8,9 @@ words they start with, so a new warning that says "clocks not locked: ..." count
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 # name: (what it asks for, does this warning break it?)
 REQUIREMENTS: dict[str, tuple[str, Callable[[str], bool]]] = {

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from devbench.analysis.lazy import stats as sps
 
+from devbench.analysis.lazy import stats as sps
 from devbench.analysis.model import Options
 from devbench.analysis.run import analyze
 
@@ -82,7 +82,9 @@ def _precision(data: dict[str, Any], target: str, scenario: str) -> Precision:
     e = row.effect
     if row.other.n and e is not None and e.ci_low_pct is not None and e.ci_high_pct is not None:
         return Precision(scenario, (e.ci_high_pct - e.ci_low_pct) / 2, "regression CI", row.base.n)
-    return Precision(scenario, _mean_half_width(data, target, scenario), "unnamed mean CI (named arm not measured)", row.base.n)
+    return Precision(
+        scenario, _mean_half_width(data, target, scenario), "unnamed mean CI (named arm not measured)", row.base.n
+    )
 
 
 def _mean_half_width(data: dict[str, Any], target: str, scenario: str) -> float | None:
@@ -102,10 +104,16 @@ def still_needed(prec: dict[str, Precision], scenarios: list[str], target_pct: f
         p = prec.get(sc)
         forks = p.forks if p else 0
         if p is not None and p.half_width_pct is not None and p.half_width_pct <= target_pct:
-            out[sc] = f"precision reached: ±{p.half_width_pct:.2f}% <= ±{target_pct:g}% ({p.measure}) after {forks} forks per arm"
+            out[sc] = (
+                f"precision reached: ±{p.half_width_pct:.2f}% <= ±{target_pct:g}% ({p.measure}) after {forks} "
+                "forks per arm"
+            )
         elif forks >= max_forks:
             hw = f"±{p.half_width_pct:.2f}%" if p and p.half_width_pct is not None else "unknown"
-            out[sc] = f"cap reached: {forks} forks per arm (max_forks), {hw} ({p.measure if p else 'no data'}) against ±{target_pct:g}% asked"
+            out[sc] = (
+                f"cap reached: {forks} forks per arm (max_forks), {hw} ({p.measure if p else 'no data'}) "
+                f"against ±{target_pct:g}% asked"
+            )
         else:
             out[sc] = ""
     return out

@@ -17,9 +17,10 @@ import json
 import posixpath
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from devbench.config import BenchmarkConfig, Config, TargetConfig
 from devbench.device.access import DeviceAccess
@@ -27,11 +28,11 @@ from devbench.device.actions import Action, TuningRequestError, plan_actions
 from devbench.device.conditions import device_warnings
 from devbench.device.fit import Refusal, check_fit
 from devbench.device.probe import Facts, probe
+from devbench.device.procid import owner_from
 from devbench.device.restore import journal_path, read_journal
 from devbench.errors import BuildError, DevbenchError, TargetError
 from devbench.run.eta import EarlierRun, earlier_run, estimate_s, format_duration
 from devbench.run.plan import Invocation, expected_forks, for_emulator, invocation_batches, plan
-from devbench.device.procid import owner_from
 from devbench.targets import open_target
 from devbench.targets.base import Target, close_quietly
 
@@ -67,7 +68,9 @@ class TargetCheck:
         return not self.problems
 
 
-def check(cfg: Config, *, build_payload: bool = True, earlier: Callable[[str], EarlierRun | None] | None = None) -> list[TargetCheck]:
+def check(
+    cfg: Config, *, build_payload: bool = True, earlier: Callable[[str], EarlierRun | None] | None = None
+) -> list[TargetCheck]:
     with tempfile.TemporaryDirectory(prefix="devbench-check-") as scratch:
         return [check_target(cfg, t, Path(scratch), build_payload=build_payload, earlier=earlier) for t in cfg.targets]
 
@@ -142,7 +145,11 @@ def root_text(facts: Facts | None, root: bool, prefix: tuple[str, ...]) -> str:
         return "none: no setting would be changed"
     if prefix:
         return f"`{' '.join(prefix)}`"
-    return "uid 0" if facts is not None and facts.uid == 0 else "`adb root` (ro.debuggable=1; not tried by check: it restarts adbd)"
+    return (
+        "uid 0"
+        if facts is not None and facts.uid == 0
+        else "`adb root` (ro.debuggable=1; not tried by check: it restarts adbd)"
+    )
 
 
 def _lock_state(target: Target, workdir: str, prefix: tuple[str, ...], problems: list[str]) -> str:
@@ -191,7 +198,8 @@ def _setting(target: Target, prefix: tuple[str, ...], a: Action) -> Setting:
 
 def _describe(inv: Invocation, bench: BenchmarkConfig) -> str:
     arms = "both arms, interleaved" if inv.arm == "both" else f"{inv.arm} arm"
-    return f"{inv.scenario.name} ({inv.scenario.pages} pages per VMA): {arms}, {expected_forks(bench, inv.args)} timed forks per arm"
+    return (f"{inv.scenario.name} ({inv.scenario.pages} pages per VMA): {arms}, "
+            f"{expected_forks(bench, inv.args)} timed forks per arm")
 
 
 def _payload(facts: Facts, cfg: Config, build_payload: bool, problems: list[str]) -> str:
@@ -263,9 +271,11 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
         f = c.facts
         if f is not None:
             lines.append(f"  device     {_device_line(f)}")
-            lines.append(f"  kernel     {f.kernel_release}; CONFIG_ANON_VMA_NAME: "
-                         f"{ {True: 'y', False: 'not set', None: 'unknown (config not readable)'}[f.has_anon_vma_name] }"
-                         + (f"; debug options: {', '.join(f.debug_kernel_options)}" if f.debug_kernel_options else ""))
+            lines.append(
+                f"  kernel     {f.kernel_release}; CONFIG_ANON_VMA_NAME: "
+                f"{ {True: 'y', False: 'not set', None: 'unknown (config not readable)'}[f.has_anon_vma_name] }"
+                + (f"; debug options: {', '.join(f.debug_kernel_options)}" if f.debug_kernel_options else "")
+            )
             lines.append(f"  root       {c.root}")
             lines.append(f"  lock       {c.lock}")
             lines.append(f"  journal    {c.journal}")
@@ -278,8 +288,10 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
             for i, w in enumerate(c.warnings):
                 lines.append(f"  {'warnings' if i == 0 else '':10} {w}")
             for i, r in enumerate(c.refusals):
-                lines.append(f"  {'refused' if i == 0 else '':10} {r.scenario}{'' if r.arm is None else f' ({r.arm} arm)'}: "
-                             f"{r.kind}: {r.message}")
+                lines.append(
+                    f"  {'refused' if i == 0 else '':10} {r.scenario}{'' if r.arm is None else f' ({r.arm} arm)'}: "
+                    f"{r.kind}: {r.message}"
+                )
             for i, r in enumerate(c.runs):
                 lines.append(f"  {'runs' if i == 0 else '':10} {r}")
             if c.runs:
@@ -292,8 +304,10 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
             lines.append(f"  PROBLEM    {p}")
         lines.append(f"  ready      {'yes' if c.ready else 'NO'}")
     ready = all(c.ready for c in checks)
-    lines.append(f"devbench check: {'the run could start' if ready else 'the run could not start as it is'} "
-                 f"({sum(c.ready for c in checks)} of {len(checks)} target(s) ready); nothing on the devices was changed")
+    lines.append(
+        f"devbench check: {'the run could start' if ready else 'the run could not start as it is'} "
+        f"({sum(c.ready for c in checks)} of {len(checks)} target(s) ready); nothing on the devices was changed"
+    )
     return "\n".join(_printable(line) for line in lines) + "\n"
 
 
@@ -304,8 +318,12 @@ def _printable(text: str) -> str:
 
 
 def _conn(info: dict[str, Any]) -> str:
-    keep = [f"{k} {v}" for k, v in info.items() if k in ("serial", "serial_from", "adb_server", "via", "ssh", "arch", "kernel")
-            and isinstance(v, (str, int, float))]
+    keep = [
+        f"{k} {v}"
+        for k, v in info.items()
+        if k in ("serial", "serial_from", "adb_server", "via", "ssh", "arch", "kernel")
+        and isinstance(v, (str, int, float))
+    ]
     return ": " + ", ".join(keep) if keep else ""
 
 

@@ -4,8 +4,9 @@ the target's run itself (its config, results, connection and lock)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from devbench.config import BenchmarkConfig, Config, TargetConfig
 from devbench.device.lock import DeviceLock

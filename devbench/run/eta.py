@@ -31,9 +31,10 @@ decided on them), taken in whole rounds and never past the round that reaches ma
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from devbench.config import BenchmarkConfig
@@ -118,7 +119,13 @@ def format_eta(seconds: float | None, estimated: bool = False) -> str:
     if seconds is None:
         return "ETA: once a batch is timed"
     s = int(round(seconds))
-    text = f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+    text = (
+        f"{s // 3600} h {s % 3600 // 60:02d} min"
+        if s >= 3600
+        else f"{s // 60} min {s % 60:02d} s"
+        if s >= 60
+        else f"{s} s"
+    )
     return f"ETA {'~' if estimated else ''}{text}"
 
 
@@ -208,12 +215,19 @@ def earlier_run(data: Mapping[str, Any], target: str) -> EarlierRun | None:
     """What a results.json (untrusted: only well-formed numbers are used) says of target's pace;
     None when it is not a finished run (complete, or failed in part) with samples of it."""
     run = data.get("run") if isinstance(data.get("run"), dict) else None
-    if not run or run.get("status") not in ("complete", "failed"):  # failed: a refused arm, a failed target; it ran to its end
+    if not run or run.get("status") not in (
+        "complete",
+        "failed",
+    ):  # failed: a refused arm, a failed target; it ran to its end
         return None
     wall = _seconds(run.get("started"), run.get("ended"))
     cfg = run.get("config") if isinstance(run.get("config"), dict) else {}
     bench = cfg.get("benchmark") if isinstance(cfg.get("benchmark"), dict) else {}
-    pages = {s.get("name"): s.get("pages") for s in bench.get("scenarios") or [] if isinstance(s, dict) and _num(s.get("pages"))}
+    pages = {
+        s.get("name"): s.get("pages")
+        for s in bench.get("scenarios") or []
+        if isinstance(s, dict) and _num(s.get("pages"))
+    }
     vmas = bench.get("vmas", 65536)
     if wall is None or wall <= 0 or not _num(vmas) or not pages:
         return None

@@ -60,14 +60,25 @@ def kernel_last_words(target: Target, remote: str) -> list[str]:
     """The kernel log's last lines about the payload (OOM kills, segfaults), where readable."""
     name = posixpath.basename(remote)[:15]
     try:
-        res = target.run(["sh", "-c", 'dmesg 2>/dev/null | tail -n 200 | grep -F -e "$1" | tail -n 3', "sh", name], timeout=20)
+        res = target.run(
+            ["sh", "-c", 'dmesg 2>/dev/null | tail -n 200 | grep -F -e "$1" | tail -n 3', "sh", name], timeout=20
+        )
     except TargetError:
         return []
     return [ln.strip()[:300] for ln in res.stdout.splitlines() if ln.strip()]
 
 
-def run_invocation(target: Target, remote: str, inv: Invocation, bench: BenchmarkConfig, store: ResultsStore, progress: Progress,
-                   prefix: tuple[str, ...] = (), cancel: Cancel | None = None, batch_offset: int = 0) -> None:
+def run_invocation(
+    target: Target,
+    remote: str,
+    inv: Invocation,
+    bench: BenchmarkConfig,
+    store: ResultsStore,
+    progress: Progress,
+    prefix: tuple[str, ...] = (),
+    cancel: Cancel | None = None,
+    batch_offset: int = 0,
+) -> None:
     """One payload process: its samples and checks recorded as they come, its failure as an
     error of its scenario; a lost connection is raised (ConnectionLost) for the run to reconnect."""
     timeout = bench.timeout_s
@@ -98,7 +109,9 @@ def run_invocation(target: Target, remote: str, inv: Invocation, bench: Benchmar
         expected = expected_forks(bench, inv.args)
         for arm, n in sink.counts.items():
             if n != expected:
-                store.add_error(target.name, sc, arm, "incomplete", f"{n} of {expected} fork samples received for {arm}")
+                store.add_error(
+                    target.name, sc, arm, "incomplete", f"{n} of {expected} fork samples received for {arm}"
+                )
     if sink.noise:
         store.warn(target.name, f"{sc}: {len(sink.noise)} unparsed payload output line(s), first: {sink.noise[0]!r}")
 
@@ -143,7 +156,16 @@ class AdaptiveRounds:
             for inv in pending:
                 cancel.check()
                 progress.step(name, f"{inv.scenario.name}: round {self.done + 1}")
-                run_invocation(target, remote, inv, bench, store, progress, prefix=session.payload_prefix, cancel=cancel,
-                               batch_offset=offset)
+                run_invocation(
+                    target,
+                    remote,
+                    inv,
+                    bench,
+                    store,
+                    progress,
+                    prefix=session.payload_prefix,
+                    cancel=cancel,
+                    batch_offset=offset,
+                )
                 session.sample(f"after {inv.scenario.name}, round {self.done + 1}")
             self.done += 1

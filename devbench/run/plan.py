@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
-from typing import Callable, Collection
 
 from devbench.config import BenchmarkConfig, Scenario
 
@@ -49,7 +49,11 @@ def arm_order(batches: int, first: int = 0) -> list[tuple[int, str]]:
     a resumed run keeps it). For an even count each arm's mean time position is the same (a
     linear drift cancels); for an odd count they differ by one slot in 2 x batches, the least
     any order of whole batches can do, and each arm leads in (batches +- 1) / 2 batches."""
-    return [(b, arm) for b in range(first, batches) for arm in (("named", "unnamed") if b % 2 == 0 else ("unnamed", "named"))]
+    return [
+        (b, arm)
+        for b in range(first, batches)
+        for arm in (("named", "unnamed") if b % 2 == 0 else ("unnamed", "named"))
+    ]
 
 
 def single_batch_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, batch: int) -> tuple[str, ...]:
@@ -84,7 +88,9 @@ def plan(bench: BenchmarkConfig, refused: Collection[tuple[str, str | None]] = (
     return out
 
 
-def resumed(invocations: list[Invocation], bench: BenchmarkConfig, done: Callable[[str, str], dict[int, int]]) -> list[Invocation]:
+def resumed(
+    invocations: list[Invocation], bench: BenchmarkConfig, done: Callable[[str, str], dict[int, int]]
+) -> list[Invocation]:
     """The invocations of a resumed run: each from its first batch that some arm still lacks
     (a batch counts as done when it has all its forks); fully measured ones are left out.
     A separate-mode process (one batch) runs again whole or not at all.
@@ -106,14 +112,14 @@ def resumed(invocations: list[Invocation], bench: BenchmarkConfig, done: Callabl
 def expected_forks(bench: BenchmarkConfig, args: tuple[str, ...]) -> int:
     """Timed forks per arm that one payload invocation with these args takes (from its own
     --forks, --batches and --first-batch: a separate-mode process measures one batch)."""
-    opt = dict(zip(args, args[1:]))
+    opt = dict(zip(args, args[1:], strict=False))
     forks, batches = int(opt.get("--forks", bench.forks)), int(opt.get("--batches", bench.batches))
     return sum(batch_sizes(forks, batches)[int(opt.get("--first-batch", 0)):])
 
 
 def invocation_batches(bench: BenchmarkConfig, args: tuple[str, ...]) -> int:
     """Batches per arm that one payload invocation with these args runs (each with its warm-up)."""
-    opt = dict(zip(args, args[1:]))
+    opt = dict(zip(args, args[1:], strict=False))
     return int(opt.get("--batches", bench.batches)) - int(opt.get("--first-batch", 0))
 
 

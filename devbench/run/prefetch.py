@@ -4,8 +4,8 @@ importing scipy.stats (about a second) and compiling the report's templates."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from importlib import import_module
-from typing import Callable
 
 
 def in_background(*steps: Callable[[], object]) -> threading.Thread:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, Mapping, TextIO
+from collections.abc import Callable, Mapping
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,7 +30,7 @@ class RichProgress:
         self.pace = Pace()
         self.clock = clock
 
-    def __enter__(self) -> "RichProgress":
+    def __enter__(self) -> RichProgress:
         self.progress.__enter__()
         return self
 
@@ -83,8 +84,11 @@ class LineProgress:
         t = self.pace.get(target)
         if t.total != self.started.get(target) or (estimated and target not in self.estimated):
             what = "about " if estimated else ""
-            self._print(f"[{target}] plan: {what}{t.total} timed forks"
-                        + (f" ({t.done} done)" if t.done else "") + (" (forks: auto: estimated after each round)" if estimated else ""))
+            self._print(
+                f"[{target}] plan: {what}{t.total} timed forks"
+                + (f" ({t.done} done)" if t.done else "")
+                + (" (forks: auto: estimated after each round)" if estimated else "")
+            )
             self.started[target] = t.total
             if estimated:
                 self.estimated.add(target)

@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+from devbench.config import Config, TargetConfig
 from devbench.device.lock import acquire
 from devbench.device.probe import Facts, probe
 from devbench.device.restore import recover
@@ -31,7 +33,7 @@ from devbench.device.workdir import ensure_private
 from devbench.errors import ConnectionLost, DevbenchError, TargetError
 from devbench.payload.build import Payload, build, deploy
 from devbench.profile.runs import profile_target
-from devbench.results.store import now
+from devbench.results.store import ResultsStore, now
 from devbench.run.context import Cancel, Progress, TargetRun
 from devbench.run.eta import planned_forks
 from devbench.run.invoke import AdaptiveRounds, run_invocation
@@ -39,8 +41,6 @@ from devbench.run.plan import Invocation, for_emulator, plan, resumed
 from devbench.run.signals import signals_deferred
 from devbench.targets import open_target, started_by_devbench
 from devbench.targets.base import Target, close_quietly
-from devbench.config import Config, TargetConfig
-from devbench.results.store import ResultsStore
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,9 @@ def plan_target(run: TargetRun, facts: Facts) -> tuple[DeviceSession, list[Invoc
             store.add_error(name, r.scenario, r.arm, r.kind, r.message, **r.data)
     invocations = plan(bench, {(r.scenario, r.arm) for r in session.refusals})
     if not invocations:
-        raise TargetError(name, "prepare", "every scenario was refused before any change to the device (see the errors above)")
+        raise TargetError(
+            name, "prepare", "every scenario was refused before any change to the device (see the errors above)"
+        )
     if run.resume:
         invocations = resumed(invocations, bench, lambda sc, arm: store.batches_done(name, sc, arm))
         run.warn(f"resumed: {len(invocations)} payload invocation(s) left" if invocations else
@@ -292,7 +294,9 @@ def measure(run: TargetRun, session: DeviceSession, todo: list[Invocation], roun
     else:
         for inv in todo:
             run.cancel.check()
-            run_invocation(target, remote, inv, bench, store, run.progress, prefix=session.payload_prefix, cancel=run.cancel)
+            run_invocation(
+                target, remote, inv, bench, store, run.progress, prefix=session.payload_prefix, cancel=run.cancel
+            )
             session.sample(f"after {inv.scenario.name}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
             store.update_target(name, conditions=session.samples)
     for w in session.throttle_warnings():
@@ -320,10 +324,23 @@ def reconnect_and_recover(run: TargetRun, session: DeviceSession, invocations: l
     bench, name = run.bench, run.name
     todo = (resumed(invocations, bench, lambda sc, arm: run.store.batches_done(name, sc, arm))
             if bench.adaptive is None else [])
-    reconnected.append({"lost": lost.message, "during": lost.step, "time": now(),
-                        "after_s": round(time.monotonic() - started, 1), "restored": recovery.summary(),
-                        "redo": [{"scenario": i.scenario.name, "arm": i.arm,
-                                  "from_batch": int(dict(zip(i.args, i.args[1:])).get("--first-batch", 0))} for i in todo]})
+    reconnected.append(
+        {
+            "lost": lost.message,
+            "during": lost.step,
+            "time": now(),
+            "after_s": round(time.monotonic() - started, 1),
+            "restored": recovery.summary(),
+            "redo": [
+                {
+                    "scenario": i.scenario.name,
+                    "arm": i.arm,
+                    "from_batch": int(dict(zip(i.args, i.args[1:], strict=False)).get("--first-batch", 0)),
+                }
+                for i in todo
+            ],
+        }
+    )
     run.store.update_target(name, reconnects=reconnected)
     run.warn(f"connection lost during {lost.step} ({lost.message}); reconnected after "
              f"{reconnected[-1]['after_s']} s, device restored from its journal and prepared again; "
@@ -355,9 +372,13 @@ def reconnect(run: TargetRun, lost: ConnectionLost) -> Target:
         run.target = target
         run.cancel.register(name, target)
         return target
-    raise TargetError(name, "reconnect", f"device gone: no connection within {timeout_s} s "
-                                         f"({attempt} attempts; last: {last}); the journal on the device is replayed by "
-                                         "`devbench restore` or the next run")
+    raise TargetError(
+        name,
+        "reconnect",
+        f"device gone: no connection within {timeout_s} s "
+        f"({attempt} attempts; last: {last}); the journal on the device is replayed by "
+        "`devbench restore` or the next run",
+    )
 
 
 def record_failure(run: TargetRun, exc: DevbenchError) -> None:

@@ -13,8 +13,8 @@ them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5037
 
@@ -31,7 +31,8 @@ class AdbEnvError(ValueError):
 class ServerAddress:
     host: str
     port: int
-    source: str  # "config", "ADB_SERVER_SOCKET", "ANDROID_ADB_SERVER_*", "default" (or a mix, e.g. "config+ANDROID_ADB_SERVER_PORT")
+    # "config", "ADB_SERVER_SOCKET", "ANDROID_ADB_SERVER_*", "default" (or a mix, e.g. "config+ANDROID_ADB_SERVER_PORT")
+    source: str
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
@@ -108,8 +109,10 @@ def pick_serial(attached: Mapping[str, str], environ: Mapping[str, str], where: 
     if not ready:
         raise NoDevice(f"no adb device attached to {where}" + (f" in state 'device' (seen: {others})" if others else "")
                        + "; the target names none (adb: serial:, connect:, --serial or $ANDROID_SERIAL)")
-    raise NoDevice(f"{len(ready)} adb devices attached to {where}: {', '.join(map(_shown, ready))}; the target names none: "
-                   "choose one with --serial SERIAL, $ANDROID_SERIAL or adb: {serial: SERIAL}")
+    raise NoDevice(
+        f"{len(ready)} adb devices attached to {where}: {', '.join(map(_shown, ready))}; the target names none: "
+        "choose one with --serial SERIAL, $ANDROID_SERIAL or adb: {serial: SERIAL}"
+    )
 
 
 def _shown(text: str) -> str:

@@ -11,10 +11,11 @@ it can abort the command in flight from another thread (interrupt).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 LineCallback = Callable[[str], None]
 
@@ -99,7 +100,7 @@ class TargetDefaults:
         """Nothing to abort: a command ends at its timeout."""
 
 
-def close_quietly(target: "Target | None") -> None:
+def close_quietly(target: Target | None) -> None:
     """Close a target whose connection may be dead already: nothing to report then."""
     if target is None:
         return
@@ -141,7 +142,9 @@ class AdbBacked(TargetDefaults):
     adb: Target
     info: Mapping[str, object] = NO_INFO
 
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
+    def run(
+        self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None
+    ) -> CommandResult:
         return self.adb.run(argv, timeout=timeout, on_line=on_line)
 
     def push(self, local: Path, remote: str, mode: int = 0o755) -> None:

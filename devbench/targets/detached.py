@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from devbench.errors import TargetError
 from devbench.targets.base import CommandResult, LineCallback, LineSplitter, Target

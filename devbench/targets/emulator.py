@@ -13,8 +13,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from devbench.config import AdbOptions, EmulatorOptions
 from devbench.errors import DevbenchError, TargetError
@@ -92,7 +92,11 @@ class EmulatorTarget(AdbBacked):
         adb = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise TargetError(self.name, "start emulator", f"the emulator exited with code {self.proc.returncode}: {self._last_log_line()}")
+                raise TargetError(
+                    self.name,
+                    "start emulator",
+                    f"the emulator exited with code {self.proc.returncode}: {self._last_log_line()}",
+                )
             try:
                 adb = adb or AdbTarget(self.name, opts, connect_timeout=5)
                 if adb.run(["getprop", "sys.boot_completed"], timeout=30).stdout.strip() == "1":
@@ -101,7 +105,9 @@ class EmulatorTarget(AdbBacked):
             except DevbenchError:
                 pass
             time.sleep(2)
-        raise TargetError(self.name, "start emulator", f"not booted after {self.options.boot_timeout_s} s: {self._last_log_line()}")
+        raise TargetError(
+            self.name, "start emulator", f"not booted after {self.options.boot_timeout_s} s: {self._last_log_line()}"
+        )
 
     def _last_log_line(self) -> str:
         try:

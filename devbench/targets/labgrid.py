@@ -22,9 +22,10 @@ import os
 import socket
 import sys
 import threading
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 from devbench.config import LabgridOptions, SshOptions
 from devbench.errors import TargetError
@@ -164,7 +165,9 @@ class LabgridTarget(TargetDefaults):
         try:
             self._lg = _client()
         except ImportError as exc:
-            raise TargetError(name, "connect", f"labgrid targets need labgrid ({exc}): pip install 'devbench[labgrid]'") from None
+            raise TargetError(
+                name, "connect", f"labgrid targets need labgrid ({exc}): pip install 'devbench[labgrid]'"
+            ) from None
         try:
             step(f"acquiring labgrid place {self.place} on {self.coordinator}")
             address, port, user = self._session("acquire place", self._acquire)
@@ -208,11 +211,13 @@ class LabgridTarget(TargetDefaults):
             return _COORDINATORS.run(main, 3 * timeout + 5)
         except TargetError:
             raise
-        except (asyncio.TimeoutError, TimeoutError, concurrent.futures.TimeoutError):
+        except (TimeoutError, concurrent.futures.TimeoutError):
             raise TargetError(self.name, step, f"labgrid coordinator {self.coordinator} did not answer "
                                                f"within {timeout:.0f} s") from None
         except client.Error as exc:
-            raise TargetError(self.name, step, f"labgrid coordinator {self.coordinator}: {' '.join(map(str, exc.args))}") from None
+            raise TargetError(
+                self.name, step, f"labgrid coordinator {self.coordinator}: {' '.join(map(str, exc.args))}"
+            ) from None
 
     async def _acquire(self, session: Any) -> tuple[str, int, str]:
         _, pb, grpc = self._lg
@@ -230,7 +235,7 @@ class LabgridTarget(TargetDefaults):
                 self._held = False
                 raise self._busy(owner) from None
             raise TargetError(self.name, "acquire place", f"labgrid place {self.place}: {exc.details()}") from None
-        self.acquired_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.acquired_at = datetime.now(UTC).isoformat(timespec="seconds")
         await session.sync_with_coordinator()
         return self._network_service(session, self._place(session))
 
@@ -256,7 +261,9 @@ class LabgridTarget(TargetDefaults):
         try:
             found = session.get_target_resources(place)
         except client.Error as exc:
-            raise TargetError(self.name, "acquire place", f"labgrid place {self.place}: {' '.join(map(str, exc.args))}") from None
+            raise TargetError(
+                self.name, "acquire place", f"labgrid place {self.place}: {' '.join(map(str, exc.args))}"
+            ) from None
         paths = {}
         for path in place.acquired_resources:
             match = place.getmatch(path)
@@ -265,8 +272,12 @@ class LabgridTarget(TargetDefaults):
         wanted = self.options.resource
         if wanted is not None:
             if wanted not in services:
-                raise TargetError(self.name, "acquire place", f"labgrid place {self.place} has no NetworkService named "
-                                                              f"{wanted!r} (it has: {', '.join(sorted(services)) or 'none'})")
+                raise TargetError(
+                    self.name,
+                    "acquire place",
+                    f"labgrid place {self.place} has no NetworkService named "
+                    f"{wanted!r} (it has: {', '.join(sorted(services)) or 'none'})",
+                )
             services = {wanted: services[wanted]}
         if not services:
             have = ", ".join(sorted(f"{cls} {nm}" for nm, cls in found)) or "no resources"
@@ -281,13 +292,19 @@ class LabgridTarget(TargetDefaults):
             raise TargetError(self.name, "acquire place", f"labgrid resource {self.resource} is not available "
                                                           "(its exporter reports it unavailable)")
         if res.extra.get("proxy_required"):
-            raise TargetError(self.name, "acquire place", f"labgrid resource {self.resource} is reachable only through "
-                                                          f"its exporter {res.extra.get('proxy')} (isolated exporter or "
-                                                          "interface-scoped address); devbench does not tunnel through exporters")
+            raise TargetError(
+                self.name,
+                "acquire place",
+                f"labgrid resource {self.resource} is reachable only through "
+                f"its exporter {res.extra.get('proxy')} (isolated exporter or "
+                "interface-scoped address); devbench does not tunnel through exporters",
+            )
         args = res.args
         if args.get("password"):
-            self.warnings.append(f"labgrid resource {self.resource} carries a password: devbench does not use passwords "
-                                 "(the target's key: or ssh-agent is used)")
+            self.warnings.append(
+                f"labgrid resource {self.resource} carries a password: devbench does not use passwords "
+                "(the target's key: or ssh-agent is used)"
+            )
         return str(args["address"]), int(args.get("port", 22)), str(args["username"])
 
     def _release(self) -> None:
@@ -313,9 +330,16 @@ class LabgridTarget(TargetDefaults):
 
     @property
     def info(self) -> dict[str, object]:
-        return {"place": self.place, "coordinator": self.coordinator, "acquired_as": self.identity,
-                "resource": self.resource, "acquired_at": self.acquired_at,
-                "ssh": f"{self.inner.options.user}@{self.inner.options.host}:{self.inner.options.port}" if self.inner else None}
+        return {
+            "place": self.place,
+            "coordinator": self.coordinator,
+            "acquired_as": self.identity,
+            "resource": self.resource,
+            "acquired_at": self.acquired_at,
+            "ssh": f"{self.inner.options.user}@{self.inner.options.host}:{self.inner.options.port}"
+            if self.inner
+            else None,
+        }
 
     # -- the Target protocol, delegated to the SSH connection -------------------------------
 
@@ -324,7 +348,9 @@ class LabgridTarget(TargetDefaults):
             raise TargetError(self.name, "run", f"labgrid place {self.place} is released")
         return self.inner
 
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
+    def run(
+        self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None
+    ) -> CommandResult:
         return self._ssh().run(argv, timeout=timeout, on_line=on_line)
 
     def push(self, local: Path, remote: str, mode: int = 0o755) -> None:

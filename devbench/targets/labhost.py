@@ -25,7 +25,9 @@ class LabHostAdbTarget(AdbBacked):
         self.host = host
         tunnel = TUNNELS.acquire(host, name)
         try:
-            self.adb = AdbTarget(name, replace(options, server_host="127.0.0.1", server_port=tunnel.port, via=None, lab_host=None))
+            self.adb = AdbTarget(
+                name, replace(options, server_host="127.0.0.1", server_port=tunnel.port, via=None, lab_host=None)
+            )
         except BaseException:
             TUNNELS.release(host)
             raise
@@ -107,8 +109,12 @@ def _unique(targets: list[TargetConfig]) -> None:
         if t.name in seen:
             first = seen[t.name]
             serials = [x.options.serial for x in (first, t) if isinstance(x.options, AdbOptions)]
-            raise TargetError(t.name, "select", f"devices {' and '.join(repr(s) for s in serials)} both give the target "
-                                                f"name {t.name!r} (made plain, at most 64 characters): name them in targets:")
+            raise TargetError(
+                t.name,
+                "select",
+                f"devices {' and '.join(repr(s) for s in serials)} both give the target "
+                f"name {t.name!r} (made plain, at most 64 characters): name them in targets:",
+            )
         seen[t.name] = t
 
 

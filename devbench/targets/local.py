@@ -11,8 +11,8 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from devbench.cache import cache_root
 from devbench.config import LocalOptions
@@ -33,7 +33,9 @@ class LocalTarget(TargetDefaults):
         self.name = name
         self.workdir = options.workdir or default_workdir()
 
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
+    def run(
+        self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None
+    ) -> CommandResult:
         argv = tuple(str(a) for a in argv)
         try:
             proc = subprocess.Popen(

@@ -10,9 +10,9 @@ an AdbTarget. close() always shuts QEMU down.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 from devbench.config import AdbOptions, QemuOptions
 from devbench.errors import DevbenchError, TargetError
@@ -116,7 +116,10 @@ def _variant_info(options: QemuOptions) -> dict[str, object]:
     v = options.kernel_variant
     if v is None:
         return {}
-    return {"kernel_variant": v.name, "kernel_patches": " ".join(f"{p.ref}@sha256:{p.sha256()[:12]}" for p in v.patches)}
+    return {
+        "kernel_variant": v.name,
+        "kernel_patches": " ".join(f"{p.ref}@sha256:{p.sha256()[:12]}" for p in v.patches),
+    }
 
 
 class QemuTarget(AdbBacked):
@@ -167,12 +170,23 @@ class QemuTarget(AdbBacked):
         from devbench.qemu.machine import machine_type
 
         m = self.machine
-        return {"kernel": str(self.kernel), "kernel_config_source": self.kernel_config_source,
-                "adb_serial": m.adb_serial, "ssh_port": m.ssh_port, "console_log": str(m.console_log),
-                "boot_seconds": round(m.boot_seconds or 0, 2), "boot_attempts": m.attempts, "arch": self.options.arch,
-                "accel": m.accel, "clock": self.options.clock, "machine": machine_type(m.spec),
-                "daemons": ",".join(m.spec.daemons), "payload_session": "detached" if self.options.detach else "adb shell",
-                "ports_guard": m.ports_guard, **_variant_info(self.options)}
+        return {
+            "kernel": str(self.kernel),
+            "kernel_config_source": self.kernel_config_source,
+            "adb_serial": m.adb_serial,
+            "ssh_port": m.ssh_port,
+            "console_log": str(m.console_log),
+            "boot_seconds": round(m.boot_seconds or 0, 2),
+            "boot_attempts": m.attempts,
+            "arch": self.options.arch,
+            "accel": m.accel,
+            "clock": self.options.clock,
+            "machine": machine_type(m.spec),
+            "daemons": ",".join(m.spec.daemons),
+            "payload_session": "detached" if self.options.detach else "adb shell",
+            "ports_guard": m.ports_guard,
+            **_variant_info(self.options),
+        }
 
     def run_payload(self, argv: Sequence[str], *, timeout: float | None = None,
                     on_line: LineCallback | None = None) -> CommandResult:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import paramiko
 
 from devbench.config import SshOptions
 from devbench.errors import TargetError
 from devbench.targets.base import NO_INFO, CommandResult, LineCallback, LineSplitter, TargetDefaults, shell_line
-
 
 # A link that goes silent (a cable, a switch, a namespace's link down) sends no FIN or RST: TCP
 # would retransmit for ~15 minutes before the connection failed, and a run would wait that long.
@@ -46,7 +45,9 @@ class SshTarget(TargetDefaults):
         try:
             client.load_host_keys(known_hosts)
         except FileNotFoundError:
-            raise TargetError(name, "connect", f"known_hosts file {known_hosts} does not exist; host keys are always checked") from None
+            raise TargetError(
+                name, "connect", f"known_hosts file {known_hosts} does not exist; host keys are always checked"
+            ) from None
         except (OSError, paramiko.SSHException) as exc:
             raise TargetError(name, "connect", f"cannot read known_hosts {known_hosts}: {exc}") from None
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
@@ -61,11 +62,19 @@ class SshTarget(TargetDefaults):
                 look_for_keys=key is None, sock=sock,
             )
         except paramiko.BadHostKeyException as exc:
-            raise TargetError(name, "connect", f"host key of {options.host}:{options.port} does not match {known_hosts} "
-                              f"(got {exc.key.get_name()}): refusing") from None
+            raise TargetError(
+                name,
+                "connect",
+                f"host key of {options.host}:{options.port} does not match {known_hosts} "
+                f"(got {exc.key.get_name()}): refusing",
+            ) from None
         except paramiko.SSHException as exc:
             if "not found in known_hosts" in str(exc):
-                raise TargetError(name, "connect", f"{options.host}:{options.port} is not in {known_hosts}: refusing an unknown host key") from None
+                raise TargetError(
+                    name,
+                    "connect",
+                    f"{options.host}:{options.port} is not in {known_hosts}: refusing an unknown host key",
+                ) from None
             raise TargetError(name, "connect", f"{options.user}@{options.host}:{options.port}: {exc}") from None
         except OSError as exc:
             raise TargetError(name, "connect", f"{options.host}:{options.port}: {exc.strerror or exc}") from None
@@ -82,7 +91,9 @@ class SshTarget(TargetDefaults):
             self._interrupted = chan
             chan.close()
 
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
+    def run(
+        self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None
+    ) -> CommandResult:
         argv = tuple(str(a) for a in argv)
         try:
             chan = self.client.get_transport().open_session()  # type: ignore[union-attr]
@@ -92,7 +103,9 @@ class SshTarget(TargetDefaults):
             chan.exec_command(shell_line(("sh", "-c", '"$@"; exit $?', "sh", *argv)))
         except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
             # EOFError: paramiko's packet reader when the transport dies while a channel opens
-            raise TargetError(self.name, f"run {argv[0]}", f"SSH connection lost: {str(exc) or type(exc).__name__}") from None
+            raise TargetError(
+                self.name, f"run {argv[0]}", f"SSH connection lost: {str(exc) or type(exc).__name__}"
+            ) from None
         out, err = bytearray(), bytearray()
         splitter = LineSplitter(on_line)
         deadline = time.monotonic() + timeout if timeout else None
@@ -123,12 +136,16 @@ class SshTarget(TargetDefaults):
                 # no exit status (paramiko keeps -1 for a closed channel and for sshd's
                 # exit-signal), and not closed by interrupt(): the session died with its shell
                 # (the device going down, sshd killed, the link dead), not the command alone
-                raise TargetError(self.name, f"run {argv[0]}", "SSH connection lost: the session ended without an exit status")
+                raise TargetError(
+                    self.name, f"run {argv[0]}", "SSH connection lost: the session ended without an exit status"
+                )
         finally:
             self._active = None
             chan.close()
         splitter.close()
-        return CommandResult(argv, code if code >= 0 else 255, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+        return CommandResult(
+            argv, code if code >= 0 else 255, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        )
 
     def push(self, local: Path, remote: str, mode: int = 0o755) -> None:
         """A new file created exclusively (never a link planted in its place), its mode set,

@@ -47,7 +47,11 @@ def test_run_local_records_samples_checks_and_the_feature_verdict(tmp_path, devb
     for sc in ("unpopulated", "1 page"):
         unnamed = [x for s in data["samples"] if s["scenario"] == sc and s["arm"] == "unnamed" for x in s["fork_ns"]]
         assert len(unnamed) == 12 and all(x > 0 for x in unnamed)
-        assert sorted({s["batch"] for s in data["samples"] if s["scenario"] == sc and s["arm"] == "unnamed"}) == [0, 1, 2]
+        assert sorted({s["batch"] for s in data["samples"] if s["scenario"] == sc and s["arm"] == "unnamed"}) == [
+            0,
+            1,
+            2,
+        ]
         setup = [c for c in data["checks"] if c["scenario"] == sc and c["check"] == "setup"]
         assert setup and all(c["vmas_created"] == 1024 and c["vmas_ok"] for c in setup)
         named = [x for s in data["samples"] if s["scenario"] == sc and s["arm"] == "named" for x in s["fork_ns"]]
@@ -70,5 +74,7 @@ def test_report_rerenders_from_results_alone(tmp_path, devbench_cmd):
     (run_dir / "report.html").unlink()
     res = subprocess.run([*devbench_cmd, "report", str(run_dir)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and (run_dir / "report.html").exists()
-    md = subprocess.run([*devbench_cmd, "report", str(run_dir), "--format", "markdown"], capture_output=True, text=True, timeout=60)
+    md = subprocess.run(
+        [*devbench_cmd, "report", str(run_dir), "--format", "markdown"], capture_output=True, text=True, timeout=60
+    )
     assert md.returncode == 0 and "| unpopulated |" in md.stdout

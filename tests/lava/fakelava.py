@@ -23,10 +23,11 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import yaml
@@ -210,6 +211,8 @@ def payload_lines(seed: int, pages: int, *, forks: int = 40, batches: int = 4, w
             if arm == "named":
                 out.append(line(event="named_check", anon_lines=64, vmas_expected=64, ok=True, name_ns=5000))
             exits = [int(v) for v in xrng.lognormal(level + 0.2, 0.05, per)]
-            out.append(line(event="batch", batch=b, arm=arm, warmup=warmup, forks=per, fork_ns=ns, exit_ns=exits, prep_ns=40))
+            out.append(
+                line(event="batch", batch=b, arm=arm, warmup=warmup, forks=per, fork_ns=ns, exit_ns=exits, prep_ns=40)
+            )
     out.append(line(event="end", exit_code=0 if named else 3, elapsed_ns=123456789))
     return out

@@ -26,15 +26,17 @@ from typing import Any
 import pytest
 import yaml
 
+from devbench.device.procid import ProcId, is_running
 from devbench.guest.errors import LabError
-from devlab.lava import instance
 from devbench.lava.api import LavaApi
 from devbench.lava.validate import validate_job
-from devbench.device.procid import ProcId, is_running
+from devlab.lava import instance
 
 pytestmark = [pytest.mark.lava, pytest.mark.qemu, pytest.mark.timeout(2400)]
 
-MEDIAN_TOLERANCE = 0.03  # LAVA's guest against devbench's own, same kernel and QEMU options: measured within 0.5% (README)
+MEDIAN_TOLERANCE = (
+    0.03  # LAVA's guest against devbench's own, same kernel and QEMU options: measured within 0.5% (README)
+)
 CONFIG = """\
 run: {{name: lava e2e, output: {out}}}
 targets:
@@ -183,8 +185,14 @@ def test_sigterm_cancels_the_job_and_resume_completes(lava_lab: instance.LavaLab
     env["XDG_CONFIG_HOME"] = str(conf)
     cfg = _config(tmp_path)
     feature = _options(tmp_path, lava_lab, "feature")
-    proc = subprocess.Popen([sys.executable, "-m", "devbench", "run", str(cfg), "--lava", str(feature)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devbench", "run", str(cfg), "--lava", str(feature)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     lines = []
     try:
         assert proc.stderr is not None

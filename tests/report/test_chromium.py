@@ -35,7 +35,9 @@ def report(tmp_path):
 
 @pytest.fixture
 def browser(tmp_path, monkeypatch):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra (pip install -e .[test])")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is in the test extra (pip install -e .[test])"
+    )
     from selenium.webdriver.chrome.service import Service
 
     monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never fetch a browser or driver
@@ -82,13 +84,15 @@ def test_report_in_headless_chromium(browser, report, tmp_path):
 
     # the hostile model string is text on the page, never a script
     with pytest.raises(NoAlertPresentException):
-        browser.switch_to.alert.text
+        browser.switch_to.alert.text  # noqa: B018 (reading it raises when there is none)
     assert HOSTILE in browser.find_element(By.TAG_NAME, "body").text
     assert not browser.execute_script("return [...document.scripts].some(s => s.textContent.includes('alert'))")
 
     # table, headline and every plot rendered with a real size
     assert "REGRESSION" in browser.find_element(By.TAG_NAME, "table").text
-    sizes = browser.execute_script("return [...document.querySelectorAll('svg')].map(s => s.getBoundingClientRect().width)")
+    sizes = browser.execute_script(
+        "return [...document.querySelectorAll('svg')].map(s => s.getBoundingClientRect().width)"
+    )
     assert len(sizes) == 7 + 3 * has_exits(report) and min(sizes) > 150  # + a child-exit plot per scenario
 
     shot = tmp_path / "report.png"
@@ -129,17 +133,29 @@ def _crop(browser, tmp_path, element, name):
 
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
     rect = browser.execute_script(
-        "const r = arguments[0].getBoundingClientRect(); const e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
-        "return {x: r.x, y: r.y, w: r.width, h: r.height, top: arguments[0].contains(e), ratio: window.devicePixelRatio,"
-        " vw: window.innerWidth, vh: window.innerHeight}", element)
+        "const r = arguments[0].getBoundingClientRect(); const e = document.elementFromPoint(r.x + r.width / 2, "
+        "r.y + r.height / 2);"
+        "return {x: r.x, y: r.y, w: r.width, h: r.height, top: arguments[0].contains(e), ratio: "
+        "window.devicePixelRatio,"
+        " vw: window.innerWidth, vh: window.innerHeight}",
+        element,
+    )
     assert rect["top"], f"{name}: covered by another element"
-    assert rect["w"] > 100 and rect["h"] > 20 and rect["x"] >= 0 and rect["x"] + rect["w"] <= rect["vw"] + 1, (name, rect)
+    assert rect["w"] > 100 and rect["h"] > 20 and rect["x"] >= 0 and rect["x"] + rect["w"] <= rect["vw"] + 1, (
+        name,
+        rect,
+    )
     assert rect["y"] >= 0 and rect["y"] + rect["h"] <= rect["vh"] + 1, (name, rect)
     shot = tmp_path / f"{name}.png"
     assert browser.save_screenshot(str(shot))
     k = rect["ratio"]
     with Image.open(shot) as image:
-        box = (int(rect["x"] * k), int(rect["y"] * k), int((rect["x"] + rect["w"]) * k), int((rect["y"] + rect["h"]) * k))
+        box = (
+            int(rect["x"] * k),
+            int(rect["y"] * k),
+            int((rect["x"] + rect["w"]) * k),
+            int((rect["y"] + rect["h"]) * k),
+        )
         return np.asarray(image.convert("RGB").crop(box))
 
 
@@ -159,7 +175,10 @@ def test_screenshot_shows_headline_warnings_banner_and_every_plot(browser, repor
     assert headline.text.startswith("On phone, fork() with named VMAs is")
     assert "clocks not locked" in banner.text and "CPU clocks locked" in banner.text
     first = browser.execute_script(
-        "return [arguments[0], arguments[1]].map(e => e.getBoundingClientRect().bottom <= window.innerHeight)", headline, banner)
+        "return [arguments[0], arguments[1]].map(e => e.getBoundingClientRect().bottom <= window.innerHeight)",
+        headline,
+        banner,
+    )
     assert first == [True, True]  # at a glance: no scrolling needed
 
     page = _crop(browser, tmp_path, headline, "headline")

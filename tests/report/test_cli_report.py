@@ -52,7 +52,9 @@ def test_report_gate_exits_3_and_names_the_scenario(devbench_cmd, run_dir):
     assert res.returncode == 3
     [line] = [ln for ln in res.stderr.splitlines() if "regression:" in ln]
     assert "phone / unpopulated" in line and "above 5%" in line
-    assert run_cli(devbench_cmd, "report", str(run_dir), "--format", "text", "--fail-on-regression", "30").returncode == 0
+    assert (
+        run_cli(devbench_cmd, "report", str(run_dir), "--format", "text", "--fail-on-regression", "30").returncode == 0
+    )
 
 
 def test_compare_prints_the_table_and_writes_compare_html(devbench_cmd, run_dir, tmp_path):
@@ -63,7 +65,9 @@ def test_compare_prints_the_table_and_writes_compare_html(devbench_cmd, run_dir,
     assert res.returncode == 0, res.stderr
     assert "phone (A) → phone2 (B)" in res.stdout and "CHANGE" in res.stdout
     # one run a side: the change is shown, never a verdict (run-to-run noise cannot be told apart)
-    assert res.stdout.count("slower") == 0 and res.stdout.count("no verdict: 1 run(s) of A and 1 of B") == 12  # fork and exit rows
+    assert (
+        res.stdout.count("slower") == 0 and res.stdout.count("no verdict: 1 run(s) of A and 1 of B") == 12
+    )  # fork and exit rows
     assert "The child's exit (exit_ns" in res.stdout and (b / "compare.html").exists()
     out = tmp_path / "cmp"
     res = run_cli(devbench_cmd, "compare", str(run_dir), str(b), "--output", str(out), "--format", "json")

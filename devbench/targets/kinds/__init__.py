@@ -5,8 +5,9 @@ transport's module, and so adbutils, paramiko or labgrid, only for the kinds a r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from devbench.targets.kinds import adb, emulator, labgrid, local, qemu, ssh
 from devbench.targets.kinds.base import Kind, Opening
@@ -16,7 +17,9 @@ if TYPE_CHECKING:
     from devbench.targets.base import Target
 
 # in the order a config error lists them
-KINDS: dict[str, Kind[Any]] = {k.name: k for k in (adb.KIND, ssh.KIND, local.KIND, qemu.KIND, emulator.KIND, labgrid.KIND)}
+KINDS: dict[str, Kind[Any]] = {
+    k.name: k for k in (adb.KIND, ssh.KIND, local.KIND, qemu.KIND, emulator.KIND, labgrid.KIND)
+}
 
 
 def open_target(cfg: TargetConfig, run_dir: Path | None = None, step: Callable[[str], None] | None = None,

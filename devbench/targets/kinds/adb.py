@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from devbench.targets.kinds.base import Kind, Opening
 from devbench.targets.kinds.ssh import SshOptions
@@ -33,7 +34,9 @@ class LabHost:
 class AdbOptions:
     serial: str | None = None
     connect: str | None = None  # host:port of a networked adbd to `adb connect`
-    server_host: str | None = None  # None: as adb itself ($ADB_SERVER_SOCKET, $ANDROID_ADB_SERVER_ADDRESS/_HOST, 127.0.0.1)
+    server_host: str | None = (
+        None  # None: as adb itself ($ADB_SERVER_SOCKET, $ANDROID_ADB_SERVER_ADDRESS/_HOST, 127.0.0.1)
+    )
     server_port: int | None = None  # None: $ADB_SERVER_SOCKET, $ANDROID_ADB_SERVER_PORT or 5037, as adb itself
     workdir: str = "/data/local/tmp/devbench"
     via: str | None = None  # a lab host (lab_hosts:) whose adb server has the device, reached over SSH
@@ -85,8 +88,11 @@ def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> AdbOptions:
         opts = replace(opts, lab_host=lab_hosts[opts.via])
     sec.done()  # a typo (serail:) is named before the one-of check below
     if sum(x is not None for x in (opts.serial, opts.connect, opts.select)) > 1:
-        raise target.error("adb", "takes at most one of serial:, connect: (host:port) or select: (all, model:REGEX, abi:ABI)"
-                                  " (none: --serial, $ANDROID_SERIAL or the only device attached)")
+        raise target.error(
+            "adb",
+            "takes at most one of serial:, connect: (host:port) or select: (all, model:REGEX, abi:ABI)"
+            " (none: --serial, $ANDROID_SERIAL or the only device attached)",
+        )
     return opts
 
 

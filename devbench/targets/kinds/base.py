@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from devbench.config.model import TargetConfig
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from devbench.targets.base import Target
     from devbench.targets.kinds.adb import LabHost
 
-O = TypeVar("O")
+OptionsT = TypeVar("OptionsT")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Opening:
 
 
 @dataclass(frozen=True)
-class Kind(Generic[O]):
+class Kind(Generic[OptionsT]):
     """One kind of target (the key of a target in the config: adb:, ssh:, ...).
 
     parse(target, lab_hosts): the options from the target's section (its own key in it),
@@ -36,8 +37,8 @@ class Kind(Generic[O]):
     QEMU guest, an emulator) and ends with its run: never reconnected nor restored later."""
 
     name: str
-    options: type[O]
-    parse: Callable[[Section, Mapping[str, LabHost]], O]
+    options: type[OptionsT]
+    parse: Callable[[Section, Mapping[str, LabHost]], OptionsT]
     open: Callable[[TargetConfig, Opening], Target]
-    device_key: Callable[[O], tuple[Any, ...] | None] = lambda options: None
+    device_key: Callable[[OptionsT], tuple[Any, ...] | None] = lambda options: None
     started_by_devbench: bool = False

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from devbench.targets.kinds.base import Kind, Opening
 from devbench.targets.kinds.values import device_dir, host_port, refuse_secrets

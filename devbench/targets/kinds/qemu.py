@@ -4,8 +4,9 @@ over adb; ends with its run."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Mapping, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from devbench.targets.kinds.base import Kind, Opening
 from devbench.targets.kinds.values import device_dir
@@ -23,7 +24,10 @@ Arch = Literal["x86_64", "arm64"]
 Accel = Literal["tcg", "kvm", "auto"]
 Clock = Literal["real", "icount"]
 Daemon = Literal["adbd", "sshd"]
-QEMU_DAEMONS: tuple[Daemon, ...] = ("adbd", "sshd")  # what the guest init may start; devbench drives the guest over adbd
+QEMU_DAEMONS: tuple[Daemon, ...] = (
+    "adbd",
+    "sshd",
+)  # what the guest init may start; devbench drives the guest over adbd
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ def test_paired_effect_is_scipy_on_batch_means():
     bx, by = na.batch_means(), un.batch_means()
     dl = np.log(bx) - np.log(by)
     ci = stats.t.interval(0.95, dl.size - 1, loc=dl.mean(), scale=stats.sem(dl))
-    assert e.ci_low_pct == pytest.approx(np.expm1(ci[0]) * 100) and e.ci_high_pct == pytest.approx(np.expm1(ci[1]) * 100)
+    assert e.ci_low_pct == pytest.approx(np.expm1(ci[0]) * 100) and e.ci_high_pct == pytest.approx(
+        np.expm1(ci[1]) * 100
+    )
     assert e.p == pytest.approx(stats.ttest_rel(np.log(bx), np.log(by)).pvalue)
     fx, fy = na.forks, un.forks
     assert e.p_welch == pytest.approx(stats.ttest_ind(fx, fy, equal_var=False).pvalue)  # descriptive

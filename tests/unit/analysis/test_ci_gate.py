@@ -91,9 +91,17 @@ def run_pytest(tmp_path: Path, source: str, ci: bool) -> subprocess.CompletedPro
         "from tests.conftest import (pytest_collection_modifyitems, pytest_runtest_logreport,  # noqa: F401\n"
         "                            pytest_sessionfinish, pytest_terminal_summary)\n")
     (tmp_path / "test_sample.py").write_text(source)
-    env = {k: v for k, v in os.environ.items() if k != "CI"} | {"PYTHONPATH": str(ROOT)} | ({"CI": "true"} if ci else {})
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:labgrid", "-q", str(tmp_path)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    env = (
+        {k: v for k, v in os.environ.items() if k != "CI"} | {"PYTHONPATH": str(ROOT)} | ({"CI": "true"} if ci else {})
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:labgrid", "-q", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_ci_run_with_a_skipped_lab_test_fails_and_names_it(tmp_path: Path) -> None:
@@ -102,7 +110,9 @@ def test_ci_run_with_a_skipped_lab_test_fails_and_names_it(tmp_path: Path) -> No
     out = res.stdout
     assert "SKIPPED test_sample.py::test_lab_skips [lab]: lab unavailable: no network namespaces" in out
     assert "test_unit_skips" not in out.split("CI: skipped tests fail the run")[1]  # a unit skip is allowed
-    kinds = {line.split()[0]: line.split(None, 1)[1] for line in out.split("tests per kind (marker)")[1].splitlines()[1:6]}
+    kinds = {
+        line.split()[0]: line.split(None, 1)[1] for line in out.split("tests per kind (marker)")[1].splitlines()[1:6]
+    }
     assert kinds == {"unit": "2 ran: 1 passed, 0 failed, 1 skipped", "lab": "2 ran: 1 passed, 0 failed, 1 skipped",
                      "qemu": "1 ran: 1 passed, 0 failed, 0 skipped", "lava": "0 ran", "browser": "0 ran"}
 

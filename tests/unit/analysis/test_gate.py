@@ -27,7 +27,10 @@ def test_report_gate_exit_through_the_command_line(tmp_path: Path, capsys: pytes
     (tmp_path / "results.json").write_text(json.dumps(d))
     assert main(["report", str(tmp_path), "--format", "text", "--fail-on-regression", "5"]) == EXIT_OK
     capsys.readouterr()
-    assert main(["report", str(tmp_path), "--format", "text", "--fail-on-regression", "5", "--gate-exit"]) == EXIT_REGRESSION
+    assert (
+        main(["report", str(tmp_path), "--format", "text", "--fail-on-regression", "5", "--gate-exit"])
+        == EXIT_REGRESSION
+    )
     assert "devbench: regression: phone / unpopulated (exit): regression +" in capsys.readouterr().err
 
 
@@ -38,7 +41,9 @@ def test_compare_gate_exit_with_runs_a_side(tmp_path: Path, capsys: pytest.Captu
         for i in range(3):
             p = tmp_path / f"{side}{i}"
             p.mkdir()
-            data = make_results(scenarios=ONE, seed=100 * (side == "b") + i, run_sd=0.01, exit_shifts={"unpopulated": shift})
+            data = make_results(
+                scenarios=ONE, seed=100 * (side == "b") + i, run_sd=0.01, exit_shifts={"unpopulated": shift}
+            )
             if side == "b":  # the exit of both arms is slower in B: shift the unnamed arm's exit as well
                 for s in data["samples"]:
                     s["exit_ns"] = [int(v * (1 + shift)) if s["arm"] == "unnamed" else v for v in s["exit_ns"]]

@@ -26,7 +26,9 @@ def _runs(tmp_path: Path, scale: float) -> tuple[Path, Path, dict, dict]:
 
 
 @pytest.mark.parametrize("scale,threshold", [(1.10, 2.0), (1.10, 50.0), (1.0, 2.0)])
-def test_exit_follows_the_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str], scale: float, threshold: float) -> None:
+def test_exit_follows_the_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scale: float, threshold: float
+) -> None:
     dir_a, dir_b, a, b = _runs(tmp_path, scale)
     rows = [r for p in compare(a, b, Options()).pairs for r in p.rows]
     slower_above = [r for r in rows if r.verdict.kind == "slower" and r.effect and r.effect.ci_low_pct is not None
@@ -57,6 +59,8 @@ def test_gate_takes_the_verdict_as_the_analysis_gives_it(capsys: pytest.CaptureF
     cmp = Comparison(options=Options(), run_a={}, run_b={}, pairs=(TargetPair("phone", "phone", rows),), notes=())
     assert _compare_regressed(cmp, 2.0) is True
     err = capsys.readouterr().err
-    assert err.count("devbench: regression:") == 1 and "phone -> phone / unpopulated (named): B is +6.75% against A" in err
+    assert (
+        err.count("devbench: regression:") == 1 and "phone -> phone / unpopulated (named): B is +6.75% against A" in err
+    )
     assert _compare_regressed(cmp, 1.0) is True and capsys.readouterr().err.count("devbench: regression:") == 2
     assert _compare_regressed(cmp, 5.0) is False and capsys.readouterr().err == ""

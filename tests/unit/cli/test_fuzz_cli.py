@@ -135,13 +135,25 @@ def base_results() -> dict[str, Any]:
     ]
     d["errors"] = [{"target": "phone", "scenario": "1 page", "arm": "named", "kind": "payload-crashed",
                     "message": "killed by SIGKILL", "time": "2024-01-01T00:00:00+00:00"}]
-    d["profiles"] = [{"target": "phone", "scenario": "unpopulated", "arm": arm, "tool": "perf", "event": "cpu-clock",
-                      "call_graph": "fp", "frequency": 2000, "forks": 10, "system_wide": True,
-                      "stats": {"samples": 10, "unknown_frames": 0, "unknown_by_file": {}},
-                      "payload_samples": 8, "fork_path_samples": 6,
-                      "folded": {"forkbench;main;fork;copy_process;dup_mmap": 5 + i, "forkbench;main;fork;copy_process": 1},
-                      "files": {"data": "profiles/phone/0-unpopulated-named.perf.data"}}
-                     for i, arm in enumerate(("unnamed", "named"))]
+    d["profiles"] = [
+        {
+            "target": "phone",
+            "scenario": "unpopulated",
+            "arm": arm,
+            "tool": "perf",
+            "event": "cpu-clock",
+            "call_graph": "fp",
+            "frequency": 2000,
+            "forks": 10,
+            "system_wide": True,
+            "stats": {"samples": 10, "unknown_frames": 0, "unknown_by_file": {}},
+            "payload_samples": 8,
+            "fork_path_samples": 6,
+            "folded": {"forkbench;main;fork;copy_process;dup_mmap": 5 + i, "forkbench;main;fork;copy_process": 1},
+            "files": {"data": "profiles/phone/0-unpopulated-named.perf.data"},
+        }
+        for i, arm in enumerate(("unnamed", "named"))
+    ]
     return d
 
 
@@ -150,9 +162,11 @@ numbers = st.one_of(st.integers(min_value=-(2**70), max_value=2**70),
                     st.sampled_from([0, -1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]),
                     st.floats(allow_nan=True, allow_infinity=True))
 json_scalars = st.one_of(st.none(), st.booleans(), numbers, st.sampled_from(HOSTILE_STRINGS), st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                                  st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                           max_leaves=10)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=10,
+)
 
 
 @st.composite
@@ -222,7 +236,8 @@ def render_everything(data: dict[str, Any]) -> None:
 
 
 def test_the_base_results_are_valid_and_render():
-    from devbench.results.store import schema as results_check, store as results
+    from devbench.results.store import schema as results_check
+    from devbench.results.store import store as results
 
     assert results_check.SCHEMA == results.SCHEMA
     assert shape_problem(BASE_RESULTS) is None
@@ -306,7 +321,9 @@ def test_results_check_names_the_field():
         "run.config": lambda d: d["run"].__setitem__("config", [1]),
         "errors[0].message": lambda d: d["errors"][0].pop("message"),
         "checks[0].vmas_created": lambda d: d["checks"][0].pop("vmas_created"),
-        "profiles[0].folded.forkbench;main;fork;copy_process": lambda d: d["profiles"][0]["folded"].__setitem__("forkbench;main;fork;copy_process", "x"),
+        "profiles[0].folded.forkbench;main;fork;copy_process": lambda d: d["profiles"][0]["folded"].__setitem__(
+            "forkbench;main;fork;copy_process", "x"
+        ),
         "run.host.n": lambda d: d["run"].__setitem__("host", {"n": 10**400}),
     }
     for field, edit in cases.items():
@@ -314,8 +331,12 @@ def test_results_check_names_the_field():
         edit(data)
         problem = shape_problem(data)
         assert problem is not None and field in problem, (field, problem)
-    for text, needle in (('{"schema": "devbench/results/1", "run": {', "not valid JSON"), ("9" * 5000, "not valid results"),
-                         ("[" * 100_000 + "]" * 100_000, "nested too deeply"), ("NaN", "not a devbench results file")):
+    for text, needle in (
+        ('{"schema": "devbench/results/1", "run": {', "not valid JSON"),
+        ("9" * 5000, "not valid results"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("NaN", "not a devbench results file"),
+    ):
         with pytest.raises(ResultsError, match=needle):
             parse_results(text, "r.json")
 
@@ -365,7 +386,11 @@ def test_run_with_an_invalid_config_exits_2_in_one_line(capsys, folder):
     files, codes, seen = Files(folder), {}, {"n": 0}
 
     @FUZZ
-    @given(st.one_of(mutated_configs(), other_documents), junk_options(RUN_OPTIONS), st.sampled_from(["file", "file", "missing", "dir", "bytes"]))
+    @given(
+        st.one_of(mutated_configs(), other_documents),
+        junk_options(RUN_OPTIONS),
+        st.sampled_from(["file", "file", "missing", "dir", "bytes"]),
+    )
     def one(text, options, how) -> None:
         assume(invalid(text))  # only configs that fail validation: `run` never gets as far as a device
         seen["n"] += 1
@@ -435,12 +460,20 @@ def test_kernel_config_with_bad_images(capsys, folder):
     files, codes, seen = Files(folder), {}, {"n": 0}
 
     @FEW
-    @given(st.one_of(st.binary(max_size=2000),
-                     st.builds(lambda a, b: a + b, st.sampled_from([b"\x1f\x8b\x08", b"IKCFG_ST\x1f\x8b\x08", b"CONFIG_", b"# CONFIG_"]),
-                               st.binary(max_size=500)),
-                     st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
-                     st.just(None)),
-           st.sampled_from(["x86_64", "arm64"]), st.sampled_from(["bzImage", "Image", "vmlinuz-6.1", ".config", "x"]))
+    @given(
+        st.one_of(
+            st.binary(max_size=2000),
+            st.builds(
+                lambda a, b: a + b,
+                st.sampled_from([b"\x1f\x8b\x08", b"IKCFG_ST\x1f\x8b\x08", b"CONFIG_", b"# CONFIG_"]),
+                st.binary(max_size=500),
+            ),
+            st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
+            st.just(None),
+        ),
+        st.sampled_from(["x86_64", "arm64"]),
+        st.sampled_from(["bzImage", "Image", "vmlinuz-6.1", ".config", "x"]),
+    )
     def one(content, arch, name) -> None:
         seen["n"] += 1
         path = files.path(name) if content is None else files.write(name, content)
@@ -498,9 +531,15 @@ def test_lava_results_with_bad_files(capsys, folder, lava_files):
                                                                   st.just(lava_files["results"]))))
         argv = ["lava-results", str(results), "--output", str(files.path("runs"))]
         if data.draw(st.booleans()):
-            argv += ["--log", str(files.write("log.yaml", data.draw(st.one_of(mutated_lines(lava_files["log"]), other_documents))))]
+            argv += [
+                "--log",
+                str(files.write("log.yaml", data.draw(st.one_of(mutated_lines(lava_files["log"]), other_documents)))),
+            ]
         if data.draw(st.booleans()):
-            argv += ["--config", str(files.write("c.yaml", data.draw(st.one_of(mutated_configs(), st.just(lava_files["config"])))))]
+            argv += [
+                "--config",
+                str(files.write("c.yaml", data.draw(st.one_of(mutated_configs(), st.just(lava_files["config"]))))),
+            ]
         code, out, err = call(capsys, argv)
         codes[code] = codes.get(code, 0) + 1
         assert code in EXIT_CODES, (code, err)

@@ -71,7 +71,7 @@ def test_handlers_restored_after_a_signal_and_after_an_exception(term_handler):
     assert signal.getsignal(signal.SIGTERM) is term_handler
     with pytest.raises(ZeroDivisionError):
         with signals_deferred():
-            1 / 0
+            1 / 0  # noqa: B018
     assert signal.getsignal(signal.SIGTERM) is term_handler
 
 

@@ -20,7 +20,7 @@ benchmark:
     - {name: unpopulated, pages: 0}
     - {name: 1 page, pages: 1}
     - {name: 10 pages, pages: 10}
-"""
+"""  # noqa: E501 (data, kept as it is)
 
 
 def err(text: str) -> ConfigError:
@@ -116,7 +116,10 @@ def test_target_selection_and_output_override():
 
 
 def test_qemu_target_shape_and_defaults():
-    text = SEED.replace("{name: here, local: {}}", "{name: kut-arm64, qemu: {arch: arm64, kernel: ~/linux/arch/arm64/boot/Image, memory_mb: 4096, cpus: 2}}")
+    text = SEED.replace(
+        "{name: here, local: {}}",
+        "{name: kut-arm64, qemu: {arch: arm64, kernel: ~/linux/arch/arm64/boot/Image, memory_mb: 4096, cpus: 2}}",
+    )
     q = parse_text(text, "q.yaml").target("kut-arm64")
     assert q.kind == "qemu" and q.options.arch == "arm64" and q.options.kernel.endswith("Image")
     assert (q.options.accel, q.options.retries, q.options.server_port) == ("auto", 2, None)
@@ -144,26 +147,40 @@ def test_adb_server_port_follows_the_environment_like_adb(monkeypatch):
 
 
 def test_device_section_parses_and_names_bad_fields():
-    from devbench.config import parse_text
-    from devbench.errors import ConfigError
     import pytest
 
+    from devbench.config import parse_text
+    from devbench.errors import ConfigError
+
     base = "targets: [{name: a, local: {}}]\nbenchmark: {scenarios: [{name: s, pages: 0}]}\n"
-    cfg = parse_text(base + "device: {root: require, pin: [5, 4, 4], cpufreq: {governor: userspace, khz: 0.5, cpus: [4]}, sysfs: /x/sys/}\n")
+    cfg = parse_text(
+        base
+        + "device: {root: require, pin: [5, 4, 4], cpufreq: {governor: userspace, khz: 0.5, cpus: [4]}, sysfs: "
+          "/x/sys/}\n"
+    )
     d = cfg.device
     assert (d.root, d.pin, d.cpufreq.governor, d.cpufreq.khz, d.cpufreq.cpus, d.sysfs, d.procfs) == (
         "require", (4, 5), "userspace", 0.5, (4,), "/x/sys", "/proc")
-    for bad, field in [("{cpufreq: {khz: 1.5}}", "khz"), ("{cpufreq: {governor: 'a b'}}", "governor"),
-                       ("{pin: []}", "pin"), ("{pin: [-1]}", "pin"), ("{sysfs: /etc}", "sysfs"), ("{root: maybe}", "root"),
-                       ("{procfs: relative/proc}", "procfs"), ("{battery_min_pct: 101}", "battery_min_pct")]:
+    for bad, field in [
+        ("{cpufreq: {khz: 1.5}}", "khz"),
+        ("{cpufreq: {governor: 'a b'}}", "governor"),
+        ("{pin: []}", "pin"),
+        ("{pin: [-1]}", "pin"),
+        ("{sysfs: /etc}", "sysfs"),
+        ("{root: maybe}", "root"),
+        ("{procfs: relative/proc}", "procfs"),
+        ("{battery_min_pct: 101}", "battery_min_pct"),
+    ]:
         with pytest.raises(ConfigError) as err:
             parse_text(base + f"device: {bad}\n", "c.yaml")
         assert str(err.value).startswith("c.yaml:3:") and f"{field}:" in str(err.value), str(err.value)
 
 
 def test_build_defines_take_only_the_payloads_test_hooks():
-    cfg = parse_text(SEED + "build: {defines: [FORKBENCH_TEST_KEEP_NAMES, FORKBENCH_TEST_EXTRA_NAMED, FORKBENCH_TEST_KEEP_NAMES]}\n",
-                     "c.yaml")
+    cfg = parse_text(
+        SEED + "build: {defines: [FORKBENCH_TEST_KEEP_NAMES, FORKBENCH_TEST_EXTRA_NAMED, FORKBENCH_TEST_KEEP_NAMES]}\n",
+        "c.yaml",
+    )
     assert cfg.build.defines == ("FORKBENCH_TEST_EXTRA_NAMED", "FORKBENCH_TEST_KEEP_NAMES")
     assert parse_text(SEED, "c.yaml").build.defines == ()
     for bad in ("[NDEBUG]", "['FORKBENCH_TEST_KEEP_NAMES -o/tmp/x']", "[-O0]"):

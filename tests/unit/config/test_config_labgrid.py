@@ -12,7 +12,7 @@ targets:
 benchmark:
   scenarios:
     - {name: unpopulated, pages: 0}
-"""
+"""  # noqa: E501 (data, kept as it is)
 
 
 def err(text: str) -> ConfigError:
@@ -36,14 +36,27 @@ def test_defaults_leave_the_coordinator_to_labgrid():
     assert t.options.coordinator is None and t.options.known_hosts == "~/.ssh/known_hosts"
 
 
-@pytest.mark.parametrize("old, new, field, words", [
-    ("place: rpi4-07, ", "", "targets[0].labgrid.place", "required"),
-    ("place: rpi4-07", "place: 'a/b'", "targets[0].labgrid.place", "labgrid name"),
-    ('coordinator: "127.0.0.1:20408"', 'coordinator: "ws://127.0.0.1:20408/ws"', "targets[0].labgrid.coordinator", "host:port"),
-    ("workdir: /tmp/devbench", "workdir: tmp", "targets[0].labgrid.workdir", "absolute path"),
-    ("key: ~/.ssh/lab,", "key: ~/.ssh/lab, password: hunter2,", "targets[0].labgrid.password", "secrets are not taken"),
-    ("key: ~/.ssh/lab,", "key: ~/.ssh/lab, plcae: x,", "targets[0].labgrid.plcae", "did you mean 'place'"),
-])
+@pytest.mark.parametrize(
+    "old, new, field, words",
+    [
+        ("place: rpi4-07, ", "", "targets[0].labgrid.place", "required"),
+        ("place: rpi4-07", "place: 'a/b'", "targets[0].labgrid.place", "labgrid name"),
+        (
+            'coordinator: "127.0.0.1:20408"',
+            'coordinator: "ws://127.0.0.1:20408/ws"',
+            "targets[0].labgrid.coordinator",
+            "host:port",
+        ),
+        ("workdir: /tmp/devbench", "workdir: tmp", "targets[0].labgrid.workdir", "absolute path"),
+        (
+            "key: ~/.ssh/lab,",
+            "key: ~/.ssh/lab, password: hunter2,",
+            "targets[0].labgrid.password",
+            "secrets are not taken",
+        ),
+        ("key: ~/.ssh/lab,", "key: ~/.ssh/lab, plcae: x,", "targets[0].labgrid.plcae", "did you mean 'place'"),
+    ],
+)
 def test_bad_labgrid_options_name_the_field(old, new, field, words):
     e = err(CONFIG.replace(old, new))
     assert e.field == field and words in str(e) and e.line == 3, str(e)

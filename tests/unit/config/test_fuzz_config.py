@@ -61,30 +61,77 @@ def base_config() -> dict[str, Any]:
     """A valid config that uses every section and every kind of target."""
     return {
         "run": {"name": "fuzz", "output": "/nonexistent/devbench-fuzz"},
-        "lab_hosts": {"rack1": {"host": "192.0.2.7", "port": 22, "user": "lab", "key": "/nonexistent/id", "adb_port": 5037}},
+        "lab_hosts": {
+            "rack1": {"host": "192.0.2.7", "port": 22, "user": "lab", "key": "/nonexistent/id", "adb_port": 5037}
+        },
         "targets": [
-            {"name": "phone", "adb": {"serial": "R58M123ABC", "workdir": "/data/local/tmp/devbench", "server_port": 5099}},
+            {
+                "name": "phone",
+                "adb": {"serial": "R58M123ABC", "workdir": "/data/local/tmp/devbench", "server_port": 5099},
+            },
             {"name": "net", "adb": {"connect": "192.0.2.9:5555"}},
             {"name": "farm", "adb": {"select": "model:Pixel.*", "via": "rack1"}},
-            {"name": "board", "ssh": {"host": "192.0.2.10", "port": 22, "user": "root", "key": "/nonexistent/id",
-                                      "known_hosts": "/nonexistent/known_hosts", "workdir": "/tmp/devbench",
-                                      "connect_timeout": 5}},
+            {
+                "name": "board",
+                "ssh": {
+                    "host": "192.0.2.10",
+                    "port": 22,
+                    "user": "root",
+                    "key": "/nonexistent/id",
+                    "known_hosts": "/nonexistent/known_hosts",
+                    "workdir": "/tmp/devbench",
+                    "connect_timeout": 5,
+                },
+            },
             {"name": "here", "local": {"workdir": "/tmp/devbench-fuzz"}},
-            {"name": "kut", "qemu": {"arch": "x86_64", "kernel": "feature", "memory_mb": 2048, "cpus": 2,
-                                     "append": "quiet", "accel": "tcg"}},
+            {
+                "name": "kut",
+                "qemu": {
+                    "arch": "x86_64",
+                    "kernel": "feature",
+                    "memory_mb": 2048,
+                    "cpus": 2,
+                    "append": "quiet",
+                    "accel": "tcg",
+                },
+            },
             {"name": "emu", "emulator": {"avd": "Pixel_7", "boot_timeout_s": 600}},
             {"name": "lg", "labgrid": {"place": "board-1", "coordinator": "127.0.0.1:20408"}},
         ],
-        "device": {"root": "auto", "stop_framework": True,
-                   "cpufreq": {"governor": "performance", "khz": 2400000, "cpus": [4, 5]},
-                   "pin": [4, 5], "max_map_count": "auto", "battery_min_pct": 25, "boot_timeout_s": 180,
-                   "sysfs": "/sys", "procfs": "/proc"},
-        "benchmark": {"vmas": 512, "name_length": 79, "shared_name": False, "forks": 100, "warmup": 10,
-                      "batches": 10, "mode": "interleaved", "seed": 1, "timeout_s": 3600, "on_emulator": "smoke",
-                      "scenarios": [{"name": "unpopulated", "pages": 0}, {"name": "1 page", "pages": 1}]},
+        "device": {
+            "root": "auto",
+            "stop_framework": True,
+            "cpufreq": {"governor": "performance", "khz": 2400000, "cpus": [4, 5]},
+            "pin": [4, 5],
+            "max_map_count": "auto",
+            "battery_min_pct": 25,
+            "boot_timeout_s": 180,
+            "sysfs": "/sys",
+            "procfs": "/proc",
+        },
+        "benchmark": {
+            "vmas": 512,
+            "name_length": 79,
+            "shared_name": False,
+            "forks": 100,
+            "warmup": 10,
+            "batches": 10,
+            "mode": "interleaved",
+            "seed": 1,
+            "timeout_s": 3600,
+            "on_emulator": "smoke",
+            "scenarios": [{"name": "unpopulated", "pages": 0}, {"name": "1 page", "pages": 1}],
+        },
         "build": {"compiler": "zig", "android_api": 29},
-        "profile": {"enabled": True, "tool": "auto", "event": "cpu-clock", "call_graph": "fp", "frequency": 2000,
-                    "forks": 100, "batches": 2},
+        "profile": {
+            "enabled": True,
+            "tool": "auto",
+            "event": "cpu-clock",
+            "call_graph": "fp",
+            "frequency": 2000,
+            "forks": 100,
+            "batches": 2,
+        },
     }
 
 
@@ -114,12 +161,18 @@ hostile_text = st.one_of(
     st.builds(lambda a, b: a + b, st.sampled_from(HOSTILE_STRINGS), st.text(max_size=10)),
 )
 scalars = st.one_of(
-    st.none(), st.booleans(), hostile_text,
-    st.integers(min_value=-(2**70), max_value=2**70), st.sampled_from([0, -1, 1, 65535, 65536, 2**31, 2**63, 2**64, 10**30]),
+    st.none(),
+    st.booleans(),
+    hostile_text,
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, -1, 1, 65535, 65536, 2**31, 2**63, 2**64, 10**30]),
     st.floats(allow_nan=True, allow_infinity=True),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                        st.dictionaries(hostile_text, inner, max_size=4)), max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(hostile_text, inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 @st.composite
@@ -142,7 +195,9 @@ def mutated_configs(draw) -> str:
             elif isinstance(old, int):
                 parent[key] = draw(st.integers(min_value=-2, max_value=100_000))
             elif isinstance(old, str):
-                parent[key] = draw(st.sampled_from(["a", "b-1", "x y", "/tmp/a", "/data/x/../y", "8", *HOSTILE_STRINGS]))
+                parent[key] = draw(
+                    st.sampled_from(["a", "b-1", "x y", "/tmp/a", "/data/x/../y", "8", *HOSTILE_STRINGS])
+                )
         elif op == "value":
             parent[key] = draw(values)
         elif op == "raw":
@@ -152,7 +207,9 @@ def mutated_configs(draw) -> str:
         elif op == "delete":
             del parent[key]
         elif op == "unknown_key" and isinstance(parent, dict):
-            parent[draw(st.one_of(hostile_text, st.sampled_from(["forkz", "workdirr", "nmae", "vmas ", "Forks"])))] = draw(values)
+            parent[draw(st.one_of(hostile_text, st.sampled_from(["forkz", "workdirr", "nmae", "vmas ", "Forks"])))] = (
+                draw(values)
+            )
         elif op == "wrap":
             parent[key] = draw(st.sampled_from([[parent[key]], {"x": parent[key]}, str(parent[key])]))
         elif op == "secret" and isinstance(parent, dict):
@@ -162,7 +219,9 @@ def mutated_configs(draw) -> str:
             raw[token] = draw(st.sampled_from(RAW_SNIPPETS))
             parent[token] = parent.pop(key)
     flow = draw(st.booleans())
-    text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=draw(st.booleans()), sort_keys=False, width=10**6)
+    text = yaml.safe_dump(
+        data, default_flow_style=flow, allow_unicode=draw(st.booleans()), sort_keys=False, width=10**6
+    )
     for token, snippet in raw.items():
         text = text.replace(token, snippet)
     extra = draw(st.sampled_from(["", "", "", "bomb", "dup", "doc", "bom", "tab", "comment"]))
@@ -223,7 +282,9 @@ def check_error(exc: ConfigError, text: str | None, file: str) -> None:
             if isinstance(top, dict):
                 keys |= {str(k) for k in top}
         if keys and head and not head.startswith("'"):
-            assert head in keys or head in ("targets", "benchmark"), f"field {exc.field!r} is not in the document: {line}"
+            assert head in keys or head in ("targets", "benchmark"), (
+                f"field {exc.field!r} is not in the document: {line}"
+            )
     else:
         assert any(m in exc.message for m in DOCUMENT_ERRORS), f"no field named: {line}"
     if exc.field.rsplit(".", 1)[-1] in ("password", "passphrase"):
@@ -247,7 +308,10 @@ def check_config(cfg: Config) -> None:
 
 def report(capsys, name: str, n: int, accepted: int) -> None:
     with capsys.disabled():
-        print(f"\n[fuzz] {name}: {n} examples tried ({accepted} accepted as valid configs, the rest refused with a ConfigError)")
+        print(
+            f"\n[fuzz] {name}: {n} examples tried ({accepted} accepted as valid configs, the rest refused with "
+            "a ConfigError)"
+        )
 
 
 def test_base_config_is_valid():

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from devbench.config import load_config
-from devbench.errors import ConfigError
 from devbench.config.overrides import parse_override
+from devbench.errors import ConfigError
 
 CONFIG = """targets: [{name: here, local: {}}]
 benchmark:

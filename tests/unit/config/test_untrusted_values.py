@@ -23,18 +23,38 @@ HOSTILE_LINKS = ["javascript:alert(1)", "JaVaScRiPt:alert(document.cookie)", "da
 @pytest.mark.parametrize("link", HOSTILE_LINKS)
 def test_a_crafted_console_log_renders_no_link(link):
     d = data_with()
-    d["targets"][0].update(transport="qemu", transport_info={"arch": "x86_64", "kernel": "k", "kernel_config_source": None, "boot_seconds": 1,
-                                                              "boot_attempts": 1, "console_log": link})
+    d["targets"][0].update(
+        transport="qemu",
+        transport_info={
+            "arch": "x86_64",
+            "kernel": "k",
+            "kernel_config_source": None,
+            "boot_seconds": 1,
+            "boot_attempts": 1,
+            "console_log": link,
+        },
+    )
     html = render_html(d)
     links = re.findall(r'<a href="([^"]*)">console log</a>', html)
-    assert all(re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", href) for href in links), links  # a name in the run folder, or none
+    assert all(re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", href) for href in links), (
+        links
+    )  # a name in the run folder, or none
     assert "javascript:" not in html.lower() and "data:text/html" not in html and "evil.example" not in html
 
 
 def test_a_console_log_in_the_run_folder_is_linked_by_its_name():
     d = data_with()
-    d["targets"][0].update(transport="qemu", transport_info={"arch": "x86_64", "kernel": "k", "kernel_config_source": None, "boot_seconds": 1,
-                                                              "boot_attempts": 1, "console_log": "/runs/r1/console-kut-1.log"})
+    d["targets"][0].update(
+        transport="qemu",
+        transport_info={
+            "arch": "x86_64",
+            "kernel": "k",
+            "kernel_config_source": None,
+            "boot_seconds": 1,
+            "boot_attempts": 1,
+            "console_log": "/runs/r1/console-kut-1.log",
+        },
+    )
     assert '<a href="console-kut-1.log">console log</a>' in render_html(d)
 
 

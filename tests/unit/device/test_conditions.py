@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from devbench.config import DeviceConfig
 from devbench.device.conditions import device_warnings, parse_sample, throttle_warnings
 from devbench.device.probe import Facts, ThermalZone, TripPoint
@@ -48,7 +46,9 @@ def test_zone_trip_types_that_do_not_throttle_are_ignored():
 
 def test_framework_running_and_not_stopped():
     out = device_warnings(FACTS, DeviceConfig(), framework_stopped=False)
-    assert out == ["framework still running: Android's framework adds background noise (device.stop_framework: true stops it)"]
+    assert out == [
+        "framework still running: Android's framework adds background noise (device.stop_framework: true stops it)"
+    ]
     stopped = facts(props={"ro.build.type": "user", "init.svc.zygote": "stopped"})
     assert device_warnings(stopped, DeviceConfig(), framework_stopped=False) == []
     linux = facts(android=False, android_sdk=None, props={})
@@ -57,23 +57,31 @@ def test_framework_running_and_not_stopped():
 
 def test_eng_build():
     out = device_warnings(facts(props={"ro.build.type": "eng"}), DeviceConfig(), framework_stopped=True)
-    assert out == ["eng build (ro.build.type=eng): debug features on; numbers are not those of a user or userdebug build"]
+    assert out == [
+        "eng build (ro.build.type=eng): debug features on; numbers are not those of a user or userdebug build"
+    ]
 
 
 def test_kernel_debug_options():
     cfg = {"ANON_VMA_NAME": "y", "PROVE_LOCKING": "y", "KASAN": "y", "DEBUG_VM": "n", "PERF_EVENTS": "y"}
     out = device_warnings(facts(kernel_config=cfg), DeviceConfig(), framework_stopped=True)
-    assert out == ["kernel built with debug options (CONFIG_KASAN, CONFIG_PROVE_LOCKING): fork times are not those of a "
-                   "production kernel"]
+    assert out == [
+        "kernel built with debug options (CONFIG_KASAN, CONFIG_PROVE_LOCKING): fork times are not those of a "
+        "production kernel"
+    ]
 
 
 def test_all_warnings_in_order():
-    f = facts(battery_pct=5, thermal=(replace(ZONE, temp=120_000),), props={"ro.build.type": "eng", "init.svc.zygote": "running"},
-              kernel_config={"KASAN": "y"})
+    f = facts(
+        battery_pct=5,
+        thermal=(replace(ZONE, temp=120_000),),
+        props={"ro.build.type": "eng", "init.svc.zygote": "running"},
+        kernel_config={"KASAN": "y"},
+    )
     out = device_warnings(f, DeviceConfig(), framework_stopped=False)
     prefixes = ["low battery: 5%", "thermal throttling seen: zone thermal_zone0", "framework still running:",
                 "eng build", "kernel built with debug options (CONFIG_KASAN)"]
-    assert len(out) == len(prefixes) and all(w.startswith(p) for w, p in zip(out, prefixes)), out
+    assert len(out) == len(prefixes) and all(w.startswith(p) for w, p in zip(out, prefixes, strict=False)), out
     assert "over its passive trip point" in out[1]  # the lowest trip reached, not the critical one
 
 
@@ -127,8 +135,10 @@ def test_throttle_temperature_over_trip():
                sample("batch 2", {}, {"thermal_zone0": 111_000}),
                sample("after", {}, {"thermal_zone9": 200_000})]
     out = throttle_warnings(samples, {}, FACTS)
-    assert out == ["thermal throttling seen: zone thermal_zone0 (cpu-thermal) reached 111.0 °C, over its passive trip point "
-                   "95.0 °C (batch 2)"]
+    assert out == [
+        "thermal throttling seen: zone thermal_zone0 (cpu-thermal) reached 111.0 °C, over its passive trip point "
+        "95.0 °C (batch 2)"
+    ]
 
 
 def test_throttle_temperature_below_trip():

@@ -20,10 +20,29 @@ from devbench.device.cpufreq import (
 FREQS = (300000, 576000, 1017600, 1420800, 1804800)
 
 
-def policy(name: str = "policy0", *, cpus=(0, 1, 2, 3), frequencies=FREQS, governors=("schedutil", "performance", "userspace"),
-           setspeed: bool = True, hw_min: int | None = 300000, hw_max: int | None = 1804800) -> Policy:
-    return Policy(name=name, cpus=tuple(cpus), governor="schedutil", governors=tuple(governors), frequencies=tuple(frequencies),
-                  min_khz=hw_min, max_khz=hw_max, hw_min_khz=hw_min, hw_max_khz=hw_max, cur_khz=576000, setspeed=setspeed)
+def policy(
+    name: str = "policy0",
+    *,
+    cpus=(0, 1, 2, 3),
+    frequencies=FREQS,
+    governors=("schedutil", "performance", "userspace"),
+    setspeed: bool = True,
+    hw_min: int | None = 300000,
+    hw_max: int | None = 1804800,
+) -> Policy:
+    return Policy(
+        name=name,
+        cpus=tuple(cpus),
+        governor="schedutil",
+        governors=tuple(governors),
+        frequencies=tuple(frequencies),
+        min_khz=hw_min,
+        max_khz=hw_max,
+        hw_min_khz=hw_min,
+        hw_max_khz=hw_max,
+        cur_khz=576000,
+        setspeed=setspeed,
+    )
 
 
 # parse_cpu_list
@@ -224,4 +243,9 @@ def test_range_writes_never_violate_min_le_max():
         k = StrictKernel(cur_min, cur_max)
         for name, value in range_writes(new_min, new_max, cur_min, cur_max):
             k.write(name, value)  # raises on a violation
-        assert k.values == {"scaling_min_freq": new_min, "scaling_max_freq": new_max}, (cur_min, cur_max, new_min, new_max)
+        assert k.values == {"scaling_min_freq": new_min, "scaling_max_freq": new_max}, (
+            cur_min,
+            cur_max,
+            new_min,
+            new_max,
+        )

@@ -24,8 +24,18 @@ def policy_lines(name: str, cpus: str, freqs: str, *, governors: str = "scheduti
     return "".join(f"cpufreq:{name}:{line}\n" for line in lines)
 
 
-def probe_text(*, android: bool = True, uid: int = 0, online: str = "0,2-7", present: str = "0-7", max_map_count: int = 1000,
-               taskset: str = "/usr/bin/taskset", zygote: str = "running", cpufreq: bool = True, **policy_kw) -> str:
+def probe_text(
+    *,
+    android: bool = True,
+    uid: int = 0,
+    online: str = "0,2-7",
+    present: str = "0-7",
+    max_map_count: int = 1000,
+    taskset: str = "/usr/bin/taskset",
+    zygote: str = "running",
+    cpufreq: bool = True,
+    **policy_kw,
+) -> str:
     text = "machine=aarch64\nkernel=5.15.0\nkernel_build=#1 SMP PREEMPT\n"
     if android:
         text += ("prop:ro.build.version.sdk=34\nprop:ro.product.cpu.abi=arm64-v8a\nprop:ro.product.model=Phone\n"
@@ -41,7 +51,9 @@ def probe_text(*, android: bool = True, uid: int = 0, online: str = "0,2-7", pre
 
 
 def device(**kw) -> DeviceConfig:
-    base = dict(stop_framework=True, cpufreq=CpufreqConfig(governor="performance", khz="max"), sysfs="/t/sys", procfs="/t/proc")
+    base = dict(
+        stop_framework=True, cpufreq=CpufreqConfig(governor="performance", khz="max"), sysfs="/t/sys", procfs="/t/proc"
+    )
     base.update(kw)
     return DeviceConfig(**base)
 
@@ -66,9 +78,19 @@ def test_full_plan_order_values_and_paths():
         ("framework", "android framework", "", "stopped"),
         ("file", "cpu1 online", "/t/sys/devices/system/cpu/cpu1/online", "1"),
         ("file", "policy0 scaling_governor", f"{CPUFREQ}/policy0/scaling_governor", "performance"),
-        ("range", "policy0 scaling_min_freq/scaling_max_freq", f"{CPUFREQ}/policy0/scaling_min_freq", "1804800 1804800"),
+        (
+            "range",
+            "policy0 scaling_min_freq/scaling_max_freq",
+            f"{CPUFREQ}/policy0/scaling_min_freq",
+            "1804800 1804800",
+        ),
         ("file", "policy4 scaling_governor", f"{CPUFREQ}/policy4/scaling_governor", "performance"),
-        ("range", "policy4 scaling_min_freq/scaling_max_freq", f"{CPUFREQ}/policy4/scaling_min_freq", "2841600 2841600"),
+        (
+            "range",
+            "policy4 scaling_min_freq/scaling_max_freq",
+            f"{CPUFREQ}/policy4/scaling_min_freq",
+            "2841600 2841600",
+        ),
         ("file", "vm.max_map_count", "/t/proc/sys/vm/max_map_count", str(NEED_MAPS)),
     ]
     assert plan.locked_khz == {"policy0": 1804800, "policy4": 2841600}
@@ -83,7 +105,12 @@ def test_userspace_governor_adds_setspeed_after_range():
     plan = plan_actions(parse_facts(probe_text()), device(stop_framework=False, cpufreq=cf), BENCH, root=True)
     assert summary(plan) == [
         ("file", "policy0 scaling_governor", f"{CPUFREQ}/policy0/scaling_governor", "userspace"),
-        ("range", "policy0 scaling_min_freq/scaling_max_freq", f"{CPUFREQ}/policy0/scaling_min_freq", "1017600 1017600"),
+        (
+            "range",
+            "policy0 scaling_min_freq/scaling_max_freq",
+            f"{CPUFREQ}/policy0/scaling_min_freq",
+            "1017600 1017600",
+        ),
         ("setspeed", "policy0 scaling_setspeed", f"{CPUFREQ}/policy0/scaling_setspeed", "1017600"),
         ("file", "vm.max_map_count", "/t/proc/sys/vm/max_map_count", str(NEED_MAPS)),
     ]
@@ -92,7 +119,9 @@ def test_userspace_governor_adds_setspeed_after_range():
 
 def test_userspace_without_setspeed_warns_and_locks_nothing():
     cf = CpufreqConfig(governor="userspace", khz="max")
-    plan = plan_actions(parse_facts(probe_text(setspeed=False)), device(stop_framework=False, cpufreq=cf), BENCH, root=True)
+    plan = plan_actions(
+        parse_facts(probe_text(setspeed=False)), device(stop_framework=False, cpufreq=cf), BENCH, root=True
+    )
     assert [a.kind for a in plan.actions] == ["file"] and plan.actions[0].setting == "vm.max_map_count"
     assert plan.locked_khz == {}
     assert len(plan.warnings) == 2 and all("userspace needs scaling_setspeed" in w for w in plan.warnings)
@@ -103,8 +132,11 @@ def test_pin_mask_hex_and_pin_selects_policies():
     plan = plan_actions(parse_facts(probe_text()), device(stop_framework=False, pin=(4, 5, 6, 7)), BENCH, root=True)
     assert plan.pin_mask == "f0" and plan.pinned == (4, 5, 6, 7)
     assert plan.locked_khz == {"policy4": 2841600}
-    assert [a.setting for a in plan.actions] == ["policy4 scaling_governor", "policy4 scaling_min_freq/scaling_max_freq",
-                                                 "vm.max_map_count"]  # CPUs 4-7 already online
+    assert [a.setting for a in plan.actions] == [
+        "policy4 scaling_governor",
+        "policy4 scaling_min_freq/scaling_max_freq",
+        "vm.max_map_count",
+    ]  # CPUs 4-7 already online
 
 
 def test_cpufreq_cpus_override_pin():
@@ -123,12 +155,16 @@ def test_fraction_per_policy():
 
 def test_no_policy_covers_the_cpus():
     cf = CpufreqConfig(cpus=(9,))
-    plan = plan_actions(parse_facts(probe_text(present="0-15")), device(stop_framework=False, cpufreq=cf), BENCH, root=True)
+    plan = plan_actions(
+        parse_facts(probe_text(present="0-15")), device(stop_framework=False, cpufreq=cf), BENCH, root=True
+    )
     assert plan.warnings == ["clocks not locked: no cpufreq policy covers CPUs [9]"]
 
 
 def test_max_map_count_raised_only_below_what_is_wanted():
-    plan = plan_actions(parse_facts(probe_text(max_map_count=NEED_MAPS)), device(stop_framework=False), BENCH, root=True)
+    plan = plan_actions(
+        parse_facts(probe_text(max_map_count=NEED_MAPS)), device(stop_framework=False), BENCH, root=True
+    )
     assert "vm.max_map_count" not in [a.setting for a in plan.actions]
     plan = plan_actions(parse_facts(probe_text()), device(stop_framework=False, max_map_count=5000), BENCH, root=True)
     assert plan.actions[-1].value == "5000"
@@ -146,7 +182,10 @@ def test_not_root_changes_nothing():
 
 def test_not_root_without_cpufreq_config():
     plan = plan_actions(parse_facts(probe_text(uid=2000, android=False)), device(cpufreq=None), BENCH, root=False)
-    assert plan.warnings == ["clocks not locked: device.cpufreq is not set", "not root: device settings were not changed"]
+    assert plan.warnings == [
+        "clocks not locked: device.cpufreq is not set",
+        "not root: device settings were not changed",
+    ]
 
 
 def test_missing_cpufreq():

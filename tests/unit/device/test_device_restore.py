@@ -105,7 +105,9 @@ def test_a_symlink_inside_the_configs_root_is_not_written_through(dev):
 def test_a_foreign_root_prefix_is_not_used(dev):
     """A journal that names `sudo -n` is replayed, if at all, with the config's root method: with
     device.root: never it is refused and nothing runs."""
-    dev.plant([Entry("file", "cpu1 online", f"{dev.sysfs}/devices/system/cpu/cpu1/online", "1")], root_prefix=("sudo", "-n"))
+    dev.plant(
+        [Entry("file", "cpu1 online", f"{dev.sysfs}/devices/system/cpu/cpu1/online", "1")], root_prefix=("sudo", "-n")
+    )
     refused(dev, "device.root is 'never' and gives no root here: nothing written", root="never")
 
 
@@ -137,8 +139,16 @@ def test_a_journal_in_a_world_writable_folder_is_refused(dev):
 
 
 def test_a_value_not_of_its_shape_is_refused(dev):
-    dev.plant([Entry("file", "policy0 scaling_governor", f"{dev.sysfs}/devices/system/cpu/cpufreq/policy0/scaling_governor",
-                     f"x\n$(touch {dev.canary}2)")])
+    dev.plant(
+        [
+            Entry(
+                "file",
+                "policy0 scaling_governor",
+                f"{dev.sysfs}/devices/system/cpu/cpufreq/policy0/scaling_governor",
+                f"x\n$(touch {dev.canary}2)",
+            )
+        ]
+    )
     refused(dev, "is not of its shape")
     assert not Path(f"{dev.canary}2").exists()
 

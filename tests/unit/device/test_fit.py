@@ -69,7 +69,9 @@ def test_memory_within_headroom_is_refused_and_above_is_not():
     just_enough_kb = -(-int(need * HEADROOM) // 1024) + 1
     assert check_fit(BENCH, facts(mem_available_kb=just_enough_kb), DeviceConfig(), root=True) == []
     tight_kb = need // 1024 + 1  # holds the need but not the 10% headroom
-    assert kinds(check_fit(BENCH, facts(mem_available_kb=tight_kb), DeviceConfig(), root=True)) == [("ten", None, "not-enough-memory")]
+    assert kinds(check_fit(BENCH, facts(mem_available_kb=tight_kb), DeviceConfig(), root=True)) == [
+        ("ten", None, "not-enough-memory")
+    ]
 
 
 def test_memory_unknown_is_not_refused():
@@ -129,7 +131,10 @@ def test_map_count_refusal_replaces_memory_refusal():
 def test_named_arm(config, refused):
     out = check_fit(BENCH, facts(kernel_config=config), DeviceConfig(), root=True)
     if refused:
-        assert kinds(out) == [("empty", "named", "kernel-lacks-anon-vma-name"), ("ten", "named", "kernel-lacks-anon-vma-name")]
+        assert kinds(out) == [
+            ("empty", "named", "kernel-lacks-anon-vma-name"),
+            ("ten", "named", "kernel-lacks-anon-vma-name"),
+        ]
         assert "no CONFIG_ANON_VMA_NAME" in out[0].message and "'empty'" in out[0].message
     else:
         assert out == []
@@ -137,5 +142,7 @@ def test_named_arm(config, refused):
 
 def test_named_arm_refusal_skipped_for_a_scenario_already_refused():
     have_kb = 40_000  # "ten" does not fit, "empty" does
-    out = check_fit(BENCH, facts(mem_available_kb=have_kb, kernel_config={"ANON_VMA_NAME": "n"}), DeviceConfig(), root=True)
+    out = check_fit(
+        BENCH, facts(mem_available_kb=have_kb, kernel_config={"ANON_VMA_NAME": "n"}), DeviceConfig(), root=True
+    )
     assert kinds(out) == [("ten", None, "not-enough-memory"), ("empty", "named", "kernel-lacks-anon-vma-name")]

@@ -14,13 +14,21 @@ MIN = "/sys/devices/system/cpu/cpufreq/policy0/scaling_min_freq"
 
 
 def journal(**kw) -> Journal:
-    base = dict(run_id="r1", host="bench-host", pid=4242, started="2024-06-01T10:00:00+00:00", sysfs="/sys", procfs="/proc",
-                root_prefix=("su", "0"), entries=[
-                    Entry("framework", "android framework", before="running"),
-                    Entry("file", "policy0 scaling_governor", GOV, "schedutil"),
-                    Entry("range", "policy0 scaling_min_freq/scaling_max_freq", MIN, "300000 1804800"),
-                    Entry("file", "vm.max_map_count", "/proc/sys/vm/max_map_count", "65530"),
-                ])
+    base = dict(
+        run_id="r1",
+        host="bench-host",
+        pid=4242,
+        started="2024-06-01T10:00:00+00:00",
+        sysfs="/sys",
+        procfs="/proc",
+        root_prefix=("su", "0"),
+        entries=[
+            Entry("framework", "android framework", before="running"),
+            Entry("file", "policy0 scaling_governor", GOV, "schedutil"),
+            Entry("range", "policy0 scaling_min_freq/scaling_max_freq", MIN, "300000 1804800"),
+            Entry("file", "vm.max_map_count", "/proc/sys/vm/max_map_count", "65530"),
+        ],
+    )
     base.update(kw)
     return Journal(**base)
 
@@ -202,16 +210,25 @@ def test_old_values_must_have_their_settings_shape(entry):
         decode(journal(entries=[entry]).encode(), WHERE)
 
 
-@pytest.mark.parametrize("entry", [
-    Entry("file", "cpu3 online", "/sys/devices/system/cpu/cpu3/online", "0"),
-    Entry("file", "policy4 scaling_governor", "/sys/devices/system/cpu/cpufreq/policy4/scaling_governor", "schedutil"),
-    Entry("range", "policy4 scaling_min_freq/scaling_max_freq", "/sys/devices/system/cpu/cpufreq/policy4/scaling_min_freq",
-          "300000 2400000"),
-    Entry("file", "vm.max_map_count", "/proc/sys/vm/max_map_count", "65530"),
-    Entry("file", "kernel.kptr_restrict", "/proc/sys/kernel/kptr_restrict", "2"),
-    Entry("file", "kernel.perf_event_paranoid", "/proc/sys/kernel/perf_event_paranoid", "-1"),
-    Entry("framework", "android framework", before="running"),
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        Entry("file", "cpu3 online", "/sys/devices/system/cpu/cpu3/online", "0"),
+        Entry(
+            "file", "policy4 scaling_governor", "/sys/devices/system/cpu/cpufreq/policy4/scaling_governor", "schedutil"
+        ),
+        Entry(
+            "range",
+            "policy4 scaling_min_freq/scaling_max_freq",
+            "/sys/devices/system/cpu/cpufreq/policy4/scaling_min_freq",
+            "300000 2400000",
+        ),
+        Entry("file", "vm.max_map_count", "/proc/sys/vm/max_map_count", "65530"),
+        Entry("file", "kernel.kptr_restrict", "/proc/sys/kernel/kptr_restrict", "2"),
+        Entry("file", "kernel.perf_event_paranoid", "/proc/sys/kernel/perf_event_paranoid", "-1"),
+        Entry("framework", "android framework", before="running"),
+    ],
+)
 def test_every_setting_devbench_makes_is_accepted(entry):
     assert entry_problem(entry, "/sys", "/proc") is None
     assert decode(journal(entries=[entry]).encode(), WHERE).entries == [entry]

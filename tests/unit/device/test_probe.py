@@ -83,14 +83,23 @@ def test_probe_script_reads_a_stand_in_tree_through_a_real_shell(tmp_path, monke
     assert (f.max_map_count, f.kptr_restrict, f.perf_event_paranoid) == (1000, 2, 3)
     assert (f.mem_total_kb, f.mem_available_kb) == (8000000, 6000000)
     p4 = f.cpufreq[1]
-    assert (p4.name, p4.cpus, p4.governor, p4.min_khz, p4.max_khz, p4.cur_khz) == ("policy4", (4, 5, 6, 7), "schedutil", 710400, 2841600, 1440000)
+    assert (p4.name, p4.cpus, p4.governor, p4.min_khz, p4.max_khz, p4.cur_khz) == (
+        "policy4",
+        (4, 5, 6, 7),
+        "schedutil",
+        710400,
+        2841600,
+        1440000,
+    )
     assert p4.frequencies[-1] == 2841600 and "userspace" in p4.governors and p4.setspeed
     [zone] = f.thermal
     assert zone.type == "cpu-thermal" and zone.temp == 96000 and zone.over_trip().temp == 95000
     assert f.battery_pct == 12
 
 
-FORGED = "\nuid=0\nmax_map_count=99999999\nmachine=riscv64\nprop:ro.build.version.sdk=34\ncpufreq:policy9:scaling_governor=x"
+FORGED = (
+    "\nuid=0\nmax_map_count=99999999\nmachine=riscv64\nprop:ro.build.version.sdk=34\ncpufreq:policy9:scaling_governor=x"
+)
 
 
 def test_device_values_cannot_forge_facts(tmp_path):

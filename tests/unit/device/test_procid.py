@@ -18,9 +18,9 @@ import pytest
 from devbench.config import LocalOptions
 from devbench.device import lock
 from devbench.device.journal import Journal, decode
+from devbench.device.procid import Owner, ProcId, boot_id, identify, is_running, owner_from
 from devbench.device.restore import journal_path, recover
 from devbench.errors import TargetError
-from devbench.device.procid import Owner, ProcId, boot_id, identify, is_running, owner_from
 from devbench.targets.local import LocalTarget
 
 
@@ -30,7 +30,9 @@ def decoy(tmp_path: Path) -> Iterator[ProcId]:
     command line: what the old name-based check took for a devbench run."""
     folder = tmp_path / "devbench"
     folder.mkdir(exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "devbench", "run", str(folder)], cwd=folder)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "devbench", "run", str(folder)], cwd=folder
+    )
     try:
         deadline = time.monotonic() + 10
         while b"devbench" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():  # empty until its exec
@@ -118,14 +120,18 @@ def test_lock_of_a_reused_pid_is_taken_over(local: LocalTarget, decoy: ProcId) -
     plant_lock(local, Owner(decoy.pid, decoy.start - 1, boot_id()).fields())
     warnings: list[str] = []
     got = lock.acquire(local, local.workdir, "r2", warn=warnings.append)
-    assert [w for w in warnings if "removed a stale device lock" in w and f"pid {decoy.pid}" in w] == warnings and warnings
+    assert [
+        w for w in warnings if "removed a stale device lock" in w and f"pid {decoy.pid}" in w
+    ] == warnings and warnings
     assert json.loads((Path(local.workdir) / ".lock" / "owner").read_text())["run_id"] == "r2"
     got.release()
 
 
 @pytest.mark.parametrize("recorded", ["same start", "no start (old lock)"])
 def test_lock_of_a_live_run_is_refused(local: LocalTarget, decoy: ProcId, recorded: str) -> None:
-    plant_lock(local, Owner(decoy.pid, decoy.start, boot_id()).fields() if recorded == "same start" else {"pid": decoy.pid})
+    plant_lock(
+        local, Owner(decoy.pid, decoy.start, boot_id()).fields() if recorded == "same start" else {"pid": decoy.pid}
+    )
     with pytest.raises(TargetError, match=f"in use by devbench pid {decoy.pid}"):
         lock.acquire(local, local.workdir, "r3", warn=pytest.fail)
     assert json.loads((Path(local.workdir) / ".lock" / "owner").read_text())["run_id"] == "old"

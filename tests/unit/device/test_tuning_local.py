@@ -128,7 +128,12 @@ def test_changes_during_the_block_and_all_back_after(phone):
         ("range", f"{CPUFREQ}/policy4/scaling_min_freq", "710400 2841600"),
         ("file", "proc/sys/vm/max_map_count", "1000"),
     ]
-    assert (journal.run_id, journal.sysfs, journal.procfs, journal.root_prefix) == ("run-1", phone.sysfs, phone.procfs, ())
+    assert (journal.run_id, journal.sysfs, journal.procfs, journal.root_prefix) == (
+        "run-1",
+        phone.sysfs,
+        phone.procfs,
+        (),
+    )
     # afterwards: everything back, journal gone, every change verified and restored
     assert phone.tree() == phone.before
     assert not os.path.exists(phone.journal_path)
@@ -219,7 +224,9 @@ def test_replay_of_a_journal_left_on_disk(phone):
     for action in plan.actions:  # applied, then the host "dies": no restore
         tuner.apply(action)
     left = phone.tree()
-    assert {k: v for k, v in left.items() if phone.before.get(k) != v} == {k: v for k, v in CHANGED.items() if "policy0" not in k}
+    assert {k: v for k, v in left.items() if phone.before.get(k) != v} == {
+        k: v for k, v in CHANGED.items() if "policy0" not in k
+    }
     journal = phone.journal_on_disk()
     assert journal is not None
     access = DeviceAccess(phone.target, journal.root_prefix)
@@ -235,7 +242,9 @@ def test_replay_reports_what_it_cannot_restore_and_goes_on(phone):
     journal = phone.journal_on_disk()
     shutil.rmtree(f"{phone.sysfs}/devices/system/cpu/cpu1")
     errors = replay(DeviceAccess(phone.target), journal)
-    assert len(errors) == 1 and errors[0].startswith(f"cpu1 online: write {phone.sysfs}/devices/system/cpu/cpu1/online:")
+    assert len(errors) == 1 and errors[0].startswith(
+        f"cpu1 online: write {phone.sysfs}/devices/system/cpu/cpu1/online:"
+    )
     expected = {k: v for k, v in phone.before.items() if not k.startswith("sys/devices/system/cpu/cpu1/")}
     assert phone.tree() == expected
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from devlab import toolcheck
 from devbench.guest.mirror import SourceEntry, parse_deb822
+from devlab import toolcheck
 from tests.fresh import freshroot
 
 HOST_SOURCES = """\

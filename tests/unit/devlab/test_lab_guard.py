@@ -17,10 +17,10 @@ def test_ruleset_rejects_other_uids_on_the_veth_and_the_loopback_port() -> None:
         "create table inet devbench_lab_t",
         "add chain inet devbench_lab_t output { type filter hook output priority 0; policy accept; }",
         "add chain inet devbench_lab_t forward { type filter hook forward priority 0; policy accept; }",
-        'add rule inet devbench_lab_t output oifname "dbl7h" meta skuid != 0 meta l4proto tcp counter reject with tcp reset',
-        'add rule inet devbench_lab_t output oifname "dbl7h" meta skuid != 0 counter reject with icmpx type admin-prohibited',
+        'add rule inet devbench_lab_t output oifname "dbl7h" meta skuid != 0 meta l4proto tcp counter reject with tcp reset',  # noqa: E501
+        'add rule inet devbench_lab_t output oifname "dbl7h" meta skuid != 0 counter reject with icmpx type admin-prohibited',  # noqa: E501
         'add rule inet devbench_lab_t forward oifname "dbl7h" counter drop',
-        'add rule inet devbench_lab_t output oifname "lo" tcp dport 40123 meta skuid != 0 counter reject with tcp reset',
+        'add rule inet devbench_lab_t output oifname "lo" tcp dport 40123 meta skuid != 0 counter reject with tcp reset',  # noqa: E501
     ]
 
 
@@ -62,7 +62,10 @@ def test_table_info_refuses_what_is_not_nft_json() -> None:
 
 
 def test_guard_names_are_unique_and_plain() -> None:
-    a, b = TrafficGuard([LoopbackPort(5037)], uid=0, tag="adb 5037!"), TrafficGuard([LoopbackPort(5037)], uid=0, tag="adb 5037!")
+    a, b = (
+        TrafficGuard([LoopbackPort(5037)], uid=0, tag="adb 5037!"),
+        TrafficGuard([LoopbackPort(5037)], uid=0, tag="adb 5037!"),
+    )
     assert a.table != b.table
     assert a.table.startswith("devbench_lab_adb5037_") and a.handle is None and not a.active
     a.stop()  # never started: nothing to delete, no nft call

@@ -10,8 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from devbench.kernel import (ARCHES, REQUIRED, KernelError, check_config, extract_ikconfig, find_config,
-                             fragment_text, guess_arch, parse_config)
+from devbench.kernel import (
+    ARCHES,
+    REQUIRED,
+    KernelError,
+    check_config,
+    extract_ikconfig,
+    find_config,
+    fragment_text,
+    guess_arch,
+    parse_config,
+)
 from devbench.kernel import build as kbuild
 from devbench.kernel.__main__ import main as kernel_main
 

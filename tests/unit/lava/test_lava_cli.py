@@ -25,7 +25,9 @@ def test_lava_results_makes_a_run_folder_that_report_rerenders(tmp_path):
     [run_dir] = list(out.iterdir())
     data = json.loads((run_dir / "results.json").read_text())
     assert samples_of(data, "10 pages", "named") == fork_ns_of(OUTPUTS[10][0], "named")
-    again = subprocess.run([*CLI, "report", str(run_dir), "--format", "csv"], capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [*CLI, "report", str(run_dir), "--format", "csv"], capture_output=True, text=True, timeout=120
+    )
     assert again.returncode == 0 and "unpopulated" in again.stdout
 
 
@@ -38,16 +40,41 @@ def test_lava_results_refuses_a_malformed_file_in_one_line(tmp_path):
 
 
 @pytest.mark.lava
-@pytest.mark.skipif(not shutil.which("python3") or subprocess.run(["/usr/bin/python3", "-c", "import lava_common"]).returncode,
-                    reason="lava-common (Debian package) is not installed")
+@pytest.mark.skipif(
+    not shutil.which("python3") or subprocess.run(["/usr/bin/python3", "-c", "import lava_common"]).returncode,
+    reason="lava-common (Debian package) is not installed",
+)
 def test_lava_job_writes_a_job_that_lavas_validator_accepts(tmp_path):
     opts = tmp_path / "lava.yaml"
-    opts.write_text(yaml.safe_dump({"device_type": "qemu", "target": "qemu-x86",
-                                    "payload": {"url": "https://files.example.org/forkbench-x86_64", "sha256": "0" * 64},
-                                    "qemu": {"arch": "amd64", "rootfs_url": "https://images.example.org/r.img.gz",
-                                             "rootfs_compression": "gz"}}))
-    res = subprocess.run([*CLI, "lava-job", "configs/default.yaml", "--lava", str(opts), "--validate", "--output", str(tmp_path / "job")],
-                         capture_output=True, text=True, timeout=120)
+    opts.write_text(
+        yaml.safe_dump(
+            {
+                "device_type": "qemu",
+                "target": "qemu-x86",
+                "payload": {"url": "https://files.example.org/forkbench-x86_64", "sha256": "0" * 64},
+                "qemu": {
+                    "arch": "amd64",
+                    "rootfs_url": "https://images.example.org/r.img.gz",
+                    "rootfs_compression": "gz",
+                },
+            }
+        )
+    )
+    res = subprocess.run(
+        [
+            *CLI,
+            "lava-job",
+            "configs/default.yaml",
+            "--lava",
+            str(opts),
+            "--validate",
+            "--output",
+            str(tmp_path / "job"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     job = yaml.safe_load((tmp_path / "job" / "job.yaml").read_text())
     assert job["device_type"] == "qemu" and any("test" in a for a in job["actions"])

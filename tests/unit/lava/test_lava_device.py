@@ -32,8 +32,13 @@ from devbench.report.html import render_html
 from devbench.report.table import render_text
 from tests.lava import fakelava
 
-pytestmark = [pytest.mark.lava, pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
-                                reason="runs the x86_64 payload on this machine")]
+pytestmark = [
+    pytest.mark.lava,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
+        reason="runs the x86_64 payload on this machine",
+    ),
+]
 
 CONFIG = """\
 run: {{name: lava-device}}
@@ -110,7 +115,9 @@ def test_the_test_definition_runs_the_real_payload(tmp_path, payload, http_root)
         events = [e for e in map(parse_event, payload_output(workdir, index)) if e and e["event"] == "batch"]
         for arm in ("unnamed", "named"):
             printed = [(e["batch"], e["fork_ns"]) for e in events if e["arm"] == arm]
-            restored = [(s["batch"], s["fork_ns"]) for s in data["samples"] if s["scenario"] == scenario and s["arm"] == arm]
+            restored = [
+                (s["batch"], s["fork_ns"]) for s in data["samples"] if s["scenario"] == scenario and s["arm"] == arm
+            ]
             assert restored == printed  # every fork time, exactly
             argv = by_case[f"{case}.{arm}"]
             if arm == "named" and not named_ok:
@@ -119,7 +126,9 @@ def test_the_test_definition_runs_the_real_payload(tmp_path, payload, http_root)
             ns = [x for _, b in restored for x in b]
             assert len(ns) == 24 and argv[:3] == [f"{case}.{arm}", "--result", "pass"]
             assert float(argv[4]) == pytest.approx(math.fsum(ns) / len(ns) / 1e6, abs=1e-6)
-    assert data["targets"][0]["warnings"] == ["clocks not locked: device.cpufreq is not set"]  # pinned, limited with timeout
+    assert data["targets"][0]["warnings"] == [
+        "clocks not locked: device.cpufreq is not set"
+    ]  # pinned, limited with timeout
     facts = data["targets"][0]["facts"]
     assert facts["abi"] == "x86_64" and facts["kernel_release"] == os.uname().release
     assert data["targets"][0]["payload"]["sha256"] == payload.sha256
@@ -160,7 +169,9 @@ def test_the_mean_script_without_forks(tmp_path, mean_awk):
     out = subprocess.run(["awk", "-f", str(mean_awk), str(src)], capture_output=True, text=True, check=True).stdout
     assert out == "named 0 - 0 -\n"
     src.write_text("")
-    assert subprocess.run(["awk", "-f", str(mean_awk), str(src)], capture_output=True, text=True, check=True).stdout == ""
+    assert (
+        subprocess.run(["awk", "-f", str(mean_awk), str(src)], capture_output=True, text=True, check=True).stdout == ""
+    )
 
 
 def test_the_script_refuses_wrong_calls(tmp_path):
@@ -172,5 +183,7 @@ def test_the_script_refuses_wrong_calls(tmp_path):
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_shellcheck_posix_sh():
-    proc = subprocess.run(["shellcheck", "-s", "sh", str(SCRIPTS_DIR / "devbench-lava.sh")], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["shellcheck", "-s", "sh", str(SCRIPTS_DIR / "devbench-lava.sh")], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout

@@ -24,8 +24,13 @@ benchmark:
     - {name: unpopulated, pages: 0}
     - {name: 1 page, pages: 1}
 """
-OPTIONS = {"server": {"url": "http://127.0.0.1:8080/", "user": "devbench"}, "device_type": "qemu", "target": "lava-stock",
-           "payload": {"path": "/usr/bin/forkbench"}, "qemu": {"arch": "amd64", "rootfs_url": "http://127.0.0.1:8010/r"}}
+OPTIONS = {
+    "server": {"url": "http://127.0.0.1:8080/", "user": "devbench"},
+    "device_type": "qemu",
+    "target": "lava-stock",
+    "payload": {"path": "/usr/bin/forkbench"},
+    "qemu": {"arch": "amd64", "rootfs_url": "http://127.0.0.1:8010/r"},
+}
 
 
 def test_an_incomplete_job_is_the_targets_error_in_one_line(tmp_path: Path) -> None:

@@ -115,7 +115,9 @@ def test_board_job_passes_deploy_and_boot_through(cfg_path, lava_validator, tmp_
     assert validate_job(job_yaml) == []
     job = yaml.safe_load(job_yaml)
     deploy, boot = job["actions"][0]["deploy"], job["actions"][1]["boot"]
-    assert deploy["to"] == "tftp" and deploy["nfsrootfs"]["compression"] == "xz" and deploy["timeout"] == {"minutes": 15}
+    assert (
+        deploy["to"] == "tftp" and deploy["nfsrootfs"]["compression"] == "xz" and deploy["timeout"] == {"minutes": 15}
+    )
     assert boot["method"] == "u-boot" and boot["prompts"] == ["root@rpi4:~#"]
     assert job["tags"] == ["devbench"] and "context" not in job
     testdef = yaml.safe_load(testdef_yaml)
@@ -124,8 +126,14 @@ def test_board_job_passes_deploy_and_boot_through(cfg_path, lava_validator, tmp_
 
 
 def test_test_definition_from_git_passes_the_validator(cfg_path, lava_validator):
-    opts = {**QEMU, "testdef": {"repository": "https://git.example.org/lab/tests.git", "path": "devbench/forkbench.yaml",
-                                "branch": "main"}}
+    opts = {
+        **QEMU,
+        "testdef": {
+            "repository": "https://git.example.org/lab/tests.git",
+            "path": "devbench/forkbench.yaml",
+            "branch": "main",
+        },
+    }
     job_yaml, testdef_yaml = lava_job(cfg_path, opts)
     assert validate_job(job_yaml) == [] and validate_testdef(testdef_yaml) == []
     definition = yaml.safe_load(job_yaml)["actions"][2]["test"]["definitions"][0]
@@ -152,7 +160,7 @@ def test_one_run_step_per_payload_invocation_of_the_plan(cfg_path):
     invocations = plan(cfg.benchmark)
     assert len(steps) == len(invocations) == 3
     payload = f"forkbench-{SHA[:12]}"  # in the private work folder the install steps made
-    for i, (step, inv) in enumerate(zip(steps, invocations)):
+    for i, (step, inv) in enumerate(zip(steps, invocations, strict=False)):
         argv = shlex.split(step)
         assert argv[:11] == ["sh", f"./{MAIN_SCRIPT}", "scenario", "/tmp/devbench", payload, str(i),
                              inv.scenario.name.replace(" ", "_"), "both", "40", "600", "0,1"]
@@ -215,12 +223,19 @@ def test_timeouts_cover_every_invocation(cfg_path):
 
 def test_what_a_lava_job_does_on_the_device_and_what_it_says(tmp_path):
     p = tmp_path / "cpufreq.yaml"
-    p.write_text(CONFIG.replace("device: {max_map_count: auto, pin: [0, 1]}",
-                                "device: {cpufreq: {governor: performance, khz: 0.8, cpus: [2, 3]}, stop_framework: true}"))
+    p.write_text(
+        CONFIG.replace(
+            "device: {max_map_count: auto, pin: [0, 1]}",
+            "device: {cpufreq: {governor: performance, khz: 0.8, cpus: [2, 3]}, stop_framework: true}",
+        )
+    )
     opts = {**QEMU, "payload": {"url": QEMU["payload"]["url"]}}
     lj = build_job(load_config(p), options_from_mapping(opts))
     text = lj.job_yaml()
-    assert "# warning: clocks not locked" not in text and "# warning: the payload is fetched without a sha256 check" in text
+    assert (
+        "# warning: clocks not locked" not in text
+        and "# warning: the payload is fetched without a sha256 check" in text
+    )
     start = shlex.split(start_step(lj.testdef))
     assert start[9:] == ["performance/0.8/2,3", "1"]  # the device script locks cpufreq and stops the framework
     record = json.loads(start[8])
@@ -247,24 +262,44 @@ def test_scenarios_that_give_the_same_case_name_are_refused(tmp_path):
         build_job(load_config(p), options_from_mapping(QEMU))
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("device_type: qemu\npayload: {url: 'https://x.example/f'}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\nqemu_extra: 1\n",
-     "lava-opts.yaml:4:1: qemu_extra: unknown key"),
-    ("device_type: qemu\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n", "payload: is required"),
-    ("device_type: qemu\npayload: {url: 'https://x.example/f', path: /x}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n",
-     "needs exactly one of url:"),
-    ("device_type: qemu\npayload: {url: \"https://x.example/f;rm -rf /\"}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n",
-     "payload.url: must be an http(s) URL"),
-    ("device_type: qemu\npayload: {path: /x}\n", "needs qemu: (a QEMU device) or both deploy: and boot:"),
-    ("device_type: b\npayload: {path: /x}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\nboot: {method: qemu}\n",
-     "either qemu: or deploy: and boot:"),
-    ("device_type: qemu\npayload: {path: /x, sha256: abc}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n",
-     "payload.sha256: must be 64 hex digits"),
-    ("device_type: qemu\npayload: {path: /x}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r', append: 'a\"b'}\n",
-     "qemu.append: must be kernel arguments"),
-    ("device_type: qemu\npayload: {path: /x}\nworkdir: /tmp/a b\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n",
-     "workdir: must be an absolute path"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        (
+            "device_type: qemu\npayload: {url: 'https://x.example/f'}\nqemu: {arch: amd64, rootfs_url: "
+            "'https://x.example/r'}\nqemu_extra: 1\n",
+            "lava-opts.yaml:4:1: qemu_extra: unknown key",
+        ),
+        ("device_type: qemu\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n", "payload: is required"),
+        (
+            "device_type: qemu\npayload: {url: 'https://x.example/f', path: /x}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n",
+            "needs exactly one of url:",
+        ),
+        (
+            "device_type: qemu\npayload: {url: \"https://x.example/f;rm -rf /\"}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n",
+            "payload.url: must be an http(s) URL",
+        ),
+        ("device_type: qemu\npayload: {path: /x}\n", "needs qemu: (a QEMU device) or both deploy: and boot:"),
+        (
+            "device_type: b\npayload: {path: /x}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\nboot: "
+            "{method: qemu}\n",
+            "either qemu: or deploy: and boot:",
+        ),
+        (
+            "device_type: qemu\npayload: {path: /x, sha256: abc}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n",
+            "payload.sha256: must be 64 hex digits",
+        ),
+        (
+            "device_type: qemu\npayload: {path: /x}\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r', "
+            "append: 'a\"b'}\n",
+            "qemu.append: must be kernel arguments",
+        ),
+        (
+            "device_type: qemu\npayload: {path: /x}\nworkdir: /tmp/a b\nqemu: {arch: amd64, rootfs_url: 'https://x.example/r'}\n",
+            "workdir: must be an absolute path",
+        ),
+    ],
+)
 def test_bad_options_name_file_line_and_field(tmp_path, text, needle):
     p = tmp_path / "lava-opts.yaml"
     p.write_text(text)

@@ -34,9 +34,16 @@ def _tree(tmp_path: Path) -> tuple[Path, Path]:
     for name, cpus in POLICIES.items():
         p = sysfs / "devices/system/cpu/cpufreq" / name
         p.mkdir(parents=True)
-        for f, v in (("scaling_governor", "schedutil"), ("scaling_min_freq", "300000"), ("scaling_max_freq", "1804800"),
-                     ("scaling_available_frequencies", "300000 1000000 1804800 "), ("related_cpus", cpus),
-                     ("cpuinfo_min_freq", "300000"), ("cpuinfo_max_freq", "1804800"), ("scaling_setspeed", "<unsupported>")):
+        for f, v in (
+            ("scaling_governor", "schedutil"),
+            ("scaling_min_freq", "300000"),
+            ("scaling_max_freq", "1804800"),
+            ("scaling_available_frequencies", "300000 1000000 1804800 "),
+            ("related_cpus", cpus),
+            ("cpuinfo_min_freq", "300000"),
+            ("cpuinfo_max_freq", "1804800"),
+            ("scaling_setspeed", "<unsupported>"),
+        ):
             (p / f).write_text(v + "\n")
     (procfs / "sys/vm").mkdir(parents=True)
     (procfs / "sys/vm/max_map_count").write_text("65530\n")
@@ -80,8 +87,9 @@ def test_cpufreq_and_framework_are_set_read_back_and_restored(tmp_path: Path) ->
                        "performance/0.5/2,3", "1"], env)
     pol = sysfs / "devices/system/cpu/cpufreq"
     # 0.5 of the highest (902400 kHz): the nearest available is 1000000; only CPUs 2-3's policy
-    assert [(pol / "policy2" / f).read_text().strip() for f in ("scaling_governor", "scaling_min_freq", "scaling_max_freq")] \
-        == ["performance", "1000000", "1000000"]
+    assert [
+        (pol / "policy2" / f).read_text().strip() for f in ("scaling_governor", "scaling_min_freq", "scaling_max_freq")
+    ] == ["performance", "1000000", "1000000"]
     assert (pol / "policy0/scaling_governor").read_text().strip() == "schedutil"
     assert (tmp_path / "props/init.svc.zygote").read_text().strip() == "stopped"
     log = _log(out + _sh(script, ["finish", str(wd), str(procfs), str(sysfs)], env))
@@ -92,11 +100,13 @@ def test_cpufreq_and_framework_are_set_read_back_and_restored(tmp_path: Path) ->
     assert changes["cpufreq.policy2.scaling_min_freq"]["before"] == 300000
     assert "nearest available of 300000 1000000 1804800" in changes["cpufreq.policy2.scaling_max_freq"]["why"]
     assert {r["setting"]: r["restored"] for r in log.restores} == dict.fromkeys(changes, True)
-    assert [(pol / "policy2" / f).read_text().strip() for f in ("scaling_governor", "scaling_min_freq", "scaling_max_freq")] \
-        == ["schedutil", "300000", "1804800"]
+    files = ("scaling_governor", "scaling_min_freq", "scaling_max_freq")
+    assert [(pol / "policy2" / f).read_text().strip() for f in files] == ["schedutil", "300000", "1804800"]
     assert (tmp_path / "props/sys.boot_completed").read_text().strip() == "1"
-    assert log.warnings == ["the payload /nonexistent/forkbench is missing or not executable",
-                            "lava-test-case is not on PATH (not inside a LAVA test shell): devbench-restore --result pass"]
+    assert log.warnings == [
+        "the payload /nonexistent/forkbench is missing or not executable",
+        "lava-test-case is not on PATH (not inside a LAVA test shell): devbench-restore --result pass",
+    ]
     # the private folder (wd.XXXXXX, not wd) is removed with the saved state, and its record
     assert not wd.exists() and list(tmp_path.glob("wd.*")) == [] and not (script.parent / WORKDIR_FILE).exists()
 
@@ -108,7 +118,11 @@ def test_a_device_without_cpufreq_or_android_says_so(tmp_path: Path) -> None:
     (procfs / "sys/vm/max_map_count").write_text("65530\n")
     env = {**os.environ, "PATH": "/usr/bin:/bin"}  # no getprop
     script, wd = _script(tmp_path), tmp_path / "wd"
-    out = _sh(script, ["start", str(wd), "/nonexistent/forkbench", "0", str(sysfs), str(procfs), "{}", "performance/max/-", "1"], env)
+    out = _sh(
+        script,
+        ["start", str(wd), "/nonexistent/forkbench", "0", str(sysfs), str(procfs), "{}", "performance/max/-", "1"],
+        env,
+    )
     log = _log(out + _sh(script, ["finish", str(wd), str(procfs), str(sysfs)], env))
     assert log.changes == [] and log.restores == []
     assert "cpufreq not available: frequency not locked" in log.warnings

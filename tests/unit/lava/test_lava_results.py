@@ -63,8 +63,15 @@ class Lab:
         self.testdef = build_job(load_config(self.cfg_path), opts).testdef
         self.shell = fakelava.run_test_shell(self.testdef, tmp_path / "lava-tests" / "0_devbench")
         assert self.shell.run_rc == 0, "\n".join(self.shell.console[-20:])
-        self.entries = fakelava.log_entries(self.shell.console, escape=escape, boot=[
-            '[    0.000000] Linux version 6.12.0 (gcc "14") #1 SMP', "Debian GNU/Linux 13 debian ttyS0", "debian login: root"])
+        self.entries = fakelava.log_entries(
+            self.shell.console,
+            escape=escape,
+            boot=[
+                '[    0.000000] Linux version 6.12.0 (gcc "14") #1 SMP',
+                "Debian GNU/Linux 13 debian ttyS0",
+                "debian login: root",
+            ],
+        )
         self.proc = proc
         self.write()
 
@@ -73,7 +80,9 @@ class Lab:
         self.log = self.tmp / "log.yaml"
         self.log.write_text(fakelava.log_text(entries))
         self.results = self.tmp / "results.yaml"
-        self.results.write_text(yaml.safe_dump(fakelava.export_results(entries) if cases is None else cases, sort_keys=False))
+        self.results.write_text(
+            yaml.safe_dump(fakelava.export_results(entries) if cases is None else cases, sort_keys=False)
+        )
 
 
 def fork_ns_of(lines, arm):
@@ -195,7 +204,10 @@ def test_map_count_raised_and_restored(tmp_path):
 def test_what_the_device_script_could_not_do_becomes_a_warning(tmp_path):
     lab = Lab(tmp_path, OUTPUTS, device=", pin: [4000]")  # no such CPU: taskset -c refuses it
     data = lava_results(lab.results, lab.log)
-    assert data["targets"][0]["warnings"] == [NOT_LOCKED, "not pinned to CPUs 4000: taskset -c is missing or refused them"]
+    assert data["targets"][0]["warnings"] == [
+        NOT_LOCKED,
+        "not pinned to CPUs 4000: taskset -c is missing or refused them",
+    ]
     assert data["errors"] == [] and len(data["samples"]) == 16
 
 
@@ -212,7 +224,9 @@ def test_a_log_that_ends_inside_a_scenario(tmp_path):
 def test_a_kernel_message_inside_a_payload_line(tmp_path):
     lab = Lab(tmp_path, OUTPUTS)
     entries = [dict(e) for e in lab.entries]
-    i = next(i for i, e in enumerate(entries) if str(e["msg"]).startswith("DEVBENCH-LINE 0 {") and "fork_ns" in e["msg"])
+    i = next(
+        i for i, e in enumerate(entries) if str(e["msg"]).startswith("DEVBENCH-LINE 0 {") and "fork_ns" in e["msg"]
+    )
     msg = entries[i]["msg"]
     entries[i]["msg"] = msg[:60] + "[  123.456789] random: crng init done" + msg[60:]
     lab.write(entries)
@@ -225,12 +239,28 @@ def test_a_kernel_message_inside_a_payload_line(tmp_path):
 
 def test_results_from_the_rest_api(tmp_path):
     lab = Lab(tmp_path, OUTPUTS)
-    page = {"count": 5, "next": None, "previous": None, "results": [
-        {"id": 9000 + i, "name": c["name"], "unit": c["unit"], "result": c["result"],
-         "measurement": None if c["measurement"] == "None" else c["measurement"],
-         "metadata": yaml.safe_dump(c["metadata"]), "suite": 17, "start_log_line": None, "end_log_line": None,
-         "test_set": None, "logged": c["logged"].replace(" ", "T"), "resource_uri": f"/api/v0.2/jobs/4242/tests/{9000 + i}/"}
-        for i, c in enumerate(fakelava.export_results(lab.entries))]}
+    page = {
+        "count": 5,
+        "next": None,
+        "previous": None,
+        "results": [
+            {
+                "id": 9000 + i,
+                "name": c["name"],
+                "unit": c["unit"],
+                "result": c["result"],
+                "measurement": None if c["measurement"] == "None" else c["measurement"],
+                "metadata": yaml.safe_dump(c["metadata"]),
+                "suite": 17,
+                "start_log_line": None,
+                "end_log_line": None,
+                "test_set": None,
+                "logged": c["logged"].replace(" ", "T"),
+                "resource_uri": f"/api/v0.2/jobs/4242/tests/{9000 + i}/",
+            }
+            for i, c in enumerate(fakelava.export_results(lab.entries))
+        ],
+    }
     lab.results.write_text(json.dumps(page))
     data = lava_results(lab.results, lab.log)
     assert data["errors"] == [] and len(data["samples"]) == 16
@@ -315,7 +345,9 @@ def test_the_log_stand_in_writes_lines_as_lava_does(tmp_path):
     script = ("import json, sys\nfrom lava_common.compat import yaml_dump\n"
               "for e in json.load(sys.stdin):\n"
               "    print('- ' + yaml_dump(e, default_flow_style=True, default_style='\"', width=10**6)[:-1])\n")
-    lava = subprocess.run([SYSTEM_PYTHON, "-c", script], input=json.dumps(entries), capture_output=True, text=True, check=True)
+    lava = subprocess.run(
+        [SYSTEM_PYTHON, "-c", script], input=json.dumps(entries), capture_output=True, text=True, check=True
+    )
     assert fakelava.log_text(entries) == lava.stdout
 
 

@@ -30,7 +30,10 @@ def test_compile_commands_per_compiler():
     src, out = __import__("pathlib").Path("f.c"), __import__("pathlib").Path("o")
     assert compile_command(BuildConfig(), "armv7", out, src)[4:6] == ["-target", "arm-linux-musleabihf"]
     ndk = compile_command(BuildConfig(compiler="ndk", cc="/ndk", android_api=30), "aarch64", out, src)
-    assert ndk[0] == "/ndk/toolchains/llvm/prebuilt/linux-x86_64/bin/clang" and ndk[1] == "--target=aarch64-linux-android30"
+    assert (
+        ndk[0] == "/ndk/toolchains/llvm/prebuilt/linux-x86_64/bin/clang"
+        and ndk[1] == "--target=aarch64-linux-android30"
+    )
     assert compile_command(BuildConfig(compiler="gcc"), "riscv64", out, src)[0] in ("riscv64-linux-gnu-gcc",)
 
 

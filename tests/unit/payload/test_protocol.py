@@ -32,8 +32,20 @@ def test_exit_codes_map_to_kinds():
 def test_event_records_keep_the_device_from_renaming_where_they_belong():
     from devbench.payload.events import event_record
 
-    kind, rec = event_record({"event": "error", "kind": "system-error", "message": "m", "target": "evil", "scenario": "x",
-                              "time": "t", "errno": 12}, "phone", "1 page", "both")
+    kind, rec = event_record(
+        {
+            "event": "error",
+            "kind": "system-error",
+            "message": "m",
+            "target": "evil",
+            "scenario": "x",
+            "time": "t",
+            "errno": 12,
+        },
+        "phone",
+        "1 page",
+        "both",
+    )
     assert kind == "error" and rec == {"target": "phone", "scenario": "1 page", "arm": None, "kind": "system-error",
                                        "message": "m", "errno": 12}
     kind, rec = event_record({"event": "setup", "maps_before": 3, "check": "named_check", "process_arm": "named"},

@@ -170,4 +170,4 @@ true  5023 11268.490237:     500000 cpu-clock:
 	ffffffff821ecc51 do_syscall_64+0x71 ([kernel.kallsyms])
 	ffffffff81000130 entry_SYSCALL_64_after_hwframe+0x76 ([kernel.kallsyms])
 	           d4409 _exit+0x29 (/usr/lib/x86_64-linux-gnu/libc.so.6)
-"""
+"""  # noqa: E101, W291 (perf's output as captured: tabs and trailing blanks)

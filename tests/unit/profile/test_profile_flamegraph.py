@@ -5,8 +5,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 
-from devbench.profile.flamegraph import (FRAME_H, build_tree, diff_colour, diff_flamegraph_svg,
-                                         flamegraph_svg, xml_text)
+from devbench.profile.flamegraph import FRAME_H, build_tree, diff_colour, diff_flamegraph_svg, flamegraph_svg, xml_text
 from devbench.profile.folded import parse_perf_script
 from tests.unit.profile.profile_texts import PERF_SCRIPT
 

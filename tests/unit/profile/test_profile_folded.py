@@ -4,9 +4,16 @@ from collections import Counter
 
 import pytest
 
-from devbench.profile.folded import (FORK_EXIT_FUNCTIONS, FoldedError, filter_stacks, is_unknown,
-                                     parse_perf_script, parse_simpleperf_report_sample, read_folded,
-                                     write_folded)
+from devbench.profile.folded import (
+    FORK_EXIT_FUNCTIONS,
+    FoldedError,
+    filter_stacks,
+    is_unknown,
+    parse_perf_script,
+    parse_simpleperf_report_sample,
+    read_folded,
+    write_folded,
+)
 from tests.unit.profile.profile_texts import PERF_SCRIPT, PERF_SCRIPT_CAPTURED, SIMPLEPERF_STANDIN
 
 FORK = "forkbench;main;__libc_fork;_Fork;entry_SYSCALL_64_after_hwframe;do_syscall_64;__x64_sys_fork;" \

@@ -99,8 +99,10 @@ def test_minimal_command_is_devbenchs_machine_without_disk_or_network(machine: s
 
 
 def test_parse_console_takes_only_the_payload_lines() -> None:
-    text = ("[    0.5] Linux version 6.12\r\nboot noise\r\n" + START_MARKER + "\r\n"
-            '{"event":"start"}\r\n\x1b[0m{"event":"end","exit_code":0}\r\n' + END_MARKER + " 0\r\nreboot: Restarting\r\n")
+    text = (
+        "[    0.5] Linux version 6.12\r\nboot noise\r\n" + START_MARKER + "\r\n"
+        '{"event":"start"}\r\n\x1b[0m{"event":"end","exit_code":0}\r\n' + END_MARKER + " 0\r\nreboot: Restarting\r\n"
+    )
     got = parse_console(text)
     assert got.lines == ['{"event":"start"}', '{"event":"end","exit_code":0}'] and got.exit_code == 0
     assert got.tail[-1] == "reboot: Restarting"
@@ -140,7 +142,13 @@ def test_variant_configs_parse_and_change_one_thing(tmp_path: Path) -> None:
     opts = {v.name: parse_text(rn.config_text(v, a, tmp_path / v.name), "v.yaml").targets[0].options
             for v in rn.VARIANTS}
     base = opts["base-1cpu"]
-    assert (base.cpus, base.clock, base.machine, base.daemons, base.detach) == (1, "real", None, ("adbd", "sshd"), False)
+    assert (base.cpus, base.clock, base.machine, base.daemons, base.detach) == (
+        1,
+        "real",
+        None,
+        ("adbd", "sshd"),
+        False,
+    )
     diff = {name: {k for k in ("cpus", "machine", "daemons", "detach") if getattr(o, k) != getattr(base, k)}
             for name, o in opts.items()}
     assert diff == {"base-1cpu": set(), "base-2cpu": {"cpus"}, "machine-pc": {"machine"}, "no-sshd": {"daemons"},

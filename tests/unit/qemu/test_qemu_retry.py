@@ -32,7 +32,9 @@ NO_INIT = (
     "[    1.052301] Run /nonexistent as init process\n"
     "[    1.058001] Kernel panic - not syncing: Requested init /nonexistent failed (error -2).\n"
 )
-NO_WORKING_INIT = "[    1.058001] Kernel panic - not syncing: No working init found.  Try passing init= option to kernel.\n"
+NO_WORKING_INIT = (
+    "[    1.058001] Kernel panic - not syncing: No working init found.  Try passing init= option to kernel.\n"
+)
 NO_ROOT = ("[    1.2] VFS: Cannot open root device \"vda\" or unknown-block(0,0): error -6\n"
            "[    1.3] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n")
 INIT_KILLED = ("devbench-guest-init: starting\nDEVBENCH-GUEST-FAILED: sshd exited\n"

@@ -15,8 +15,7 @@ from devbench.errors import TargetError
 from devbench.qemu import QemuSpec, qemu_command
 from devbench.qemu.errors import QemuError
 from devbench.qemu.machine import kernel_args
-from devbench.qemu.stock import (cpio_newc, init_script, load_order, module_name, parse_modules_dep,
-                                 resolve_package)
+from devbench.qemu.stock import cpio_newc, init_script, load_order, module_name, parse_modules_dep, resolve_package
 from devbench.targets.qemu import resolve_boot
 
 # the shape of a real modules.dep (Debian 6.1 generic amd64); full closures, deepest last
@@ -36,7 +35,7 @@ kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko kernel/net/
 kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko
 kernel/net/core/failover.ko:
 kernel/drivers/char/hw_random/virtio-rng.ko.xz: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
-"""
+"""  # noqa: E501 (data, kept as it is)
 WANTED = ("virtio_pci", "virtio_blk", "virtio_net", "ext4")
 
 
@@ -164,12 +163,18 @@ def test_qemu_command_without_initrd_is_unchanged() -> None:
 
 
 def test_config_accepts_kernel_stock() -> None:
-    cfg = parse_text("targets:\n  - {name: s, qemu: {arch: x86_64, kernel: stock}}\nbenchmark: {vmas: 16, scenarios: [{name: a, pages: 0}]}\n")
+    cfg = parse_text(
+        "targets:\n  - {name: s, qemu: {arch: x86_64, kernel: stock}}\nbenchmark: {vmas: 16, scenarios: [{name: "
+        "a, pages: 0}]}\n"
+    )
     assert cfg.targets[0].options.kernel == "stock"  # type: ignore[union-attr]
 
 
 def test_stock_on_arm64_is_refused_clearly() -> None:
-    cfg = parse_text("targets:\n  - {name: s, qemu: {arch: arm64, kernel: stock}}\nbenchmark: {vmas: 16, scenarios: [{name: a, pages: 0}]}\n")
+    cfg = parse_text(
+        "targets:\n  - {name: s, qemu: {arch: arm64, kernel: stock}}\nbenchmark: {vmas: 16, scenarios: [{name: "
+        "a, pages: 0}]}\n"
+    )
     with pytest.raises(TargetError, match="stock is available for x86_64 only, not arm64"):
         resolve_boot("s", cfg.targets[0].options, lambda text: None)  # type: ignore[arg-type]
     with pytest.raises(QemuError, match="x86_64 only"):

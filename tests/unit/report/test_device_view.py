@@ -15,7 +15,10 @@ def test_conditions_table_has_a_column_per_policy_and_zone():
                  "temp_mc": {}}, "junk"]
     header, rows = conditions_table(readings)
     assert header == ["when", "time", "policy0 (MHz)", "policy4 (MHz)", "zone0 (°C)"]
-    assert rows == [["before", "t0", "1800 MHz", "-", "41.0 °C"], ["after unpopulated", "t1", "300 MHz", "2400 MHz", "-"]]
+    assert rows == [
+        ["before", "t0", "1800 MHz", "-", "41.0 °C"],
+        ["after unpopulated", "t1", "300 MHz", "2400 MHz", "-"],
+    ]
     assert conditions_table([]) is None and conditions_table({"x": 1}) is None
     assert conditions_table([{"when": "before", "freq_khz": {}, "temp_mc": {}}]) is None
 

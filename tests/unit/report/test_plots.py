@@ -158,7 +158,10 @@ def test_coordinates_are_short_and_never_non_finite():
 
 
 def test_attributes_and_text_are_escaped():
-    assert svg.tag("line", stroke='x" onload="y', stroke_width=0.5) == '<line stroke="x&quot; onload=&quot;y" stroke-width="0.5"/>'
+    assert (
+        svg.tag("line", stroke='x" onload="y', stroke_width=0.5)
+        == '<line stroke="x&quot; onload=&quot;y" stroke-width="0.5"/>'
+    )
     assert svg.text(1, 2, "<a & b>", fill="#333") == '<text x="1" y="2" fill="#333">&lt;a &amp; b&gt;</text>'
     cut = svg.text(0, 0, "a" * 100, max_width=60)
     assert parse(cut)[0].text == "a" * 100 and "…" in cut  # cut, with the whole as its title
@@ -214,8 +217,12 @@ def test_timeline_envelope_keeps_every_spike_and_stays_small():
 
 
 def test_changes_has_a_mark_per_row_with_an_effect():
-    rows = [row("unpopulated", effect(12.0, 10.8, 13.2)), row("1 page", effect(-0.4, None, None), "no difference", "named"),
-            row("10 pages", None, "not measured"), row("100 pages", effect(0.3, -0.2, 0.8), "inconclusive")]
+    rows = [
+        row("unpopulated", effect(12.0, 10.8, 13.2)),
+        row("1 page", effect(-0.4, None, None), "no difference", "named"),
+        row("10 pages", None, "not measured"),
+        row("100 pages", effect(0.3, -0.2, 0.8), "inconclusive"),
+    ]
     root = check_figure(plots.changes(rows, 1.0, "k", "change"))
     marks = list(root.iter(NS + "g"))
     assert [g.find(NS + "title").text for g in marks] == [

@@ -7,10 +7,24 @@ from devbench.results.store import new_results, summarize
 
 def data_with(target_name="phone", model="Pixel"):
     d = new_results("r1", "run", {"benchmark": {"scenarios": [{"name": "unpopulated", "pages": 0}]}}, "c.yaml")
-    d["targets"].append({"name": target_name, "transport": "adb", "status": "ok", "warnings": ["clocks not locked"],
-                         "device_changes": [{"setting": "vm.max_map_count", "before": "65530", "after": "66560", "restored": True}],
-                         "facts": {"machine": "aarch64", "kernel_release": "5.10", "android": True, "android_sdk": 33,
-                                   "model": model, "cpus": 8, "mem_total_kb": 8000000}})
+    d["targets"].append(
+        {
+            "name": target_name,
+            "transport": "adb",
+            "status": "ok",
+            "warnings": ["clocks not locked"],
+            "device_changes": [{"setting": "vm.max_map_count", "before": "65530", "after": "66560", "restored": True}],
+            "facts": {
+                "machine": "aarch64",
+                "kernel_release": "5.10",
+                "android": True,
+                "android_sdk": 33,
+                "model": model,
+                "cpus": 8,
+                "mem_total_kb": 8000000,
+            },
+        }
+    )
     d["samples"] = [
         {"target": target_name, "scenario": "unpopulated", "arm": "unnamed", "batch": 0, "fork_ns": [16_360_000]},
         {"target": target_name, "scenario": "unpopulated", "arm": "named", "batch": 0, "fork_ns": [18_350_000]},
@@ -32,7 +46,7 @@ def test_markdown_table():
 def test_text_and_markdown_show_the_targets_warnings_under_the_table():
     text = render_text(data_with()).splitlines()
     assert "  ! warning: clocks not locked" in text
-    assert text.index("  ! warning: clocks not locked") > next(i for i, l in enumerate(text) if "+12.16%" in l)
+    assert text.index("  ! warning: clocks not locked") > next(i for i, ln in enumerate(text) if "+12.16%" in ln)
     assert "- warning: clocks not locked" in render_text(data_with(), markdown=True).splitlines()
     other = data_with()
     other["targets"][0]["warnings"] = []
@@ -72,7 +86,9 @@ def test_text_table_is_the_seeds_with_ci_columns():
     assert lines[0] == "phone"
     assert re.match(r"scenario +unnamed VMAs +named VMAs +REGRESSION +95% CI +p \(Holm\) +verdict$", lines[2])
     row = lines[3]
-    assert re.match(r"unpopulated +\d+\.\d\dms +\d+\.\d\dms +\+1\d\.\d\d% +\[\+\d+\.\d\d%, \+\d+\.\d\d%\] +<0\.001 +slower$", row)
+    assert re.match(
+        r"unpopulated +\d+\.\d\dms +\d+\.\d\dms +\+1\d\.\d\d% +\[\+\d+\.\d\d%, \+\d+\.\d\d%\] +<0\.001 +slower$", row
+    )
     assert lines[4].startswith("1 page") and lines[4].endswith(analyze(d).rows()[1].verdict.label)
     header_end = lines[2].index("REGRESSION") + len("REGRESSION")
     assert all(line[header_end - 1] == "%" for line in lines[3:6])  # numbers right-aligned under the header
@@ -123,7 +139,9 @@ def test_html_renders_device_records_generically_and_escaped():
     assert "&lt;su&gt;" in html and "<su>" not in html
     assert "<td>governor</td>" in html
     # the reading in its unit, the raw unit said once: zone temperatures are milli-degrees C
-    assert "<th class=\"l\">zone&lt;0&gt; (°C)</th>" in html and "<td>41.0 °C</td>" in html and "milli-degrees C" in html
+    assert (
+        "<th class=\"l\">zone&lt;0&gt; (°C)</th>" in html and "<td>41.0 °C</td>" in html and "milli-degrees C" in html
+    )
     assert "device conditions" in html and "device preparation" in html
 
 
@@ -141,7 +159,10 @@ def test_pairing_of_targets_for_compare():
     a["targets"].append({**a["targets"][0], "name": "board"})
     b["targets"].append({**b["targets"][0], "name": "kut"})
     pairs, notes = pair_targets(a, b)
-    assert pairs == [("board", "board")] and notes == ["target 'phone' is only in run A", "target 'kut' is only in run B"]
+    assert pairs == [("board", "board")] and notes == [
+        "target 'phone' is only in run A",
+        "target 'kut' is only in run B",
+    ]
 
 
 def test_compare_finds_a_kernel_change_per_arm():
@@ -152,13 +173,23 @@ def test_compare_finds_a_kernel_change_per_arm():
     [pair] = cmp.pairs
     assert cmp.runs == (3, 3)
     assert [(r.scenario, r.arm) for r in pair.rows] == [("unpopulated", "unnamed"), ("unpopulated", "named")]
-    assert all(r.verdict.kind == "slower" and r.effect.design == "independent" and r.effect.unit == "run" for r in pair.rows)
+    assert all(
+        r.verdict.kind == "slower" and r.effect.design == "independent" and r.effect.unit == "run" for r in pair.rows
+    )
     assert all(r.effect.units == 3 and r.effect.ci_low_pct < 10 < r.effect.ci_high_pct for r in pair.rows)
     assert [r.metric for r in pair.exit_rows] == ["exit", "exit"]
-    assert "phone: scenario '1 page' is only in run A" in cmp.notes and "phone: scenario 'only b' is only in run B" in cmp.notes
+    assert (
+        "phone: scenario '1 page' is only in run A" in cmp.notes
+        and "phone: scenario 'only b' is only in run B" in cmp.notes
+    )
     text = compare_output(cmp, "text")
     assert re.search(r"unpopulated +named +\d+\.\d\dms +\d+\.\d\dms +\+\d+\.\d\d% +\[", text)
-    links = {"a_results": "../a/results.json", "b_results": "results.json", "a_report": "../a/report.html", "b_report": "report.html"}
+    links = {
+        "a_results": "../a/results.json",
+        "b_results": "results.json",
+        "a_report": "../a/report.html",
+        "b_report": "report.html",
+    }
     html = render_compare_html(cmp, a[0], b[0], links)
     assert html.count("<svg") == 3 and 'href="../a/results.json"' in html and "only in run B" in html
     rows = list(csv.DictReader(io.StringIO(compare_output(cmp, "csv"))))
@@ -171,7 +202,10 @@ def test_compare_of_one_run_per_side_shows_the_change_and_no_verdict():
     [pair] = compare(a, b).pairs
     for r in pair.rows:
         assert 0 < r.effect.change_pct < 20 and r.effect.ci_low_pct is None and r.p_holm is None
-        assert r.verdict.label.startswith("no verdict: 1 run(s) of A and 1 of B: ") and "run-to-run variance" in r.verdict.label
+        assert (
+            r.verdict.label.startswith("no verdict: 1 run(s) of A and 1 of B: ")
+            and "run-to-run variance" in r.verdict.label
+        )
 
 
 def test_hostile_scenario_names_stay_text_in_tables_and_plots():
@@ -190,7 +224,10 @@ def test_the_childs_exit_is_summarized_and_shown_apart_from_the_fork():
     [row] = summarize(d, statistics=False)
     assert row["exit"] == {"unnamed_mean_ms": 10.0, "named_mean_ms": 11.0, "n": [1, 1], "change_pct": 10.0}
     text = render_text(d)
-    assert "exit (unpopulated): the child's exit, release to waitpid, means 10.00ms unnamed, 11.00ms named (+10.00%)" in text
+    assert (
+        "exit (unpopulated): the child's exit, release to waitpid, means 10.00ms unnamed, 11.00ms named (+10.00%)"
+        in text
+    )
     assert "exit (" not in render_text(data_with())  # schema-1 results: no exit times, no line
 
 
@@ -213,7 +250,10 @@ def test_json_summary_carries_each_targets_warnings_and_what_they_break():
     from devbench.report.summary import run_summary
 
     d = data_with()
-    d["targets"][0]["warnings"] = ["clocks not locked: device.cpufreq is not set", "resumed: 2 payload invocation(s) left"]
+    d["targets"][0]["warnings"] = [
+        "clocks not locked: device.cpufreq is not set",
+        "resumed: 2 payload invocation(s) left",
+    ]
     out = run_summary(d, analyze(d))
     assert out["targets"][0]["warnings"] == [
         {"message": "clocks not locked: device.cpufreq is not set", "breaks": ["clocks_locked"]},
@@ -228,7 +268,11 @@ def test_html_reads_headline_and_warnings_first_then_table_plots_device():
                                      "<h3>Device</h3>", "<h3>Statistics</h3>")]
     assert order == sorted(order)
     banner = html[html.index('class="banner"'):html.index("</div>", html.index('class="banner"'))]
-    assert "2 warnings on phone" in banner and "thermal throttling seen" in banner and "(not: no thermal throttling)" in banner
+    assert (
+        "2 warnings on phone" in banner
+        and "thermal throttling seen" in banner
+        and "(not: no thermal throttling)" in banner
+    )
     assert "&lt;b&gt;device text&lt;/b&gt;" in banner and "<b>device" not in html
     # units in the headers, "mean fork time"; numbers without a unit of their own
     assert "<th>mean fork time, unnamed VMAs (ms)</th>" in html and "<th>mean fork time, named VMAs (ms)</th>" in html
@@ -276,7 +320,11 @@ def test_compare_page_shows_both_runs_devices_and_warnings():
     a_part, b_part = devices[:devices.index("run B: run-32")], devices[devices.index("run B: run-32"):]
     assert "run A: run-31" in a_part and "Pixel 6" in a_part and "no warnings" in a_part and "7.6 GiB" in a_part
     assert "Pixel &lt;7&gt;" in b_part and "4.0 GiB" in b_part
-    assert "1 warning on phone in run B" in b_part and "thermal throttling seen" in b_part and "no thermal throttling" in b_part
+    assert (
+        "1 warning on phone in run B" in b_part
+        and "thermal throttling seen" in b_part
+        and "no thermal throttling" in b_part
+    )
 
 
 def test_csv_cells_from_a_device_or_results_file_never_become_formulas():

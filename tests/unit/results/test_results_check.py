@@ -6,9 +6,10 @@ import json
 import jsonschema
 import pytest
 
-from devbench.results.store import schema as results_check, store as results
 from devbench.errors import ResultsError
 from devbench.results.schema import parse_results, schema_file, shape_problem
+from devbench.results.store import schema as results_check
+from devbench.results.store import store as results
 from tests.simdata import make_results
 from tests.unit.cli.test_fuzz_cli import BASE_RESULTS
 
@@ -48,28 +49,40 @@ def test_schema_1_files_still_read():
 
 # the same one-line errors as the hand-written checker it replaces (its messages, field by field)
 CASES = {
-    "samples[0].fork_ns[0] must be an integer 0..2**63-1, not '1'": lambda d: d["samples"][0].__setitem__("fork_ns", ["1"]),
-    "samples[0].fork_ns[0] must be an integer 0..2**63-1, not -1": lambda d: d["samples"][0].__setitem__("fork_ns", [-1]),
-    "samples[0].exit_ns[0] must be an integer 0..2**63-1, not 1.5": lambda d: d["samples"][0].__setitem__("exit_ns", [1.5]),
+    "samples[0].fork_ns[0] must be an integer 0..2**63-1, not '1'": lambda d: d["samples"][0].__setitem__(
+        "fork_ns", ["1"]
+    ),
+    "samples[0].fork_ns[0] must be an integer 0..2**63-1, not -1": lambda d: d["samples"][0].__setitem__(
+        "fork_ns", [-1]
+    ),
+    "samples[0].exit_ns[0] must be an integer 0..2**63-1, not 1.5": lambda d: d["samples"][0].__setitem__(
+        "exit_ns", [1.5]
+    ),
     "samples[1].batch must be an integer 0..2147483647, not 'x'": lambda d: d["samples"][1].__setitem__("batch", "x"),
     "samples[1].arm must be one of named, unnamed, not 'both'": lambda d: d["samples"][1].__setitem__("arm", "both"),
     "samples[1].target is missing": lambda d: d["samples"][1].pop("target"),
     "targets[0] must be a mapping, not an integer": lambda d: d.__setitem__("targets", [1]),
     "field 'targets' is missing or not a list": lambda d: d.__setitem__("targets", {}),
     "field 'samples' is missing or not a list": lambda d: d.pop("samples"),
-    "targets[0].facts.mem_total_kb must be a number, not '8G'": lambda d: d["targets"][0]["facts"].__setitem__("mem_total_kb", "8G"),
-    "targets[0].facts.mem_total_kb must be a number, not nan": lambda d: d["targets"][0]["facts"].__setitem__("mem_total_kb", float("nan")),
+    "targets[0].facts.mem_total_kb must be a number, not '8G'": lambda d: d["targets"][0]["facts"].__setitem__(
+        "mem_total_kb", "8G"
+    ),
+    "targets[0].facts.mem_total_kb must be a number, not nan": lambda d: d["targets"][0]["facts"].__setitem__(
+        "mem_total_kb", float("nan")
+    ),
     "targets[0].facts.model is missing": lambda d: d["targets"][0]["facts"].pop("model"),
     "targets[0].warnings must be a list, not a string": lambda d: d["targets"][0].__setitem__("warnings", "x"),
     "run.config must be a mapping, not a list": lambda d: d["run"].__setitem__("config", [1]),
     "run.id must be a plain value (text or number), not a list": lambda d: d["run"].__setitem__("id", [1]),
-    "run.config.benchmark.scenarios[0].pages must be an integer 0..2**63-1, not -1":
-        lambda d: d["run"]["config"]["benchmark"]["scenarios"][0].__setitem__("pages", -1),
+    "run.config.benchmark.scenarios[0].pages must be an integer 0..2**63-1, not -1": lambda d: d["run"]["config"][
+        "benchmark"
+    ]["scenarios"][0].__setitem__("pages", -1),
     "errors[0].message is missing": lambda d: d["errors"][0].pop("message"),
     "errors[0].target must be a string, not an integer": lambda d: d["errors"][0].__setitem__("target", 3),
     "checks[0].vmas_created is missing": lambda d: d["checks"][0].pop("vmas_created"),
-    "profiles[0].folded.forkbench;main;fork;copy_process must be an integer 0..2**63-1, not 'x'":
-        lambda d: d["profiles"][0]["folded"].__setitem__("forkbench;main;fork;copy_process", "x"),
+    "profiles[0].folded.forkbench;main;fork;copy_process must be an integer 0..2**63-1, not 'x'": lambda d: d[
+        "profiles"
+    ][0]["folded"].__setitem__("forkbench;main;fork;copy_process", "x"),
     "run.host.n is a number too large for a results file": lambda d: d["run"].__setitem__("host", {"n": 10**400}),
 }
 

@@ -31,11 +31,16 @@ def test_unmet_lists_only_the_required_conditions_per_target():
         {"name": "bad", "warnings": [{"not": "a string"}]},
         "not a mapping",
     ]}
-    assert [(u.target, u.requirement) for u in unmet(data, STRICT)] == [("phone", "clocks_locked"), ("phone", "framework_stopped")]
+    assert [(u.target, u.requirement) for u in unmet(data, STRICT)] == [
+        ("phone", "clocks_locked"),
+        ("phone", "framework_stopped"),
+    ]
     assert [(u.target, u.requirement) for u in unmet(data, ["framework_stopped"])] == [("phone", "framework_stopped")]
     assert unmet(data, []) == [] and unmet(data, ["no_throttling"]) == []
     line = unmet(data, ["clocks_locked"])[0].line()
-    assert line == "phone: required clocks_locked (CPU clocks locked), but: clocks not locked: device.cpufreq is not set"
+    assert (
+        line == "phone: required clocks_locked (CPU clocks locked), but: clocks not locked: device.cpufreq is not set"
+    )
 
 
 def test_strict_is_every_requirement():
@@ -53,6 +58,10 @@ def test_device_require_is_checked_like_the_rest_of_the_config():
     assert parse_text("targets: [{name: here, local: {}}]\n" + bench, "c.yaml").device.require == ()
     with pytest.raises(ConfigError) as err:
         parse_text(base % "[clock_locked]", "c.yaml")
-    assert "c.yaml:2" in str(err.value) and "device.require" in str(err.value) and "did you mean 'clocks_locked'" in str(err.value)
+    assert (
+        "c.yaml:2" in str(err.value)
+        and "device.require" in str(err.value)
+        and "did you mean 'clocks_locked'" in str(err.value)
+    )
     with pytest.raises(ConfigError, match="must be a list of clocks_locked"):
         parse_text(base % "yes", "c.yaml")

@@ -1,5 +1,5 @@
-from devbench.run.adaptive import precisions, still_needed
 from devbench.analysis import analyze
+from devbench.run.adaptive import precisions, still_needed
 from tests.simdata import make_results
 
 

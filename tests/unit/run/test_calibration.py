@@ -26,7 +26,10 @@ NO_VERDICT_TRIALS = 4
 
 
 def pooled(cells: list[cal.Cell]) -> list[cal.Cell]:
-    return [cal.merge([c for c in cells if c.design == d], "all drift models") for d in dict.fromkeys(c.design for c in cells)]
+    return [
+        cal.merge([c for c in cells if c.design == d], "all drift models")
+        for d in dict.fromkeys(c.design for c in cells)
+    ]
 
 
 def test_every_design_keeps_its_false_positive_rate_and_coverage_under_drift():
@@ -81,7 +84,9 @@ def test_estimates_are_not_held_to_the_bounds_their_sampling_error_crosses():
     assert 60 * stats.binom.sf(k - 1, 1000, cal.FPR_BOUNDS[1]) <= 1 - cal.FAMILY_LEVEL
     # the figures the README quoted for separate mode under the random walk: within sampling error
     walk = cal.Cell("separate", "walk", trials=1000, called=79, covered=1638, with_ci=1750)
-    assert cal.failures([walk] * 30) == [] and cal.outside_by_chance([walk]) == ["separate / walk: CI coverage 93.6% (1750 CIs)"]
+    assert cal.failures([walk] * 30) == [] and cal.outside_by_chance([walk]) == [
+        "separate / walk: CI coverage 93.6% (1750 CIs)"
+    ]
     # what 1000 runs a cell do resolve is flagged, both ways
     bad = cal.Cell("bad", "walk", trials=1000, called=140, covered=1575, with_ci=1750)
     assert cal.failures([bad] * 30)[:2] == [
@@ -107,7 +112,9 @@ def test_separate_mode_pairs_are_independent_under_a_random_walk():
     lag1 = np.mean(ds[:, :-1] * ds[:, 1:]) / np.mean(ds ** 2)  # the true mean is 0 (A/A): no centring bias
     assert abs(lag1) < 0.03, lag1  # its se over 2000 runs of 9 neighbouring pairs is about 0.0075
     m = {k: v.default for k, v in signature(make_results).parameters.items()}
-    slot = m["arm_batch_sd"] ** 2 + m["process_sd"] ** 2 + np.log1p(m["sigma"] ** 2 / cal.PER_BATCH)  # a batch mean's fork noise
+    slot = (
+        m["arm_batch_sd"] ** 2 + m["process_sd"] ** 2 + np.log1p(m["sigma"] ** 2 / cal.PER_BATCH)
+    )  # a batch mean's fork noise
     expected = np.sqrt(2 * slot + 0.005 ** 2)  # two slots and one step of the walk (sd 0.5% per slot)
     assert abs(ds.std() / expected - 1) < 0.03, (ds.std(), expected)
     assert stats.kstest(ts, stats.t(9).cdf).pvalue > 0.01

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devbench.run.check import check, latest_earlier, render
 from devbench.config import LocalOptions, parse_text
+from devbench.run.check import check, latest_earlier, render
 from devbench.targets.local import LocalTarget
 from tests.standins import android_device as standin
 
@@ -49,7 +49,9 @@ def test_check_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
     assert c.ready and c.lock == "free" and c.journal == "none"
     assert "vm.max_map_count: 1000 -> 1536 (512 VMAs need 1536 maps, the device allows 1000)" in text
     assert "policy0 scaling_governor: " in text and "-> performance" in text
-    assert [r.kind for r in c.refusals] == ["not-enough-memory"] and "huge: not-enough-memory: scenario 'huge' needs about" in text
+    assert [r.kind for r in c.refusals] == [
+        "not-enough-memory"
+    ] and "huge: not-enough-memory: scenario 'huge' needs about" in text
     assert "unpopulated (0 pages per VMA): both arms, interleaved, 20 timed forks per arm" in text
     assert "40 timed forks in all" in text and "no estimate: no finished earlier run of 'here'" in text
     assert text.rstrip().endswith("nothing on the devices was changed") and "ready      yes" in text
@@ -67,7 +69,9 @@ def test_check_sees_a_held_lock_and_a_journal_without_touching_them(tmp_path: Pa
     root = _tree(tmp_path)
     lock = tmp_path / "work" / ".lock"
     lock.mkdir(parents=True)
-    (lock / "owner").write_text('{"host": "elsewhere", "pid": 4242, "run_id": "r0", "since": "2026-12-05T06:00:00+00:00"}\n')
+    (lock / "owner").write_text(
+        '{"host": "elsewhere", "pid": 4242, "run_id": "r0", "since": "2026-12-05T06:00:00+00:00"}\n'
+    )
     cfg = parse_text(_config(tmp_path, root))
     [c] = check(cfg, build_payload=False)
     assert not c.ready and c.lock.startswith("held by devbench pid 4242 on elsewhere (run r0")

@@ -77,7 +77,10 @@ def test_line_progress_shows_the_honest_total_and_eta() -> None:
     assert lines[-2] == "[t] a named: +20 forks (20/400, ETA: once a batch is timed)"
     assert lines[-1] == "[t] a unnamed: +20 forks (40/400, ETA ~36 s)"  # 360 forks at 0.1 s
     p.plan("t", {"a": 1000}, estimated=True)
-    assert out.getvalue().splitlines()[-1] == "[t] plan: about 1040 timed forks (40 done) (forks: auto: estimated after each round)"
+    assert (
+        out.getvalue().splitlines()[-1]
+        == "[t] plan: about 1040 timed forks (40 done) (forks: auto: estimated after each round)"
+    )
 
 
 def test_rich_progress_total_follows_the_plan() -> None:

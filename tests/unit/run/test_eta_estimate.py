@@ -6,17 +6,39 @@ from devbench.run.eta import earlier_run, estimate_s, format_duration
 
 
 def _run(status: str = "complete", **bench: object) -> dict:
-    cfg = {"benchmark": {"vmas": 1000, "mode": "interleaved", "scenarios": [{"name": "a", "pages": 0}, {"name": "b", "pages": 1}],
-                         **bench}}
+    cfg = {
+        "benchmark": {
+            "vmas": 1000,
+            "mode": "interleaved",
+            "scenarios": [{"name": "a", "pages": 0}, {"name": "b", "pages": 1}],
+            **bench,
+        }
+    }
     samples = [
-        {"target": "t", "scenario": "a", "arm": "unnamed", "batch": 0, "warmup": 2, "fork_ns": [1_000_000] * 10, "exit_ns": [500_000] * 10},
+        {
+            "target": "t",
+            "scenario": "a",
+            "arm": "unnamed",
+            "batch": 0,
+            "warmup": 2,
+            "fork_ns": [1_000_000] * 10,
+            "exit_ns": [500_000] * 10,
+        },
         {"target": "t", "scenario": "a", "arm": "named", "batch": 0, "warmup": 2, "fork_ns": [1_000_000] * 10},
         {"target": "t", "scenario": "b", "arm": "unnamed", "batch": 0, "warmup": 0, "fork_ns": [3_000_000] * 10},
         {"target": "other", "scenario": "b", "arm": "unnamed", "batch": 0, "warmup": 0, "fork_ns": [9e9] * 10},
         {"target": "t", "scenario": "a", "arm": "unnamed", "batch": 1, "warmup": "x", "fork_ns": ["bad", -1]},
     ]
-    return {"run": {"id": "r1", "status": status, "started": "2026-12-05T06:00:00+00:00", "ended": "2026-12-05T06:00:10+00:00",
-                    "config": cfg}, "samples": samples}
+    return {
+        "run": {
+            "id": "r1",
+            "status": status,
+            "started": "2026-12-05T06:00:00+00:00",
+            "ended": "2026-12-05T06:00:10+00:00",
+            "config": cfg,
+        },
+        "samples": samples,
+    }
 
 
 def test_earlier_run_splits_wall_time_into_forks_and_the_rest() -> None:

@@ -1,8 +1,17 @@
 import pytest
 
 from devbench.config import BenchmarkConfig, Scenario
-from devbench.run.plan import (ARMS, arm_order, batch_sizes, expected_forks, invocation_batches, payload_args, plan,
-                           required_map_count, resumed)
+from devbench.run.plan import (
+    ARMS,
+    arm_order,
+    batch_sizes,
+    expected_forks,
+    invocation_batches,
+    payload_args,
+    plan,
+    required_map_count,
+    resumed,
+)
 
 BENCH = BenchmarkConfig(vmas=100, forks=10, batches=3, warmup=2, scenarios=(Scenario("a", 0), Scenario("b", 10)))
 
@@ -20,15 +29,25 @@ def test_interleaved_runs_one_process_per_scenario_with_both_arms():
 def test_separate_mode_runs_one_process_per_arm_and_batch_in_abba_order():
     invs = plan(BenchmarkConfig(**{**BENCH.__dict__, "mode": "separate", "shared_name": True}))
     assert [(i.scenario.name, i.batch, i.arm) for i in invs] == [
-        (sc, b, arm) for sc in "ab" for b, arm in ((0, "named"), (0, "unnamed"), (1, "unnamed"), (1, "named"), (2, "named"), (2, "unnamed"))]
+        (sc, b, arm)
+        for sc in "ab"
+        for b, arm in ((0, "named"), (0, "unnamed"), (1, "unnamed"), (1, "named"), (2, "named"), (2, "unnamed"))
+    ]
     assert all("--shared-name" in i.args for i in invs)
     assert invs[1].arms == ("unnamed",)
     # each process measures its own batch alone: its size (10 forks in 3 batches: 4, 3, 3) and its number
-    opts = [dict(zip(i.args, i.args[1:])) for i in invs[:6]]
+    opts = [dict(zip(i.args, i.args[1:], strict=False)) for i in invs[:6]]
     assert [(o["--forks"], o["--batches"], o.get("--first-batch")) for o in opts] == [
         ("4", "1", None), ("4", "1", None), ("6", "2", "1"), ("6", "2", "1"), ("9", "3", "2"), ("9", "3", "2")]
     assert [expected_forks(BENCH, i.args) for i in invs[:6]] == [4, 4, 3, 3, 3, 3]
-    assert [batch_sizes(int(o["--forks"]), int(o["--batches"]))[int(o.get("--first-batch", 0))] for o in opts] == [4, 4, 3, 3, 3, 3]
+    assert [batch_sizes(int(o["--forks"]), int(o["--batches"]))[int(o.get("--first-batch", 0))] for o in opts] == [
+        4,
+        4,
+        3,
+        3,
+        3,
+        3,
+    ]
 
 
 @pytest.mark.parametrize("batches", [1, 2, 3, 5, 7, 10, 11])
@@ -38,7 +57,9 @@ def test_arm_order_is_balanced_for_odd_and_even_batch_counts(batches):
     pos = {arm: [i for i, (_, a) in enumerate(order) if a == arm] for arm in ARMS}
     lead = {arm: sum(1 for b in range(batches) if order[2 * b][1] == arm) for arm in ARMS}
     assert all(abs(order[2 * b][0] - order[2 * b + 1][0]) == 0 for b in range(batches))  # a batch's arms side by side
-    assert abs(sum(pos["named"]) - sum(pos["unnamed"])) == (batches % 2)  # a linear drift cancels; odd: one slot, the least possible
+    assert abs(sum(pos["named"]) - sum(pos["unnamed"])) == (
+        batches % 2
+    )  # a linear drift cancels; odd: one slot, the least possible
     assert abs(lead["named"] - lead["unnamed"]) == batches % 2
     # resumed from batch 3, the order is the same as it would have been
     assert arm_order(batches, 3) == [x for x in order if x[0] >= 3]
@@ -50,7 +71,11 @@ def test_a_resumed_separate_run_redoes_only_the_processes_whose_batch_is_missing
     done = {("a", "named"): {0: 4, 1: 3}, ("a", "unnamed"): {0: 4, 1: 2}, ("b", "named"): {0: 4, 1: 3, 2: 3},
             ("b", "unnamed"): {0: 4, 1: 3, 2: 3}}
     todo = resumed(invs, bench, lambda sc, arm: done.get((sc, arm), {}))
-    assert [(i.scenario.name, i.batch, i.arm) for i in todo] == [("a", 1, "unnamed"), ("a", 2, "named"), ("a", 2, "unnamed")]
+    assert [(i.scenario.name, i.batch, i.arm) for i in todo] == [
+        ("a", 1, "unnamed"),
+        ("a", 2, "named"),
+        ("a", 2, "unnamed"),
+    ]
     assert todo[0].args == invs[2].args
 
 

@@ -5,8 +5,9 @@ payload replaced by a recorder (the real payload runs in tests/e2e and the lab).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 
@@ -31,9 +32,13 @@ class Recorder:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
     def target_started(self, target: str, total_forks: int) -> None: self.calls.append(("started", (total_forks,)))
-    def plan(self, target: str, remaining: Mapping[str, int], estimated: bool = False) -> None: self.calls.append(("plan", (dict(remaining),)))
+
+    def plan(self, target: str, remaining: Mapping[str, int], estimated: bool = False) -> None:
+        self.calls.append(("plan", (dict(remaining),)))
     def step(self, target: str, text: str) -> None: self.calls.append(("step", (text,)))
-    def batch(self, target: str, scenario: str, arm: str, forks: int) -> None: self.calls.append(("batch", (scenario, arm)))
+
+    def batch(self, target: str, scenario: str, arm: str, forks: int) -> None:
+        self.calls.append(("batch", (scenario, arm)))
     def target_done(self, target: str, ok: bool, text: str) -> None: self.calls.append(("done", (ok, text)))
 
 
@@ -123,7 +128,9 @@ def test_a_run_is_its_steps_in_order_and_leaves_the_device_as_it_was(monkeypatch
     called: list[str] = []
     for name in STEP_NAMES:
         real = getattr(steps, name)
-        monkeypatch.setattr(steps, name, lambda *a, _real=real, _name=name, **kw: (called.append(_name), _real(*a, **kw))[1])
+        monkeypatch.setattr(
+            steps, name, lambda *a, _real=real, _name=name, **kw: (called.append(_name), _real(*a, **kw))[1]
+        )
     run = _run(tmp_path, tree)
     before = standin.read_tree(LocalTarget("x", LocalOptions()), tree)
     assert steps.run_target(run.cfg, run.tcfg, run.store, run.progress, run.cancel) is True
@@ -131,7 +138,9 @@ def test_a_run_is_its_steps_in_order_and_leaves_the_device_as_it_was(monkeypatch
     assert device["invocations"] == [("unpopulated", "both")]
     assert standin.read_tree(LocalTarget("x", LocalOptions()), tree) == before  # prepared, then restored
     t = _target(run)
-    assert t["status"] == "ok" and t["transport_info"] == {"serial": "standin-1"} and "a stand-in device" in t["warnings"]
+    assert (
+        t["status"] == "ok" and t["transport_info"] == {"serial": "standin-1"} and "a stand-in device" in t["warnings"]
+    )
     assert any(c["restored"] for c in t["device_changes"])  # vm.max_map_count was raised for the 512 VMAs
     assert not (tmp_path / "work" / ".lock").exists() and device["opened"][0].closed
 

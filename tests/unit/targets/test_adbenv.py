@@ -15,7 +15,9 @@ def test_server_default_and_adb_variables() -> None:
     assert (server_address(None, None, {}).host, server_address(None, None, {}).port) == ("127.0.0.1", 5037)
     a = server_address(None, None, {"ANDROID_ADB_SERVER_HOST": "10.0.0.2", "ANDROID_ADB_SERVER_PORT": "5099"})
     assert (a.host, a.port, a.source) == ("10.0.0.2", 5099, "ANDROID_ADB_SERVER_HOST+ANDROID_ADB_SERVER_PORT")
-    assert server_address(None, None, {"ANDROID_ADB_SERVER_ADDRESS": "h1", "ANDROID_ADB_SERVER_HOST": "h2"}).host == "h1"
+    assert (
+        server_address(None, None, {"ANDROID_ADB_SERVER_ADDRESS": "h1", "ANDROID_ADB_SERVER_HOST": "h2"}).host == "h1"
+    )
 
 
 def test_server_socket_wins_over_the_variables_but_not_over_the_config() -> None:
@@ -34,7 +36,9 @@ def test_server_socket_forms(text: str, want: tuple[str, int]) -> None:
     assert parse_server_socket(text) == want
 
 
-@pytest.mark.parametrize("text", ["localfilesystem:/tmp/adb", "tcp:", "tcp:host:", "tcp:host:99999", "tcp:a b:1", "5037"])
+@pytest.mark.parametrize(
+    "text", ["localfilesystem:/tmp/adb", "tcp:", "tcp:host:", "tcp:host:99999", "tcp:a b:1", "5037"]
+)
 def test_server_socket_refused_naming_the_variable(text: str) -> None:
     with pytest.raises(AdbEnvError) as e:
         parse_server_socket(text)
@@ -101,7 +105,10 @@ def test_serials_in_messages_are_shown_not_obeyed() -> None:
     with pytest.raises(NoDevice) as e:
         pick_serial({"a\x1b[2J": "device", "b": "device"}, {}, "s")
     assert "\x1b" not in str(e.value) and "a\\x1b[2J, b" in str(e.value)
-    assert pick_serial({"a\x1b": "device"}, {}, "s") == ("a\x1b", "the only device attached")  # the serial itself, as the server has it
+    assert pick_serial({"a\x1b": "device"}, {}, "s") == (
+        "a\x1b",
+        "the only device attached",
+    )  # the serial itself, as the server has it
 
 
 def test_a_missing_local_server_is_started_on_the_port_adb_would_start_it_on():
