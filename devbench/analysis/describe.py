@@ -14,7 +14,7 @@ PERCENTILES = (5, 25, 75, 95, 99)
 
 def _empty(arm: ArmData) -> ArmStats:
     none = dict.fromkeys(("mean", "median", "stdev", "mad", "min", "max", "p5", "p25", "p75", "p95", "p99"))
-    return ArmStats(n=0, batches=0, **none, outliers=Outliers(0, ()), drift=Trend(None, None, False),  # type: ignore[arg-type]
+    return ArmStats(n=0, batches=0, **none, outliers=Outliers(0, ()), drift=Trend(None, None, False),
                     warmup=WarmupCheck(None, None, False, arm.untimed_warmup))
 
 

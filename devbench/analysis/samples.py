@@ -77,7 +77,8 @@ def _arm(records: list[dict[str, Any]], key: str = "fork_ns") -> ArmData:
 
 def scenario_pages(data: dict[str, Any]) -> dict[str, int | None]:
     scenarios = ((data.get("run") or {}).get("config") or {}).get("benchmark", {}) or {}
-    return {sc.get("name"): sc.get("pages") for sc in scenarios.get("scenarios") or [] if isinstance(sc, dict)}
+    return {sc["name"]: sc.get("pages") for sc in scenarios.get("scenarios") or []
+            if isinstance(sc, dict) and isinstance(sc.get("name"), str)}
 
 
 def is_interleaved(data: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ restored, results kept).
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from devbench import __version__
 
@@ -18,7 +19,7 @@ EXIT_CONDITIONS = 4  # --strict / device.require: a warning broke a required con
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.exit(EXIT_USAGE, f"devbench: error: {message} (see {self.prog} --help)\n")
 
 

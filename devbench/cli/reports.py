@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devbench.cli.parser import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from devbench.analysis import Analysis, Comparison
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -83,11 +87,11 @@ def _compare_sides(runs: list[str], against: list[str] | None) -> tuple[list[str
     return [r for p in runs for r in _runs_in(p)], [r for p in against for r in _runs_in(p)]
 
 
-def _compare_regressed(result: object, threshold_pct: float, gate_exit: bool = False) -> bool:
+def _compare_regressed(result: Comparison, threshold_pct: float, gate_exit: bool = False) -> bool:
     """compare --fail-on-regression: each row whose verdict (the analysis's) is "slower" with its
     CI above the threshold is printed; True if any. The child's exit only with --gate-exit."""
     failed = False
-    for pair in result.pairs:  # type: ignore[attr-defined]
+    for pair in result.pairs:
         for row in (*pair.rows, *(pair.exit_rows if gate_exit else ())):
             e = row.effect
             if row.verdict.kind != "slower" or e is None or e.ci_low_pct is None or not e.ci_low_pct > threshold_pct:
@@ -100,12 +104,12 @@ def _compare_regressed(result: object, threshold_pct: float, gate_exit: bool = F
     return failed
 
 
-def regressed(data: dict, threshold_pct: float, analysis: object = None, gate_exit: bool = False) -> bool:
+def regressed(data: dict, threshold_pct: float, analysis: Analysis | None = None, gate_exit: bool = False) -> bool:
     """The CI gate: print each significant regression above the threshold; True if any."""
     from devbench.analysis import analyze, gate
 
     metrics = ("fork", "exit") if gate_exit else ("fork",)
-    failures = gate(analysis or analyze(data), threshold_pct, metrics)  # type: ignore[arg-type]
+    failures = gate(analysis or analyze(data), threshold_pct, metrics)
     for line in failures:
         print(f"devbench: regression: {line}", file=sys.stderr)
     return bool(failures)

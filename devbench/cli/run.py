@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devbench.cli.lava import cmd_lava_run, is_lava_run
 from devbench.cli.parser import (
@@ -21,6 +22,9 @@ from devbench.cli.parser import (
 from devbench.cli.reports import regressed
 from devbench.cli.signals import TERMINATING, on_signal
 from devbench.run.signals import signals_deferred
+
+if TYPE_CHECKING:
+    from devbench.analysis import Analysis
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -127,7 +131,7 @@ def _link_latest(run_dir: Path) -> None:
         print(f"devbench: warning: {problem}", file=sys.stderr)
 
 
-def _export(args: argparse.Namespace, data: dict, analysis: object) -> None:
+def _export(args: argparse.Namespace, data: dict, analysis: Analysis | None) -> None:
     """run --json/--markdown/--csv PATH: the report's formats, each written whole."""
     from devbench.report.outputs import run_output
     from devbench.results.outfiles import write_whole
@@ -137,7 +141,7 @@ def _export(args: argparse.Namespace, data: dict, analysis: object) -> None:
         if path is None or analysis is None:
             continue
         try:
-            write_whole(Path(path), run_output(data, analysis, fmt, args.fail_on_regression))  # type: ignore[arg-type]
+            write_whole(Path(path), run_output(data, analysis, fmt, args.fail_on_regression))
         except OSError as exc:  # the run and its results are kept; only this export is missing
             print(f"devbench: --{fmt} {path}: not written ({exc.strerror or exc})", file=sys.stderr)
             continue

@@ -57,7 +57,9 @@ def parse(src: Source) -> Config:
     lab_hosts = _lab_hosts(top.section("lab_hosts"))
     targets = _targets(top, {h.name: h for h in lab_hosts})
     device = _device(top.section("device"))
-    bench = _benchmark(top.section("benchmark", required=True))
+    bench_sec = top.section("benchmark", required=True)
+    assert bench_sec is not None  # required: a missing one was reported
+    bench = _benchmark(bench_sec)
     build = _build(top.section("build"))
     profile = _profile(top.section("profile"))
     top.done()
@@ -147,7 +149,7 @@ def _targets(top: Section, lab_hosts: dict[str, LabHost] | None = None) -> tuple
     if not isinstance(items, list) or not items:
         raise top.error("targets", "must be a non-empty list of targets")
     seen: set[str] = set()
-    out = []
+    out: list[TargetConfig] = []
     for i, item in enumerate(items):
         sec = Section(top.src, ("targets", i), item)
         t = _target(sec, lab_hosts or {})
@@ -278,7 +280,7 @@ def _benchmark(sec: Section) -> BenchmarkConfig:
     items = sec.raw("scenarios")
     if not isinstance(items, list) or not items:
         raise sec.error("scenarios", "must be a non-empty list of {name, pages}")
-    scenarios = []
+    scenarios: list[Scenario] = []
     for i, item in enumerate(items):
         s = Section(sec.src, sec.path + ("scenarios", i), item)
         sc = Scenario(name=_name(s, "name"), pages=s.integer("pages", lo=0, hi=1_000_000))

@@ -147,5 +147,7 @@ def _with_serial(file: str, targets: tuple[TargetConfig, ...], serial: str) -> t
             f"{len(open_)} targets name none ({', '.join(t.name for t in open_)}): pick one with --target"
         raise ConfigError(file, None, None, "--serial", f"is for the one adb target that names no device "
                                                         f"(no serial:, connect: or select:); {why}")
-    return tuple(replace(t, options=replace(t.options, serial=serial)) if t is open_[0] else t  # type: ignore[type-var]
-                 for t in targets)
+    chosen = open_[0]
+    assert isinstance(chosen.options, AdbOptions)
+    with_serial = replace(chosen, options=replace(chosen.options, serial=serial))
+    return tuple(with_serial if t is chosen else t for t in targets)

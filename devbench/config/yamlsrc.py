@@ -105,9 +105,8 @@ def _check_depth(text: str, file: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
-                    raise ConfigError(
-                        file, mark.line + 1, mark.column + 1, "", f"nested deeper than {MAX_DEPTH} levels"
-                    )
+                    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+                    raise ConfigError(file, line, column, "", f"nested deeper than {MAX_DEPTH} levels")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
     except (yaml.YAMLError, UnicodeError) as exc:

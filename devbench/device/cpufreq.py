@@ -54,7 +54,7 @@ def parse_cpu_list(text: str | None) -> tuple[int, ...]:
 
 def _int(value: str | None) -> int | None:
     try:
-        return int(value) if value not in (None, "") else None  # type: ignore[arg-type]
+        return int(value) if value not in (None, "") else None
     except ValueError:
         return None
 

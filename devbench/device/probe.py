@@ -183,8 +183,9 @@ def parse_facts(text: str) -> Facts:
                 if value:
                     props[key] = value
             elif head == "battery":
-                if _int(value) is not None:
-                    batteries.append(_int(value))  # type: ignore[arg-type]
+                level = _int(value)
+                if level is not None:
+                    batteries.append(level)
             else:
                 obj, _, attr = key.partition(":")
                 (policies if head == "cpufreq" else zones).setdefault(obj, {})[attr] = value

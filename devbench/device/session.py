@@ -70,7 +70,7 @@ class DeviceSession:
             "pinned": list(self.plan.pinned) if self.plan.pinned else None,
             "actions": [{"setting": a.setting, "value": a.value, "why": a.why} for a in self.plan.actions],
             "locked_khz": self.plan.locked_khz,
-            "journal": journal_path(self.target.workdir),  # type: ignore[attr-defined]
+            "journal": journal_path(self.target.workdir),
             "sysfs": self.device.sysfs,
             "procfs": self.device.procfs,
         }
@@ -84,7 +84,7 @@ class DeviceSession:
         tuner = Tuner(
             DeviceAccess(self.target, self.root.prefix),
             journal_path(self.target.workdir),
-            journal,  # type: ignore[attr-defined]
+            journal,
             warn=warn,
             record=record,
             boot_timeout_s=self.device.boot_timeout_s,

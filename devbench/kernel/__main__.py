@@ -42,9 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "a shipped patch's name (see `patches`) or a path (./my.patch)")
     b.add_argument("--name", help="the variant's name (default: from the patches' file names)")
     sub.add_parser("patches", help="list the kernel patches devbench ships")
-    f = sub.add_parser("fragment", help="print the kernel config fragment")
-    f.add_argument("--arch", choices=ARCHES, default="x86_64")
-    f.add_argument("--required-only", action="store_true", help="without devbench's build-recipe settings")
+    frag = sub.add_parser("fragment", help="print the kernel config fragment")
+    frag.add_argument("--arch", choices=ARCHES, default="x86_64")
+    frag.add_argument("--required-only", action="store_true", help="without devbench's build-recipe settings")
     c = sub.add_parser("check", help="check a kernel image's config against devbench's requirements")
     c.add_argument(
         "image", type=Path, help="bzImage, Image, vmlinux, /boot/vmlinuz-*, or a config file (.config, /proc/config.gz)"
@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.cmd == "build":
         arches = list(ARCHES) if args.arch == "all" else [args.arch]
-        out, rc = {}, 0
+        out: dict[str, dict[str, object]] = {}
+        rc = 0
         variant = None
         if args.patch or args.name:
             from .variant import make_variant

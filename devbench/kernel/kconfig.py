@@ -83,7 +83,7 @@ def _bunzip2(data: memoryview) -> bytes:
 
 
 def _unzstd(data: memoryview) -> bytes:
-    import zstandard  # type: ignore[import-not-found]
+    import zstandard
 
     return zstandard.ZstdDecompressor().decompressobj().decompress(bytes(data))
 

@@ -27,11 +27,11 @@ class _AuthTimeout:
     """The token in a header (never in the URL) and a bounded time per call, for both schemes."""
 
     def __init__(self, auth: str, timeout: float) -> None:
-        super().__init__()  # type: ignore[call-arg]
+        super().__init__()
         self._auth = auth
         self._timeout = timeout
 
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+    def make_connection(self, host: Any) -> Any:  # an HTTPConnection, or HTTPSConnection for SafeTransport
         conn = super().make_connection(host)  # type: ignore[misc]
         conn.timeout = self._timeout
         return conn

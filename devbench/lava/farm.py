@@ -199,13 +199,15 @@ def _check_devices(api: LavaApi, opts: LavaOptions) -> None:
 
 def _wait(api: LavaApi, t: FarmTarget, say: Say, stop: threading.Event, poll_s: float, queue_s: float,
           limit_s: float) -> JobState:
+    job = t.job
+    assert job is not None, "waiting for a job not submitted"
     t0 = time.monotonic()
     queued_since = t0
     last = None
     while True:
         if stop.is_set():
             raise KeyboardInterrupt("stopped")
-        st = api.state(t.job)  # type: ignore[arg-type]
+        st = api.state(job)
         t.state = st
         if (st.state, st.health) != last:
             last = (st.state, st.health)
@@ -223,18 +225,20 @@ def _wait(api: LavaApi, t: FarmTarget, say: Say, stop: threading.Event, poll_s: 
         if st.state not in QUEUED:
             queued_since = now
         if now - queued_since > queue_s:
-            api.cancel(t.job)  # type: ignore[arg-type]
+            api.cancel(job)
             raise LavaRunError(f"LAVA job {t.job}: queue timeout: not running after {queue_s / 60:.0f} min "
                                f"(no free {t.opts.device_type} device); cancelled")
         if now - t0 > limit_s:
-            api.cancel(t.job)  # type: ignore[arg-type]
+            api.cancel(job)
             raise LavaRunError(f"LAVA job {t.job}: wait timeout: not finished after {limit_s / 60:.0f} min; cancelled")
         stop.wait(poll_s)
 
 
 def _new_cases(api: LavaApi, t: FarmTarget, say: Say) -> None:
+    if t.job is None:
+        return
     try:
-        cases = parse_cases(safe_load(api.results_yaml(t.job)) or [], f"LAVA job {t.job}")  # type: ignore[arg-type]
+        cases = parse_cases(safe_load(api.results_yaml(t.job)) or [], f"LAVA job {t.job}")
     except (LavaApiError, DevbenchError):
         return
     for c in cases:

@@ -66,10 +66,22 @@ def build_results(cases: list[LavaCase], log: LavaLog | None, cfg: Config | None
         _iso(log.last_dt if log and log.last_dt else (logged[-1] if logged else None)) or data["run"]["ended"]
     )
     data["run"]["lava"] = {"job": job, "device_type": (record or {}).get("device_type"), **(sources or {})}
-    tgt = {"name": name, "transport": "lava", "status": None, "facts": None, "warnings": [], "payload": None,
-           "device": None, "device_changes": [], "conditions": [],
-           "lava": {"job": job, "device_type": (record or {}).get("device_type"),
-                    "suite": next((c.suite for c in cases if c.is_devbench), None)}}
+    tgt: dict[str, Any] = {
+        "name": name,
+        "transport": "lava",
+        "status": None,
+        "facts": None,
+        "warnings": [],
+        "payload": None,
+        "device": None,
+        "device_changes": [],
+        "conditions": [],
+        "lava": {
+            "job": job,
+            "device_type": (record or {}).get("device_type"),
+            "suite": next((c.suite for c in cases if c.is_devbench), None),
+        },
+    }
     data["targets"].append(tgt)
     warnings: list[str] = list((record or {}).get("warnings") or [])
     if user is not None and isinstance(reported, dict) and reported != user:

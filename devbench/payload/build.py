@@ -96,10 +96,11 @@ def compiler_identity(argv0: str, kind: str) -> str:
     return (out.stdout.splitlines() or [argv0])[0]
 
 
-def build(abi: str, build_cfg: BuildConfig, *, cache: Path | None = None) -> Payload:
-    """Build (or take from the cache) the payload for abi. Cache key: source, target, compiler."""
-    if abi not in ZIG_TRIPLES:
-        raise BuildError(abi, build_cfg.compiler, "unsupported ABI")
+def build(abi: str | None, build_cfg: BuildConfig, *, cache: Path | None = None) -> Payload:
+    """Build (or take from the cache) the payload for abi (None: the device's is unknown). Cache
+    key: source, target, compiler."""
+    if abi is None or abi not in ZIG_TRIPLES:
+        raise BuildError(str(abi), build_cfg.compiler, "unsupported ABI")
     src = source_path()
     source = src.read_bytes()
     argv0 = compile_command(build_cfg, abi, Path("out"), src)[0]

@@ -76,7 +76,7 @@ def profile_target(
         return
     store.update_target(name, profiler=prof.to_json())
     pbench = replace(bench, forks=cfg.forks, batches=cfg.batches, warmup=min(bench.warmup, 1))
-    workdir = target.workdir  # type: ignore[attr-defined]
+    workdir = target.workdir
     local_dir = store.path.parent / "profiles" / safe_name(name)
     seen: list[str] = []
     for inv in invocations:

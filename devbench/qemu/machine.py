@@ -277,7 +277,7 @@ class QemuMachine:
         ssh_ok = self.ssh_port is None
         while True:
             adb_ok = adb_ok or adb_answers(self.adb_port)
-            ssh_ok = ssh_ok or ssh_answers(self.ssh_port)  # type: ignore[arg-type]
+            ssh_ok = ssh_ok or (self.ssh_port is not None and ssh_answers(self.ssh_port))
             if adb_ok and ssh_ok:
                 return
             if self._proc.poll() is not None:

@@ -50,8 +50,8 @@ def conditions_table(readings: Any) -> tuple[list[str], list[list[str]]] | None:
     header = ["when", "time", *(f"{p} (MHz)" for p in policies), *(f"{z} (°C)" for z in zones)]
     out = []
     for r in rows:
-        freq = r.get("freq_khz") if isinstance(r.get("freq_khz"), dict) else {}
-        temp = r.get("temp_mc") if isinstance(r.get("temp_mc"), dict) else {}
+        freq = f if isinstance(f := r.get("freq_khz"), dict) else {}
+        temp = t if isinstance(t := r.get("temp_mc"), dict) else {}
         out.append([str(r.get("when", "-")), str(r.get("time", "-")),
                     *(mhz(freq.get(p)) for p in policies), *(celsius(temp.get(z)) for z in zones)])
     return header, out

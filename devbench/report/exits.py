@@ -34,5 +34,7 @@ def exit_scenarios(data: dict[str, Any], target: str) -> list[ExitScenario]:
     for scenario, arms in per.items():
         data_arms = {a: ArmData.of_batches(sorted(b, key=lambda x: x[0])) for a, b in arms.items()}
         un, na = (describe([v for _, b in arms[a] for v in b]) for a in ARMS)
-        out.append(ExitScenario(scenario, data_arms, un["mean_ms"], na["mean_ms"], (un["n"], na["n"])))
+        out.append(
+            ExitScenario(scenario, data_arms, un["mean_ms"], na["mean_ms"], (int(un["n"] or 0), int(na["n"] or 0)))
+        )
     return out

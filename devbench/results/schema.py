@@ -175,7 +175,7 @@ def _message(e: Any) -> str:
     at, v, kind = _at(path), e.instance, e.validator
     if len(path) <= 1 and (path[0] if path else _missing(e)) in _TOP_KINDS and kind in ("type", "required"):
         key = path[0] if path else _missing(e)
-        return f"field {key!r} is missing or not a {'dict' if _TOP_KINDS[key] == 'mapping' else 'list'}"
+        return f"field {key!r} is missing or not a {'dict' if _TOP_KINDS[str(key)] == 'mapping' else 'list'}"
     if kind == "required":
         return f"{at + '.' if at else ''}{_missing(e)} is missing"
     if _huge(v) and e.schema.get("minimum", 0) < 0:  # any JSON (shown as text): int64 at most

@@ -153,7 +153,7 @@ class ResultsStore:
             for t in self.data["targets"]:
                 if t["name"] == name:
                     return t
-            rec = {"name": name, "transport": None, "status": "pending", "facts": None, "warnings": [],
+            rec: dict[str, Any] = {"name": name, "transport": None, "status": "pending", "facts": None, "warnings": [],
                    "payload": None, "device_changes": []}
             self.data["targets"].append(rec)
             return rec

@@ -80,10 +80,17 @@ def _precision(data: dict[str, Any], target: str, scenario: str) -> Precision:
     result = analyze(mine, PRECISION_OPTIONS).target(target)
     row = next(r for r in (result.rows if result else ()) if r.scenario == scenario)
     e = row.effect
-    if row.other.n and e is not None and e.ci_low_pct is not None and e.ci_high_pct is not None:
-        return Precision(scenario, (e.ci_high_pct - e.ci_low_pct) / 2, "regression CI", row.base.n)
+    base_n = row.base.n if row.base is not None else 0
+    if (
+        row.other is not None
+        and row.other.n
+        and e is not None
+        and e.ci_low_pct is not None
+        and e.ci_high_pct is not None
+    ):
+        return Precision(scenario, (e.ci_high_pct - e.ci_low_pct) / 2, "regression CI", base_n)
     return Precision(
-        scenario, _mean_half_width(data, target, scenario), "unnamed mean CI (named arm not measured)", row.base.n
+        scenario, _mean_half_width(data, target, scenario), "unnamed mean CI (named arm not measured)", base_n
     )
 
 

@@ -83,7 +83,7 @@ def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payloa
         target = open_target(tcfg, scratch, None)
         out.connection = dict(getattr(target, "info", {}) or {})
         out.warnings += [str(w) for w in getattr(target, "warnings", [])]  # the transport's, e.g. a QEMU guest's clock
-        workdir = target.workdir  # type: ignore[attr-defined]
+        workdir = target.workdir
         facts = probe(target, cfg.device.sysfs, cfg.device.procfs)
         out.facts = facts
         root, prefix = _root_without_change(target, facts, cfg.device.root, out.problems)
@@ -211,7 +211,7 @@ def _payload(facts: Facts, cfg: Config, build_payload: bool, problems: list[str]
     from devbench.payload.build import build
 
     try:
-        p = build(facts.abi, cfg.build)  # type: ignore[arg-type]
+        p = build(facts.abi, cfg.build)
     except BuildError as exc:
         problems.append(f"payload build: {exc}")
         return f"{facts.abi} with {cfg.build.compiler}: FAILED"
@@ -292,8 +292,8 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
                     f"  {'refused' if i == 0 else '':10} {r.scenario}{'' if r.arm is None else f' ({r.arm} arm)'}: "
                     f"{r.kind}: {r.message}"
                 )
-            for i, r in enumerate(c.runs):
-                lines.append(f"  {'runs' if i == 0 else '':10} {r}")
+            for i, earlier in enumerate(c.runs):
+                lines.append(f"  {'runs' if i == 0 else '':10} {earlier}")
             if c.runs:
                 lines.append(f"  forks      {c.forks} timed forks in all")
             if c.payload:

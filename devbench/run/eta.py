@@ -177,7 +177,8 @@ def measured_arms(data: Mapping[str, object], target: str, planned: Mapping[str,
     refused at run time gives none, and takes no forks in the rounds to come); the planned
     count where a scenario has none yet."""
     seen: dict[str, set[str]] = {}
-    for s in data.get("samples") or []:  # type: ignore[union-attr]
+    samples = data.get("samples")
+    for s in samples if isinstance(samples, list) else []:
         if isinstance(s, dict) and s.get("target") == target and s.get("fork_ns"):
             seen.setdefault(str(s.get("scenario")), set()).add(str(s.get("arm")))
     return {sc: len(seen[sc]) if seen.get(sc) else n for sc, n in planned.items()}
@@ -214,16 +215,14 @@ def _num(v: Any) -> bool:
 def earlier_run(data: Mapping[str, Any], target: str) -> EarlierRun | None:
     """What a results.json (untrusted: only well-formed numbers are used) says of target's pace;
     None when it is not a finished run (complete, or failed in part) with samples of it."""
-    run = data.get("run") if isinstance(data.get("run"), dict) else None
-    if not run or run.get("status") not in (
-        "complete",
-        "failed",
-    ):  # failed: a refused arm, a failed target; it ran to its end
+    run: dict[str, Any] = r if isinstance(r := data.get("run"), dict) else {}
+    # failed: a refused arm, a failed target; it ran to its end
+    if not run or run.get("status") not in ("complete", "failed"):
         return None
     wall = _seconds(run.get("started"), run.get("ended"))
-    cfg = run.get("config") if isinstance(run.get("config"), dict) else {}
-    bench = cfg.get("benchmark") if isinstance(cfg.get("benchmark"), dict) else {}
-    pages = {
+    cfg: dict[str, Any] = c if isinstance(c := run.get("config"), dict) else {}
+    bench: dict[str, Any] = b if isinstance(b := cfg.get("benchmark"), dict) else {}
+    pages: dict[Any, Any] = {
         s.get("name"): s.get("pages")
         for s in bench.get("scenarios") or []
         if isinstance(s, dict) and _num(s.get("pages"))
@@ -243,7 +242,7 @@ def earlier_run(data: Mapping[str, Any], target: str) -> EarlierRun | None:
         if not fork_ns:
             continue
         per_fork = sum(fork_ns) / len(fork_ns) + (sum(exit_ns) / len(exit_ns) if exit_ns else 0.0)
-        warm = s.get("warmup") if _num(s.get("warmup")) else 0
+        warm: float = s["warmup"] if _num(s.get("warmup")) else 0
         p = int(pages[s["scenario"]])
         total_ns[p] = total_ns.get(p, 0.0) + per_fork * len(fork_ns)
         count[p] = count.get(p, 0) + len(fork_ns)

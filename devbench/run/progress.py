@@ -7,10 +7,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import TextIO
+from types import TracebackType
+from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from devbench.run.eta import Pace, format_eta
 
@@ -26,7 +27,7 @@ class RichProgress:
             TextColumn("{task.fields[eta]}"),
             console=Console(stderr=True),
         )
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.pace = Pace()
         self.clock = clock
 
@@ -34,8 +35,8 @@ class RichProgress:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.progress.__exit__(et, ev, tb)
 
     def target_started(self, target: str, total_forks: int) -> None:
         self.tasks[target] = self.progress.add_task("starting", total=total_forks, target=target, eta="")
@@ -52,11 +53,11 @@ class RichProgress:
         self.pace.batch(target, scenario, forks, self.clock())
         self._update(target, description=f"{scenario} · {arm} forks")
 
-    def _update(self, target: str, **fields: object) -> None:
+    def _update(self, target: str, **fields: Any) -> None:
         t = self.pace.get(target)
         if t.remaining:
             fields.update(total=t.total, completed=t.done, eta=format_eta(t.eta_s(), t.estimated))
-        self.progress.update(self.tasks[target], **fields)  # type: ignore[arg-type]
+        self.progress.update(self.tasks[target], **fields)
 
     def target_done(self, target: str, ok: bool, text: str) -> None:
         self.progress.update(self.tasks[target], description=("[green]done" if ok else f"[red]failed: {text}"), eta="")

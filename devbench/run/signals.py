@@ -34,7 +34,7 @@ def signals_deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        for sig in dict.fromkeys(pending):  # each distinct signal once, in order of arrival
-            os.kill(os.getpid(), sig)  # delivered now, to the handlers of the caller
+        for restored, handler in old.items():
+            signal.signal(restored, handler)
+        for signum in dict.fromkeys(pending):  # each distinct signal once, in order of arrival
+            os.kill(os.getpid(), signum)  # delivered now, to the handlers of the caller

@@ -140,7 +140,6 @@ class AdbBacked(TargetDefaults):
     """A target that, once started (QEMU guest, emulator), is driven through its AdbTarget."""
 
     adb: Target
-    info: Mapping[str, object] = NO_INFO
 
     def run(
         self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None

@@ -14,12 +14,13 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from devbench.config import AdbOptions, EmulatorOptions
 from devbench.errors import DevbenchError, TargetError
 from devbench.targets.adb import AdbTarget
-from devbench.targets.base import AdbBacked
+from devbench.targets.base import NO_INFO, AdbBacked
 
 CONSOLE_PORTS = range(5554, 5684, 2)  # the emulator's console port; adb is port + 1
 
@@ -41,7 +42,7 @@ def emulator_command(binary: Path, avd: str, port: int, extra: Sequence[str] = (
             "-no-snapshot-save", "-gpu", "swiftshader_indirect", *extra]
 
 
-def free_console_port(used: set[int] = frozenset()) -> int:  # type: ignore[assignment]
+def free_console_port(used: AbstractSet[int] = frozenset()) -> int:
     for port in CONSOLE_PORTS:
         if port in used:
             continue
@@ -61,6 +62,7 @@ def _free(port: int) -> bool:
 
 class EmulatorTarget(AdbBacked):
     transport = "emulator"
+    info = NO_INFO
 
     def __init__(self, name: str, options: EmulatorOptions, run_dir: Path, step: Callable[[str], None] | None = None):
         step = step or (lambda text: None)

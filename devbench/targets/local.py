@@ -46,7 +46,9 @@ class LocalTarget(TargetDefaults):
             raise TargetError(self.name, "run", f"cannot start {argv[0]}: {exc.strerror}") from None
         self._active = proc
         err_chunks: list[str] = []
-        reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+        stderr = proc.stderr
+        assert stderr is not None  # stderr=PIPE
+        reader = threading.Thread(target=lambda: err_chunks.append(stderr.read()), daemon=True)
         reader.start()
         out_lines: list[str] = []
         splitter = LineSplitter(on_line)

@@ -18,11 +18,12 @@ from devbench.config import AdbOptions, QemuOptions
 from devbench.errors import DevbenchError, TargetError
 from devbench.targets.adb import AdbTarget
 from devbench.targets.base import AdbBacked, CommandResult, LineCallback
+from devbench.targets.kinds.qemu import Arch
 
 StepCallback = Callable[[str], None]
 
 
-def kernel_findings(kernel: Path, arch: str) -> tuple[list[str], str | None]:
+def kernel_findings(kernel: Path, arch: Arch) -> tuple[list[str], str | None]:
     """Plain-language warnings about the kernel's config, and where the config was found."""
     from devbench.kernel.kconfig import check_config, find_config, parse_config
 
@@ -153,7 +154,7 @@ class QemuTarget(AdbBacked):
                         cpus=options.cpus, accel=options.accel, clock=options.clock, append=options.append,
                         boot_timeout_s=options.boot_timeout_s, retries=options.retries,
                         hard_timeout_s=options.hard_timeout_s, initrd=self.initrd, machine=options.machine,
-                        daemons=options.daemons)  # type: ignore[arg-type]
+                        daemons=options.daemons)
         self.machine = QemuMachine(spec, run_dir, name, guard_uids=_guard_uids(options))
         try:
             step(f"booting {self.kernel.name} in QEMU ({options.arch})")
