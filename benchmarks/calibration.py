@@ -1,5 +1,5 @@
 """Calibration of every design (tests/calibrate.py) at full size: A/A false-positive rate, CI
-coverage and power at +2/+5/+12%, per design and drift model, printed as the README's table.
+coverage and power at +2/+5/+12%, per design and drift model, printed as the table in docs/statistics.md.
 Goal: every A/A false-positive rate within 2-8% at alpha 0.05 and every coverage at least 94%,
 as true rates: a cell fails when its interval lies wholly outside (calibrate.failures, Bonferroni
 over the sweep's checks, half of a 1% family-wise level). The estimates carry sampling error (sd

@@ -65,7 +65,7 @@ VARIANTS = (
     Variant("no-sshd", "guest init starts adbd only", "daemons: [adbd]"),
     Variant("detached", "payload detached from the adb session", "detach: true"),
     Variant("minimal", "busybox initramfs, payload as init's child", minimal=True),
-    # not in the default list (measured before, see README): the payload pinned on a 2-vCPU guest
+    # not in the default list (measured before, see docs/measurement-fidelity.md): the payload pinned on a 2-vCPU guest
     Variant("pinned-2cpu", "2 vCPUs, payload pinned to CPU 1", cpus=2, device="pin: [1]"),
 )
 DEFAULT = ("base-1cpu", "base-2cpu", "machine-pc", "no-sshd", "detached", "minimal")

@@ -1,14 +1,7 @@
 """results.json: the versioned on-disk record of a run, rewritten atomically after every batch.
 
-Schema "devbench/results/2" (documented in the README; files of schema 1 are read too):
-  run       id, name, started, ended, status, config, config_file, devbench_version, host
-  targets   name, transport, status, facts, warnings, payload, device_changes
-  checks    per target/scenario/process: VMA count check and setup timings from the payload
-  samples   target, scenario, arm ("named"/"unnamed"), batch, warmup, fork_ns [ns, ...],
-            exit_ns [ns, ...] (schema 2: the child's exit, release to waitpid return, per fork)
-  errors    target, scenario, arm, kind, message (+ data such as needed/max)
-  summary   per target and scenario: unnamed/named n, mean/median ms, regression %, and once the
-            run has ended its 95% CI, p-values and verdict (devbench.analysis)
+The format is defined once, by its JSON Schema (devbench/results/results-2.schema.json, checked
+by devbench.results.schema; docs/results-format.md is an overview). Files of schema 1 are read too.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class QemuOptions:
     # "stock": Debian's stock kernel (x86_64; no CONFIG_ANON_VMA_NAME), booted with devbench's initramfs
     kernel_variant: KernelVariant | None = None  # kernel: {patches: [...], name: N}: the feature kernel patched
     memory_mb: int = 4096
-    cpus: int = 1  # one vCPU: the least noise under both clocks (docs/qemu-and-kernels.md, "Measurement fidelity")
+    cpus: int = 1  # one vCPU: the least noise under both clocks (docs/measurement-fidelity.md)
     accel: Accel = "auto"  # tcg | kvm | auto (kvm only where it really works)
     clock: Clock = "real"  # real: multi-threaded TCG, guest time is host time; icount: instruction counting
     append: str = ""  # extra kernel command line

@@ -14,7 +14,7 @@ takes without an exception.
 
 The HTML pages are rendered for real, plots included (a few ms each); a separate test
 also renders them on extreme but valid numbers. Each fuzz test prints how many examples it
-tried (README, RELIABILITY).
+tried (docs/reliability.md).
 """
 
 from __future__ import annotations

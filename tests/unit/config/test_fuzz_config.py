@@ -7,7 +7,7 @@ numbers, unknown keys, hostile strings with unicode, control characters and shel
 metacharacters), raw YAML spliced in where a value goes (tags, aliases, anchors, bombs, deep
 nesting, duplicate keys), non-mapping roots, random text and random bytes.
 
-Each test prints how many examples it tried (README, RELIABILITY).
+Each test prints how many examples it tried (docs/reliability.md).
 """
 
 from __future__ import annotations

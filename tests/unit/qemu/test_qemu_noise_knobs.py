@@ -139,7 +139,7 @@ def test_config_defaults_are_todays_guest() -> None:
 
 
 def test_one_vcpu_unless_the_config_asks_for_more() -> None:
-    """Issue 14, item 3: two vCPUs tripled the real clock's batch CV (README, "Measurement fidelity")."""
+    """Issue 14, item 3: two vCPUs tripled the real clock's batch CV (docs/measurement-fidelity.md)."""
     assert _parse("x86_64").cpus == 1 and _parse("arm64").cpus == 1
     assert _parse("x86_64", ", cpus: 2").cpus == 2
 

@@ -8,7 +8,7 @@ alpha 0.05, coverage at least 94%), per cell and pooled over the drift models of
 intervals at a Bonferroni level over all those checks (a sweep whose every rate lies on its bound
 fails in at most 1% of sweeps: calibrate.failures). DEVBENCH_CALIBRATION_TRIALS=N runs N per
 cell; the same check then resolves rates nearer the bounds (calibrate.detectable).
-benchmarks/calibration.py runs the large sweep for the README's table.
+benchmarks/calibration.py runs the large sweep for the table in docs/statistics.md.
 """
 
 import os
@@ -82,7 +82,7 @@ def test_estimates_are_not_held_to_the_bounds_their_sampling_error_crosses():
     level = cal.check_level(60)
     k = next(k for k in range(1001) if cal.clopper_pearson(k, 1000, level)[0] > cal.FPR_BOUNDS[1])
     assert 60 * stats.binom.sf(k - 1, 1000, cal.FPR_BOUNDS[1]) <= 1 - cal.FAMILY_LEVEL
-    # the figures the README quoted for separate mode under the random walk: within sampling error
+    # the figures docs/statistics.md quotes for separate mode under the random walk: within sampling error
     walk = cal.Cell("separate", "walk", trials=1000, called=79, covered=1638, with_ci=1750)
     assert cal.failures([walk] * 30) == [] and cal.outside_by_chance([walk]) == [
         "separate / walk: CI coverage 93.6% (1750 CIs)"
