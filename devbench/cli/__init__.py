@@ -1,17 +1,8 @@
-"""The command line (`devbench`): main parses and dispatches to one module per command group."""
+"""The command line (`devbench`): main parses and dispatches to one module per command group;
+the parser and the exit codes are devbench.cli.parser."""
 
 from __future__ import annotations
 
 from devbench.cli.main import COMMANDS, main
-from devbench.cli.parser import (
-    EXIT_CONDITIONS,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REGRESSION,
-    EXIT_USAGE,
-    build_parser,
-)
 
-__all__ = ["COMMANDS", "EXIT_CONDITIONS", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE",
-           "build_parser", "main"]
+__all__ = ["COMMANDS", "main"]

@@ -9,22 +9,9 @@ yamlsrc    YAML with the position of every value
 
 from __future__ import annotations
 
+from devbench.config import model
 from devbench.config.load import config_of, load_config, parse, parse_text
-from devbench.config.model import (
-    ABIS,
-    NAME_RE,
-    PAYLOAD_TEST_DEFINES,
-    AdaptiveConfig,
-    BenchmarkConfig,
-    BuildConfig,
-    Config,
-    CpufreqConfig,
-    DeviceConfig,
-    ProfileConfig,
-    RunConfig,
-    Scenario,
-    TargetConfig,
-)
+from devbench.config.model import *  # noqa: F403 (the dataclasses, as model.__all__ names them)
 from devbench.config.overrides import unnamed_adb, with_overrides
 from devbench.targets.kinds import KINDS
 from devbench.targets.kinds.adb import AdbOptions, LabHost
@@ -34,8 +21,6 @@ from devbench.targets.kinds.local import LocalOptions
 from devbench.targets.kinds.qemu import QEMU_ARCHES, QEMU_DAEMONS, QEMU_MACHINES, QemuOptions
 from devbench.targets.kinds.ssh import SshOptions
 
-__all__ = ["ABIS", "KINDS", "NAME_RE", "PAYLOAD_TEST_DEFINES", "QEMU_ARCHES", "QEMU_DAEMONS", "QEMU_MACHINES",
-           "AdaptiveConfig", "AdbOptions", "BenchmarkConfig", "BuildConfig", "Config", "CpufreqConfig", "DeviceConfig",
-           "EmulatorOptions", "LabHost", "LabgridOptions", "LocalOptions", "ProfileConfig", "QemuOptions", "RunConfig",
-           "Scenario", "SshOptions", "TargetConfig", "config_of", "load_config", "parse", "parse_text", "unnamed_adb",
-           "with_overrides"]
+__all__ = [*model.__all__, "KINDS", "QEMU_ARCHES", "QEMU_DAEMONS", "QEMU_MACHINES", "AdbOptions", "EmulatorOptions",
+           "LabHost", "LabgridOptions", "LocalOptions", "QemuOptions", "SshOptions", "config_of", "load_config",
+           "parse", "parse_text", "unnamed_adb", "with_overrides"]

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from devbench.targets.kinds.qemu import QemuOptions
     from devbench.targets.kinds.ssh import SshOptions
 
+__all__ = ["ABIS", "NAME_RE", "PAYLOAD_TEST_DEFINES", "AdaptiveConfig", "BenchmarkConfig", "BuildConfig", "Config",
+           "CpufreqConfig", "DeviceConfig", "ProfileConfig", "RunConfig", "Scenario", "TargetConfig"]
+
 ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}\Z")
 # Names become folder names and labels; keep them printable and path-safe.

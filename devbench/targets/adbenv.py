@@ -31,8 +31,7 @@ class AdbEnvError(ValueError):
 class ServerAddress:
     host: str
     port: int
-    # "config", "ADB_SERVER_SOCKET", "ANDROID_ADB_SERVER_*", "default" (or a mix, e.g. "config+ANDROID_ADB_SERVER_PORT")
-    source: str
+    source: str  # config, ADB_SERVER_SOCKET, ANDROID_ADB_SERVER_*, default, or a mix (config+ANDROID_ADB_SERVER_PORT)
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"

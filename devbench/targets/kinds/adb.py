@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from devbench.targets.kinds.base import Kind, Opening
 from devbench.targets.kinds.ssh import SshOptions
-from devbench.targets.kinds.values import device_dir, host_port
+from devbench.targets.kinds.values import device_dir, host_port, own_section
 
 if TYPE_CHECKING:
     from devbench.config.model import TargetConfig
@@ -70,8 +70,7 @@ def select(value: Any) -> str:
 
 
 def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> AdbOptions:
-    sec = target.section("adb")
-    assert sec is not None
+    sec = own_section(target, "adb")
     opts = AdbOptions(
         serial=sec.string("serial", None),
         connect=sec.value("connect", host_port, None),

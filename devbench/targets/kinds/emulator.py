@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devbench.targets.kinds.base import Kind, Opening
-from devbench.targets.kinds.values import device_dir
+from devbench.targets.kinds.values import device_dir, own_section
 
 if TYPE_CHECKING:
     from devbench.config.model import TargetConfig
@@ -28,8 +28,7 @@ class EmulatorOptions:
 
 
 def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> EmulatorOptions:
-    sec = target.section("emulator")
-    assert sec is not None
+    sec = own_section(target, "emulator")
     avd = sec.string("avd")
     if not re.match(r"^[A-Za-z0-9._-]+\Z", avd):
         raise sec.error("avd", f"must be an AVD name of letters, digits, '.', '_', '-' (got {avd!r})")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devbench.targets.kinds.base import Kind, Opening
-from devbench.targets.kinds.values import device_dir, host_port, refuse_secrets
+from devbench.targets.kinds.values import device_dir, host_port, matching, own_section, refuse_secrets
 
 if TYPE_CHECKING:
     from devbench.config.model import TargetConfig
@@ -28,15 +27,12 @@ class LabgridOptions:
     connect_timeout: float = 15.0
 
 
-def labgrid_name(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}\Z", value):
-        raise ValueError(f"must be a labgrid name of letters, digits, '.', '_', '+', ':', '-' (got {value!r})")
-    return value
+labgrid_name = matching(r"[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}",
+                        "a labgrid name of letters, digits, '.', '_', '+', ':', '-'")
 
 
 def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> LabgridOptions:
-    sec = target.section("labgrid")
-    assert sec is not None
+    sec = own_section(target, "labgrid")
     opts = LabgridOptions(
         place=sec.value("place", labgrid_name),
         coordinator=sec.value("coordinator", host_port, None),

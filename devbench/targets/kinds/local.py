@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devbench.targets.kinds.base import Kind, Opening
-from devbench.targets.kinds.values import device_dir
+from devbench.targets.kinds.values import device_dir, own_section
 
 if TYPE_CHECKING:
     from devbench.config.model import TargetConfig
@@ -22,8 +22,7 @@ class LocalOptions:
 
 
 def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> LocalOptions:
-    sec = target.section("local")
-    assert sec is not None
+    sec = own_section(target, "local")
     opts = LocalOptions(workdir=sec.value("workdir", device_dir, None))
     sec.done()
     return opts

@@ -3,13 +3,12 @@ over adb; ends with its run."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from devbench.targets.kinds.base import Kind, Opening
-from devbench.targets.kinds.values import device_dir
+from devbench.targets.kinds.values import device_dir, matching, own_section
 
 if TYPE_CHECKING:
     from devbench.config.model import TargetConfig
@@ -67,15 +66,11 @@ def qemu_daemons(value: Any) -> tuple[Daemon, ...]:
     return tuple(d for d in QEMU_DAEMONS if d in value)
 
 
-def kernel_args(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.,:=/+\- ]*\Z", value):
-        raise ValueError(f"must be kernel arguments of letters, digits and _.,:=/+- (got {value!r})")
-    return value
+kernel_args = matching(r"[A-Za-z0-9_.,:=/+\- ]*", "kernel arguments of letters, digits and _.,:=/+-")
 
 
 def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> QemuOptions:
-    sec = target.section("qemu")
-    assert sec is not None
+    sec = own_section(target, "qemu")
     arch = sec.string("arch", choices=tuple(QEMU_ARCHES))
     from devbench.kernel.variant import parse_kernel_option  # kernel: feature | stock | PATH | {patches: [...]}
 

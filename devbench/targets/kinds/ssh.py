@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devbench.targets.kinds.base import Kind, Opening
-from devbench.targets.kinds.values import device_dir, refuse_secrets
+from devbench.targets.kinds.values import device_dir, own_section, refuse_secrets
 
 if TYPE_CHECKING:
     from devbench.config.model import TargetConfig
@@ -43,8 +43,7 @@ def parse_options(sec: Section) -> SshOptions:
 
 
 def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> SshOptions:
-    sec = target.section("ssh")
-    assert sec is not None
+    sec = own_section(target, "ssh")
     opts = parse_options(sec)
     sec.done()
     return opts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,3 +26,22 @@ def refuse_secrets(sec: Section) -> None:
     for secret in ("password", "passphrase"):
         if sec.has(secret):
             raise sec.error(secret, "secrets are not taken from configs; use a key (ssh-agent for passphrases)")
+
+
+def matching(pattern: str, what: str) -> Callable[[Any], str]:
+    """A value check: a string that matches pattern whole, else ValueError "must be WHAT (got VALUE)"."""
+    regex = re.compile(pattern)
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not regex.fullmatch(value):
+            raise ValueError(f"must be {what} (got {value!r})")
+        return value
+
+    return check
+
+
+def own_section(target: Section, kind: str) -> Section:
+    """A target's section of its kind (adb:, ssh:, ...): the config found it there."""
+    sec = target.section(kind)
+    assert sec is not None, f"a {kind} target without its {kind}: section"
+    return sec

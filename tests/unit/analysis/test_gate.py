@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from devbench.analysis import analyze, gate
-from devbench.cli import EXIT_OK, EXIT_REGRESSION, main
+from devbench.cli import main
+from devbench.cli.parser import EXIT_OK, EXIT_REGRESSION
 from tests.simdata import make_results
 
 ONE = (("unpopulated", 0, 16.0),)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from devbench.cli import EXIT_USAGE, main
+from devbench.cli import main
+from devbench.cli.parser import EXIT_USAGE
 
 
 @pytest.mark.parametrize("argv,want", [

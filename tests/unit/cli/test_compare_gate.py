@@ -10,7 +10,8 @@ import pytest
 
 from devbench.analysis import Comparison, Effect, Options, Row, Verdict, compare
 from devbench.analysis.model import TargetPair
-from devbench.cli import EXIT_OK, EXIT_REGRESSION, main
+from devbench.cli import main
+from devbench.cli.parser import EXIT_OK, EXIT_REGRESSION
 from tests.simdata import make_results
 
 

@@ -20,25 +20,22 @@ HOSTILE_LINKS = ["javascript:alert(1)", "JaVaScRiPt:alert(document.cookie)", "da
                  "console.log\"><script>x</script>", "/etc/passwd/..", "vbscript:x"]
 
 
+def _qemu_info(console_log: str) -> dict:
+    return {"arch": "x86_64", "kernel": "k", "kernel_config_source": None, "boot_seconds": 1, "boot_attempts": 1,
+            "console_log": console_log}
+
+
 @pytest.mark.parametrize("link", HOSTILE_LINKS)
 def test_a_crafted_console_log_renders_no_link(link):
     d = data_with()
     d["targets"][0].update(
         transport="qemu",
-        transport_info={
-            "arch": "x86_64",
-            "kernel": "k",
-            "kernel_config_source": None,
-            "boot_seconds": 1,
-            "boot_attempts": 1,
-            "console_log": link,
-        },
+        transport_info=_qemu_info(link),
     )
     html = render_html(d)
     links = re.findall(r'<a href="([^"]*)">console log</a>', html)
-    assert all(re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", href) for href in links), (
-        links
-    )  # a name in the run folder, or none
+    # a name in the run folder, or none
+    assert all(re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", href) for href in links), links
     assert "javascript:" not in html.lower() and "data:text/html" not in html and "evil.example" not in html
 
 
@@ -46,14 +43,7 @@ def test_a_console_log_in_the_run_folder_is_linked_by_its_name():
     d = data_with()
     d["targets"][0].update(
         transport="qemu",
-        transport_info={
-            "arch": "x86_64",
-            "kernel": "k",
-            "kernel_config_source": None,
-            "boot_seconds": 1,
-            "boot_attempts": 1,
-            "console_log": "/runs/r1/console-kut-1.log",
-        },
+        transport_info=_qemu_info("/runs/r1/console-kut-1.log"),
     )
     assert '<a href="console-kut-1.log">console log</a>' in render_html(d)
 

@@ -78,19 +78,11 @@ def test_full_plan_order_values_and_paths():
         ("framework", "android framework", "", "stopped"),
         ("file", "cpu1 online", "/t/sys/devices/system/cpu/cpu1/online", "1"),
         ("file", "policy0 scaling_governor", f"{CPUFREQ}/policy0/scaling_governor", "performance"),
-        (
-            "range",
-            "policy0 scaling_min_freq/scaling_max_freq",
-            f"{CPUFREQ}/policy0/scaling_min_freq",
-            "1804800 1804800",
-        ),
+        ("range", "policy0 scaling_min_freq/scaling_max_freq", f"{CPUFREQ}/policy0/scaling_min_freq",
+         "1804800 1804800"),
         ("file", "policy4 scaling_governor", f"{CPUFREQ}/policy4/scaling_governor", "performance"),
-        (
-            "range",
-            "policy4 scaling_min_freq/scaling_max_freq",
-            f"{CPUFREQ}/policy4/scaling_min_freq",
-            "2841600 2841600",
-        ),
+        ("range", "policy4 scaling_min_freq/scaling_max_freq", f"{CPUFREQ}/policy4/scaling_min_freq",
+         "2841600 2841600"),
         ("file", "vm.max_map_count", "/t/proc/sys/vm/max_map_count", str(NEED_MAPS)),
     ]
     assert plan.locked_khz == {"policy0": 1804800, "policy4": 2841600}
@@ -105,12 +97,8 @@ def test_userspace_governor_adds_setspeed_after_range():
     plan = plan_actions(parse_facts(probe_text()), device(stop_framework=False, cpufreq=cf), BENCH, root=True)
     assert summary(plan) == [
         ("file", "policy0 scaling_governor", f"{CPUFREQ}/policy0/scaling_governor", "userspace"),
-        (
-            "range",
-            "policy0 scaling_min_freq/scaling_max_freq",
-            f"{CPUFREQ}/policy0/scaling_min_freq",
-            "1017600 1017600",
-        ),
+        ("range", "policy0 scaling_min_freq/scaling_max_freq", f"{CPUFREQ}/policy0/scaling_min_freq",
+         "1017600 1017600"),
         ("setspeed", "policy0 scaling_setspeed", f"{CPUFREQ}/policy0/scaling_setspeed", "1017600"),
         ("file", "vm.max_map_count", "/t/proc/sys/vm/max_map_count", str(NEED_MAPS)),
     ]

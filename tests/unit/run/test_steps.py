@@ -56,18 +56,11 @@ class StandIn(LocalTarget):
         super().close()
 
 
-def _config(tmp_path: Path, root: str, scenarios: str = "    - {name: unpopulated, pages: 0}\n") -> str:
-    return f"""run: {{name: steps, output: {tmp_path / 'out'}}}
-targets: [{{name: here, local: {{workdir: {tmp_path / 'work'}}}}}]
-device:
-  sysfs: {root}/sys
-  procfs: {root}/proc
-benchmark:
-  vmas: 512
-  forks: 20
-  batches: 2
-  scenarios:
-{scenarios}"""
+def _config(tmp_path: Path, root: str, scenarios: str = "[{name: unpopulated, pages: 0}]") -> str:
+    return (f"run: {{name: steps, output: {tmp_path / 'out'}}}\n"
+            f"targets: [{{name: here, local: {{workdir: {tmp_path / 'work'}}}}}]\n"
+            f"device: {{sysfs: {root}/sys, procfs: {root}/proc}}\n"
+            f"benchmark: {{vmas: 512, forks: 20, batches: 2, scenarios: {scenarios}}}\n")
 
 
 @pytest.fixture
@@ -218,7 +211,7 @@ def test_probe_device_makes_an_emulator_a_smoke_run(tmp_path, tree, device):
 
 
 def test_plan_target_refuses_when_nothing_fits_and_resumes_what_is_left(tmp_path, tree, device):
-    run = _run(tmp_path, tree, _config(tmp_path, tree, "    - {name: huge, pages: 100000}\n"))
+    run = _run(tmp_path, tree, _config(tmp_path, tree, "[{name: huge, pages: 100000}]"))
     steps.connect(run)
     facts = steps.probe_device(run)
     with pytest.raises(TargetError, match="every scenario was refused"):
