@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,3 +43,15 @@ class Kind(Generic[OptionsT]):
     open: Callable[[TargetConfig, Opening], Target]
     device_key: Callable[[OptionsT], tuple[Any, ...] | None] = lambda options: None
     started_by_devbench: bool = False
+
+
+def plain_opener(module: str, cls: str, options: type) -> Callable[[TargetConfig, Opening], Target]:
+    """The opener of a transport class made from (name, options) alone; its module (and what it
+    imports: paramiko, adbutils) is imported on the first open."""
+
+    def open_plain(cfg: TargetConfig, opening: Opening) -> Target:
+        assert isinstance(cfg.options, options), f"{cfg.name}: {type(cfg.options).__name__} options for {cls}"
+        target: Target = getattr(importlib.import_module(module), cls)(cfg.name, cfg.options)
+        return target
+
+    return open_plain

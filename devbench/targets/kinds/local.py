@@ -6,13 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from devbench.targets.kinds.base import Kind, Opening
+from devbench.targets.kinds.base import Kind, plain_opener
 from devbench.targets.kinds.values import device_dir, own_section
 
 if TYPE_CHECKING:
-    from devbench.config.model import TargetConfig
     from devbench.config.yamlsrc import Section
-    from devbench.targets.base import Target
     from devbench.targets.kinds.adb import LabHost
 
 
@@ -28,15 +26,9 @@ def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> LocalOptions:
     return opts
 
 
-def open_local(cfg: TargetConfig, opening: Opening) -> Target:
-    from devbench.targets.local import LocalTarget
-
-    assert isinstance(cfg.options, LocalOptions)
-    return LocalTarget(cfg.name, cfg.options)
-
-
 def device_key(o: LocalOptions) -> tuple[Any, ...]:
     return ("local", o.workdir)
 
 
-KIND = Kind("local", LocalOptions, parse, open_local, device_key)
+KIND = Kind("local", LocalOptions, parse, plain_opener("devbench.targets.local", "LocalTarget", LocalOptions),
+            device_key)

@@ -6,13 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from devbench.targets.kinds.base import Kind, Opening
+from devbench.targets.kinds.base import Kind, plain_opener
 from devbench.targets.kinds.values import device_dir, own_section, refuse_secrets
 
 if TYPE_CHECKING:
-    from devbench.config.model import TargetConfig
     from devbench.config.yamlsrc import Section
-    from devbench.targets.base import Target
     from devbench.targets.kinds.adb import LabHost
 
 
@@ -49,15 +47,8 @@ def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> SshOptions:
     return opts
 
 
-def open_ssh(cfg: TargetConfig, opening: Opening) -> Target:
-    from devbench.targets.ssh import SshTarget
-
-    assert isinstance(cfg.options, SshOptions)
-    return SshTarget(cfg.name, cfg.options)
-
-
 def device_key(o: SshOptions) -> tuple[Any, ...]:
     return ("ssh", o.host, o.port, o.workdir)
 
 
-KIND = Kind("ssh", SshOptions, parse, open_ssh, device_key)
+KIND = Kind("ssh", SshOptions, parse, plain_opener("devbench.targets.ssh", "SshTarget", SshOptions), device_key)
