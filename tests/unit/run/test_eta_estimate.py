@@ -1,4 +1,4 @@
-"""Duration estimates from an earlier run (devbench.run.eta.py), on fixed numbers."""
+"""Duration estimates from an earlier run (devbench/run/eta.py), on fixed numbers."""
 
 from __future__ import annotations
 
