@@ -46,8 +46,22 @@ from typing import TYPE_CHECKING, Any
 from devbench.cache import building, fresh_tmp, is_complete, mark_complete, marker_path
 from devbench.watchdog import DEFAULT_STALL
 
-from .build import (KernelBuild, Progress, _ARCH, _check_arch, _check_tools, _configure_and_make, _copy_outputs,
-                    _make_command, _Runner, _say, _source_version, find_source, kernel_key, kernel_path, load_build)
+from .build import (
+    _ARCH,
+    KernelBuild,
+    Progress,
+    _check_arch,
+    _check_tools,
+    _configure_and_make,
+    _copy_outputs,
+    _make_command,
+    _Runner,
+    _say,
+    find_source,
+    kernel_key,
+    kernel_path,
+    load_build,
+)
 from .errors import KernelError
 from .fragment import Arch, base_recipe
 
@@ -143,7 +157,9 @@ def find_patch(ref: str, base_dir: Path | None = None) -> KernelPatch:
     relative to ``base_dir`` (the config's folder; default: the working folder).
     Raises ValueError with a one-line message (and a suggestion when a name is close)."""
     if not isinstance(ref, str) or not ref.strip():
-        raise ValueError(f"must be a patch: a shipped name ({', '.join(shipped_patches()) or 'none'}) or a path such as ./my.patch")
+        raise ValueError(
+            f"must be a patch: a shipped name ({', '.join(shipped_patches()) or 'none'}) or a path such as ./my.patch"
+        )
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     if not _is_path(ref):
         shipped = PATCHES_DIR / ref
@@ -175,7 +191,9 @@ def default_name(patches: tuple[KernelPatch, ...]) -> str:
 
 def check_name(value: Any) -> str:
     if not isinstance(value, str) or not NAME_RE.match(value):
-        raise ValueError(f"must be a short name of letters, digits, '.', '_', '-' (max 40), such as strdup (got {value!r})")
+        raise ValueError(
+            f"must be a short name of letters, digits, '.', '_', '-' (max 40), such as strdup (got {value!r})"
+        )
     if value in RESERVED_NAMES:
         raise ValueError(f"{value!r} names a built-in kernel: choose another name for a patched one (such as strdup)")
     return value
@@ -205,7 +223,7 @@ KERNEL_MAPPING_HELP = ("kernel: takes feature, stock, a kernel image path, or a 
                        "{patches: [anon-name-strdup.patch, ./my.patch], name: strdup}")
 
 
-def parse_kernel_option(sec: "Section", key: str = "kernel") -> tuple[str, KernelVariant | None]:
+def parse_kernel_option(sec: Section, key: str = "kernel") -> tuple[str, KernelVariant | None]:
     """``kernel:`` of a qemu target: ``("feature" | "stock" | PATH, None)``, or for a mapping
     ``{patches: [...], name: NAME, base: feature}`` ``("feature", KernelVariant)``.
 
@@ -221,8 +239,11 @@ def parse_kernel_option(sec: "Section", key: str = "kernel") -> tuple[str, Kerne
     ks.string("base", "feature", choices=("feature",))  # patches apply to devbench's feature kernel
     refs = ks.raw("patches")
     if not isinstance(refs, list) or not refs:
-        raise ks.error("patches", "must be a non-empty list of patches: shipped names "
-                                  f"({', '.join(shipped_patches()) or 'none'}) or paths relative to the config (./my.patch)")
+        raise ks.error(
+            "patches",
+            "must be a non-empty list of patches: shipped names "
+            f"({', '.join(shipped_patches()) or 'none'}) or paths relative to the config (./my.patch)",
+        )
     src_file = Path(sec.src.file)
     base_dir = src_file.parent if src_file.is_file() else Path.cwd()
     patches: list[KernelPatch] = []
@@ -303,11 +324,12 @@ def _build_tree(root: Path, arch: Arch, src: Path, progress: Progress | None, jo
         shutil.rmtree(root, ignore_errors=True)
         raise
     seconds = round(time.monotonic() - t0, 1)
+    size = disk_bytes(root)
     info = {"version": release, "arch": arch, "hash": kernel_key(arch, src), "image": str(image.relative_to(root)),
             "source": str(src), "base": list(base_recipe(arch)), "build_seconds": seconds, "jobs": jobs,
-            "disk_bytes": disk_bytes(root), "built_at": time.time()}
+            "disk_bytes": size, "built_at": time.time()}
     mark_complete(root, info)
-    _say(progress, f"kernel: {arch} tree for variants built in {seconds:.0f} s ({info['disk_bytes'] / 2**30:.2f} GiB): {root}")
+    _say(progress, f"kernel: {arch} tree for variants built in {seconds:.0f} s ({size / 2**30:.2f} GiB): {root}")
 
 
 def _fill_base_entry(image_root: Path, tree_root: Path, arch: Arch, src: Path) -> None:

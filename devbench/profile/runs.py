@@ -19,7 +19,6 @@ from pathlib import Path
 from devbench.config import BenchmarkConfig, ProfileConfig
 from devbench.device.probe import Facts
 from devbench.errors import TargetError
-from devbench.results.outfiles import atomic_write
 from devbench.payload.build import verified
 from devbench.profile.folded import (
     FORK_EXIT_FUNCTIONS,
@@ -30,6 +29,7 @@ from devbench.profile.folded import (
     write_folded,
 )
 from devbench.profile.record import Profiler, ProfilerUnavailable, find_profiler, record, remote_name, symbolise
+from devbench.results.outfiles import atomic_write
 from devbench.results.store import ResultsStore
 from devbench.run.plan import Invocation, payload_args
 from devbench.targets.base import Target

@@ -23,8 +23,8 @@ import socket
 import stat
 import struct
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 SYNC_DATA_MAX = 64 * 1024  # adbd's SYNC_DATA_MAX: no DATA chunk is larger
 MAX_PATH = 1024  # adbd refuses longer sync paths

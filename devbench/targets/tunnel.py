@@ -25,7 +25,6 @@ from devbench.config import LabHost
 from devbench.errors import TargetError
 from devbench.targets.ssh import SshTarget
 
-
 _ESTABLISHED = "01"
 
 

@@ -34,9 +34,7 @@ from devlab.lava import instance
 
 pytestmark = [pytest.mark.lava, pytest.mark.qemu, pytest.mark.timeout(2400)]
 
-MEDIAN_TOLERANCE = (
-    0.03  # LAVA's guest against devbench's own, same kernel and QEMU options: measured within 0.5% (docs/farms-and-lava.md)
-)
+MEDIAN_TOLERANCE = 0.03
 CONFIG = """\
 run: {{name: lava e2e, output: {out}}}
 targets:

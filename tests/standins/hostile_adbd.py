@@ -42,7 +42,7 @@ def _block(text: str) -> bytes:
 
 
 class _Handler(socketserver.BaseRequestHandler):
-    server: "_Server"
+    server: _Server
 
     def setup(self) -> None:
         self.request.settimeout(10)
@@ -69,7 +69,7 @@ class _Handler(socketserver.BaseRequestHandler):
         cmd = self.command()
         send = self.request.sendall
         if cmd == "host:version":
-            send(b"OKAY" + _block("%04x" % 40))  # 40: adbutils then uses host:transport:
+            send(b"OKAY" + _block(f"{40:04x}"))  # 40: adbutils then uses host:transport:
         elif cmd in ("host:devices", "host:devices-l"):
             send(b"OKAY" + _block(f"{SERIAL}\tdevice\n"))
         elif cmd == f"host-serial:{SERIAL}:features":
@@ -152,7 +152,7 @@ class HostileAdbServer:
     def requests(self) -> list[tuple[str, str]]:
         return self._server.requests
 
-    def start(self) -> "HostileAdbServer":
+    def start(self) -> HostileAdbServer:
         self._thread.start()
         return self
 
@@ -162,7 +162,7 @@ class HostileAdbServer:
         self._thread.join(timeout=30)
         assert not self._thread.is_alive(), "the hostile adb stand-in did not stop"
 
-    def __enter__(self) -> "HostileAdbServer":
+    def __enter__(self) -> HostileAdbServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -12,8 +12,8 @@ from devbench.targets.kinds.values import device_dir, matching, own_section
 
 if TYPE_CHECKING:
     from devbench.config.model import TargetConfig
-    from devbench.kernel.variant import KernelVariant
     from devbench.config.yamlsrc import Section
+    from devbench.kernel.variant import KernelVariant
     from devbench.targets.base import Target
     from devbench.targets.kinds.adb import LabHost
 

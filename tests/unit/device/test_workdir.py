@@ -122,7 +122,9 @@ def test_a_parent_that_is_another_users_link_is_refused(tmp_path):
     link.symlink_to(real)
     os.chown(link, NOBODY, NOBODY, follow_symlinks=False)
     work = link / "work"
-    with pytest.raises(TargetError, match=f"its parent {link} is writable by everyone without the sticky bit, or is a link"):
+    with pytest.raises(
+        TargetError, match=f"its parent {link} is writable by everyone without the sticky bit, or is a link"
+    ):
         ensure_private(local(work), str(work))
     assert list(real.iterdir()) == []
     os.chown(link, 0, 0, follow_symlinks=False)  # root's link (as /var/run -> /run): followed

@@ -147,19 +147,30 @@ def test_config_kernel_variant_shipped_and_user_patches(tmp_path):
     assert v.name == "anon-name-strdup"
 
 
-@pytest.mark.parametrize("kernel, field, words", [
-    ("{patches: [anon-name-strdp.patch]}", "targets[0].qemu.kernel.patches[0]", "did you mean 'anon-name-strdup.patch'"),
-    ("{patches: [anon-name-strdup.patch, ./gone.patch]}", "targets[0].qemu.kernel.patches[1]", "does not exist"),
-    ("{patches: []}", "targets[0].qemu.kernel.patches", "non-empty list"),
-    ("{name: strdup}", "targets[0].qemu.kernel.patches", "is required"),
-    ("{patches: [anon-name-strdup.patch], nmae: strdup}", "targets[0].qemu.kernel.nmae", "did you mean 'name'"),
-    ("{patches: [anon-name-strdup.patch], name: feature}", "targets[0].qemu.kernel.name", "built-in kernel"),
-    ("{patches: [anon-name-strdup.patch], name: 'a b'}", "targets[0].qemu.kernel.name", "letters, digits"),
-    ("{patches: [anon-name-strdup.patch], base: stock}", "targets[0].qemu.kernel.base", "feature"),
-    ("{patches: [anon-name-strdup.patch, anon-name-strdup.patch]}", "targets[0].qemu.kernel.patches[1]", "listed twice"),
-    ("{patches: [3]}", "targets[0].qemu.kernel.patches[0]", "a string"),
-    ("[anon-name-strdup.patch]", "targets[0].qemu.kernel", "{patches:"),
-])
+@pytest.mark.parametrize(
+    "kernel, field, words",
+    [
+        (
+            "{patches: [anon-name-strdp.patch]}",
+            "targets[0].qemu.kernel.patches[0]",
+            "did you mean 'anon-name-strdup.patch'",
+        ),
+        ("{patches: [anon-name-strdup.patch, ./gone.patch]}", "targets[0].qemu.kernel.patches[1]", "does not exist"),
+        ("{patches: []}", "targets[0].qemu.kernel.patches", "non-empty list"),
+        ("{name: strdup}", "targets[0].qemu.kernel.patches", "is required"),
+        ("{patches: [anon-name-strdup.patch], nmae: strdup}", "targets[0].qemu.kernel.nmae", "did you mean 'name'"),
+        ("{patches: [anon-name-strdup.patch], name: feature}", "targets[0].qemu.kernel.name", "built-in kernel"),
+        ("{patches: [anon-name-strdup.patch], name: 'a b'}", "targets[0].qemu.kernel.name", "letters, digits"),
+        ("{patches: [anon-name-strdup.patch], base: stock}", "targets[0].qemu.kernel.base", "feature"),
+        (
+            "{patches: [anon-name-strdup.patch, anon-name-strdup.patch]}",
+            "targets[0].qemu.kernel.patches[1]",
+            "listed twice",
+        ),
+        ("{patches: [3]}", "targets[0].qemu.kernel.patches[0]", "a string"),
+        ("[anon-name-strdup.patch]", "targets[0].qemu.kernel", "{patches:"),
+    ],
+)
 def test_config_kernel_variant_errors_name_file_line_column(tmp_path, kernel, field, words):
     e = cfg_error(tmp_path, kernel)
     assert e.field == field and words in e.message, str(e)
@@ -177,9 +188,17 @@ def test_first_patch_error_of_gnu_patch_outputs():
            "The text leading up to this was:\n--------------------------\n|--- a/kernel/nope.c\n|+++ b/kernel/nope.c\n"
            "--------------------------\nNo file to patch.  Skipping patch.\n1 out of 1 hunk ignored\n")
     assert kv.first_patch_error(out) == ("no file kernel/nope.c in the source", "kernel/nope.c")
-    assert kv.first_patch_error("checking file kernel/fork.c\nReversed (or previously applied) patch detected!  "
-                                "Skipping patch.\n1 out of 1 hunk ignored\n")[0] == "reversed or already applied (kernel/fork.c)"
-    assert kv.first_patch_error("patch: **** Only garbage was found in the patch input.\n")[0] == "not a patch (no diff in it)"
+    assert (
+        kv.first_patch_error(
+            "checking file kernel/fork.c\nReversed (or previously applied) patch detected!  "
+            "Skipping patch.\n1 out of 1 hunk ignored\n"
+        )[0]
+        == "reversed or already applied (kernel/fork.c)"
+    )
+    assert (
+        kv.first_patch_error("patch: **** Only garbage was found in the patch input.\n")[0]
+        == "not a patch (no diff in it)"
+    )
 
 
 def test_first_build_error_strips_kbuild_relative_paths():
@@ -323,13 +342,18 @@ def test_a_build_that_fails_is_one_line_naming_the_patch(tmp_path, fake_source, 
     with pytest.raises(kv.KernelVariantError) as info:
         kv.ensure_variant("x86_64", v, cache_dir=cache, source=fake_source)
     e = info.value
-    assert str(e).startswith(f"kernel variant broken: {p} build failed: kernel/fork.c:3:1: error: expected ';' before '}}' token"
-                             .replace("}}", "}"))
+    assert str(e).startswith(
+        f"kernel variant broken: {p} build failed: kernel/fork.c:3:1: error: expected ';' before '}}' token".replace(
+            "}}", "}"
+        )
+    )
     assert "\n" not in str(e) and e.log and e.file == "kernel/fork.c" and e.what == "build failed"
     assert not list(cache.glob("*.tmp-*"))
 
 
-def test_qemu_target_records_a_variant_build_failure_as_kernel_build_failed(tmp_path, fake_source, kept_tree, monkeypatch):
+def test_qemu_target_records_a_variant_build_failure_as_kernel_build_failed(
+    tmp_path, fake_source, kept_tree, monkeypatch
+):
     """The QEMU target's path for a failed kernel build (TargetError "build kernel", recorded by
     the runner as kernel-build-failed for that target only): one line."""
     from devbench.config import QemuOptions

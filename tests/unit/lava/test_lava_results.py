@@ -357,8 +357,8 @@ def test_a_job_logs_config_is_data_never_the_runs_obeyed_config(tmp_path, monkey
     run's config is the user's, sealed, and a log that carries another one is kept as data."""
     import json as _json
 
+    from devbench.config import config_of
     from devbench.errors import ResultsError
-    from devbench.cli.restore import config_of
 
     monkeypatch.setenv("DEVBENCH_CONFIG_HOME", str(tmp_path / "keys"))
     lab = Lab(tmp_path, OUTPUTS, escape=False)
@@ -384,7 +384,9 @@ def test_a_job_logs_config_is_data_never_the_runs_obeyed_config(tmp_path, monkey
         config_of(str(run_dir))
 
     given = lava_results(lab.results, lab.log, config_path=lab.cfg_path)
-    assert given["run"]["config"] == {k: v for k, v in load_config(lab.cfg_path).raw.items() if k in given["run"]["config"]}
+    assert given["run"]["config"] == {
+        k: v for k, v in load_config(lab.cfg_path).raw.items() if k in given["run"]["config"]
+    }
     assert given["run"]["reported_config"]["targets"] == [{"name": "evil", "local": {"workdir": "/."}}]
     assert any("another config than --config" in w for w in given["targets"][0]["warnings"])
     from devbench.results.seal import host_key, verify

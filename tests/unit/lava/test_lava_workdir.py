@@ -73,7 +73,9 @@ def _outside(tmp_path: Path) -> Path:
 
 
 def _policy(sysfs: Path) -> list[str]:
-    return [(sysfs / POLICY / f).read_text().strip() for f in ("scaling_governor", "scaling_min_freq", "scaling_max_freq")]
+    return [
+        (sysfs / POLICY / f).read_text().strip() for f in ("scaling_governor", "scaling_min_freq", "scaling_max_freq")
+    ]
 
 
 # from sysfs/devices/system/cpu/cpufreq/NAME, five levels up is tmp_path

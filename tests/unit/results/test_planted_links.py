@@ -20,13 +20,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from devbench import cache
+from devbench import cache, outfiles
 from devbench.config import load_config
 from devbench.lava import farm
 from devbench.lava.api import JobState
 from devbench.lava.options import options_from_mapping
 from devbench.lava.publish import publish_payload
-from devbench import outfiles
 from devbench.results.outfiles import write_whole
 from devbench.results.store import ResultsStore, new_results
 
@@ -200,7 +199,9 @@ class _FakeApi:
         return 0, "[]\n"
 
 
-def test_a_lava_targets_files_are_written_through_no_planted_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lava_targets_files_are_written_through_no_planted_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "c.yaml").write_text(LAVA_CONFIG)
     cfg = load_config(tmp_path / "c.yaml")
     opts = options_from_mapping({"server": {"url": "http://127.0.0.1:9/", "user": "devbench"}, "device_type": "qemu",

@@ -9,8 +9,8 @@ import stat
 import pytest
 
 from devbench.errors import ResultsError
-from devbench.results.store import new_results
 from devbench.results.seal import host_key, seal_of, seal_run, verify
+from devbench.results.store import new_results
 
 KEY = bytes(range(32))
 OTHER = bytes(range(1, 33))
@@ -84,11 +84,12 @@ def test_the_key_is_made_once_private_and_never_through_a_planted_link(tmp_path)
 def test_restore_refuses_a_run_folder_whose_config_was_changed(tmp_path, monkeypatch):
     """config_of (restore and --resume) on a run folder: sealed and unchanged is obeyed; changed is
     refused in one line before any target is opened."""
-    from devbench.cli.restore import config_of
+    from devbench.config import config_of
     from devbench.results.schema import read_results  # noqa: F401  (the run folder must pass the results check)
 
     monkeypatch.setenv("DEVBENCH_CONFIG_HOME", str(tmp_path / "keys"))
-    cfg_text = "run: {name: r}\ntargets:\n  - {name: dut, local: {}}\nbenchmark: {vmas: 64, forks: 4, batches: 2, scenarios: [{name: u, pages: 0}]}\n"
+    cfg_text = ("run: {name: r}\ntargets:\n  - {name: dut, local: {}}\nbenchmark: {vmas: 64, forks: 4, batches: "
+                "2, scenarios: [{name: u, pages: 0}]}\n")
     (tmp_path / "c.yaml").write_text(cfg_text)
     import yaml
 

@@ -91,7 +91,10 @@ def test_pull_stat_refuses_everything_but_a_regular_file(kind, word):
 
 def test_pull_stat_missing_file_and_over_cap():
     assert stat_refusal(0, 0, 0, CAP) == "no such file on the device"
-    assert stat_refusal(stat.S_IFREG | 0o644, CAP + 1, 1, CAP) == f"is {CAP + 1} bytes, over the pull cap of {CAP} bytes: refused"
+    assert (
+        stat_refusal(stat.S_IFREG | 0o644, CAP + 1, 1, CAP)
+        == f"is {CAP + 1} bytes, over the pull cap of {CAP} bytes: refused"
+    )
 
 
 def test_pull_receive_chunks_until_done():
@@ -129,7 +132,8 @@ def test_pull_receive_never_reads_a_huge_length_field():
         asked: list[int] = []
         src = io.BytesIO(stream)
         with pytest.raises(PullRefused):
-            receive(lambda n: (asked.append(n), src.read(n))[1], lambda b: None, announced=10**9, cap=2**40)
+            receive(lambda n, asked=asked, src=src: (asked.append(n), src.read(n))[1], lambda b: None,
+                    announced=10**9, cap=2**40)
         assert max(asked) <= adbsync.SYNC_DATA_MAX
     with pytest.raises(PullRefused, match="65537-byte chunk"):
         run_receive(b"DATA" + struct.pack("<I", 65537) + bytes(65537) + DONE, announced=10**6, cap=10**6)
