@@ -130,7 +130,7 @@ def test_push_pull_checksum(adb_server: AdbServer, adb_device_serial_arm64: str,
 
 
 def test_pushed_static_aarch64_payload_runs(adb_server: AdbServer, adb_device_serial_arm64: str) -> None:
-    from devbench.payload.build import build as payload
+    from devbench.payload import build as payload
 
     built = payload.build("aarch64", BuildConfig())
     assert _elf_machine(built.path) == EM_AARCH64

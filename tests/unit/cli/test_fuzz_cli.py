@@ -236,8 +236,8 @@ def render_everything(data: dict[str, Any]) -> None:
 
 
 def test_the_base_results_are_valid_and_render():
-    from devbench.results.store import schema as results_check
-    from devbench.results.store import store as results
+    from devbench.results import schema as results_check
+    from devbench.results import store as results
 
     assert results_check.SCHEMA == results.SCHEMA
     assert shape_problem(BASE_RESULTS) is None

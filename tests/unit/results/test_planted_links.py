@@ -20,12 +20,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from devbench import cache, outfiles
+from devbench import cache
 from devbench.config import load_config
 from devbench.lava import farm
 from devbench.lava.api import JobState
 from devbench.lava.options import options_from_mapping
 from devbench.lava.publish import publish_payload
+from devbench.results import outfiles
 from devbench.results.outfiles import write_whole
 from devbench.results.store import ResultsStore, new_results
 

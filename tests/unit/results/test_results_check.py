@@ -7,9 +7,9 @@ import jsonschema
 import pytest
 
 from devbench.errors import ResultsError
+from devbench.results import schema as results_check
+from devbench.results import store as results
 from devbench.results.schema import parse_results, schema_file, shape_problem
-from devbench.results.store import schema as results_check
-from devbench.results.store import store as results
 from tests.simdata import make_results
 from tests.unit.cli.test_fuzz_cli import BASE_RESULTS
 
