@@ -1,6 +1,6 @@
 """One payload invocation's output -> results.json records (samples, checks, errors) (pure).
 
-The same rules as a devbench run (protocol.event_record, shared with runner.EventSink; and
+The same rules as a devbench run (payload.events.event_record, shared with run.invoke.EventSink; and
 run_invocation's): batch events are samples, start/setup/named_check/clear are checks, error
 events are errors; an exit that no error event
 explains becomes an error of protocol.exit_error's kind; a clean exit with fewer forks than

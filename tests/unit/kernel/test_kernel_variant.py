@@ -358,7 +358,7 @@ def test_qemu_target_records_a_variant_build_failure_as_kernel_build_failed(
     the runner as kernel-build-failed for that target only): one line."""
     from devbench.config import QemuOptions
     from devbench.errors import TargetError
-    from devbench.run.runner import _STEP_KINDS
+    from devbench.run.steps import TARGET_STEP_KINDS
     from devbench.targets import qemu
 
     cache, _ = kept_tree
@@ -369,7 +369,7 @@ def test_qemu_target_records_a_variant_build_failure_as_kernel_build_failed(
         arch, variant, cache_dir=cache, source=fake_source, progress=progress))
     with pytest.raises(TargetError) as info:
         qemu.resolve_boot("kut", QemuOptions(arch="x86_64", kernel_variant=v), lambda s: None)
-    assert info.value.step == "build kernel" and _STEP_KINDS["build kernel"] == "kernel-build-failed"
+    assert info.value.step == "build kernel" and TARGET_STEP_KINDS["build kernel"] == "kernel-build-failed"
     assert str(info.value).startswith("kut: build kernel: kernel variant strdup: ") and "\n" not in str(info.value)
 
 
