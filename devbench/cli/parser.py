@@ -19,8 +19,9 @@ EXIT_CONDITIONS = 4  # --strict / device.require: a warning broke a required con
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2
-        self.exit(EXIT_USAGE, f"devbench: error: {message} (see {self.prog} --help)\n")
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (an argument's line breaks escaped)
+        line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        self.exit(EXIT_USAGE, f"devbench: error: {line} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -160,7 +160,7 @@ def test_the_lava_payload_is_published_through_no_planted_link(tmp_path: Path, m
     built.parent.mkdir()
     built.write_bytes(b"\x7fELF the payload")
     sha = "ab" * 32
-    monkeypatch.setattr("devbench.payload.build", lambda abi, cfg: SimpleNamespace(path=built, sha256=sha))
+    monkeypatch.setattr("devbench.payload.build.build", lambda abi, cfg: SimpleNamespace(path=built, sha256=sha))
     (tmp_path / "c.yaml").write_text(LAVA_CONFIG)
     cfg = load_config(tmp_path / "c.yaml")
     www = tmp_path / "www"
