@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from devbench.guest.errors import LabError
+from devbench.guest.rootfs import DEFAULT_PACKAGES, ensure_rootfs, is_complete, rootfs_path
+
 from .device import LabDevice
 from .emulated import lab_device_for
-from devbench.guest.errors import LabError
 from .netns import netns_usable
-from devbench.guest.rootfs import DEFAULT_PACKAGES, ensure_rootfs, is_complete, rootfs_path
 
 
 class _Stop(Exception):

@@ -9,17 +9,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from devbench.guest import procs
 from devbench.guest.errors import LabError
-from devbench.guest.sshd import SSHD_CONFIG, SshEndpoint
 from devbench.guest.guard import Interface, TrafficGuard
 from devbench.guest.keys import known_hosts_lines, write_ed25519
-from .netns import Netns, create_netns, run_ip
 from devbench.guest.rootfs import ADBD_PATH, SSHD_PATH, ensure_rootfs
+from devbench.guest.sshd import SSHD_CONFIG, SshEndpoint
+
+from .netns import Netns, create_netns, run_ip
 
 _NOVSOCK = Path(__file__).with_name("_novsock.py")
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

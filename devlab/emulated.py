@@ -39,14 +39,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .device import _CHROOT_LINE, _MOUNT_SCRIPT, _NOVSOCK, _OLD_ROOT, _PATH, LabDevice
-from devbench.guest.errors import LabError
-from .netns import run_ip
 from devbench.cache import marker_path
+from devbench.guest.errors import LabError
+from devbench.guest.rootfs import (
+    _BINFMT_NS,  # noqa: E402
+    ADBD_PATH,
+    QEMU_ARCH,
+    ensure_rootfs,
+    native_arch,
+    needs_emulation,
+)
 
-from devbench.guest.rootfs import ADBD_PATH, QEMU_ARCH, ensure_rootfs, native_arch, needs_emulation
+from .device import _CHROOT_LINE, _MOUNT_SCRIPT, _NOVSOCK, _OLD_ROOT, _PATH, LabDevice
+from .netns import run_ip
 
-from devbench.guest.rootfs import _BINFMT_NS  # noqa: E402
 _ELF_MACHINE = {0x3E: "amd64", 0xB7: "arm64"}
 
 

@@ -181,7 +181,9 @@ def _libelf(work: Path) -> list[Step]:  # objtool (x86_64 kernels) links libelf
 
 
 def _libssl(work: Path) -> list[Step]:  # the kernel's certificate and signing tools link libcrypto
-    c = _write(work, "ssl.c", "#include <openssl/evp.h>\nint main(void) { return EVP_MD_get_size(EVP_sha256()) != 32; }\n")
+    c = _write(
+        work, "ssl.c", "#include <openssl/evp.h>\nint main(void) { return EVP_MD_get_size(EVP_sha256()) != 32; }\n"
+    )
     return [["gcc", "-o", str(work / "ssl"), str(c), "-lcrypto"], [str(work / "ssl")]]
 
 

@@ -11,8 +11,8 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import adbutils
 
@@ -52,7 +52,9 @@ class AdbTarget(TargetDefaults):
             self.device = self.client.device(self.serial)
             self.features = set(self.device.get_features().split(","))
         except _ADB_ERRORS as exc:
-            raise TargetError(name, "connect", f"adb device {self.serial or '(not chosen)'} on {self.server}: {_msg(exc)}") from None
+            raise TargetError(
+                name, "connect", f"adb device {self.serial or '(not chosen)'} on {self.server}: {_msg(exc)}"
+            ) from None
         self.info = {"serial": self.serial, "serial_from": chosen, "adb_server": str(self.server),
                      "adb_server_from": self.server.source}
 
@@ -129,7 +131,9 @@ class AdbTarget(TargetDefaults):
 
     # -- the protocol ---------------------------------------------------------------
 
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None) -> CommandResult:
+    def run(
+        self, argv: Sequence[str], *, timeout: float | None = None, on_line: LineCallback | None = None
+    ) -> CommandResult:
         argv = tuple(str(a) for a in argv)
         cmd = shell_line(argv)
         try:
@@ -167,11 +171,14 @@ class AdbTarget(TargetDefaults):
                     conn.conn.settimeout(remaining)
                 header = conn.read(5)
                 if len(header) < 5:  # EOF: adbd (or the link to it) went away mid-command
-                    raise TargetError(self.name, f"run {argv[0]}", "adb connection lost: the device closed the connection")
+                    raise TargetError(
+                        self.name, f"run {argv[0]}", "adb connection lost: the device closed the connection"
+                    )
                 kind, length = header[0], int.from_bytes(header[1:5], "little")
                 data = conn.read(length) if length else b""
                 if len(data) < length:
-                    raise TargetError(self.name, f"run {argv[0]}", "adb connection lost: the device closed the connection")
+                    raise TargetError(self.name, f"run {argv[0]}",
+                                      "adb connection lost: the device closed the connection")
                 if kind == 1:
                     out += data
                     splitter.feed(data.decode("utf-8", "replace"))
@@ -257,8 +264,10 @@ class AdbTarget(TargetDefaults):
                 conn.close()
         except PullRefused as exc:
             raise TargetError(self.name, "pull", f"{remote}: {exc}") from None
-        except socket.timeout:
-            raise TargetError(self.name, "pull", f"{remote}: the device sent nothing for {_PULL_READ_TIMEOUT_S:.0f} s") from None
+        except TimeoutError:
+            raise TargetError(
+                self.name, "pull", f"{remote}: the device sent nothing for {_PULL_READ_TIMEOUT_S:.0f} s"
+            ) from None
         except _ADB_ERRORS as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _msg(exc)
             raise TargetError(self.name, "pull", f"{remote} -> {local}: {reason}") from None

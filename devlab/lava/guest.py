@@ -90,7 +90,7 @@ while :; do
     wait
     sleep 1
 done
-"""
+"""  # noqa: E501 (data, kept as it is)
 
 
 def guest_init_script() -> str:
@@ -140,7 +140,21 @@ def _build_image(final: Path, rootfs: Path) -> None:
         used = sum(f.stat().st_blocks * 512 for f in stage.rglob("*") if f.is_file() and not f.is_symlink())
         size_mib = (used * 12 // 10) // 2**20 + 128
         image = tmp / IMAGE_NAME
-        cmd = ["mke2fs", "-q", "-F", "-t", "ext4", "-L", "devbench-lava", "-d", str(stage), "-m", "0", str(image), f"{size_mib}M"]
+        cmd = [
+            "mke2fs",
+            "-q",
+            "-F",
+            "-t",
+            "ext4",
+            "-L",
+            "devbench-lava",
+            "-d",
+            str(stage),
+            "-m",
+            "0",
+            str(image),
+            f"{size_mib}M",
+        ]
         log = tmp / "build.log"
         try:  # no total time limit (its duration is the machine's load): fails when it stops progressing
             rc = run_watched(cmd, log)
@@ -208,4 +222,6 @@ def _build_supermin(final: Path, pkg: str) -> None:
 def _run(cmd: list[str], *, what: str, cwd: Path | None = None) -> None:
     cp = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800)
     if cp.returncode != 0:
-        raise LabError("lava-supermin", f"{what} failed (exit {cp.returncode}): {(cp.stderr or cp.stdout).strip()[-300:]}")
+        raise LabError(
+            "lava-supermin", f"{what} failed (exit {cp.returncode}): {(cp.stderr or cp.stdout).strip()[-300:]}"
+        )

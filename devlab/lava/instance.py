@@ -25,14 +25,14 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from devlab.adbserver import free_port
-from devbench.guest.errors import LabError
-from devlab.lava.guest import PROMPT, SuperminKernel, guest_image, lava_cache_root, supermin_kernel
 from devbench.device.procid import ProcId, identify, is_running
+from devbench.guest.errors import LabError
+from devlab.adbserver import free_port
+from devlab.lava.guest import PROMPT, SuperminKernel, guest_image, lava_cache_root, supermin_kernel
 
 PACKAGES = ("lava-server", "lava-dispatcher", "lavacli", "postgresql", "qemu-system-x86")
 WORKER = "devbench-worker"
@@ -48,8 +48,10 @@ SERVICES = ("fileserver", "lava-worker", "lava-scheduler", "gunicorn")  # stop o
 # feature: the same QEMU as devbench's own QEMU target with clock: icount (devbench.qemu.machine);
 # stock: Debian's cloud kernel hung bringing up its second CPU under icount (tried), so one CPU
 # and multi-threaded TCG: that device only shows what a kernel without the feature refuses
-QEMU_OPTIONS = {"feature": ("-M q35", "-cpu max", "-smp 2", "-accel tcg,thread=single", "-icount shift=0,align=off,sleep=off"),
-                "stock": ("-M q35", "-cpu max", "-smp 1", "-accel tcg,thread=multi")}
+QEMU_OPTIONS = {
+    "feature": ("-M q35", "-cpu max", "-smp 2", "-accel tcg,thread=single", "-icount shift=0,align=off,sleep=off"),
+    "stock": ("-M q35", "-cpu max", "-smp 1", "-accel tcg,thread=multi"),
+}
 
 DEVICE_DICT = """{{% extends 'qemu.jinja2' %}}
 {{# devbench lab ({kind} kernel): no KVM here, TCG (devlab/lava/instance.py QEMU_OPTIONS) #}}
@@ -291,9 +293,23 @@ def _register(st: Path, say: Say) -> None:
     if not re.search(rf"\b{DEVICE_TYPE}\b", manage("device-types", "list").stdout):
         manage("device-types", "add", DEVICE_TYPE)
     devices = manage("devices", "list", "--all").stdout
-    for name, kind, mac in ((FEATURE_DEVICE, "feature", "52:54:00:12:34:61"), (STOCK_DEVICE, "stock", "52:54:00:12:34:62")):
+    for name, kind, mac in (
+        (FEATURE_DEVICE, "feature", "52:54:00:12:34:61"),
+        (STOCK_DEVICE, "stock", "52:54:00:12:34:62"),
+    ):
         if not re.search(rf"\b{name}\b", devices):
-            manage("devices", "add", "--device-type", DEVICE_TYPE, "--worker", WORKER, "--tags", f"devbench-{kind}", "--", name)
+            manage(
+                "devices",
+                "add",
+                "--device-type",
+                DEVICE_TYPE,
+                "--worker",
+                WORKER,
+                "--tags",
+                f"devbench-{kind}",
+                "--",
+                name,
+            )
         path = LAVA_ETC / "dispatcher-config" / "devices" / f"{name}.jinja2"
         path.write_text(DEVICE_DICT.format(kind=kind, mac=mac, options=list(QEMU_OPTIONS[kind])))
         shutil.chown(path, "lavaserver", "lavaserver")
@@ -327,11 +343,28 @@ def _start_services(st: Path, data: dict, www: Path, say: Say) -> None:
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(_worker_token())
-    data["lava-worker"] = _spawn(["/usr/bin/lava-worker", "--level", "INFO", "--log-file", str(logs / "lava-worker.log"),
-                                  "--url", f"http://127.0.0.1:{port}/", "--name", WORKER, "--token-file", str(token_file)],
-                                 logs / "lava-worker.out", env)
-    data["fileserver"] = _spawn(["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(www),
-                                 str(files_port)], logs / "fileserver.out", env)
+    data["lava-worker"] = _spawn(
+        [
+            "/usr/bin/lava-worker",
+            "--level",
+            "INFO",
+            "--log-file",
+            str(logs / "lava-worker.log"),
+            "--url",
+            f"http://127.0.0.1:{port}/",
+            "--name",
+            WORKER,
+            "--token-file",
+            str(token_file),
+        ],
+        logs / "lava-worker.out",
+        env,
+    )
+    data["fileserver"] = _spawn(
+        ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(www), str(files_port)],
+        logs / "fileserver.out",
+        env,
+    )
     _write_state(st, data)
     time.sleep(2)
     dead = [n for n in SERVICES if not _alive(data, n)]
@@ -432,7 +465,9 @@ def _alive(data: dict, name: str) -> bool:
 
 def _run(cmd: list[str], step: str, timeout: float = 120, log: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8", "HOME": "/root"}
-    cp = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, env=env, cwd="/")
+    cp = subprocess.run(
+        cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, env=env, cwd="/"
+    )
     if log is not None:
         log.write_text(cp.stdout + cp.stderr)
     if cp.returncode != 0:
@@ -453,8 +488,12 @@ def lava_options(lab: LavaLab, kind: str = "feature", target: str | None = None)
         qemu = {"arch": "amd64", "rootfs_url": lab.files_url + "rootfs.ext4", "kernel_url": lab.files_url + "bzImage",
                 "append": f"init={INIT_PATH}"}
     elif kind == "stock":
-        qemu = {"arch": "amd64", "rootfs_url": lab.files_url + "rootfs.ext4", "kernel_url": lab.files_url + "stock-vmlinuz",
-                "initrd_url": lab.files_url + "stock-initrd.img"}
+        qemu = {
+            "arch": "amd64",
+            "rootfs_url": lab.files_url + "rootfs.ext4",
+            "kernel_url": lab.files_url + "stock-vmlinuz",
+            "initrd_url": lab.files_url + "stock-initrd.img",
+        }
     else:
         raise ValueError(f"kind must be feature or stock, not {kind!r}")
     return {"server": {"url": lab.url, "user": lab.user}, "device_type": lab.device_type,

@@ -73,10 +73,10 @@ def missing_caches() -> list[str]:
     a build starts)."""
     from unittest import mock
 
-    from devbench.kernel import build as kernel_build
     from devbench.guest import rootfs
-    from devlab.lava import guest
+    from devbench.kernel import build as kernel_build
     from devbench.qemu import stock
+    from devlab.lava import guest
 
     checks: dict[str, Callable[[], Any]] = {
         "the x86_64 feature kernel": lambda: kernel_build.ensure_kernel("x86_64"),
@@ -186,7 +186,9 @@ def main() -> int:
     for line in run.stderr.splitlines()[-40:]:
         _say(f"   {line}")
     ok = run.returncode == 0
-    runs = [ln.split("devbench: run ", 1)[1].strip() for ln in run.stderr.splitlines() if ln.startswith("devbench: run ")]
+    runs = [
+        ln.split("devbench: run ", 1)[1].strip() for ln in run.stderr.splitlines() if ln.startswith("devbench: run ")
+    ]
     if runs:
         run_dir = Path(runs[0])
         data = json.loads((run_dir / "results.json").read_text())

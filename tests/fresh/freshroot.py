@@ -205,7 +205,9 @@ def ensure_apt_layer(base: Path, project: Path, timeout: float = 1500) -> Path:
             try:
                 rc = run_in_root([base], tmp, project, ["bash", f"{PROJECT_IN_ROOT}/scripts/dev", "apt"], log, timeout)
                 if rc != 0:
-                    raise FreshRootError(f"scripts/dev apt failed in the fresh root (exit {rc}); log {log}:\n{_tail(log)}")
+                    raise FreshRootError(
+                        f"scripts/dev apt failed in the fresh root (exit {rc}); log {log}:\n{_tail(log)}"
+                    )
                 shutil.rmtree(tmp / "work", ignore_errors=True)
                 shutil.rmtree(tmp / "mnt", ignore_errors=True)
                 _clear(tmp / "upper" / str(LOCAL_CAS).lstrip("/"))

@@ -122,7 +122,9 @@ def test_fresh_machine_lava_comes_up_and_runs_a_job() -> None:
     assert "== caches: all there" in out, _show(run)
     assert "creating LAVA's database settings, role and database" in out, _show(run)
     assert "== up: exit 0" in out, _show(run)
-    assert re.search(r"== job \d+: health Complete; targets \{'lava-feature': 'ok'\}; [1-9]\d* batches", out), _show(run)
+    assert re.search(r"== job \d+: health Complete; targets \{'lava-feature': 'ok'\}; [1-9]\d* batches", out), _show(
+        run
+    )
     assert "== down: exit 0" in out, _show(run)
     assert "== postgres after down: down" in out, _show(run)
     assert "== lab processes after down: none" in out, _show(run)
@@ -133,7 +135,9 @@ def _without_database_step(project: Path) -> None:
     f = project / "devlab/lava/instance.py"
     text = f.read_text()
     assert text.count(DATABASE_STEP) == 1, f"{f}: the database step's condition changed; update the test"
-    f.write_text(text.replace(DATABASE_STEP, "if False:  # the database step taken out (tests/fresh/test_fresh_lava.py)"))
+    f.write_text(
+        text.replace(DATABASE_STEP, "if False:  # the database step taken out (tests/fresh/test_fresh_lava.py)")
+    )
 
 
 def test_fresh_machine_lava_fails_without_the_database_step() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from devbench.config import AdbOptions
+from devbench.targets.adb import AdbTarget
 from devlab import AdbServer, LabDevice, SshEndpoint, ensure_rootfs, netns_usable
 from devlab.emulated import EmulatedLabDevice, emulation_usable, host_binfmt_entries
-from devbench.targets.adb import AdbTarget
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devbench.device.journal import FILE_NAME
-from devlab import LabDevice, procs
 from devbench.device.procid import ProcId, identify
+from devlab import LabDevice, procs
 
 SEARCH_ROOTS = ("data/local/tmp", "tmp")
 MAX_DEPTH = 4  # /tmp/devbench/.lock is depth 2; a test's nested workdir a little deeper

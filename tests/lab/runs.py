@@ -61,7 +61,9 @@ def explain(what: str, data: dict[str, Any] | None, res: subprocess.CompletedPro
     if data is not None:
         parts += error_lines(data)
     if res is not None:
-        parts.append(f"devbench exit {res.returncode}; its stderr (last {STDERR_LINES} lines):\n{stderr_tail(res.stderr)}")
+        parts.append(
+            f"devbench exit {res.returncode}; its stderr (last {STDERR_LINES} lines):\n{stderr_tail(res.stderr)}"
+        )
     return "\n".join(parts)
 
 
@@ -69,18 +71,24 @@ def results(out_dir: Path, res: subprocess.CompletedProcess[Any] | None = None) 
     """results.json of the one run folder in ``out_dir``."""
     found = sorted(p for p in Path(out_dir).glob("*/results.json") if not p.parent.is_symlink())
     if len(found) != 1:
-        raise RunFailed(explain(f"expected one run folder with results.json in {out_dir}, found {len(found)}", None, res))
+        raise RunFailed(
+            explain(f"expected one run folder with results.json in {out_dir}, found {len(found)}", None, res)
+        )
     try:
         return json.loads(found[0].read_text())
     except (OSError, ValueError) as exc:
         raise RunFailed(explain(f"{found[0]}: unreadable ({exc})", None, res)) from None
 
 
-def target(data: dict[str, Any], name: str | None = None, res: subprocess.CompletedProcess[Any] | None = None) -> dict[str, Any]:
+def target(
+    data: dict[str, Any], name: str | None = None, res: subprocess.CompletedProcess[Any] | None = None
+) -> dict[str, Any]:
     """The record of target ``name`` (the only one when None), which the run reached: it has facts."""
     records = [t for t in data.get("targets") or [] if name is None or t.get("name") == name]
     if len(records) != 1:
-        raise RunFailed(explain(f"expected one target record{f' named {name}' if name else ''}, found {len(records)}", data, res))
+        raise RunFailed(
+            explain(f"expected one target record{f' named {name}' if name else ''}, found {len(records)}", data, res)
+        )
     [t] = records
     if not isinstance(t.get("facts"), dict):
         raise RunFailed(explain(f"target {t.get('name')} has no facts: the run never reached it", data, res))
@@ -97,7 +105,9 @@ def report_text(tmp_path: Path | None) -> str:
         except (OSError, ValueError) as exc:
             parts.append(f"{path}: unreadable ({exc})")
             continue
-        parts.append(f"{path}:\n  " + "\n  ".join(error_lines(data) if isinstance(data, dict) else ["not a JSON object"]))
+        parts.append(
+            f"{path}:\n  " + "\n  ".join(error_lines(data) if isinstance(data, dict) else ["not a JSON object"])
+        )
     for res in RECENT:
         argv = " ".join(map(str, res.args)) if isinstance(res.args, (list, tuple)) else str(res.args)
         parts.append(f"$ {argv}\nexit {res.returncode}; stderr (last {STDERR_LINES} lines):\n{stderr_tail(res.stderr)}")
@@ -128,7 +138,11 @@ def wait_mid_run(proc: subprocess.Popen[Any], out_dir: Path, samples: int = 1, t
             out, err = proc.communicate()
             res = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
             raise RunFailed(explain(f"waited for {what}, but the run ended first", seen, res))
-        if seen is not None and seen.get("run", {}).get("status") == "running" and len(seen.get("samples") or []) >= samples:
+        if (
+            seen is not None
+            and seen.get("run", {}).get("status") == "running"
+            and len(seen.get("samples") or []) >= samples
+        ):
             return found[0]
         if time.monotonic() > deadline:
             raise RunFailed(explain(f"waited {timeout:.0f} s for {what}; not reached", seen, None))

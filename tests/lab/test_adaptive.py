@@ -9,7 +9,9 @@ from tests.lab import lines, runs
 pytestmark = pytest.mark.lab
 
 
-@pytest.mark.parametrize("precision,max_forks,expect", [("50%", 1000, "precision reached"), ("0.001%", 150, "cap reached: 150")])
+@pytest.mark.parametrize(
+    "precision,max_forks,expect", [("50%", 1000, "precision reached"), ("0.001%", 150, "cap reached: 150")]
+)
 def test_adaptive_rounds_stop_and_say_why(tmp_path, devbench_cmd, ssh_device, precision, max_forks, expect):
     s = ssh_device
     cfg = tmp_path / "auto.yaml"

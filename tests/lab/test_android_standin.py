@@ -8,7 +8,6 @@ import pytest
 
 from devbench.config import AdbOptions
 from devbench.targets.adb import AdbTarget
-
 from tests.lab import runs
 
 pytestmark = pytest.mark.lab
@@ -39,7 +38,9 @@ def emulator_standin(tmp_path, adb_server, adb_device_serial):
 
 
 @pytest.mark.parametrize("on_emulator,expected", [("smoke", 100), ("full", 120)])  # smoke: plan.EMULATOR_SMOKE
-def test_emulator_is_detected_warned_and_run_small(tmp_path, devbench_cmd, adb_server, emulator_standin, on_emulator, expected):
+def test_emulator_is_detected_warned_and_run_small(
+    tmp_path, devbench_cmd, adb_server, emulator_standin, on_emulator, expected
+):
     cfg = tmp_path / "emu.yaml"
     cfg.write_text(f"""\
 run: {{name: emu, output: {tmp_path / 'out'}}}

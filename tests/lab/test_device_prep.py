@@ -33,15 +33,27 @@ def phone(adb_target):
     files = standin.tree_files()
     standin.lay_out(adb_target, TREE, files)
     standin.install(adb_target, BIN)
-    adb_target.run(["rm", "-f", f"{ADB_WORKDIR}/restore-journal.json", "/tmp/devbench/restore-journal.json"], timeout=30)
+    adb_target.run(
+        ["rm", "-f", f"{ADB_WORKDIR}/restore-journal.json", "/tmp/devbench/restore-journal.json"], timeout=30
+    )
     before = standin.read_tree(adb_target, TREE)
     yield adb_target, files, before
     standin.uninstall(adb_target, BIN)
-    adb_target.run(["rm", "-rf", TREE, f"{ADB_WORKDIR}/restore-journal.json", "/tmp/devbench/restore-journal.json"], timeout=30)
+    adb_target.run(
+        ["rm", "-rf", TREE, f"{ADB_WORKDIR}/restore-journal.json", "/tmp/devbench/restore-journal.json"], timeout=30
+    )
 
 
-def config(tmp_path: Path, target_line: str, *, forks: int = 40, batches: int = 4, vmas: int = 512,
-           device_extra: str = "", scenarios: str = "    - {name: unpopulated, pages: 0}\n    - {name: 1 page, pages: 1}\n") -> Path:
+def config(
+    tmp_path: Path,
+    target_line: str,
+    *,
+    forks: int = 40,
+    batches: int = 4,
+    vmas: int = 512,
+    device_extra: str = "",
+    scenarios: str = "    - {name: unpopulated, pages: 0}\n    - {name: 1 page, pages: 1}\n",
+) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = tmp_path / "prep.yaml"
     cfg.write_text(f"""\
@@ -83,10 +95,14 @@ def assert_restored(target, before: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("transport", ["adb", "ssh"])
-def test_run_locks_records_and_restores(tmp_path, devbench_cmd, adb_server, adb_device_serial, ssh_device, phone, transport):
+def test_run_locks_records_and_restores(
+    tmp_path, devbench_cmd, adb_server, adb_device_serial, ssh_device, phone, transport
+):
     target, files, before = phone
     line = adb_line(adb_server, adb_device_serial) if transport == "adb" else lines.ssh_line("phone", ssh_device)
-    res = runs.run([*devbench_cmd, "run", str(config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300)
+    res = runs.run(
+        [*devbench_cmd, "run", str(config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300
+    )
     assert "Traceback" not in res.stderr, res.stderr
     data = results(tmp_path, res)
     t = runs.target(data, "phone", res)
@@ -97,14 +113,19 @@ def test_run_locks_records_and_restores(tmp_path, devbench_cmd, adb_server, adb_
     changes = {c["setting"]: c for c in t["device_changes"]}
     assert changes["android framework"]["before"] == "running" and changes["android framework"]["after"] == "stopped"
     assert changes["cpu1 online"]["before"] == "0" and changes["cpu1 online"]["after"] == "1"
-    assert changes["policy0 scaling_governor"]["before"] == "schedutil" and changes["policy0 scaling_governor"]["after"] == "performance"
+    assert (
+        changes["policy0 scaling_governor"]["before"] == "schedutil"
+        and changes["policy0 scaling_governor"]["after"] == "performance"
+    )
     assert changes["policy4 scaling_min_freq/scaling_max_freq"]["before"] == "710400 2841600"
     assert changes["policy4 scaling_min_freq/scaling_max_freq"]["after"] == "2016000 2016000"
     assert changes["vm.max_map_count"]["before"] == "1000" and changes["vm.max_map_count"]["after"] == str(512 + 1024)
     assert all(c["verified"] and c["restored"] for c in t["device_changes"]), t["device_changes"]
     assert all(c["restored_value"] == c["before"] for c in t["device_changes"])
     # the tree's scaling_cur_freq never moves (it is a file): read during the run, below the lock
-    assert any("thermal throttling seen: policy0 ran at 576000 kHz, below its locked 1804800 kHz" in w for w in t["warnings"])
+    assert any(
+        "thermal throttling seen: policy0 ran at 576000 kHz, below its locked 1804800 kHz" in w for w in t["warnings"]
+    )
     assert len(t["conditions"]) == 3 and t["conditions"][0]["freq_khz"] == {"policy0": 576000, "policy4": 1440000}
     samples = [x for s in data["samples"] if s["arm"] == "unnamed" for x in s["fork_ns"]]
     assert len(samples) == 2 * 40
@@ -146,7 +167,9 @@ def start_long_run(tmp_path, devbench_cmd, adb_server, serial):
     """A run that cannot end on its own within the test (4000 batches of 100 forks: minutes even
     on a fast machine); returns it once it is observed mid-measurement (runs.wait_mid_run)."""
     cfg = config(tmp_path, adb_line(adb_server, serial), forks=400_000, batches=4000, vmas=4096)
-    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         runs.wait_mid_run(proc, tmp_path / "out")
     except BaseException:
@@ -166,7 +189,9 @@ def test_signal_mid_run_restores(tmp_path, devbench_cmd, adb_server, adb_device_
     assert proc.poll() is None, "the run ended before the signal (it was observed mid-measurement just before)"
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, f"signal {sig!r} sent mid-measurement; exit {proc.returncode}:\n{runs.stderr_tail(err)}"
+    assert proc.returncode == 130, (
+        f"signal {sig!r} sent mid-measurement; exit {proc.returncode}:\n{runs.stderr_tail(err)}"
+    )
     assert "Traceback" not in err
     assert_restored(target, before)
     data = results(tmp_path)
@@ -198,13 +223,18 @@ def test_sigkilled_run_is_undone_from_the_journal(tmp_path, devbench_cmd, adb_se
         assert "Traceback" not in res.stderr
         data = results(tmp_path / "next")
         [t] = data["targets"]
-        assert any(w.startswith("a previous run had left the device changed: undid run " + journal["run_id"]) for w in t["warnings"])
+        assert any(
+            w.startswith("a previous run had left the device changed: undid run " + journal["run_id"])
+            for w in t["warnings"]
+        )
         # the new run's "before" is the device as it was before the killed run, and it is back so again
         assert {c["setting"]: c["before"] for c in t["device_changes"]}["policy0 scaling_governor"] == "schedutil"
         assert_restored(target, before)
 
 
-def test_scenario_that_cannot_fit_is_refused_before_any_change(tmp_path, devbench_cmd, adb_server, adb_device_serial, phone):
+def test_scenario_that_cannot_fit_is_refused_before_any_change(
+    tmp_path, devbench_cmd, adb_server, adb_device_serial, phone
+):
     target, files, _ = phone
     small = standin.tree_files(mem_available_kb=100_000)  # 100 MB available
     standin.lay_out(target, TREE, small)
@@ -231,11 +261,15 @@ def test_map_count_that_cannot_be_raised_is_refused(tmp_path, devbench_cmd, adb_
     data = results(tmp_path)
     errs = [e for e in data["errors"] if e["kind"] == "map-count-too-low"]
     assert [e["scenario"] for e in errs] == ["unpopulated", "1 page"]
-    assert "needs vm.max_map_count >= 1536" in errs[0]["message"] and "the device has 1000 (not root" in errs[0]["message"]
+    assert (
+        "needs vm.max_map_count >= 1536" in errs[0]["message"] and "the device has 1000 (not root" in errs[0]["message"]
+    )
     assert standin.read_tree(target, TREE) == before and data["samples"] == []
 
 
-def test_connection_lost_during_restore_is_restored_on_reconnect(tmp_path, adb_server, adb_device_serial, phone, monkeypatch):
+def test_connection_lost_during_restore_is_restored_on_reconnect(
+    tmp_path, adb_server, adb_device_serial, phone, monkeypatch
+):
     """Fault injection: the real adb target, wrapped so that its connection 'drops' (every
     command fails) the moment the restore starts. The restore fails on that connection;
     devbench reconnects and restores from the journal on the device."""
@@ -286,5 +320,9 @@ def test_connection_lost_during_restore_is_restored_on_reconnect(tmp_path, adb_s
     message = errors[0]["message"]
     assert "7 setting(s) not restored" in message and "injected fault" in message and "devbench restore" in message
     assert not any(c["restored"] for c in t["device_changes"])  # as the first connection saw it
-    assert any(w.startswith("restore on reconnect: undid run " + data["run"]["id"]) for w in t["warnings"]), t["warnings"]
-    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40  # nothing measured is lost
+    assert any(w.startswith("restore on reconnect: undid run " + data["run"]["id"]) for w in t["warnings"]), t[
+        "warnings"
+    ]
+    assert (
+        sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40
+    )  # nothing measured is lost

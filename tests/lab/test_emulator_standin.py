@@ -11,7 +11,6 @@ import pytest
 from devbench.config import AdbOptions
 from devbench.targets.adb import AdbTarget
 from devbench.targets.emulator import emulator_command
-
 from tests.lab import runs
 
 STANDINS = Path(__file__).parent / "standins"
@@ -57,7 +56,9 @@ benchmark:
 
 
 @pytest.mark.lab
-def test_emulator_target_starts_runs_and_stops_the_standin(tmp_path, devbench_cmd, adb_server, lab_device, boot_completed_getprop):
+def test_emulator_target_starts_runs_and_stops_the_standin(
+    tmp_path, devbench_cmd, adb_server, lab_device, boot_completed_getprop
+):
     sdk = tmp_path / "sdk"
     (sdk / "emulator").mkdir(parents=True)
     (sdk / "emulator" / "emulator").symlink_to(STANDINS / "emulator")

@@ -64,12 +64,20 @@ def unnamed(data: dict, target: str) -> int:
     return sum(len(s["fork_ns"]) for s in data["samples"] if s["target"] == target and s["arm"] == "unnamed")
 
 
-def test_four_devices_in_one_run(tmp_path, devbench_cmd, adb_server, lab_device, lab_device_arm64, second_amd64, second_arm64):
+def test_four_devices_in_one_run(
+    tmp_path, devbench_cmd, adb_server, lab_device, lab_device_arm64, second_amd64, second_arm64
+):
     adb_server.connect(lab_device.adb_serial)
     adb_server.connect(lab_device_arm64.adb_serial)
-    targets = [adb_line("amd64-adb", lab_device.adb_serial, adb_server.port), ssh_line("amd64-ssh", second_amd64.ssh()),
-               adb_line("arm64-adb", lab_device_arm64.adb_serial, adb_server.port), ssh_line("arm64-ssh", second_arm64.ssh())]
-    res = runs.run([*devbench_cmd, "run", str(farm_config(tmp_path, targets))], capture_output=True, text=True, timeout=900)
+    targets = [
+        adb_line("amd64-adb", lab_device.adb_serial, adb_server.port),
+        ssh_line("amd64-ssh", second_amd64.ssh()),
+        adb_line("arm64-adb", lab_device_arm64.adb_serial, adb_server.port),
+        ssh_line("arm64-ssh", second_arm64.ssh()),
+    ]
+    res = runs.run(
+        [*devbench_cmd, "run", str(farm_config(tmp_path, targets))], capture_output=True, text=True, timeout=900
+    )
     assert "Traceback" not in res.stderr
     data = results(tmp_path)
     by_name = {t["name"]: t for t in data["targets"]}
@@ -90,7 +98,9 @@ def test_a_device_killed_mid_run_fails_alone(tmp_path, devbench_cmd, adb_server,
     with LabDevice(lab_rootfs, name="farm-doomed") as doomed:
         targets = [ssh_line("steady", lab_device.ssh()), ssh_line("doomed", doomed.ssh())]
         cfg = farm_config(tmp_path, targets, forks=600, batches=30, vmas=2048)
-        proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -115,7 +125,9 @@ def test_a_device_killed_mid_run_fails_alone(tmp_path, devbench_cmd, adb_server,
     assert by_name["doomed"]["status"] == "failed"
     doomed_errors = [e for e in data["errors"] if e["target"] == "doomed" and e["kind"] != "kernel-lacks-anon-vma-name"]
     assert doomed_errors and all("\n" not in e["message"] for e in doomed_errors)
-    assert any("doomed" in e["message"] and ("SSH" in e["message"] or "connection" in e["message"]) for e in doomed_errors), doomed_errors
+    assert any(
+        "doomed" in e["message"] and ("SSH" in e["message"] or "connection" in e["message"]) for e in doomed_errors
+    ), doomed_errors
     assert unnamed(data, "steady") == 600  # the other device finished
     assert 0 < unnamed(data, "doomed") < 600  # and what the doomed one measured is kept
 
@@ -124,8 +136,12 @@ def test_a_device_busy_with_another_devbench_is_refused(tmp_path, devbench_cmd, 
     first_dir, second_dir = tmp_path / "a", tmp_path / "b"
     first_dir.mkdir()
     second_dir.mkdir()
-    long = farm_config(first_dir, [ssh_line("dut", ssh_device)], forks=200_000, batches=10_000)  # cannot end within the test
-    proc = subprocess.Popen([*devbench_cmd, "run", str(long), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    long = farm_config(
+        first_dir, [ssh_line("dut", ssh_device)], forks=200_000, batches=10_000
+    )  # cannot end within the test
+    proc = subprocess.Popen(
+        [*devbench_cmd, "run", str(long), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         runs.wait_mid_run(proc, first_dir / "out")  # it holds the device's lock now
         res = runs.run([*devbench_cmd, "run", str(farm_config(second_dir, [ssh_line("dut", ssh_device)])), "--quiet"],

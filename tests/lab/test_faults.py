@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from devbench.config import SshOptions
-from devlab import LabDevice
 from devbench.guest.rootfs import ADBD_PATH
 from devbench.results.store import load
 from devbench.targets.ssh import SshTarget
+from devlab import LabDevice
 from tests.lab import lines
 
 pytestmark = pytest.mark.lab
@@ -30,7 +30,10 @@ def own_device(lab_rootfs):
 
 def ssh_of(dev) -> SshTarget:
     s = dev.ssh()
-    return SshTarget("fault-injector", SshOptions(host=s.host, port=s.port, user=s.user, key=str(s.key), known_hosts=str(s.known_hosts)))
+    return SshTarget(
+        "fault-injector",
+        SshOptions(host=s.host, port=s.port, user=s.user, key=str(s.key), known_hosts=str(s.known_hosts)),
+    )
 
 
 def device_pids(dev, comm: str) -> list[int]:
@@ -45,9 +48,18 @@ def device_pids(dev, comm: str) -> list[int]:
     return pids
 
 
-def write_config(tmp_path: Path, target: str, *, forks: int, batches: int, vmas: int = 2048, device: str = "reconnect_timeout_s: 60",
-                 scenarios: str = "    - {name: unpopulated, pages: 0}\n    - {name: 1 page, pages: 1}\n", timeout: int = 3600,
-                 mode: str = "separate") -> Path:
+def write_config(
+    tmp_path: Path,
+    target: str,
+    *,
+    forks: int,
+    batches: int,
+    vmas: int = 2048,
+    device: str = "reconnect_timeout_s: 60",
+    scenarios: str = "    - {name: unpopulated, pages: 0}\n    - {name: 1 page, pages: 1}\n",
+    timeout: int = 3600,
+    mode: str = "separate",
+) -> Path:
     cfg = tmp_path / "faults.yaml"
     cfg.write_text(f"""\
 run: {{name: faults, output: {tmp_path / 'out'}}}
@@ -84,11 +96,15 @@ def unnamed_batches(data: dict, scenario: str) -> list[int]:
     return sorted(s["batch"] for s in data["samples"] if s["scenario"] == scenario and s["arm"] == "unnamed")
 
 
-def test_adbd_killed_mid_run_reconnects_and_redoes_only_the_interrupted_batch(tmp_path, devbench_cmd, adb_server, own_device):
+def test_adbd_killed_mid_run_reconnects_and_redoes_only_the_interrupted_batch(
+    tmp_path, devbench_cmd, adb_server, own_device
+):
     adb_server.connect(own_device.adb_serial)
     cfg = write_config(tmp_path, lines.adb_line("dut", own_device.adb_serial, adb_server.port, how="connect"),
                        forks=400, batches=40)
-    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     ssh = ssh_of(own_device)
     try:
         wait_samples(tmp_path, 5)
@@ -119,7 +135,9 @@ def test_a_device_that_stays_gone_fails_its_target_in_bounded_time(tmp_path, dev
         s = dev.ssh()
         cfg = write_config(tmp_path, lines.ssh_line("dut", s),
                            forks=400, batches=40, device="reconnect_timeout_s: 8")
-        proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             wait_samples(tmp_path, 3)
             start = time.monotonic()
@@ -139,18 +157,32 @@ def test_a_device_that_stays_gone_fails_its_target_in_bounded_time(tmp_path, dev
     assert len(unnamed_batches(data, "unpopulated")) >= 3  # what was measured is kept
 
 
-def test_payload_killed_or_timed_out_fails_that_scenario_and_the_others_go_on(tmp_path, devbench_cmd, ssh_device, lab_device):
+def test_payload_killed_or_timed_out_fails_that_scenario_and_the_others_go_on(
+    tmp_path, devbench_cmd, ssh_device, lab_device
+):
     s = ssh_device
-    cfg = write_config(tmp_path, lines.ssh_line("dut", s),
-                       forks=2000, batches=100, timeout=6, mode="interleaved",  # one long process per scenario (separate: one per batch)
-                       scenarios="    - {name: killed, pages: 0}\n    - {name: slow, pages: 1}\n    - {name: quick, pages: 0}\n")
+    cfg = write_config(
+        tmp_path,
+        lines.ssh_line("dut", s),
+        forks=2000,
+        batches=100,
+        timeout=6,
+        mode="interleaved",  # one long process per scenario (separate: one per batch)
+        scenarios="    - {name: killed, pages: 0}\n    - {name: slow, pages: 1}\n    - {name: quick, pages: 0}\n",
+    )
     # the kill hits "killed", the time limit hits "slow" (2000 forks take longer than 6 s here) and
     # "quick" (also cut by the limit) shows that the run went on after each fault
-    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
         wait_samples(tmp_path, 2)
-        victims = [int(p) for p in subprocess.run(["ip", "netns", "pids", lab_device.netns], capture_output=True, text=True).stdout.split()
-                   if Path(f"/proc/{p}/comm").exists() and Path(f"/proc/{p}/comm").read_text().startswith("forkbench")]
+        victims = [
+            int(p)
+            for p in subprocess.run(
+                ["ip", "netns", "pids", lab_device.netns], capture_output=True, text=True
+            ).stdout.split()
+            if Path(f"/proc/{p}/comm").exists() and Path(f"/proc/{p}/comm").read_text().startswith("forkbench")
+        ]
         assert victims
         subprocess.run(["kill", "-SEGV", *map(str, victims)], check=False)
         out, err = proc.communicate(timeout=300)
@@ -170,13 +202,20 @@ def test_payload_killed_or_timed_out_fails_that_scenario_and_the_others_go_on(tm
     assert len(unnamed_batches(data, "quick")) in range(1, 101)  # the run went on to the next scenario
 
 
-def run_with_link_cut(tmp_path: Path, devbench_cmd: list[str], dev: LabDevice, down_s: float,
-                      device: str = "reconnect_timeout_s: 60", target: str | None = None) -> tuple[dict, dict, str, float]:
+def run_with_link_cut(
+    tmp_path: Path,
+    devbench_cmd: list[str],
+    dev: LabDevice,
+    down_s: float,
+    device: str = "reconnect_timeout_s: 60",
+    target: str | None = None,
+) -> tuple[dict, dict, str, float]:
     """A run (over SSH unless another target line is given) whose device link goes down
     (silence: no FIN, no RST) for down_s seconds after its first batches: (results, its one
     target, stderr, seconds from the cut to the end)."""
     cfg = write_config(tmp_path, target or lines.ssh_line("dut", dev.ssh()), forks=400, batches=40, device=device)
-    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
         wait_samples(tmp_path, 5)
         cut = time.monotonic()
@@ -244,7 +283,9 @@ def kill_in_device(dev: LabDevice, comm: str) -> list[int]:
 
 
 @pytest.mark.parametrize("transport", ["adb", "ssh"])
-def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp_path, adb_server, own_device, monkeypatch, transport):
+def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(
+    tmp_path, adb_server, own_device, monkeypatch, transport
+):
     """A real cut at the moment devbench starts restoring: over adb, adbd is SIGKILLed (it is
     started again only when devbench connects anew); over SSH, the connection's sshd-session
     processes are SIGKILLed (the listening sshd stays). The device is a stand-in Android tree in
@@ -269,8 +310,10 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
         line = lines.adb_line("phone", own_device.adb_serial, adb_server.port, how="connect")
     else:
         line = lines.ssh_line("phone", own_device.ssh())
-    device = ("reconnect_timeout_s: 60, stop_framework: true, cpufreq: {governor: performance, khz: 1800000, cpus: [0, 4]}, "
-              f"pin: [0, 1], sysfs: {STANDIN_TREE}/sys, procfs: {STANDIN_TREE}/proc")
+    device = (
+        "reconnect_timeout_s: 60, stop_framework: true, cpufreq: {governor: performance, khz: 1800000, cpus: [0, 4]}, "
+        f"pin: [0, 1], sysfs: {STANDIN_TREE}/sys, procfs: {STANDIN_TREE}/proc"
+    )
     cfg = load_config(write_config(tmp_path, line, forks=40, batches=4, vmas=512, device=device))
 
     real_open, real_restore = steps.open_target, Tuner.restore
@@ -286,7 +329,9 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
         if killed and transport == "adb" and not device_pids(own_device, "adbd"):
             back = ssh_of(own_device)  # the device comes back when devbench tries again
             try:
-                res = back.run(["sh", "-c", 'ADBD_PORT=5555 nohup "$0" >/dev/null 2>&1 & echo $!', ADBD_PATH], timeout=30)
+                res = back.run(
+                    ["sh", "-c", 'ADBD_PORT=5555 nohup "$0" >/dev/null 2>&1 & echo $!', ADBD_PATH], timeout=30
+                )
                 assert res.stdout.strip().isdigit()  # it dies with the device at the end
             finally:
                 back.close()
@@ -306,7 +351,9 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
         assert standin.getprop(check, "init.svc.zygote") == "running"
         assert standin.getprop(check, "sys.boot_completed") == "1"
         workdir = "/data/local/tmp/devbench" if transport == "adb" else "/tmp/devbench"
-        assert check.run(["test", "-e", f"{workdir}/restore-journal.json"], timeout=30).exit_code == 1  # the journal is gone
+        assert (
+            check.run(["test", "-e", f"{workdir}/restore-journal.json"], timeout=30).exit_code == 1
+        )  # the journal is gone
         standin.uninstall(check, STANDIN_BIN)
     finally:
         check.close()
@@ -317,6 +364,10 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(tmp
     changed = len(t["device_changes"])
     assert changed >= 5 and f"{changed} setting(s) not restored" in errors[0]["message"], errors[0]["message"]
     assert not any(c["restored"] for c in t["device_changes"])  # as the cut connection saw it
-    assert any(w.startswith("restore on reconnect: undid run " + data["run"]["id"]) for w in t["warnings"]), t["warnings"]
-    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40  # nothing measured is lost
+    assert any(w.startswith("restore on reconnect: undid run " + data["run"]["id"]) for w in t["warnings"]), t[
+        "warnings"
+    ]
+    assert (
+        sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40
+    )  # nothing measured is lost
     print(f"[faults] {transport}: cut at restore (killed {killed}); {errors[0]['message'][:200]}")

@@ -21,11 +21,10 @@ from pathlib import Path
 import pytest
 
 from devbench.config import SshOptions
-from devlab.device import SSHD_CONFIG
 from devbench.guest.keys import known_hosts_lines, write_ed25519
 from devbench.guest.rootfs import SSHD_PATH
 from devbench.targets.ssh import SshTarget
-
+from devlab.device import SSHD_CONFIG
 from tests.lab import runs
 
 pytestmark = pytest.mark.lab
@@ -71,7 +70,7 @@ run: {{name: hostkeys, output: {tmp_path / 'out'}}}
 targets:
   - {{name: board, ssh: {{host: {ssh_device.host}, port: {PORT}, user: root, key: {ssh_device.key}, known_hosts: {known_hosts}, workdir: {workdir}{extra}}}}}
 benchmark: {{vmas: 64, forks: 4, batches: 1, warmup: 0, scenarios: [{{name: s, pages: 0}}]}}
-""")
+""")  # noqa: E501 (data, kept as it is)
     return cfg
 
 

@@ -86,8 +86,10 @@ def canaries(strings: dict[str, str]) -> list[str]:
 
 
 def device_canaries(target) -> list[str]:
-    res = target.run(["sh", "-c", 'for f in "$1"/"$2"*; do [ -e "$f" ] && echo "$f"; done; true', "sh", CANARY_DIR, CANARY],
-                     timeout=30)
+    res = target.run(
+        ["sh", "-c", 'for f in "$1"/"$2"*; do [ -e "$f" ] && echo "$f"; done; true', "sh", CANARY_DIR, CANARY],
+        timeout=30,
+    )
     assert res.ok, res.stderr
     return res.stdout.split()
 
@@ -136,7 +138,7 @@ def hostile_device(tmp_path, adb_target):
     def install(transport: str) -> dict[str, str]:
         strings = hostile_strings(transport)
         files = standin.tree_files()
-        for path, text in HOSTILE_SYSFS.items():
+        for path, _text in HOSTILE_SYSFS.items():
             files[path] = strings[f"sysfs {path.rsplit('/', 2)[-2]}"]
         standin.lay_out(adb_target, TREE, files)
         props = dict(standin.PROPS)
@@ -187,11 +189,15 @@ def test_hostile_device_strings_run_nothing_and_are_escaped(tmp_path, devbench_c
     s = ssh_device
     line = (lines.adb_line("phone", adb_device_serial, adb_server.port) if transport == "adb" else
             lines.ssh_line("phone", s))
-    res = runs.run([*devbench_cmd, "run", str(run_config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300)
+    res = runs.run(
+        [*devbench_cmd, "run", str(run_config(tmp_path, line)), "--quiet"], capture_output=True, text=True, timeout=300
+    )
     assert "Traceback" not in res.stderr, res.stderr
     [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     for fmt in ("html", "text", "markdown", "json", "csv"):
-        rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, text=True, timeout=120)
+        rep = runs.run(
+            [*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, text=True, timeout=120
+        )
         assert rep.returncode == 0 and "Traceback" not in rep.stderr, rep.stderr
 
     checked = canaries(strings)
@@ -212,7 +218,11 @@ def test_hostile_device_strings_run_nothing_and_are_escaped(tmp_path, devbench_c
     # devbench leaves it unchanged and says so; whatever it did change was written back exactly
     changes = {c["setting"]: c for c in t["device_changes"]}
     assert "policy0 scaling_governor" not in changes
-    assert [w for w in t["warnings"] if w.startswith("policy0 scaling_governor left unchanged: ") and "is not of its shape" in w]
+    assert [
+        w
+        for w in t["warnings"]
+        if w.startswith("policy0 scaling_governor left unchanged: ") and "is not of its shape" in w
+    ]
     assert all(c["restored"] for c in t["device_changes"])
     assert standin.read_tree(adb_target, TREE) == before
 
@@ -264,7 +274,9 @@ REFUSED_ELSEWHERE = [
 
 @pytest.mark.parametrize("field,target", REFUSED)
 def test_config_values_that_reach_a_device_are_refused(tmp_path, devbench_cmd, field, target):
-    check_refused(tmp_path, devbench_cmd, field, f"targets: [{target}]\nbenchmark: {{scenarios: [{{name: s, pages: 0}}]}}\n")
+    check_refused(
+        tmp_path, devbench_cmd, field, f"targets: [{target}]\nbenchmark: {{scenarios: [{{name: s, pages: 0}}]}}\n"
+    )
 
 
 @pytest.mark.parametrize("field,section", REFUSED_ELSEWHERE)
@@ -330,7 +342,7 @@ benchmark:
   batches: 1
   scenarios:
     - {{name: "0.. ..", pages: 0}}
-""")
+""")  # noqa: E501 (data, kept as it is)
     host_before = {p for p in tmp_path.rglob("*")}
     res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
     assert "Traceback" not in res.stderr, res.stderr

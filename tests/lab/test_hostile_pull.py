@@ -88,7 +88,9 @@ def test_pull_over_the_cap_is_refused_without_a_partial_file(adb_target, device_
     before = snapshot(layout["tmp"])
     with pytest.raises(TargetError) as err:
         adb_target.pull(f"{SCRATCH}/big", layout["folder"] / "big", max_bytes=1024 * 1024)
-    assert str(err.value) == f"check: pull: {SCRATCH}/big: is 2097152 bytes, over the pull cap of 1048576 bytes: refused"
+    assert (
+        str(err.value) == f"check: pull: {SCRATCH}/big: is 2097152 bytes, over the pull cap of 1048576 bytes: refused"
+    )
     assert snapshot(layout["tmp"]) == before
     adb_target.pull(f"{SCRATCH}/big", layout["folder"] / "big")  # within the default cap it is a file like any
     assert (layout["folder"] / "big").read_bytes() == bytes(2097152)

@@ -15,8 +15,12 @@ MAP_COUNT = "/proc/sys/vm/max_map_count"
 
 
 def config(tmp_path, adb_server, adb_serial, ssh, transport):
-    target = (f'{{name: dut, adb: {{connect: "{adb_serial}", server_port: {adb_server.port}}}}}' if transport == "adb" else
-              f"{{name: dut, ssh: {{host: {ssh.host}, port: {ssh.port}, key: {ssh.key}, known_hosts: {ssh.known_hosts}}}}}")
+    target = (
+        f'{{name: dut, adb: {{connect: "{adb_serial}", server_port: {adb_server.port}}}}}'
+        if transport == "adb"
+        else (f"{{name: dut, ssh: {{host: {ssh.host}, port: {ssh.port}, key: {ssh.key}, "
+              f"known_hosts: {ssh.known_hosts}}}}}")
+    )
     return f"""\
 run: {{name: interrupt, output: {tmp_path / 'out'}}}
 targets:
@@ -37,7 +41,9 @@ def device_processes(ssh_run, name):
 
 
 @pytest.mark.parametrize("transport,sig", [("adb", signal.SIGINT), ("ssh", signal.SIGTERM)])
-def test_interrupt_restores_device_and_keeps_samples(tmp_path, devbench_cmd, adb_server, adb_device_serial, ssh_device, lab_device, transport, sig):
+def test_interrupt_restores_device_and_keeps_samples(
+    tmp_path, devbench_cmd, adb_server, adb_device_serial, ssh_device, lab_device, transport, sig
+):
     before = open(MAP_COUNT).read().strip()  # the lab device shares this machine's kernel
     cfg = tmp_path / "c.yaml"
     cfg.write_text(config(tmp_path, adb_server, adb_device_serial, ssh_device, transport))
@@ -51,7 +57,9 @@ def test_interrupt_restores_device_and_keeps_samples(tmp_path, devbench_cmd, adb
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, f"signal {sig!r} sent mid-measurement; exit {proc.returncode}:\n{runs.stderr_tail(err)}"
+    assert proc.returncode == 130, (
+        f"signal {sig!r} sent mid-measurement; exit {proc.returncode}:\n{runs.stderr_tail(err)}"
+    )
     assert "interrupted" in err and "Traceback" not in err
     assert open(MAP_COUNT).read().strip() == before
     data = json.loads(results.read_text())

@@ -13,9 +13,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from devlab import AdbServer, LabDevice, SshEndpoint
-from devlab import procs
 from devbench.guest.keys import known_hosts_lines, write_ed25519
+from devlab import AdbServer, LabDevice, SshEndpoint, procs
 from devlab.netns import list_netns
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]

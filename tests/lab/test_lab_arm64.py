@@ -13,14 +13,13 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from devbench.config import BuildConfig
-from devlab import AdbServer, LabDevice, SshEndpoint, ensure_rootfs, rootfs_path
-from devlab import procs
-from devlab.emulated import EmulatedLabDevice, host_binfmt_entries, lab_device_for, rootfs_arch
-from devbench.guest.keys import known_hosts_lines, write_ed25519
-from devlab.netns import list_netns
 from devbench.cache import marker_path
+from devbench.config import BuildConfig
+from devbench.guest.keys import known_hosts_lines, write_ed25519
 from devbench.guest.rootfs import ADBD_PATH
+from devlab import AdbServer, LabDevice, SshEndpoint, ensure_rootfs, procs, rootfs_path
+from devlab.emulated import EmulatedLabDevice, host_binfmt_entries, lab_device_for, rootfs_arch
+from devlab.netns import list_netns
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(1800)]  # the first run builds the arm64 rootfs under qemu-user
 AF_VSOCK = 40

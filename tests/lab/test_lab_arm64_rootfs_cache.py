@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from devlab import ensure_rootfs
-from devlab.emulated import emulation_usable, host_binfmt_entries, rootfs_arch
 from devbench.cache import marker_path
 from devbench.guest.rootfs import ADBD_PATH
+from devlab import ensure_rootfs
+from devlab.emulated import emulation_usable, host_binfmt_entries, rootfs_arch
 
 FAKE = f"""#!/bin/sh
 # fake mmdebstrap: records how it was run. ... SUITE DIR MIRROR

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from devbench.config import AdbOptions
-from devlab.device import DROPPED_CAPS
 from devbench.targets.adb import AdbTarget
+from devlab.device import DROPPED_CAPS
 
 pytestmark = pytest.mark.lab
 

@@ -12,9 +12,8 @@ import json
 import pytest
 
 from devbench.config import SshOptions
-from devlab.adbserver import adb_binary
 from devbench.targets.ssh import SshTarget
-
+from devlab.adbserver import adb_binary
 from tests.lab import runs
 
 pytestmark = pytest.mark.lab
@@ -26,7 +25,10 @@ PORT = 5038  # the lab host's adb server (not 5037: nothing of the machine's own
 @pytest.fixture(scope="module")
 def lab_host(ssh_device, lab_device):
     s = ssh_device
-    ssh = SshTarget("labhost-setup", SshOptions(host=s.host, port=s.port, user=s.user, key=str(s.key), known_hosts=str(s.known_hosts)))
+    ssh = SshTarget(
+        "labhost-setup",
+        SshOptions(host=s.host, port=s.port, user=s.user, key=str(s.key), known_hosts=str(s.known_hosts)),
+    )
     from pathlib import Path
 
     ssh.run(["mkdir", "-p", "/tmp/devbench-labhost"], timeout=30)
@@ -65,7 +67,7 @@ benchmark:
   batches: 2
   scenarios:
     - {{name: 1 page, pages: 1}}
-""")
+""")  # noqa: E501 (data, kept as it is)
     return str(cfg)
 
 
@@ -78,7 +80,9 @@ def run(devbench_cmd, cfg: str, tmp_path):
 
 def test_a_device_on_a_lab_host_runs_end_to_end(tmp_path, devbench_cmd, lab_host):
     s, serial = lab_host
-    res, data = run(devbench_cmd, config(tmp_path, s, f'{{name: far, adb: {{serial: "{serial}", via: rack1}}}}'), tmp_path)
+    res, data = run(
+        devbench_cmd, config(tmp_path, s, f'{{name: far, adb: {{serial: "{serial}", via: rack1}}}}'), tmp_path
+    )
     [t] = data["targets"]
     assert t["transport"] == "adb" and t["transport_info"]["via"] == "rack1"
     assert t["transport_info"]["lab_host"] == f"{s.user}@{s.host}:{s.port}" and t["transport_info"]["serial"] == serial
@@ -100,8 +104,12 @@ def test_devices_are_selected_by_pattern_on_the_lab_host(tmp_path, devbench_cmd,
     busy = [e for e in data["errors"] if e["kind"] == "device-busy"]
     assert len(busy) == len(names) - 1 and all("the device is in use by devbench pid" in e["message"] for e in busy)
     (tmp_path / "none").mkdir()
-    none = runs.run([*devbench_cmd, "run", config(tmp_path / "none", s, "{name: rack1, adb: {via: rack1, select: 'abi:mips'}}")],
-                          capture_output=True, text=True, timeout=120)
+    none = runs.run(
+        [*devbench_cmd, "run", config(tmp_path / "none", s, "{name: rack1, adb: {via: rack1, select: 'abi:mips'}}")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert none.returncode == 1 and "no device of lab host rack1 matches 'abi:mips'" in none.stderr
 
 
@@ -119,7 +127,9 @@ def test_a_lab_host_with_an_unknown_host_key_is_refused(tmp_path, devbench_cmd, 
     [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     data = json.loads((run_dir / "results.json").read_text())
     [err] = data["errors"]
-    assert err["kind"] == "connect-failed" and "lab host rack1" in err["message"] and "unknown host key" in err["message"]
+    assert (
+        err["kind"] == "connect-failed" and "lab host rack1" in err["message"] and "unknown host key" in err["message"]
+    )
 
 
 _ASK_VERSION = """

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from devlab import LabError, debian_mirror, mirror_from_texts
 from devbench.guest.mirror import parse_deb822, parse_one_line
+from devlab import LabError, debian_mirror, mirror_from_texts
 
 DEB822 = """\
 Types: deb
@@ -70,7 +70,7 @@ deb http://security.debian.org/debian-security bookworm-security main
 deb-src http://deb.debian.org/debian bookworm main
 deb [arch=amd64 signed-by=/usr/share/keyrings/docker.gpg] https://download.docker.com/linux/debian bookworm stable
 deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://ftp.example.de/debian/ bookworm main  # ok
-"""
+"""  # noqa: E501 (data, kept as it is)
     entries = parse_one_line(text)
     assert [e.uri for e in entries][0] == "http://security.debian.org/debian-security"
     assert mirror_from_texts(one_line_texts=[text]) == "http://ftp.example.de/debian"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from devlab import LabError, ensure_rootfs, rootfs_path
 from devbench.cache import marker_path
 from devbench.guest.rootfs import ADBD_PATH, cache_root
+from devlab import LabError, ensure_rootfs, rootfs_path
 
 FAKE_OK = f"""#!/bin/sh
 # fake mmdebstrap: ... SUITE DIR MIRROR

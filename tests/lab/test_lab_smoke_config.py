@@ -10,7 +10,6 @@ import pytest
 
 from devbench.config import load_config
 from devbench.resources import data_dir
-
 from tests.lab import runs
 
 
@@ -23,8 +22,12 @@ def test_shipped_configs_parse():
 @pytest.mark.lab
 def test_lab_up_writes_a_smoke_config_that_runs(tmp_path, devbench_cmd, adb_server, lab_rootfs):
     out = tmp_path / "smoke.yaml"
-    up = subprocess.Popen([sys.executable, "-m", "devlab", "up", "--config-out", str(out),
-                           "--adb-server-port", str(adb_server.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "devlab", "up", "--config-out", str(out), "--adb-server-port", str(adb_server.port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         info = json.loads(_read_json(up))
         assert info["config"] == str(out)

@@ -37,8 +37,12 @@ FORKS, BATCHES, VMAS = 10, 2, 512
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in ("http_proxy", "https_proxy", "grpc_proxy", "all_proxy", "lg_coordinator", "lg_place", "lg_env")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.lower()
+        not in ("http_proxy", "https_proxy", "grpc_proxy", "all_proxy", "lg_coordinator", "lg_place", "lg_env")
+    }
     env.update(extra)
     return env
 
@@ -137,7 +141,7 @@ benchmark:
   batches: {BATCHES}
   scenarios:
     - {{name: unpopulated, pages: 0}}
-""")
+""")  # noqa: E501 (data, kept as it is)
     return cfg
 
 
@@ -176,7 +180,9 @@ def test_run_on_a_labgrid_place_then_the_place_is_released(tmp_path, devbench_cm
     assert place not in labgrid_lab.client("who").stdout
 
 
-def test_a_place_held_by_someone_else_fails_the_target_and_stays_theirs(tmp_path, devbench_cmd, labgrid_lab, ssh_device):
+def test_a_place_held_by_someone_else_fails_the_target_and_stays_theirs(
+    tmp_path, devbench_cmd, labgrid_lab, ssh_device
+):
     place = labgrid_lab.place("devbench-busy")
     labgrid_lab.client("-p", place, "acquire", env=OTHER)
     try:

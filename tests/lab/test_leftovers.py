@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from devlab import LabDevice
 from devbench.device.procid import identify
+from devlab import LabDevice
 from tests.lab import leftovers
 
 pytestmark = pytest.mark.lab
@@ -42,8 +42,10 @@ def test_a_lock_and_a_journal_left_on_the_device_are_named_and_removed(lab_devic
     journal.parent.mkdir(parents=True, exist_ok=True)
     journal.write_text("{}")
     left = [str(x) for x in leftovers.check_device("lab_device", lab_device)]
-    assert sorted(left) == ["journal lab_device:/tmp/devbench/restore-journal.json",
-                            'lock lab_device:/data/local/tmp/devbench/.lock ({"host": "h", "pid": 4849, "run_id": "prep"})']
+    assert sorted(left) == [
+        "journal lab_device:/tmp/devbench/restore-journal.json",
+        'lock lab_device:/data/local/tmp/devbench/.lock ({"host": "h", "pid": 4849, "run_id": "prep"})',
+    ]
     assert not lock.exists() and not journal.exists()
     assert leftovers.check_device("lab_device", lab_device) == []
 
@@ -79,8 +81,14 @@ def test_the_check_fails_the_test_that_left_a_process_and_ends_it(tmp_path: Path
         f"    p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
         f"    open({str(pidfile)!r}, 'w').write(str(p.pid))\n")
     env = {k: v for k, v in os.environ.items() if k != "CI"} | {"PYTHONPATH": str(ROOT)}
-    res = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:labgrid", "-q", str(tmp_path)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:labgrid", "-q", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     out = res.stdout
     assert res.returncode == 1, out + res.stderr
     assert "2 passed, 1 error" in out  # the call passed, its teardown check failed

@@ -56,7 +56,10 @@ def test_missing_profiler_is_a_warning_and_the_timings_go_on(tmp_path, devbench_
                 "{enabled: true, tool: simpleperf}")
     _, run_dir, data = run(devbench_cmd, cfg, out)
     [t] = data["targets"]
-    assert "profiling: no simpleperf on the device (looked on PATH and /system/bin): timings only, no profiles" in t["warnings"]
+    assert (
+        "profiling: no simpleperf on the device (looked on PATH and /system/bin): timings only, no profiles"
+        in t["warnings"]
+    )
     assert timed(data, "unnamed") == 2 * 20 and data.get("profiles", []) == []
     assert not (run_dir / "profiles").exists()
 
@@ -88,9 +91,15 @@ def test_perf_in_the_lab_device_over_ssh(tmp_path, devbench_cmd, ssh_device):
 @pytest.mark.qemu
 @pytest.mark.timeout(1800)
 def test_feature_kernel_profiles_show_the_vma_copy_and_free_paths(tmp_path, out_dir, devbench_cmd, adb_server):  # noqa: F811
-    cfg = write(tmp_path, f"{{name: kut, qemu: {{arch: x86_64, kernel: feature, memory_mb: 2048, server_port: {adb_server.port}}}}}",
-                out_dir, "{enabled: true, forks: 30, batches: 1}", vmas=8192, forks=10,
-                scenarios="    - {name: 1 page, pages: 1}\n")
+    cfg = write(
+        tmp_path,
+        f"{{name: kut, qemu: {{arch: x86_64, kernel: feature, memory_mb: 2048, server_port: {adb_server.port}}}}}",
+        out_dir,
+        "{enabled: true, forks: 30, batches: 1}",
+        vmas=8192,
+        forks=10,
+        scenarios="    - {name: 1 page, pages: 1}\n",
+    )
     res, run_dir, data = run(devbench_cmd, cfg, out_dir, timeout=1500)
     assert res.returncode == 0, (res.stderr, data["errors"])
     [t] = data["targets"]
@@ -105,12 +114,15 @@ def test_feature_kernel_profiles_show_the_vma_copy_and_free_paths(tmp_path, out_
         assert any("__x64_sys_fork;kernel_clone;copy_process;vm_area_dup" in s for s in p["folded"]), arm
         assert any("do_exit;mmput;exit_mmap" in s for s in p["folded"]), arm
         assert p["stats"]["unknown_leaf_samples"] < p["stats"]["samples"] / 2
-    from devbench.profile import diff_symbols
     from collections import Counter
+
+    from devbench.profile import diff_symbols
     diff = diff_symbols(Counter(profiles["unnamed"]["folded"]), Counter(profiles["named"]["folded"]), top=8)
     for r in diff.rows:
         print(f"{r.symbol:32} {r.base_inclusive_pct:6.2f}% -> {r.new_inclusive_pct:6.2f}%  z={r.z_inclusive:+.1f}")
-    print("anon_vma_name symbols seen:", sorted(f for p in profiles.values() for f in frames(p) if "anon_vma_name" in f))
+    print(
+        "anon_vma_name symbols seen:", sorted(f for p in profiles.values() for f in frames(p) if "anon_vma_name" in f)
+    )
     assert timed(data, "unnamed") == timed(data, "named") == 10
     changes = {c["setting"]: c for c in t["device_changes"]}
     assert changes["kernel.perf_event_paranoid"]["after"] == "-1" and changes["kernel.perf_event_paranoid"]["restored"]

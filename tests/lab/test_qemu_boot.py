@@ -13,11 +13,11 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from devlab import AdbServer, procs
 from devbench.guest.guard import list_tables
+from devbench.qemu import BootError, GuestImage, QemuMachine, QemuSpec, check_kvm, guest_image_info
+from devlab import AdbServer, procs
 from tests.lab.connect_as import NOBODY, connect_as
 from tests.lab.qemu_helpers import qemu_pids_mentioning
-from devbench.qemu import BootError, GuestImage, QemuMachine, QemuSpec, check_kvm, guest_image_info
 
 pytestmark = [pytest.mark.qemu, pytest.mark.lab, pytest.mark.timeout(1800)]
 

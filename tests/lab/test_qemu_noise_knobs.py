@@ -32,7 +32,9 @@ def test_pc_guest_without_sshd_runs_the_payload_detached_from_adb(lab_usable, ad
         assert not any(":22" in a for a in argv if "hostfwd" in a)  # no SSH port forwarded
         assert "devbench.daemons=adbd" in target.run(["cat", "/proc/cmdline"]).stdout.split()
         # the host bridge: i440FX (8086:1237) is -M pc, Q35's is 8086:29c0
-        bridge = target.run(["cat", "/sys/bus/pci/devices/0000:00:00.0/vendor", "/sys/bus/pci/devices/0000:00:00.0/device"])
+        bridge = target.run(
+            ["cat", "/sys/bus/pci/devices/0000:00:00.0/vendor", "/sys/bus/pci/devices/0000:00:00.0/device"]
+        )
         assert bridge.stdout.split() == ["0x8086", "0x1237"]
         procs = target.run(["sh", "-c", PROCESSES]).stdout.split()
         assert "adbd" in procs and "sshd" not in procs

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from devlab import AdbServer, procs
 from devbench.qemu import GuestImage, QemuMachine, QemuSpec
 from devbench.qemu.stock import StockKernel, stock_kernel
+from devlab import AdbServer, procs
 from tests.lab import runs
 from tests.lab.qemu_helpers import qemu_pids_mentioning
 
@@ -105,7 +105,7 @@ benchmark:
     assert t["transport"] == "qemu" and t["facts"]["kernel_release"] == stock.version
     assert t["transport_info"]["kernel"] == str(stock.kernel)
     for sc in ("unpopulated", "1 page"):
-        def samples(arm: str) -> list[int]:
+        def samples(arm: str, sc: str = sc) -> list[int]:
             return [x for s in data["samples"] if (s["scenario"], s["arm"]) == (sc, arm) for x in s["fork_ns"]]
         assert len(samples("unnamed")) == FORKS
         assert samples("named") == []

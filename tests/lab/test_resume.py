@@ -43,7 +43,7 @@ benchmark:
   scenarios:
     - {{name: unpopulated, pages: 0}}
     - {{name: 1 page, pages: 1}}
-""")
+""")  # noqa: E501 (data, kept as it is)
     return cfg
 
 
@@ -54,7 +54,9 @@ def run_dir_of(tmp_path: Path) -> Path:
 
 def test_resume_after_sigkill_measures_every_batch_once(tmp_path, devbench_cmd, ssh_device):
     cfg = ssh_config(tmp_path, ssh_device)
-    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -73,7 +75,9 @@ def test_resume_after_sigkill_measures_every_batch_once(tmp_path, devbench_cmd, 
     before = load(run_dir)
     partial = sum(len(s["fork_ns"]) for s in before["samples"])
     assert 0 < partial < 2 * FORKS and before["run"]["status"] == "running"
-    res = runs.run([*devbench_cmd, "run", "--resume", str(run_dir), "--quiet"], capture_output=True, text=True, timeout=600)
+    res = runs.run(
+        [*devbench_cmd, "run", "--resume", str(run_dir), "--quiet"], capture_output=True, text=True, timeout=600
+    )
     assert "Traceback" not in res.stderr, res.stderr
     data = load(run_dir)
     keys = Counter((s["target"], s["scenario"], s["arm"], s["batch"]) for s in data["samples"])
@@ -91,7 +95,9 @@ def test_resume_after_sigkill_measures_every_batch_once(tmp_path, devbench_cmd, 
     named_ok = not any(e["kind"] == "kernel-lacks-anon-vma-name" for e in data["errors"])
     assert res.returncode == (0 if named_ok else 1) and data["run"]["status"] == ("complete" if named_ok else "failed")
     # resuming again measures nothing more (a complete run is refused outright)
-    again = runs.run([*devbench_cmd, "run", "--resume", str(run_dir), "--quiet"], capture_output=True, text=True, timeout=120)
+    again = runs.run(
+        [*devbench_cmd, "run", "--resume", str(run_dir), "--quiet"], capture_output=True, text=True, timeout=120
+    )
     assert again.returncode == res.returncode and load(run_dir)["samples"] == data["samples"]
     assert ("the run is complete; nothing to resume" in again.stderr) == named_ok
 
@@ -115,12 +121,18 @@ def test_signals_at_random_moments_always_restore(tmp_path, devbench_cmd, adb_se
         delay = rng.uniform(0.0, 1.0) if mid else rng.uniform(0.05, 3.0)
         tdir = tmp_path / f"t{trial}"
         cfg = config(tdir, adb_line(adb_server, adb_device_serial), forks=200_000, batches=2000, vmas=2048)
-        proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             if mid:
                 runs.wait_mid_run(proc, tdir / "out")
             time.sleep(delay)
-            assert proc.poll() is None, (trial, "the run ended before its signal", runs.stderr_tail(proc.communicate()[1]))
+            assert proc.poll() is None, (
+                trial,
+                "the run ended before its signal",
+                runs.stderr_tail(proc.communicate()[1]),
+            )
             os.kill(proc.pid, sig)
             _, err = proc.communicate(timeout=180)
         finally:

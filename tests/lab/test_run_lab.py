@@ -43,14 +43,23 @@ def test_devbench_run_over_adb_and_ssh(tmp_path, devbench_cmd, adb_server, adb_d
     assert {t["name"]: t["transport"] for t in data["targets"]} == {"lab-adb": "adb", "lab-ssh": "ssh"}
     for t in data["targets"]:
         assert t["facts"]["android"] is False and t["facts"]["root"] is True
-        assert t["payload"]["remote"].startswith("/data/local/tmp/devbench/" if t["transport"] == "adb" else "/tmp/devbench/")
+        assert t["payload"]["remote"].startswith(
+            "/data/local/tmp/devbench/" if t["transport"] == "adb" else "/tmp/devbench/"
+        )
         assert "cpufreq not available: frequency not locked" in t["warnings"]  # the lab has no cpufreq: said, and run
         assert t["device"]["root"] == "uid 0" and t["device"]["locked_khz"] == {}
         for sc in ("unpopulated", "1 page", "10 pages"):
-            def samples(arm):
-                return [x for s in data["samples"] if (s["target"], s["scenario"], s["arm"]) == (t["name"], sc, arm) for x in s["fork_ns"]]
+            def samples(arm, sc=sc, t=t):
+                return [
+                    x
+                    for s in data["samples"]
+                    if (s["target"], s["scenario"], s["arm"]) == (t["name"], sc, arm)
+                    for x in s["fork_ns"]
+                ]
             assert len(samples("unnamed")) == FORKS
-            checks = [c for c in data["checks"] if c["target"] == t["name"] and c["scenario"] == sc and c["check"] == "setup"]
+            checks = [
+                c for c in data["checks"] if c["target"] == t["name"] and c["scenario"] == sc and c["check"] == "setup"
+            ]
             assert [c["vmas_created"] for c in checks] == [VMAS] and checks[0]["vmas_ok"] is True
             if feature:
                 assert len(samples("named")) == FORKS
@@ -76,4 +85,7 @@ def test_unreachable_target_fails_alone_and_is_named(tmp_path, devbench_cmd, adb
     data = json.loads((run_dir / "results.json").read_text())
     ghost_errs = [e for e in data["errors"] if e["target"] == "ghost"]
     assert [e["kind"] for e in ghost_errs] == ["connect-failed"] and "127.0.0.1:1" in ghost_errs[0]["message"]
-    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["target"] == "lab-ssh" and s["arm"] == "unnamed") == 3 * FORKS
+    assert (
+        sum(len(s["fork_ns"]) for s in data["samples"] if s["target"] == "lab-ssh" and s["arm"] == "unnamed")
+        == 3 * FORKS
+    )

@@ -83,7 +83,9 @@ def test_x86_64_feature_kernel_measures_both_arms_in_all_scenarios(tmp_path, out
                                                       "95%", "CI", "p", "(Holm)", "verdict"]
     for sc in ("unpopulated", "1 page", "10 pages"):
         [row] = [ln for ln in lines if ln.startswith(sc + " ")]
-        assert re.search(r"\d+\.\d\dms +\d+\.\d\dms +[+-]\d+\.\d\d% +\[[+-]\d+\.\d\d%, [+-]\d+\.\d\d%\] +(<0\.001|\d\.\d+) +\w", row), row
+        assert re.search(
+            r"\d+\.\d\dms +\d+\.\d\dms +[+-]\d+\.\d\d% +\[[+-]\d+\.\d\d%, [+-]\d+\.\d\d%\] +(<0\.001|\d\.\d+) +\w", row
+        ), row
 
 
 def test_arm64_guest_boots_and_runs_over_adb(tmp_path, out_dir, devbench_cmd, adb_server):
@@ -98,8 +100,13 @@ def test_arm64_guest_boots_and_runs_over_adb(tmp_path, out_dir, devbench_cmd, ad
 
 
 def test_panicking_kernel_fails_with_one_line_and_console_tail(tmp_path, out_dir, devbench_cmd, adb_server):
-    cfg = write_config(tmp_path, out_dir, adb_server, "arch: x86_64, kernel: feature, retries: 0, append: init=/nonexistent",
-                       scenarios=("unpopulated:0",))
+    cfg = write_config(
+        tmp_path,
+        out_dir,
+        adb_server,
+        "arch: x86_64, kernel: feature, retries: 0, append: init=/nonexistent",
+        scenarios=("unpopulated:0",),
+    )
     start = time.monotonic()
     res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
     assert res.returncode == 1 and "Traceback" not in res.stderr
@@ -122,13 +129,17 @@ def test_wrong_kernel_path_is_a_clear_error(tmp_path, out_dir, devbench_cmd, adb
     assert res.returncode == 1
     _, data = results(out_dir)
     [err] = data["errors"]
-    assert err["kind"] == "boot-failed" and "does not exist" in err["message"] and str(tmp_path / "nope") in err["message"]
+    assert (
+        err["kind"] == "boot-failed" and "does not exist" in err["message"] and str(tmp_path / "nope") in err["message"]
+    )
 
 
 def test_sigterm_mid_run_shuts_qemu_down(tmp_path, out_dir, devbench_cmd, adb_server):
     cfg = write_config(tmp_path, out_dir, adb_server, "arch: x86_64, kernel: feature, memory_mb: 2048",
                        scenarios=("1 page:1",), vmas=2048, forks=2000, batches=200)
-    proc = subprocess.Popen([*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -183,11 +194,15 @@ def assert_aa_none_and_feature_twice_the_same(rows):
     assert rows["first"]["verdict"] == rows["second"]["verdict"], (rows["first"], rows["second"])
 
 
-def test_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cost(tmp_path, out_dir, devbench_cmd, adb_server):
+def test_icount_guest_a_a_gives_no_difference_and_the_feature_a_stable_cost(
+    tmp_path, out_dir, devbench_cmd, adb_server
+):
     """On the instruction-counting guest (clock: icount): an A/A run (benchmark.placebo: both arms
     unnamed) has a CI around 0, and the real comparison, run twice back to back, gives CIs
     above 0 that agree (the quick start's claim). 16384 VMAs, unpopulated, 10 batches of 2 forks."""
-    runs_ = icount_runs(tmp_path, out_dir, adb_server, devbench_cmd, "arch: x86_64, kernel: feature, memory_mb: 2048, clock: icount")
+    runs_ = icount_runs(
+        tmp_path, out_dir, adb_server, devbench_cmd, "arch: x86_64, kernel: feature, memory_mb: 2048, clock: icount"
+    )
     assert_aa_none_and_feature_twice_the_same({label: row for label, (row, _) in runs_.items()})
 
 

