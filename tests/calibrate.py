@@ -309,9 +309,8 @@ def detectable(n: int, checks: int, family_level: float = FAMILY_LEVEL, power: f
 
     k_fpr = first_flagged(n, lambda lo, hi: lo > FPR_BOUNDS[1])
     m = int(round(1.75 * n))
-    k_cov = m - first_flagged(
-        m, lambda lo, hi: lo > 1.0 - MIN_COVERAGE
-    )  # misses: flagged at this many covered or fewer
+    # misses: flagged at this many covered or fewer
+    k_cov = m - first_flagged(m, lambda lo, hi: lo > 1.0 - MIN_COVERAGE)
     grid = np.linspace(0.0, 1.0, 20001)
     fpr = grid[np.argmax(binom.sf(k_fpr - 1, n, grid) >= power)]
     cov = grid[::-1][np.argmax(binom.cdf(k_cov, m, grid[::-1]) >= power)]

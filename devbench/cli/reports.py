@@ -73,9 +73,10 @@ def _runs_in(path: str) -> list[str]:
     that have one: those runs, by name (a repeat of one setup; the `latest` link is not a run)."""
     p = Path(path)
     if p.is_dir() and not (p / "results.json").is_file():
+        # not OUTPUT/latest
         inner = sorted(
             str(d) for d in p.iterdir() if d.is_dir() and not d.is_symlink() and (d / "results.json").is_file()
-        )  # not OUTPUT/latest
+        )
         if inner:
             return inner
     return [path]

@@ -320,9 +320,7 @@ def test_connection_lost_during_restore_is_restored_on_reconnect(
     message = errors[0]["message"]
     assert "7 setting(s) not restored" in message and "injected fault" in message and "devbench restore" in message
     assert not any(c["restored"] for c in t["device_changes"])  # as the first connection saw it
-    assert any(w.startswith("restore on reconnect: undid run " + data["run"]["id"]) for w in t["warnings"]), t[
-        "warnings"
-    ]
-    assert (
-        sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40
-    )  # nothing measured is lost
+    undid = "restore on reconnect: undid run " + data["run"]["id"]
+    assert any(w.startswith(undid) for w in t["warnings"]), t["warnings"]
+    # nothing measured is lost
+    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40

@@ -136,9 +136,8 @@ def test_a_device_busy_with_another_devbench_is_refused(tmp_path, devbench_cmd, 
     first_dir, second_dir = tmp_path / "a", tmp_path / "b"
     first_dir.mkdir()
     second_dir.mkdir()
-    long = farm_config(
-        first_dir, [ssh_line("dut", ssh_device)], forks=200_000, batches=10_000
-    )  # cannot end within the test
+    # cannot end within the test
+    long = farm_config(first_dir, [ssh_line("dut", ssh_device)], forks=200_000, batches=10_000)
     proc = subprocess.Popen(
         [*devbench_cmd, "run", str(long), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -351,9 +351,8 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(
         assert standin.getprop(check, "init.svc.zygote") == "running"
         assert standin.getprop(check, "sys.boot_completed") == "1"
         workdir = "/data/local/tmp/devbench" if transport == "adb" else "/tmp/devbench"
-        assert (
-            check.run(["test", "-e", f"{workdir}/restore-journal.json"], timeout=30).exit_code == 1
-        )  # the journal is gone
+        # the journal is gone
+        assert check.run(["test", "-e", f"{workdir}/restore-journal.json"], timeout=30).exit_code == 1
         standin.uninstall(check, STANDIN_BIN)
     finally:
         check.close()
@@ -364,10 +363,8 @@ def test_connection_cut_at_restore_is_restored_on_reconnect_from_the_journal(
     changed = len(t["device_changes"])
     assert changed >= 5 and f"{changed} setting(s) not restored" in errors[0]["message"], errors[0]["message"]
     assert not any(c["restored"] for c in t["device_changes"])  # as the cut connection saw it
-    assert any(w.startswith("restore on reconnect: undid run " + data["run"]["id"]) for w in t["warnings"]), t[
-        "warnings"
-    ]
-    assert (
-        sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40
-    )  # nothing measured is lost
+    undid = "restore on reconnect: undid run " + data["run"]["id"]
+    assert any(w.startswith(undid) for w in t["warnings"]), t["warnings"]
+    # nothing measured is lost
+    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["arm"] == "unnamed") == 2 * 40
     print(f"[faults] {transport}: cut at restore (killed {killed}); {errors[0]['message'][:200]}")

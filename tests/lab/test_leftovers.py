@@ -81,14 +81,8 @@ def test_the_check_fails_the_test_that_left_a_process_and_ends_it(tmp_path: Path
         f"    p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
         f"    open({str(pidfile)!r}, 'w').write(str(p.pid))\n")
     env = {k: v for k, v in os.environ.items() if k != "CI"} | {"PYTHONPATH": str(ROOT)}
-    res = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:labgrid", "-q", str(tmp_path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:labgrid", "-q",
+                          str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     out = res.stdout
     assert res.returncode == 1, out + res.stderr
     assert "2 passed, 1 error" in out  # the call passed, its teardown check failed

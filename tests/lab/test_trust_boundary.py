@@ -254,10 +254,8 @@ def test_a_payload_swapped_after_push_is_not_run(tmp_path, device, ssh_device, t
     try:
         target.push(good, remote, 0o755)
         res = target.run([*verified(remote), "--vmas", "1"], timeout=60)
-        assert res.ok and res.stdout.strip() == "payload-ran --vmas 1", (
-            res.stdout,
-            res.stderr,
-        )  # the check lets it run
+        # the check lets it run
+        assert res.ok and res.stdout.strip() == "payload-ran --vmas 1", (res.stdout, res.stderr)
         target.push(evil, remote, 0o755)  # swapped
         res = target.run([*verified(remote), "--vmas", "1"], timeout=60)
         [said] = (res.stderr or res.stdout).strip().splitlines()

@@ -65,9 +65,8 @@ def test_compare_prints_the_table_and_writes_compare_html(devbench_cmd, run_dir,
     assert res.returncode == 0, res.stderr
     assert "phone (A) → phone2 (B)" in res.stdout and "CHANGE" in res.stdout
     # one run a side: the change is shown, never a verdict (run-to-run noise cannot be told apart)
-    assert (
-        res.stdout.count("slower") == 0 and res.stdout.count("no verdict: 1 run(s) of A and 1 of B") == 12
-    )  # fork and exit rows
+    # fork and exit rows
+    assert res.stdout.count("slower") == 0 and res.stdout.count("no verdict: 1 run(s) of A and 1 of B") == 12
     assert "The child's exit (exit_ns" in res.stdout and (b / "compare.html").exists()
     out = tmp_path / "cmp"
     res = run_cli(devbench_cmd, "compare", str(run_dir), str(b), "--output", str(out), "--format", "json")

@@ -23,10 +23,8 @@ Arch = Literal["x86_64", "arm64"]
 Accel = Literal["tcg", "kvm", "auto"]
 Clock = Literal["real", "icount"]
 Daemon = Literal["adbd", "sshd"]
-QEMU_DAEMONS: tuple[Daemon, ...] = (
-    "adbd",
-    "sshd",
-)  # what the guest init may start; devbench drives the guest over adbd
+# what the guest init may start; devbench drives the guest over adbd
+QEMU_DAEMONS: tuple[Daemon, ...] = ("adbd", "sshd")
 
 
 @dataclass(frozen=True)

@@ -120,11 +120,12 @@ def test_pin_mask_hex_and_pin_selects_policies():
     plan = plan_actions(parse_facts(probe_text()), device(stop_framework=False, pin=(4, 5, 6, 7)), BENCH, root=True)
     assert plan.pin_mask == "f0" and plan.pinned == (4, 5, 6, 7)
     assert plan.locked_khz == {"policy4": 2841600}
+    # CPUs 4-7 already online
     assert [a.setting for a in plan.actions] == [
         "policy4 scaling_governor",
         "policy4 scaling_min_freq/scaling_max_freq",
         "vm.max_map_count",
-    ]  # CPUs 4-7 already online
+    ]
 
 
 def test_cpufreq_cpus_override_pin():

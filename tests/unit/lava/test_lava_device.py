@@ -126,9 +126,8 @@ def test_the_test_definition_runs_the_real_payload(tmp_path, payload, http_root)
             ns = [x for _, b in restored for x in b]
             assert len(ns) == 24 and argv[:3] == [f"{case}.{arm}", "--result", "pass"]
             assert float(argv[4]) == pytest.approx(math.fsum(ns) / len(ns) / 1e6, abs=1e-6)
-    assert data["targets"][0]["warnings"] == [
-        "clocks not locked: device.cpufreq is not set"
-    ]  # pinned, limited with timeout
+    # pinned, limited with timeout
+    assert data["targets"][0]["warnings"] == ["clocks not locked: device.cpufreq is not set"]
     facts = data["targets"][0]["facts"]
     assert facts["abi"] == "x86_64" and facts["kernel_release"] == os.uname().release
     assert data["targets"][0]["payload"]["sha256"] == payload.sha256

@@ -74,15 +74,13 @@ CASES = {
     "targets[0].warnings must be a list, not a string": lambda d: d["targets"][0].__setitem__("warnings", "x"),
     "run.config must be a mapping, not a list": lambda d: d["run"].__setitem__("config", [1]),
     "run.id must be a plain value (text or number), not a list": lambda d: d["run"].__setitem__("id", [1]),
-    "run.config.benchmark.scenarios[0].pages must be an integer 0..2**63-1, not -1": lambda d: d["run"]["config"][
-        "benchmark"
-    ]["scenarios"][0].__setitem__("pages", -1),
+    "run.config.benchmark.scenarios[0].pages must be an integer 0..2**63-1, not -1":
+        lambda d: d["run"]["config"]["benchmark"]["scenarios"][0].__setitem__("pages", -1),
     "errors[0].message is missing": lambda d: d["errors"][0].pop("message"),
     "errors[0].target must be a string, not an integer": lambda d: d["errors"][0].__setitem__("target", 3),
     "checks[0].vmas_created is missing": lambda d: d["checks"][0].pop("vmas_created"),
-    "profiles[0].folded.forkbench;main;fork;copy_process must be an integer 0..2**63-1, not 'x'": lambda d: d[
-        "profiles"
-    ][0]["folded"].__setitem__("forkbench;main;fork;copy_process", "x"),
+    "profiles[0].folded.forkbench;main;fork;copy_process must be an integer 0..2**63-1, not 'x'":
+        lambda d: d["profiles"][0]["folded"].__setitem__("forkbench;main;fork;copy_process", "x"),
     "run.host.n is a number too large for a results file": lambda d: d["run"].__setitem__("host", {"n": 10**400}),
 }
 

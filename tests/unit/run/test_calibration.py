@@ -112,9 +112,8 @@ def test_separate_mode_pairs_are_independent_under_a_random_walk():
     lag1 = np.mean(ds[:, :-1] * ds[:, 1:]) / np.mean(ds ** 2)  # the true mean is 0 (A/A): no centring bias
     assert abs(lag1) < 0.03, lag1  # its se over 2000 runs of 9 neighbouring pairs is about 0.0075
     m = {k: v.default for k, v in signature(make_results).parameters.items()}
-    slot = (
-        m["arm_batch_sd"] ** 2 + m["process_sd"] ** 2 + np.log1p(m["sigma"] ** 2 / cal.PER_BATCH)
-    )  # a batch mean's fork noise
+    # a batch mean's fork noise
+    slot = m["arm_batch_sd"] ** 2 + m["process_sd"] ** 2 + np.log1p(m["sigma"] ** 2 / cal.PER_BATCH)
     expected = np.sqrt(2 * slot + 0.005 ** 2)  # two slots and one step of the walk (sd 0.5% per slot)
     assert abs(ds.std() / expected - 1) < 0.03, (ds.std(), expected)
     assert stats.kstest(ts, stats.t(9).cdf).pvalue > 0.01

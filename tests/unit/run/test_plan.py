@@ -57,9 +57,8 @@ def test_arm_order_is_balanced_for_odd_and_even_batch_counts(batches):
     pos = {arm: [i for i, (_, a) in enumerate(order) if a == arm] for arm in ARMS}
     lead = {arm: sum(1 for b in range(batches) if order[2 * b][1] == arm) for arm in ARMS}
     assert all(abs(order[2 * b][0] - order[2 * b + 1][0]) == 0 for b in range(batches))  # a batch's arms side by side
-    assert abs(sum(pos["named"]) - sum(pos["unnamed"])) == (
-        batches % 2
-    )  # a linear drift cancels; odd: one slot, the least possible
+    # a linear drift cancels; odd: one slot, the least possible
+    assert abs(sum(pos["named"]) - sum(pos["unnamed"])) == (batches % 2)
     assert abs(lead["named"] - lead["unnamed"]) == batches % 2
     # resumed from batch 3, the order is the same as it would have been
     assert arm_order(batches, 3) == [x for x in order if x[0] >= 3]

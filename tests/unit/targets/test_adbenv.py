@@ -105,10 +105,8 @@ def test_serials_in_messages_are_shown_not_obeyed() -> None:
     with pytest.raises(NoDevice) as e:
         pick_serial({"a\x1b[2J": "device", "b": "device"}, {}, "s")
     assert "\x1b" not in str(e.value) and "a\\x1b[2J, b" in str(e.value)
-    assert pick_serial({"a\x1b": "device"}, {}, "s") == (
-        "a\x1b",
-        "the only device attached",
-    )  # the serial itself, as the server has it
+    # the serial itself, as the server has it
+    assert pick_serial({"a\x1b": "device"}, {}, "s") == ("a\x1b", "the only device attached")
 
 
 def test_a_missing_local_server_is_started_on_the_port_adb_would_start_it_on():
