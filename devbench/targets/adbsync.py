@@ -13,7 +13,7 @@ O_NOFOLLOW) in the destination's own folder, renamed onto the exact local path a
 on any error it is removed and nothing is left. No name from the device ever becomes a path.
 
 The parsing (`stat_refusal`, `receive`) works on bytes and callables, so it is tested without
-a device (tests/unit/test_adb_pull.py).
+a device (tests/unit/targets/test_adb_pull.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ the device and the step, and nothing is written, there or anywhere near.
 
 The hostile side of the protocol (a STAT of "directory" with LIST names that climb out of the
 folder, a stream longer than announced) needs a device that lies: that is the stand-in in
-tests/unit/test_adb_pull.py. Here the real adbd answers for real files: a directory, a link to
+tests/unit/targets/test_adb_pull.py. Here the real adbd answers for real files: a directory, a link to
 a directory, a FIFO (whose RECV would block forever), /dev/zero (a character device whose RECV
 never ends), and a file over the cap.
 """
