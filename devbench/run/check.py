@@ -81,8 +81,8 @@ def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payloa
     target: Target | None = None
     try:
         target = open_target(tcfg, scratch, None)
-        out.connection = dict(getattr(target, "info", {}) or {})
-        out.warnings += [str(w) for w in getattr(target, "warnings", [])]  # the transport's, e.g. a QEMU guest's clock
+        out.connection = dict(target.info)
+        out.warnings += [str(w) for w in target.warnings]  # the transport's, e.g. a QEMU guest's clock
         workdir = target.workdir
         facts = probe(target, cfg.device.sysfs, cfg.device.procfs)
         out.facts = facts
@@ -91,7 +91,8 @@ def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payloa
         out.lock = _lock_state(target, workdir, prefix, out.problems)
         out.journal = _journal_state(target, workdir, cfg, prefix, out.problems)
         bench = cfg.benchmark
-        if facts.emulator or str(getattr(target, "serial", "")).startswith("emulator-"):
+        serial = str(target.info.get("serial", ""))
+        if facts.emulator or target.transport == "emulator" or serial.startswith("emulator-"):
             out.warnings.append("Android emulator: emulator timings are not device timings")
             if bench.on_emulator == "smoke":
                 bench = for_emulator(bench)
