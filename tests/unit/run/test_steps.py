@@ -138,19 +138,20 @@ def test_a_run_is_its_steps_in_order_and_leaves_the_device_as_it_was(monkeypatch
     assert not (tmp_path / "work" / ".lock").exists() and device["opened"][0].closed
 
 
-@pytest.mark.parametrize(("where", "kind", "step_name"), [
-    ("open_target", "connect-failed", "connect"),
-    ("ensure_private", "work-folder-refused", "work folder"),
-    ("acquire", "device-busy", "lock"),
-    ("recover", "restore-failed", "restore journal"),
-    ("probe", "probe-failed", "probe"),
-    ("DeviceSession.open", "device-error", "plan"),
-    ("build", "build-failed", "build payload"),
-    ("deploy", "push-failed", "push payload"),
-    ("run_invocation", "device-error", "measure"),
-])
-def test_each_step_fails_with_its_own_kind_and_the_device_is_let_go(monkeypatch, tmp_path, tree, device, where, kind,
-                                                                     step_name):
+# each step, the call inside it made to fail, and the error kind it is recorded as
+STEP_FAILURES = {
+    "connect": ("open_target", "connect-failed"), "work folder": ("ensure_private", "work-folder-refused"),
+    "lock": ("acquire", "device-busy"), "restore journal": ("recover", "restore-failed"),
+    "probe": ("probe", "probe-failed"), "plan": ("DeviceSession.open", "device-error"),
+    "build payload": ("build", "build-failed"), "push payload": ("deploy", "push-failed"),
+    "measure": ("run_invocation", "device-error"),
+}
+
+
+@pytest.mark.parametrize("step_name", list(STEP_FAILURES))
+def test_each_step_fails_with_its_own_kind_and_the_device_is_let_go(monkeypatch, tmp_path, tree, device, step_name):
+    where, kind = STEP_FAILURES[step_name]
+
     def fail(*args, **kwargs):
         raise TargetError("here", "stand-in", "boom")
 
