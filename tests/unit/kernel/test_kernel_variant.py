@@ -56,9 +56,11 @@ def test_the_strdup_patch_ships_in_git_diff_format_and_touches_only_fork_c():
     assert kv.touched_files(data) == ["kernel/fork.c"]
     text = data.decode()
     # the fork path copies the name; vm_area_dup (VMA splits too) still shares it
-    assert "+\t\ttmp = __vm_area_dup(mpnt, true);" in text and "-\t\ttmp = vm_area_dup(mpnt);" in text
-    assert "+\treturn __vm_area_dup(orig, false);" in text
-    assert "anon_vma_name_alloc(anon_name->name)" in text
+    assert "+\t\ttmp = vm_area_dup_fork(mpnt);" in text and "-\t\ttmp = vm_area_dup(mpnt);" in text
+    assert "+\t\tnew->anon_name = anon_vma_name_alloc(anon_name->name);" in text
+    # vm_area_dup itself is not changed: no line of the patch removes or adds to it
+    assert "dup_anon_vma_name" not in "".join(ln for ln in text.splitlines(True) if ln[:1] in "+-")
+    assert sum(ln.startswith("-") and not ln.startswith("---") for ln in text.splitlines()) == 1
 
 
 def test_the_patches_folder_is_inside_the_package():
