@@ -86,7 +86,7 @@ def lab_adb_device(name: str) -> Iterator[tuple[Any, Any, str]]:
 
 def adb(server: Any, serial: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """The adb binary itself (as a user's shell script would run it) against the private server."""
-    from devlab.adbserver import adb_binary
+    from devbench.guest.adbserver import adb_binary
 
     return subprocess.run([adb_binary(), "-P", str(server.port), "-s", serial, *args], capture_output=True, text=True,
                           env=server.env, timeout=timeout)

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import figure  # noqa: E402
-from devlab.adbserver import free_port  # noqa: E402
+from devbench.guest.adbserver import free_port  # noqa: E402
 from tests.fresh import freshroot  # noqa: E402
 
 # each line gets the seconds since the start in front (date is in coreutils, Essential)

@@ -119,7 +119,7 @@ def main() -> int:
         cfgs = {"tiny": tmp / "tiny.yaml", "long": tmp / "long.yaml"}
         cfgs["tiny"].write_text(head + TINY)
         cfgs["long"].write_text(head + LONG.format(vmas=opts.vmas, forks=opts.forks))
-        from devlab.adbserver import adb_binary
+        from devbench.guest.adbserver import adb_binary
 
         script = tmp / "plain.sh"
         script.write_text(PLAIN)

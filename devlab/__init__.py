@@ -5,11 +5,11 @@ own QEMU guest needs as well (rootfs, keys, traffic guard, processes, sshd) is d
 re-exported here for the lab's users."""
 
 from devbench.guest import procs
+from devbench.guest.adbserver import AdbServer, PrivateAdbClient
 from devbench.guest.errors import LabError
 from devbench.guest.mirror import debian_mirror, mirror_from_texts
 from devbench.guest.rootfs import DEFAULT_PACKAGES, ensure_rootfs, rootfs_path
 
-from .adbserver import AdbServer, PrivateAdbClient
 from .device import LabDevice, SshEndpoint
 from .emulated import EmulatedLabDevice, lab_device_for
 from .netns import netns_usable

@@ -4,9 +4,11 @@ A guest's adbd (and sshd) are forwarded to loopback ports of this machine; adbd 
 shell in the guest to whoever connects, so any local user could otherwise change what is
 measured while a run goes on. Where devbench runs as root and ``nft`` is there, the ports get
 a :class:`devbench.guest.guard.TrafficGuard` (an nftables table of their own, deleted by handle
-when the guest stops) that lets through only devbench's uid and the uid of the adb server
-listening on the port devbench uses. Elsewhere the guest runs unguarded and its facts say why
-(``ports_guard``).
+when the guest stops) that lets through only devbench's uid (and root's, when a config names
+a root-owned adb server). devbench talks to its guests through an adb server of its own
+(devbench.guest.adbserver, guarded the same way), never through one another user could own;
+a server a config names is used only when ``server_owner`` finds it devbench's or root's.
+Elsewhere the guest runs unguarded: its facts say why (``ports_guard``) and the run warns.
 
 ``listener_uids`` is pure (``/proc/net/tcp`` and ``tcp6`` texts in, uids out).
 """
@@ -54,7 +56,7 @@ def unavailable() -> str | None:
     return None
 
 
-def _proc_net() -> list[str]:
+def proc_net() -> list[str]:
     out = []
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -65,13 +67,20 @@ def _proc_net() -> list[str]:
     return out
 
 
-def allowed_uids(adb_server_port: int | None) -> tuple[int, ...]:
-    """devbench's own uid and that of the adb server listening on ``adb_server_port`` (a
-    developer's server started as another user); a server devbench starts later is its own."""
-    uids = {os.geteuid()}
-    if adb_server_port is not None:
-        uids |= listener_uids(_proc_net(), adb_server_port)
-    return tuple(sorted(uids))
+def server_owner(tables: Iterable[str], port: int, me: int) -> int:
+    """The uid of the adb server a config names on loopback ``port``: the one owner of every
+    listener there, devbench's uid or root's. Raises ValueError (the reason) otherwise: no
+    listener; listeners of several users (someone listening on [::1]:PORT beside the server);
+    or another user's server, which would be admitted to the guest and answer anyone it lets in."""
+    uids = listener_uids(tables, port)
+    if not uids:
+        raise ValueError(f"nothing listens on port {port} on loopback")
+    if len(uids) > 1:
+        raise ValueError(f"port {port} on loopback is listened on by several users (uids {sorted(uids)})")
+    [uid] = uids
+    if uid not in (me, 0):
+        raise ValueError(f"the adb server on port {port} belongs to uid {uid}, not devbench's uid {me} or root")
+    return uid
 
 
 def guard_ports(ports: Iterable[int], uids: Iterable[int], name: str) -> tuple[TrafficGuard | None, str]:

@@ -98,19 +98,55 @@ def _quietly(fn: Callable[[str], object], arg: str) -> None:
         pass
 
 
-def _guard_uids(options: QemuOptions) -> tuple[int, ...]:
-    """Who may reach the guest's forwarded ports: devbench and the local adb server it uses."""
-    import os
+UNGUARDED = ("QEMU guest unguarded ({why}): any user of this machine can reach its adbd (a root shell in the "
+             "guest) and its adb server while the run goes on; run devbench as root with nftables installed")
 
-    from devbench.qemu.portguard import allowed_uids
-    from devbench.targets.adbenv import AdbEnvError, server_address
 
-    try:
-        server = server_address(options.server_host, options.server_port, os.environ)
-    except AdbEnvError:
-        return allowed_uids(None)  # the adb connection will say what is wrong with it
-    local = server.host in ("127.0.0.1", "localhost", "::1")
-    return allowed_uids(server.port if local else None)
+class AdbServerChoice:
+    """The adb server a guest is driven through, and who may reach the guest's ports.
+
+    No ``server_port`` in the config: devbench's own private server (its port guarded like the
+    guest's), started here and stopped with the guest. A configured server on loopback: used
+    only when it is devbench's or root's alone (devbench.qemu.portguard.server_owner)."""
+
+    def __init__(self, name: str, options: QemuOptions) -> None:
+        from devbench.guest.adbserver import AdbServer
+        from devbench.guest.errors import LabError
+        from devbench.qemu.portguard import proc_net, server_owner
+
+        me = os.geteuid()
+        self.server: AdbServer | None = None
+        self.warnings: list[str] = []
+        self.uids: tuple[int, ...]
+        if options.server_port is None:
+            server = AdbServer(guard="auto")
+            try:
+                server.start()
+            except LabError as exc:
+                raise TargetError(name, "adb server", str(exc)) from None
+            self.server, self.host, self.port, self.uids = server, server.host, server.port, (me,)
+            self.describe = f"devbench's own, 127.0.0.1:{server.port}"
+            if server.unguarded is not None:
+                self.warnings.append(UNGUARDED.format(why=server.unguarded))
+            return
+        self.host, self.port = options.server_host, options.server_port
+        self.describe = f"the config's, {self.host}:{self.port}"
+        if self.host not in ("127.0.0.1", "localhost", "::1"):
+            self.uids = (me,)
+            self.warnings.append(f"adb server {self.host}:{self.port} is not on this machine: who can reach the guest "
+                                 "through it is not checked")
+            return
+        try:
+            owner = server_owner(proc_net(), self.port, me)
+        except ValueError as exc:
+            raise TargetError(name, "adb server", f"{exc}: not used (leave server_port out and devbench runs "
+                                                  "its own)") from None
+        self.uids = tuple(sorted({me, owner}))
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
 
 
 def _variant_info(options: QemuOptions) -> dict[str, object]:
@@ -155,15 +191,27 @@ class QemuTarget(AdbBacked):
                         boot_timeout_s=options.boot_timeout_s, retries=options.retries,
                         hard_timeout_s=options.hard_timeout_s, initrd=self.initrd, machine=options.machine,
                         daemons=options.daemons)
-        self.machine = QemuMachine(spec, run_dir, name, guard_uids=_guard_uids(options))
+        self.server = AdbServerChoice(name, options)
+        self.warnings += self.server.warnings
+        try:
+            self.machine = QemuMachine(spec, run_dir, name, guard_uids=self.server.uids)
+        except BaseException:
+            self.server.stop()
+            raise
         try:
             step(f"booting {self.kernel.name} in QEMU ({options.arch})")
             self.machine.boot()  # BootError: one line naming the device, with the console tail
+            if self.machine.ports_guard.startswith("unguarded") and self.server.server is not None \
+                    and self.server.server.unguarded is None:  # the server is guarded, the guest is not
+                self.warnings.append(UNGUARDED.format(why=self.machine.ports_guard.removeprefix("unguarded: ")))
             step("connecting over adb")
-            self.adb = AdbTarget(name, AdbOptions(connect=self.machine.adb_serial, server_host=options.server_host,
-                                                  server_port=options.server_port, workdir=options.workdir))
+            self.adb = AdbTarget(name, AdbOptions(connect=self.machine.adb_serial, server_host=self.server.host,
+                                                  server_port=self.server.port, workdir=options.workdir))
         except BaseException:
-            self.machine.stop()
+            try:
+                self.machine.stop()
+            finally:
+                self.server.stop()
             raise
 
     @property
@@ -186,6 +234,7 @@ class QemuTarget(AdbBacked):
             "daemons": ",".join(m.spec.daemons),
             "payload_session": "detached" if self.options.detach else "adb shell",
             "ports_guard": m.ports_guard,
+            "adb_server": self.server.describe,
             **_variant_info(self.options),
         }
 
@@ -203,5 +252,8 @@ class QemuTarget(AdbBacked):
         try:
             self.adb.close()
         finally:
-            self.machine.stop()
+            try:
+                self.machine.stop()
+            finally:
+                self.server.stop()
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devbench.device.procid import ProcId, identify
+from devbench.guest.adbserver import free_port
 from devbench.guest.errors import LabError
-from devlab.adbserver import free_port
 from devlab.lava.guest import PROMPT, SuperminKernel, guest_image, lava_cache_root, supermin_kernel
 from devlab.lava.state import _alive, _read_state, _running, _spawn, _stop_group, _wait_api, _wait_gone, _write_state
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from devbench.guest.adbserver import free_port
 from devbench.guest.guard import LoopbackPort, TrafficGuard, list_tables, nft_binary
 from devlab import AdbServer, LabDevice, LabError
-from devlab.adbserver import free_port
 from devlab.netns import list_netns, run_ip
 from tests.lab.connect_as import NOBODY, SYSTEM_PYTHON, connect_as
 

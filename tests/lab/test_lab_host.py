@@ -12,8 +12,8 @@ import json
 import pytest
 
 from devbench.config import SshOptions
+from devbench.guest.adbserver import adb_binary
 from devbench.targets.ssh import SshTarget
-from devlab.adbserver import adb_binary
 from tests.lab import runs
 
 pytestmark = pytest.mark.lab

@@ -21,8 +21,8 @@ import pytest
 
 from devbench.config import LabgridOptions
 from devbench.errors import TargetError
+from devbench.guest.adbserver import free_port
 from devlab import procs
-from devlab.adbserver import free_port
 from tests.e2e.test_run_local import kernel_has_anon_vma_name
 from tests.lab import runs
 

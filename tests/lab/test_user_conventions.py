@@ -20,7 +20,7 @@ from pathlib import Path
 import adbutils
 import pytest
 
-from devlab.adbserver import free_port
+from devbench.guest.adbserver import free_port
 from tests.lab import runs
 from tests.standins import android_device as standin
 

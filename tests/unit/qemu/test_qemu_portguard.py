@@ -4,8 +4,6 @@ tests/lab/test_qemu_boot.py)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from devbench.guest.errors import LabError
@@ -40,10 +38,20 @@ def test_listener_uids_takes_loopback_and_wildcard_listeners_on_the_port_only() 
     assert listener_uids(["", "not a table"], 5037) == set()
 
 
-def test_allowed_uids_always_holds_our_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(portguard, "_proc_net", lambda: [TCP])
-    assert portguard.allowed_uids(5037) == tuple(sorted({os.geteuid(), 1000}))
-    assert portguard.allowed_uids(None) == (os.geteuid(),)
+def test_a_configured_server_is_used_only_when_it_is_devbenchs_or_roots_alone() -> None:
+    """Issue 24 item 2: the guard admitted whoever listened on the adb server's port: a user who
+    listened on [::1]:PORT first, or took 127.0.0.1:5037 before any server ran, became the
+    server devbench talked through, and was let into the guest."""
+    me = 1000
+    assert portguard.server_owner([TCP], 5037, me) == 1000  # devbench's own uid's server
+    root = TCP.replace("  1000        0 111", "     0        0 111")
+    assert portguard.server_owner([root], 5037, me) == 0
+    with pytest.raises(ValueError, match="several users"):
+        portguard.server_owner([TCP, TCP6], 5037, me)  # uid 1001 squats [::1]:5037 beside it
+    with pytest.raises(ValueError, match="belongs to uid 1000, not devbench's uid 0 or root"):
+        portguard.server_owner([TCP], 5037, 0)  # another user's server, devbench as root
+    with pytest.raises(ValueError, match="nothing listens on port 5038"):
+        portguard.server_owner([TCP, TCP6], 5038, me)
 
 
 def test_ruleset_lets_several_uids_through_as_one_set() -> None:

@@ -1,4 +1,13 @@
-"""A private adb server for tests: own port on loopback, own HOME, foreground, ended by PID."""
+"""A private adb server: own port on loopback, own HOME, foreground, ended by PID.
+
+devbench runs one for the QEMU guests it boots (devbench.targets.qemu), and the test lab one
+per test session: an adb server gives whoever reaches its port a root shell on every device
+it has. So its port gets a traffic guard (only this process's uid: devbench.guest.guard) before
+the server starts, and the server is checked to be the only listener on its port, on every
+loopback address, once it answers. Where no guard can be made (not root, no nft), ``guard=
+"auto"`` starts it unguarded and says why in ``.unguarded``; ``guard="required"`` (the lab)
+fails instead.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +49,7 @@ class _NoAutostartConnection(AdbConnection):
     """adbutils runs ``adb start-server`` (a DEFAULT server on port 5037) when it cannot reach
     the server it was given. A private server must never cause that: fail instead."""
 
-    def _safe_connect(self):  # type: ignore[no-untyped-def]
+    def _safe_connect(self):
         return self._create_socket()
 
 
@@ -65,7 +74,12 @@ class AdbServer:
     in place before the server starts.
     """
 
-    def __init__(self, port: int | None = None, adb: str | None = None, start_timeout: float = 10.0) -> None:
+    def __init__(self, port: int | None = None, adb: str | None = None, start_timeout: float = 10.0,
+                 guard: str = "required") -> None:
+        if guard not in ("required", "auto"):
+            raise ValueError(f"guard must be required or auto, not {guard!r}")
+        self.guard_mode = guard
+        self.unguarded: str | None = None  # why the port has no guard (guard="auto" only)
         self._fixed_port = port
         self.port = port or 0
         self.host = "127.0.0.1"
@@ -110,7 +124,7 @@ class AdbServer:
             cmd = [self.adb, "-P", str(port), "--one-device", "devbench-lab-no-usb", "server", "nodaemon"]
             self.port = port
             try:
-                self.guard = TrafficGuard([LoopbackPort(port)], tag=f"adb{port}").start()
+                self._start_guard(port)
             except BaseException:
                 self.stop()
                 raise
@@ -120,12 +134,32 @@ class AdbServer:
             self.pid = self._proc.pid
             try:
                 self._wait_up()
+                self._check_sole_listener()
                 return self
             except LabError as e:
                 last = e.detail
                 self._kill()
         self.stop()
         raise LabError("adb-server", last)
+
+    def _start_guard(self, port: int) -> None:
+        from devbench.qemu.portguard import unavailable
+
+        why = unavailable() if self.guard_mode == "auto" else None
+        if why is not None:
+            self.unguarded = why
+            return
+        self.guard = TrafficGuard([LoopbackPort(port)], tag=f"adb{port}").start()
+
+    def _check_sole_listener(self) -> None:
+        """The server is the only listener on its port, on every loopback address (another user
+        listening on [::1]:PORT first would answer some of the clients meant for it)."""
+        from devbench.qemu.portguard import listener_uids, proc_net
+
+        uids = listener_uids(proc_net(), self.port)
+        if uids != {os.geteuid()}:
+            raise LabError("adb-server", f"port {self.port} on loopback is also listened on by uid(s) "
+                                         f"{sorted(uids - {os.geteuid()}) or 'none'}: not used")
 
     def _wait_up(self) -> None:
         assert self._proc is not None
