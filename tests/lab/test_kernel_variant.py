@@ -109,7 +109,8 @@ benchmark:
     ref = statistics.mean(un["refcount"])
     aa_pct = max((max(v) - min(v)) / ref * 100 for v in un.values())
     unnamed_pct = (statistics.mean(un["strdup"]) - ref) / ref * 100
-    named_pct = (statistics.mean(na["strdup"]) - statistics.mean(na["refcount"])) / statistics.mean(na["refcount"]) * 100
+    named_ref = statistics.mean(na["refcount"])
+    named_pct = (statistics.mean(na["strdup"]) - named_ref) / named_ref * 100
     print(f"\nvariant built in {k.build_seconds} s ({len(info['compiled'])} files compiled); run {took:.0f} s")
     for name, r in sorted(rows.items()):
         print(f"{name:11} unnamed {r['unnamed_mean_ms']:.4f} ms  named {r['named_mean_ms']:.4f} ms  "
