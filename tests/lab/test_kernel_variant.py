@@ -123,3 +123,42 @@ benchmark:
     strdup_lo = min(rows[f"strdup-{i}"]["regression_ci_pct"][0] for i in (1, 2))
     refcount_hi = max(rows[f"refcount-{i}"]["regression_ci_pct"][1] for i in (1, 2))
     assert strdup_lo > refcount_hi, (strdup_lo, refcount_hi)
+
+
+def test_a_variant_that_does_not_apply_fails_its_target_alone(tmp_path, out_dir, devbench_cmd, adb_server):
+    """A patch that does not apply (here the shipped one with a context line changed) ends its
+    target with one line naming the patch and the hunk; the run's other target measures."""
+    try:
+        find_source()
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"no kernel source: {e}")
+    kv.ensure_tree("x86_64")
+    shipped = (kv.PATCHES_DIR / "anon-name-strdup.patch").read_text()
+    stale = shipped.replace(" \tvma_numab_state_free(vma);\n", " \tvma_numab_state_free(vma); /* elsewhere */\n")
+    assert stale != shipped
+    (tmp_path / "stale.patch").write_text(stale)
+    guest = f"arch: x86_64, clock: icount, cpus: 1, memory_mb: 1024, server_port: {adb_server.port}"
+    cfg = tmp_path / "stale.yaml"
+    cfg.write_text(f"""\
+run: {{name: stale variant, output: {out_dir}}}
+targets:
+  - {{name: stale, qemu: {{{guest}, kernel: {{patches: [./stale.patch], name: stale}}}}}}
+  - {{name: refcount, qemu: {{{guest}, kernel: feature}}}}
+benchmark:
+  vmas: 1024
+  forks: 4
+  warmup: 1
+  batches: 2
+  scenarios:
+    - {{name: unpopulated, pages: 0}}
+""")
+    res = runs.run([*devbench_cmd, "run", str(cfg), "--quiet"], capture_output=True, text=True, timeout=900)
+    [run_dir] = [p for p in out_dir.iterdir() if not p.is_symlink()]
+    data = json.loads((run_dir / "results.json").read_text())
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    [err] = data["errors"]
+    assert err["target"] == "stale" and err["kind"] == "kernel-build-failed" and "\n" not in err["message"]
+    assert err["message"].startswith("stale: build kernel: kernel variant stale: ./stale.patch does not apply: "
+                                     "Hunk #1 FAILED at 515 (kernel/fork.c)"), err["message"]
+    assert {r["target"] for r in data["summary"]} == {"refcount"}
+    assert sum(len(s["fork_ns"]) for s in data["samples"] if s["target"] == "refcount") == 8
