@@ -391,3 +391,15 @@ def test_kernel_objects_leave_out_what_every_build_remakes():
     assert kv.kernel_objects(compiled) == ["kernel/fork.o", "mm/madvise.o"]
     assert kv._relative("/c/x.tmp-1/src/devbench-obj/tools/objtool/elf.o", Path("/c/x.tmp-1/src/devbench-obj")) == \
         "tools/objtool/elf.o"
+
+
+def test_cli_lists_patches_and_refuses_an_unknown_one(capsys):
+    from devbench.kernel.__main__ import main
+
+    assert main(["patches"]) == 0
+    assert capsys.readouterr().out.strip() == str(kv.PATCHES_DIR / STRDUP)
+    assert main(["build", "--arch", "x86_64", "--patch", "anon-name-strdp.patch"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no patch named 'anon-name-strdp.patch'") and "did you mean" in err
+    assert main(["build", "--patch", STRDUP, "--name", "stock"]) == 2
+    assert "built-in kernel" in capsys.readouterr().err
