@@ -287,7 +287,9 @@ def apply_patches(tree: Path, variant: KernelVariant, log: Path | None = None) -
     ``--dry-run`` first, so a failing patch leaves the tree as the patches before it left it)."""
     for p in variant.patches:
         data = p.data()
-        base = ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-d", str(tree), "-i", str(p.path)]
+        # offsets are taken (lines moved), fuzz is not (context that differs: a patch for another tree)
+        base = ["patch", "-p1", "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
+                "-d", str(tree), "-i", str(p.path)]
         for dry in (True, False):
             if not dry:
                 break_links(tree, touched_files(data))

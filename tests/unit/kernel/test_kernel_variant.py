@@ -328,6 +328,16 @@ def test_a_patch_that_does_not_apply_is_one_line(tmp_path, fake_source, kept_tre
     assert not list(cache.glob("*.tmp-*")) and (root / "src" / "kernel" / "fork.c").read_text() == FORK_C
 
 
+def test_a_patch_that_needs_fuzz_does_not_apply(tmp_path, fake_source, kept_tree):
+    cache, _ = kept_tree
+    # the hunk's context (int a;, int c;) differs from the tree's: refused, not applied with fuzz
+    p = unified(tmp_path, "fuzzy.patch", "int A;\nint b;\nint C;\nint d;\n", "int A;\nint B;\nint C;\nint d;\n")
+    v = kv.make_variant([str(p)], "fuzzy", tmp_path)
+    with pytest.raises(kv.KernelVariantError) as info:
+        kv.ensure_variant("x86_64", v, cache_dir=cache, source=fake_source)
+    assert info.value.first_error.startswith("Hunk #1 FAILED at 1")
+
+
 def test_a_patch_for_a_missing_file_is_one_line(tmp_path, fake_source, kept_tree):
     cache, _ = kept_tree
     p = unified(tmp_path, "nofile.patch", "a\n", "b\n", path="kernel/nope.c")
@@ -381,3 +391,15 @@ def test_kernel_objects_leave_out_what_every_build_remakes():
     assert kv.kernel_objects(compiled) == ["kernel/fork.o", "mm/madvise.o"]
     assert kv._relative("/c/x.tmp-1/src/devbench-obj/tools/objtool/elf.o", Path("/c/x.tmp-1/src/devbench-obj")) == \
         "tools/objtool/elf.o"
+
+
+def test_cli_lists_patches_and_refuses_an_unknown_one(capsys):
+    from devbench.kernel.__main__ import main
+
+    assert main(["patches"]) == 0
+    assert capsys.readouterr().out.strip() == str(kv.PATCHES_DIR / STRDUP)
+    assert main(["build", "--arch", "x86_64", "--patch", "anon-name-strdp.patch"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no patch named 'anon-name-strdp.patch'") and "did you mean" in err
+    assert main(["build", "--patch", STRDUP, "--name", "stock"]) == 2
+    assert "built-in kernel" in capsys.readouterr().err
