@@ -9,6 +9,7 @@ from typing import Any
 from devbench.analysis import Analysis, Comparison, Row, analyze
 from devbench.analysis.samples import targets_in
 from devbench.analysis.stats import regression_pct
+from devbench.results.errors import causes
 from devbench.results.store import summarize
 
 HEADER = ("scenario", "unnamed VMAs", "named VMAs", "REGRESSION")
@@ -127,9 +128,8 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
         # emulated machine, ...): under the table, not only in results.json and the HTML
         out += [f"{bullet}warning: {w}" for t in data.get("targets", []) if t.get("name") == target
                 for w in t.get("warnings") or [] if isinstance(w, str)]
-        for e in (e for e in data.get("errors", []) if e.get("target") == target):
-            where = "/".join(x for x in (e.get("scenario"), e.get("arm")) if x)
-            out.append(f"{bullet}{e['kind']}{' (' + where + ')' if where else ''}: {e['message']}")
+        # one line per cause: a refusal that hit every scenario is said once
+        out += [bullet + cause.line() for cause in causes(data.get("errors", []), target)]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
