@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--gate-exit", action="store_true", help="--fail-on-regression gates the child's exit (exit_ns) too"
     )
+    cmp.add_argument("--force", action="store_true",
+                     help="compare runs whose workloads differ (VMAs, pages, scenarios, clock, payload, arch; "
+                          "refused, exit 2, without it), with a warning on every output")
     lj = sub.add_parser("lava-job", help="write a LAVA job and test definition that run a config on a LAVA device")
     lj.add_argument("config", help="YAML config (benchmark, device)")
     lj.add_argument(

@@ -117,7 +117,7 @@ def _print_failures(data: dict) -> None:
 
     for t in data.get("targets") or []:
         if isinstance(t, dict) and t.get("status") == "failed":
-            print(f"devbench: {t.get('name')} FAILED: {failure_text(data.get('errors') or [], t.get('name'))}",
+            print(f"devbench: {t.get('name')} FAILED: {failure_text(data.get('errors') or [], str(t.get('name')))}",
                   file=sys.stderr)
 
 

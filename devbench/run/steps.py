@@ -32,8 +32,8 @@ from devbench.device.tuning import Change
 from devbench.device.workdir import ensure_private
 from devbench.errors import ConnectionLost, DevbenchError, TargetError
 from devbench.payload.build import Payload, build, deploy
-from devbench.results.errors import failure_text
 from devbench.profile.runs import profile_target
+from devbench.results.errors import failure_text
 from devbench.results.store import ResultsStore, now
 from devbench.run.context import Cancel, Progress, TargetRun
 from devbench.run.eta import planned_forks

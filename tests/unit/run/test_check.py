@@ -64,7 +64,8 @@ def _without_anon_vma_name(root: str) -> None:
     """The stand-in's kernel config (procfs config.gz) says what this machine's does."""
     import gzip
 
-    Path(root, "proc", "config.gz").write_bytes(gzip.compress(b"CONFIG_PERF_EVENTS=y\n# CONFIG_ANON_VMA_NAME is not set\n"))
+    config = b"CONFIG_PERF_EVENTS=y\n# CONFIG_ANON_VMA_NAME is not set\n"
+    Path(root, "proc", "config.gz").write_bytes(gzip.compress(config))
 
 
 def test_check_predicts_the_named_arm_refused_on_a_kernel_without_the_feature(tmp_path: Path) -> None:
