@@ -60,7 +60,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                          [_folder(p) for p in (*side_a, *side_b)])
     print(compare_output(result, args.format), end="")
     if args.format in ("text", "markdown") and any(p.exit_rows for p in result.pairs):
-        exits = replace(result, pairs=tuple(replace(p, rows=p.exit_rows) for p in result.pairs), notes=())
+        # the fork's run list, run means and warnings are said above
+        exits = replace(result, pairs=tuple(replace(p, rows=p.exit_rows, run_means=()) for p in result.pairs),
+                        notes=(), mismatches=(), runs_a=(), runs_b=())
         print(
             "\nThe child's exit (exit_ns, release to waitpid return), B against "
             f"A:\n{compare_output(exits, args.format)}",

@@ -181,7 +181,7 @@ def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
     out = [f"{'## ' if markdown else ''}{compare_heading(cmp)}", ""]
     out += [f"{'- **warning**: ' if markdown else '! warning: '}{line}" for line in mismatch_lines(cmp)]
     out += [""] if cmp.mismatches else []
-    out += [*run_lines(cmp, markdown), ""]
+    out += [*run_lines(cmp, markdown), ""] if cmp.runs_a else []
     for pair in cmp.pairs:
         title = pair.target_a if pair.target_a == pair.target_b else f"{pair.target_a} (A) → {pair.target_b} (B)"
         out += [f"{'### ' if markdown else ''}{title}", ""]
