@@ -50,7 +50,7 @@ def _run(devbench_cmd, cfg, output):
 def test_compare_of_real_runs_refuses_another_vma_count_and_names_every_run(
         tmp_path, devbench_cmd, adb_server, adb_device_serial):
     small, large = (_config(tmp_path, adb_server, adb_device_serial, v) for v in (1024, 2048))
-    for i in range(3):
+    for _ in range(3):
         _run(devbench_cmd, small, tmp_path / "a")
         _run(devbench_cmd, small, tmp_path / "b")
     _run(devbench_cmd, large, tmp_path / "c")

@@ -45,7 +45,10 @@ def test_every_format_says_refused():
     assert [r["verdict"] for r in summary["targets"][0]["rows"]] == ["refused: no CONFIG_ANON_VMA_NAME"] * 3
     lines = list(csv.DictReader(io.StringIO(run_output(d, analysis, "csv"))))
     assert [r["verdict"] for r in lines] == ["refused: no CONFIG_ANON_VMA_NAME"] * 3
-    assert render_html(d).count("refused: no CONFIG_ANON_VMA_NAME") >= 3
+    html = render_html(d)
+    assert html.count("refused: no CONFIG_ANON_VMA_NAME") >= 3
+    assert html.count(NO_ANON_VMA_NAME.replace("'", "&#39;")) == 1  # the refusal once, its scenarios listed
+    assert '<p class="err">kernel-lacks-anon-vma-name (unpopulated, 1 page, 10 pages, named):' in html
 
 
 def test_an_arm_missing_without_a_refusal_is_still_not_measured():
