@@ -657,6 +657,7 @@ struct bench {
     uint64_t *exit_samples; /* ceil(F/B) entries: child release -> waitpid return */
     unsigned idx_digits;
     int named_supported;    /* probe result */
+    int placebo_unnamed;    /* --placebo without the feature: the "named" arm runs, clearing nothing */
     int named_checked;
     int cleared_once;
     int final_code;         /* 3 if the named arm was impossible */
@@ -899,7 +900,7 @@ static int run_arm_batch(struct bench *b, uint64_t batch, int named, uint64_t k)
     char msg[256];
 
     if (named) {
-        if (!(b->o.arm == ARM_NAMED && b->named_checked)) {
+        if (b->named_supported && !(b->o.arm == ARM_NAMED && b->named_checked)) {
             if (set_names(b, b->o.placebo, &err) != 0) {
                 snprintf(msg, sizeof msg, "naming VMAs failed: %s", strerror(err));
                 error_simple("prctl-failed", arm, err, msg);
@@ -1114,6 +1115,10 @@ int main(int argc, char **argv)
         munmap(p, b.page);
         if (rc == 0) {
             b.named_supported = 1;
+        } else if (e == EINVAL && o->placebo) {
+            /* A/A on a kernel without the feature: no VMA can carry a name,
+             * so the placebo arm has none to clear; it runs, naming nothing */
+            b.placebo_unnamed = 1;
         } else if (e == EINVAL) {
             b.final_code = EXIT_NO_ANON_NAME;
             error_simple("kernel-lacks-anon-vma-name", "named", e,
@@ -1248,7 +1253,7 @@ int main(int argc, char **argv)
             na = 1;
         }
         for (j = 0; j < na; j++) {
-            if (arms[j] && !b.named_supported)
+            if (arms[j] && !b.named_supported && !b.placebo_unnamed)
                 continue; /* kernel lacks the feature: error already emitted */
             rc = run_arm_batch(&b, bi, arms[j], k);
             if (rc)

@@ -18,10 +18,11 @@ import numpy as np
 
 from devbench.analysis.describe import describe_arm
 from devbench.analysis.effect import _p, fork_p_values
-from devbench.analysis.model import Comparison, Effect, Options, TargetPair
+from devbench.analysis.model import Comparison, Effect, Options, RunMeans, TargetPair
 from devbench.analysis.run import Pending, finish_rows
 from devbench.analysis.samples import ARMS, ArmData, ScenarioData, group, targets_in
 from devbench.analysis.stats import t_ppf, t_two_sided_p
+from devbench.analysis.workload import mismatches
 
 Runs = Sequence[dict[str, Any]]
 
@@ -39,6 +40,32 @@ def pair_targets(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[tuple[str, 
 
 def _run_info(data: dict[str, Any]) -> dict[str, Any]:
     return {k: (data.get("run") or {}).get(k) for k in ("id", "name", "status", "started")}
+
+
+def kernel_of(data: dict[str, Any], target: str) -> str | None:
+    """The kernel a run's target ran: its release, and the devbench variant (patches) if any."""
+    rec = next((t for t in data.get("targets") or [] if isinstance(t, dict) and t.get("name") == target), {})
+    release = (rec.get("facts") or {}).get("kernel_release")
+    variant = (rec.get("transport_info") or {}).get("kernel_variant")
+    return None if not release else f"{release}{f' ({variant})' if variant else ''}"
+
+
+def run_list(runs: Runs, targets: list[str]) -> tuple[dict[str, Any], ...]:
+    """Every run of a side, with the kernel of each of its paired targets (shown, never refused:
+    the kernel is what a comparison is for)."""
+    return tuple({**_run_info(d), "kernels": {t: kernel_of(d, t) for t in targets}} for d in runs)
+
+
+def each_run_means(rows: tuple, ga: list[list[ScenarioData]], gb: list[list[ScenarioData]], ta: str,
+                   tb: str) -> tuple[RunMeans, ...]:
+    """Per row, each run's own mean (ms; the number the run counts as), run by run."""
+    def mean(g: list[ScenarioData], target: str, scenario: str, arm: str) -> float | None:
+        sd = next((x for x in g if x.target == target and x.scenario == scenario), None)
+        means = sd.arms[arm].batch_means() if sd is not None else np.empty(0)
+        return float(means.mean()) if means.size else None
+
+    return tuple(RunMeans(r.scenario, r.arm, tuple(mean(g, ta, r.scenario, r.arm) for g in ga),
+                          tuple(mean(g, tb, r.scenario, r.arm) for g in gb)) for r in rows)
 
 
 def pooled(arms: list[ArmData]) -> ArmData:
@@ -136,7 +163,8 @@ def compare(a: dict[str, Any] | Runs, b: dict[str, Any] | Runs, options: Options
     for ta, tb in pairs:
         rows, more = compare_pair(fa, fb, ta, tb, options)
         exit_rows = compare_pair(ea, eb, ta, tb, options, "exit")[0] if with_exit else ()
-        out.append(TargetPair(ta, tb, rows, exit_rows))
+        out.append(TargetPair(ta, tb, rows, exit_rows, each_run_means(rows, fa, fb, ta, tb)))
         notes += more
     return Comparison(options, _run_info(runs_a[0]), _run_info(runs_b[0]), tuple(out), tuple(notes),
-                      (len(runs_a), len(runs_b)))
+                      (len(runs_a), len(runs_b)), mismatches(runs_a, runs_b, pairs),
+                      run_list(runs_a, [ta for ta, _ in pairs]), run_list(runs_b, [tb for _, tb in pairs]))

@@ -163,6 +163,17 @@ class Analysis(_Json):
 
 
 @dataclass(frozen=True)
+class RunMeans(_Json):
+    """One scenario and arm: each run's own mean fork time (ms; the mean of its batch means, the
+    number a run counts as in the comparison), side A's runs then side B's, in their order."""
+
+    scenario: str
+    arm: str
+    a: tuple[float | None, ...]      # None: that run has no fork of this scenario and arm
+    b: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
 class TargetPair(_Json):
     """One target of run A against one of run B: rows per scenario and arm, B against A."""
 
@@ -170,6 +181,20 @@ class TargetPair(_Json):
     target_b: str
     rows: tuple[Row, ...]
     exit_rows: tuple[Row, ...] = ()  # the same per exit_ns (the child's exit), where both sides have it
+    run_means: tuple[RunMeans, ...] = ()  # per row: each run's own mean (several runs a side are several runs)
+
+
+@dataclass(frozen=True)
+class Mismatch(_Json):
+    """A workload field whose value differs between the sides of a comparison (analysis.workload)."""
+
+    field: str                       # VMAs, pages of 'NAME', scenarios, clock, arch, payload version, payload sha256
+    a: str                           # side A's value(s)
+    b: str                           # side B's value(s)
+    target: str = ""                 # the target pairing, when there are several
+
+    def text(self) -> str:
+        return f"{self.field}{' (' + self.target + ')' if self.target else ''}: A {self.a}, B {self.b}"
 
 
 @dataclass(frozen=True)
@@ -180,3 +205,6 @@ class Comparison(_Json):
     pairs: tuple[TargetPair, ...]
     notes: tuple[str, ...]           # what could not be compared, and why
     runs: tuple[int, int] = (1, 1)   # runs on side A and side B (the run is the unit)
+    mismatches: tuple[Mismatch, ...] = ()  # what the sides' workloads differ in (compare refuses unless --force)
+    runs_a: tuple[dict[str, Any], ...] = ()  # every run of side A: id, name, status, started, kernel per target
+    runs_b: tuple[dict[str, Any], ...] = ()

@@ -6,6 +6,7 @@ out of the row, and the row's n says so)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,10 @@ import numpy as np
 from devbench.analysis.describe import describe_arm
 from devbench.analysis.effect import effect
 from devbench.analysis.holm import holm
-from devbench.analysis.model import Analysis, ArmStats, Effect, Options, Row, TargetResult
+from devbench.analysis.model import NOT_MEASURED, Analysis, ArmStats, Effect, Options, Row, TargetResult
 from devbench.analysis.samples import ArmData, ScenarioData, group, is_interleaved, targets_in
 from devbench.analysis.verdict import decide
+from devbench.results.errors import REFUSED
 
 Pending = tuple[str, str, str | None, int | None, ArmStats, ArmStats, Effect | None]
 
@@ -55,7 +57,17 @@ def target_rows(scenarios: list[ScenarioData], name: str, data: dict[str, Any], 
     pending = [pair_row(name, sd.scenario, None, sd.pages, sd.arms["unnamed"], sd.arms["named"], True, options,
                         sd.alternating, _unit(data))
                for sd in scenarios if sd.target == name]
-    return finish_rows(pending, options, metric)
+    return tuple(with_refusal(r, data.get("errors") or []) for r in finish_rows(pending, options, metric))
+
+
+def with_refusal(row: Row, errors: list[dict[str, Any]]) -> Row:
+    """A row the plan refused an arm of says why ("refused: no CONFIG_ANON_VMA_NAME"), not
+    only "not measured" (the kind stays: nothing was measured)."""
+    if row.verdict.kind != NOT_MEASURED:
+        return row
+    why = [REFUSED[e["kind"]] for e in errors if isinstance(e, dict) and e.get("kind") in REFUSED
+           and (e.get("target"), e.get("scenario")) == (row.target, row.scenario)]
+    return replace(row, verdict=replace(row.verdict, label=f"refused: {why[0]}")) if why else row
 
 
 def has_metric(scenarios: list[ScenarioData]) -> bool:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from devbench.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, default_config
+from devbench.cli.parser import EXIT_CHECK_REFUSALS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, default_config
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -20,7 +20,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     cfg = expand(cfg)
     checks = check(cfg, build_payload=not args.no_build, earlier=latest_earlier(Path(cfg.run.output).expanduser()))
     print(render(checks, cfg), end="")
-    return EXIT_OK if all(c.ready for c in checks) else EXIT_FAILED
+    if not all(c.ready for c in checks):
+        return EXIT_FAILED
+    return EXIT_CHECK_REFUSALS if any(c.left_out for c in checks) else EXIT_OK
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from devbench import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_REGRESSION = 3
+EXIT_CHECK_REFUSALS = 3  # check: the run could start, but would refuse a scenario or arm (and exit 1)
 EXIT_CONDITIONS = 4  # --strict / device.require: a warning broke a required condition (results written)
 
 
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     ck = sub.add_parser(
         "check",
         help="connect and probe every target, change nothing: facts, planned changes, refusals, "
-        "payload, estimated duration; exit 0 if the run could start",
+        "payload, estimated duration; exit 0 if the run could start, 3 if it could but would refuse a scenario or "
+        "arm, 1 if not",
     )
     ck.add_argument("config", nargs="?", help="YAML config (default: the built-in default device config)")
     ck.add_argument("--target", action="append", metavar="NAME", help="check only this target (repeatable)")
@@ -97,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--gate-exit", action="store_true", help="--fail-on-regression gates the child's exit (exit_ns) too"
     )
+    cmp.add_argument("--force", action="store_true",
+                     help="compare runs whose workloads differ (VMAs, pages, scenarios, clock, payload, arch; "
+                          "refused, exit 2, without it), with a warning on every output")
     lj = sub.add_parser("lava-job", help="write a LAVA job and test definition that run a config on a LAVA device")
     lj.add_argument("config", help="YAML config (benchmark, device)")
     lj.add_argument(

@@ -48,11 +48,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     side_a, side_b = _compare_sides(args.runs, args.against)
     data_a, data_b = [load(p) for p in side_a], [load(p) for p in side_b]
     result = compare(data_a, data_b, Options(margin_pct=args.margin))
+    for m in result.mismatches:  # another workload: refused, or with --force said on every output
+        print(f"devbench: {'warning: ' if args.force else ''}compare: the workloads differ: {m.text()}",
+              file=sys.stderr)
+    if result.mismatches and not args.force:
+        print("devbench: compare: refused: the runs did not measure the same thing (--force compares them anyway, "
+              "with a warning on every output)", file=sys.stderr)
+        return EXIT_USAGE
     out_dir = Path(args.output) if args.output else _folder(side_b[0])
-    page = write_compare(result, data_a[0], data_b[0], _folder(side_a[0]), _folder(side_b[0]), out_dir)
+    page = write_compare(result, data_a[0], data_b[0], _folder(side_a[0]), _folder(side_b[0]), out_dir,
+                         [_folder(p) for p in (*side_a, *side_b)])
     print(compare_output(result, args.format), end="")
     if args.format in ("text", "markdown") and any(p.exit_rows for p in result.pairs):
-        exits = replace(result, pairs=tuple(replace(p, rows=p.exit_rows) for p in result.pairs), notes=())
+        # the fork's run list, run means and warnings are said above
+        exits = replace(result, pairs=tuple(replace(p, rows=p.exit_rows, run_means=()) for p in result.pairs),
+                        notes=(), mismatches=(), runs_a=(), runs_b=())
         print(
             "\nThe child's exit (exit_ns, release to waitpid return), B against "
             f"A:\n{compare_output(exits, args.format)}",

@@ -102,11 +102,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     regression = args.fail_on_regression is not None and regressed(
         store.data, args.fail_on_regression, analysis, args.gate_exit
     )
+    if not ok and args.quiet:  # no progress display said which target failed, or why
+        _print_failures(store.data)
     if conditions_unmet:
         return EXIT_CONDITIONS
     if regression:
         return EXIT_REGRESSION
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _print_failures(data: dict) -> None:
+    """Each failed target and every cause, one line each (what the progress display's FAILED says)."""
+    from devbench.results.errors import failure_text
+
+    for t in data.get("targets") or []:
+        if isinstance(t, dict) and t.get("status") == "failed":
+            print(f"devbench: {t.get('name')} FAILED: {failure_text(data.get('errors') or [], str(t.get('name')))}",
+                  file=sys.stderr)
 
 
 def _print_warning(target: str, message: str) -> None:

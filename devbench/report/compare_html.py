@@ -14,7 +14,7 @@ from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, facts_rows
 from devbench.report.headline import headline
 from devbench.report.html import environment, warning_items, write_html
-from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes
+from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes, run_labels
 
 
 def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float) -> dict[str, Any]:
@@ -30,6 +30,7 @@ def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float) -
         "rows": rows,
         "headline": headline(f"On {name}", "run B's fork() against run A's is", rows, margin),
         "notes": [n for r in rows for n in notes(r)],
+        "run_means": pair.run_means,
         # Markup: devbench.report.svg escapes every text it writes into the SVG
         "change_plot": Markup(plots.changes(rows, margin, f"p{i}-chg", "change, B vs A")) if rows else None,
         "distributions": [Markup(plots.distribution(t, s, f"p{i}-d{k}")) for k, (t, s) in enumerate(panels)],
@@ -43,9 +44,24 @@ def run_devices(data: dict[str, Any]) -> list[dict[str, Any]]:
             for t in data.get("targets") or [] if isinstance(t, dict)]
 
 
+def run_entries(cmp: Comparison, links: dict[str, str], run_links: list[dict[str, str]] | None) -> list[dict[str, Any]]:
+    """Every run of both sides (A1, A2, ... B1, ...): id, name, kernel, and links where known
+    (run_links: each run's, A's runs then B's; else the first run's of each side from links)."""
+    out: list[dict[str, Any]] = []
+    for side, labels, runs in zip("ab", run_labels(cmp), (cmp.runs_a, cmp.runs_b), strict=True):
+        for i, (label, run) in enumerate(zip(labels, runs, strict=False)):
+            kernels = {k for k in (run.get("kernels") or {}).values() if k}
+            own = (run_links or [])[len(out)] if run_links else (
+                {"results": links[f"{side}_results"], "report": links[f"{side}_report"]} if i == 0 else {})
+            out.append({"label": label, "run": run, "kernel": ", ".join(sorted(kernels)), "results": None,
+                        "report": None, **own})
+    return out
+
+
 def render_compare_html(cmp: Comparison, data_a: dict[str, Any], data_b: dict[str, Any],
-                        links: dict[str, str]) -> str:
-    """links: relative hrefs for "a_results", "b_results", "a_report", "b_report"."""
+                        links: dict[str, str], run_links: list[dict[str, str]] | None = None) -> str:
+    """links: relative hrefs for "a_results", "b_results", "a_report", "b_report" (the first run
+    of each side); run_links: "results" and "report" of every run, side A's then side B's."""
     groups = (group(data_a), group(data_b))
     pairs = [_pair_context(i, p, groups, cmp.options.margin_pct) for i, p in enumerate(cmp.pairs)]
     return (
@@ -57,7 +73,9 @@ def render_compare_html(cmp: Comparison, data_a: dict[str, Any], data_b: dict[st
             header=COMPARE_HEADER + STATS_HEADER,
             options=cmp.options,
             links=links,
-            runs=(("A", data_a["run"]), ("B", data_b["run"])),
+            runs=run_entries(cmp, links, run_links),
+            run_columns=[x for side in run_labels(cmp) for x in side] if cmp.runs != (1, 1) else [],
+            mismatches=[m.text() for m in cmp.mismatches],  # compare --force: the banner
             units_note=UNITS_NOTE,
             devices=(("A", data_a["run"], run_devices(data_a)), ("B", data_b["run"], run_devices(data_b))),
         )
@@ -71,7 +89,10 @@ def relative_links(dir_a: Path, dir_b: Path, out_dir: Path) -> dict[str, str]:
 
 
 def write_compare(cmp: Comparison, data_a: dict[str, Any], data_b: dict[str, Any], dir_a: Path, dir_b: Path,
-                  out_dir: Path) -> Path:
+                  out_dir: Path, run_dirs: list[Path] | None = None) -> Path:
+    """run_dirs: every run's folder, side A's then side B's (each run linked)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = render_compare_html(cmp, data_a, data_b, relative_links(dir_a, dir_b, out_dir))
+    each = [{"results": link["a_results"], "report": link["a_report"]}
+            for link in (relative_links(d, d, out_dir) for d in run_dirs or [])] or None
+    text = render_compare_html(cmp, data_a, data_b, relative_links(dir_a, dir_b, out_dir), each)
     return write_html(text, out_dir / "compare.html")

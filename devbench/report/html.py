@@ -21,6 +21,7 @@ from devbench.report.headline import headline
 from devbench.report.profiles import profile_views
 from devbench.report.table import fmt_ci, fmt_ms, fmt_p, fmt_pct, notes
 from devbench.resources import data_dir
+from devbench.results.errors import causes
 from devbench.results.strict import REQUIREMENTS, breaks
 
 
@@ -125,7 +126,9 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
             Markup(plots.distribution(e.scenario, e.arms, f"{key}-x{i}", "child exit")) for i, e in enumerate(exits)
         ],
         "profiles": profile_views(data, name),
-        "errors": [e for e in data.get("errors", []) if e.get("target") == name],
+        # one per cause: a refusal of the named arm in every scenario is one line naming them
+        "errors": [{"kind": c.kind, "scenario": ", ".join(c.scenarios), "arm": c.arm, "message": c.message}
+                   for c in causes(data.get("errors", []), name)],
         "checks": [
             c for c in data.get("checks", []) if c.get("target") == name and c.get("check") in ("setup", "named_check")
         ],

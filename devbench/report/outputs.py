@@ -9,7 +9,7 @@ from typing import Any
 from devbench.analysis import Analysis, Comparison
 from devbench.report.csvout import render_csv, target_warnings
 from devbench.report.summary import compare_summary, run_summary
-from devbench.report.table import render_compare_text, render_text
+from devbench.report.table import mismatch_lines, render_compare_text, render_text
 
 TEXT_FORMATS = ("text", "markdown", "json", "csv")
 
@@ -26,5 +26,7 @@ def compare_output(cmp: Comparison, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(compare_summary(cmp), indent=1) + "\n"
     if fmt == "csv":
-        return render_csv((r for p in cmp.pairs for r in p.rows), ("a", "b"))
+        warned = " | ".join(mismatch_lines(cmp))  # --force: on every line, as a run's warnings are
+        return render_csv((r for p in cmp.pairs for r in p.rows), ("a", "b"),
+                          {r.target: warned for p in cmp.pairs for r in p.rows} if warned else None)
     return render_compare_text(cmp, markdown=fmt == "markdown")

@@ -65,8 +65,12 @@ def compare_summary(cmp: Comparison) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "compare": {"a": cmp.run_a, "b": cmp.run_b},
+        "runs": {"a": list(cmp.runs_a), "b": list(cmp.runs_b)},  # every run of each side, in order
         "options": cmp.options.to_json(),
-        "pairs": [{"target_a": p.target_a, "target_b": p.target_b, "rows": [row_json(r, ("a", "b")) for r in p.rows]}
+        "pairs": [{"target_a": p.target_a, "target_b": p.target_b, "rows": [row_json(r, ("a", "b")) for r in p.rows],
+                   "run_means": [m.to_json() for m in p.run_means]}
                   for p in cmp.pairs],
         "notes": list(cmp.notes),
+        # compare --force: what the sides' workloads differ in (empty: the same workload)
+        "mismatches": [{**m.to_json(), "message": m.text()} for m in cmp.mismatches],
     }

@@ -9,6 +9,7 @@ from typing import Any
 from devbench.analysis import Analysis, Comparison, Row, analyze
 from devbench.analysis.samples import targets_in
 from devbench.analysis.stats import regression_pct
+from devbench.results.errors import causes
 from devbench.results.store import summarize
 
 HEADER = ("scenario", "unnamed VMAs", "named VMAs", "REGRESSION")
@@ -127,16 +128,60 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
         # emulated machine, ...): under the table, not only in results.json and the HTML
         out += [f"{bullet}warning: {w}" for t in data.get("targets", []) if t.get("name") == target
                 for w in t.get("warnings") or [] if isinstance(w, str)]
-        for e in (e for e in data.get("errors", []) if e.get("target") == target):
-            where = "/".join(x for x in (e.get("scenario"), e.get("arm")) if x)
-            out.append(f"{bullet}{e['kind']}{' (' + where + ')' if where else ''}: {e['message']}")
+        # one line per cause: a refusal that hit every scenario is said once
+        out += [bullet + cause.line() for cause in causes(data.get("errors", []), target)]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
+def mismatch_lines(cmp: Comparison) -> list[str]:
+    """compare --force: what the two sides' workloads differ in, one line each (every output says it)."""
+    return [f"the workloads differ (compared with --force): {m.text()}" for m in cmp.mismatches]
+
+
+def run_labels(cmp: Comparison) -> tuple[list[str], list[str]]:
+    """A and B for one run a side; A1, A2, ... for several."""
+    a, b = ([side if n == 1 else f"{side}{i + 1}" for i in range(n)] for side, n in zip("AB", cmp.runs, strict=True))
+    return a, b
+
+
+def compare_heading(cmp: Comparison) -> str:
+    if cmp.runs == (1, 1):
+        return f"run B {cmp.run_b.get('id')} against run A {cmp.run_a.get('id')}"
+    return " against ".join(f"{n} run{'s' if n != 1 else ''} of {side}" for side, n in (("B", cmp.runs[1]),
+                                                                                       ("A", cmp.runs[0])))
+
+
+def run_lines(cmp: Comparison, markdown: bool = False) -> list[str]:
+    """Every run of each side by its label, id, name and kernel (the kernel is shown, never refused)."""
+    out = []
+    for labels, runs in zip(run_labels(cmp), (cmp.runs_a, cmp.runs_b), strict=True):
+        for label, run in zip(labels, runs, strict=False):
+            kernels = {k for k in (run.get("kernels") or {}).values() if k}
+            kernel = (f", kernel {next(iter(kernels))}" if len(kernels) == 1 else
+                      ", kernels " + ", ".join(f"{t} {k}" for t, k in run["kernels"].items() if k) if kernels else "")
+            ident = f"`{run.get('id')}`" if markdown else str(run.get("id"))
+            out.append(f"{'- ' if markdown else '  '}{label}: {ident} ({run.get('name')}){kernel}")
+    return out
+
+
+def run_means_table(cmp: Comparison, pair: Any, markdown: bool = False) -> list[str]:
+    """Several runs a side: each run's own mean per scenario and arm (the numbers behind CHANGE)."""
+    if cmp.runs == (1, 1) or not pair.run_means:
+        return []
+    labels = [x for side in run_labels(cmp) for x in side]
+    end = () if markdown else ("",)  # draw's last column is text, left-aligned: the numbers stay right-aligned
+    rows = [(m.scenario, m.arm, *(fmt_ms(v) for v in (*m.a, *m.b)), *end) for m in pair.run_means]
+    return ["", "each run's mean fork time (runs are the unit of CHANGE):", "",
+            *draw(("scenario", "arm", *labels, *end), rows, markdown, left=2)]
+
+
 def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
     """Run B against run A: per target pairing, one line per scenario and arm."""
-    out = [f"{'## ' if markdown else ''}run B {cmp.run_b.get('id')} against run A {cmp.run_a.get('id')}", ""]
+    out = [f"{'## ' if markdown else ''}{compare_heading(cmp)}", ""]
+    out += [f"{'- **warning**: ' if markdown else '! warning: '}{line}" for line in mismatch_lines(cmp)]
+    out += [""] if cmp.mismatches else []
+    out += [*run_lines(cmp, markdown), ""] if cmp.runs_a else []
     for pair in cmp.pairs:
         title = pair.target_a if pair.target_a == pair.target_b else f"{pair.target_a} (A) → {pair.target_b} (B)"
         out += [f"{'### ' if markdown else ''}{title}", ""]
@@ -146,6 +191,7 @@ def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
             if rows
             else ["(nothing in common)"]
         )
+        out += run_means_table(cmp, pair, markdown)
         out += [("- " if markdown else "  ! ") + n for r in rows for n in notes(r)]
         out.append("")
     out += [("- " if markdown else "note: ") + n for n in cmp.notes]

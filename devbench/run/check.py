@@ -31,6 +31,7 @@ from devbench.device.probe import Facts, probe
 from devbench.device.procid import owner_from
 from devbench.device.restore import journal_path, read_journal
 from devbench.errors import BuildError, DevbenchError, TargetError
+from devbench.results.errors import REFUSED, causes
 from devbench.run.eta import EarlierRun, earlier_run, estimate_s, format_duration
 from devbench.run.plan import Invocation, expected_forks, for_emulator, invocation_batches, plan
 from devbench.targets import open_target
@@ -62,10 +63,16 @@ class TargetCheck:
     payload: str = ""
     estimate: str = ""
     problems: list[str] = field(default_factory=list)  # why the run could not start on this target
+    left_out: str = ""         # what the run would refuse and still start ("unnamed arm only (...)")
 
     @property
     def ready(self) -> bool:
         return not self.problems
+
+    @property
+    def readiness(self) -> str:
+        """yes, NO, or what a run that starts would measure: "unnamed arm only (...)"."""
+        return "NO" if self.problems else self.left_out or "yes"
 
 
 def check(
@@ -113,6 +120,7 @@ def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payloa
         out.forks = sum(expected_forks(bench, inv.args) * len(inv.arms) for inv in invocations)
         if not invocations:
             out.problems.append("every scenario is refused (see above): the run would change nothing and fail")
+        out.left_out = left_out(out.refusals, [sc.name for sc in bench.scenarios])
         out.payload = _payload(facts, cfg, build_payload, out.problems)
         out.estimate = _estimate(tcfg.name, bench, invocations, earlier)
     except DevbenchError as exc:
@@ -120,6 +128,26 @@ def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payloa
     finally:
         close_quietly(target)
     return out
+
+
+def left_out(refusals: list[Refusal], scenarios: list[str]) -> str:
+    """What the refusals take out of a run that still starts, in a few words: "unnamed arm only
+    (no CONFIG_ANON_VMA_NAME)", "without 10 pages (not enough memory)"; "" when nothing is refused."""
+    whole = [r for r in refusals if r.arm is None]
+    named = [r for r in refusals if r.arm == "named"]
+    rest = [s for s in scenarios if s not in {r.scenario for r in whole}]
+    parts = []
+    if rest and {r.scenario for r in named} >= set(rest):
+        parts.append(f"unnamed arm only ({_why(named)})")
+    elif named:
+        parts.append(f"no named arm in {', '.join(r.scenario for r in named)} ({_why(named)})")
+    if whole and rest:
+        parts.append(f"without {', '.join(r.scenario for r in whole)} ({_why(whole)})")
+    return ", ".join(parts)
+
+
+def _why(refusals: list[Refusal]) -> str:
+    return "; ".join(dict.fromkeys(REFUSED.get(r.kind, r.kind) for r in refusals))
 
 
 def _root_without_change(target: Target, facts: Facts, mode: str, problems: list[str]) -> tuple[bool, tuple[str, ...]]:
@@ -288,11 +316,8 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
                 lines.append("  changes    none")
             for i, w in enumerate(c.warnings):
                 lines.append(f"  {'warnings' if i == 0 else '':10} {w}")
-            for i, r in enumerate(c.refusals):
-                lines.append(
-                    f"  {'refused' if i == 0 else '':10} {r.scenario}{'' if r.arm is None else f' ({r.arm} arm)'}: "
-                    f"{r.kind}: {r.message}"
-                )
+            for i, cause in enumerate(causes(refusal_errors(c), c.name)):  # one line per cause
+                lines.append(f"  {'refused' if i == 0 else '':10} {cause.place()}: {cause.kind}: {cause.message}")
             for i, earlier in enumerate(c.runs):
                 lines.append(f"  {'runs' if i == 0 else '':10} {earlier}")
             if c.runs:
@@ -303,13 +328,23 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
                 lines.append(f"  duration   {c.estimate}")
         for p in c.problems:
             lines.append(f"  PROBLEM    {p}")
-        lines.append(f"  ready      {'yes' if c.ready else 'NO'}")
+        lines.append(f"  ready      {c.readiness}")
     ready = all(c.ready for c in checks)
+    partly = [f"{c.name}: {c.left_out}" for c in checks if c.ready and c.left_out]
+    start = ("the run could not start as it is" if not ready else
+             f"the run could start, with refusals ({'; '.join(partly)}): it would exit 1" if partly else
+             "the run could start")
     lines.append(
-        f"devbench check: {'the run could start' if ready else 'the run could not start as it is'} "
-        f"({sum(c.ready for c in checks)} of {len(checks)} target(s) ready); nothing on the devices was changed"
+        f"devbench check: {start} ({sum(c.ready for c in checks)} of {len(checks)} target(s) ready); "
+        "nothing on the devices was changed"
     )
     return "\n".join(_printable(line) for line in lines) + "\n"
+
+
+def refusal_errors(c: TargetCheck) -> list[dict[str, Any]]:
+    """The target's refusals as the run would record them (its errors)."""
+    return [{"target": c.name, "scenario": r.scenario, "arm": r.arm, "kind": r.kind, "message": r.message}
+            for r in c.refusals]
 
 
 def _printable(text: str) -> str:

@@ -33,6 +33,7 @@ from devbench.device.workdir import ensure_private
 from devbench.errors import ConnectionLost, DevbenchError, TargetError
 from devbench.payload.build import Payload, build, deploy
 from devbench.profile.runs import profile_target
+from devbench.results.errors import failure_text
 from devbench.results.store import ResultsStore, now
 from devbench.run.context import Cancel, Progress, TargetRun
 from devbench.run.eta import planned_forks
@@ -435,6 +436,5 @@ def finish(run: TargetRun) -> bool:
     store, name = run.store, run.name
     ok = not any(e["target"] == name and not e.get("resumed") for e in store.data["errors"])
     store.update_target(name, status="ok" if ok else "failed")
-    last = [e["message"] for e in store.data["errors"] if e["target"] == name][-1:]
-    run.progress.target_done(name, ok, "done" if ok else last[0])
+    run.progress.target_done(name, ok, "done" if ok else failure_text(store.data["errors"], name))
     return ok

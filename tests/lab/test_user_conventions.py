@@ -93,7 +93,7 @@ def test_check_changes_nothing(tmp_path, devbench_cmd, adb_server, adb_device_se
     before = _state(phone)
     cfg = _config(tmp_path, "{}", scenarios="    - {name: unpopulated, pages: 0}\n    - {name: huge, pages: 100000}\n")
     res = runs.run([*devbench_cmd, "check", str(cfg)], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.returncode == 3, res.stdout + res.stderr  # the run could start, but would refuse 'huge'
     after = _state(phone)
     assert after == before
     out = res.stdout
@@ -104,6 +104,7 @@ def test_check_changes_nothing(tmp_path, devbench_cmd, adb_server, adb_device_se
     assert "huge: not-enough-memory: scenario 'huge' needs about" in out and "available (MemAvailable)" in out
     assert "unpopulated (0 pages per VMA): both arms, interleaved, 40 timed forks per arm" in out
     assert "payload    x86_64, " in out and "lock       free" in out and "journal    none" in out
+    assert "ready      without huge (not enough memory)" in out
     assert out.rstrip().endswith("(1 of 1 target(s) ready); nothing on the devices was changed")
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from devbench.config import BenchmarkConfig, DeviceConfig, Scenario
-from devbench.device.fit import HEADROOM, VMA_KERNEL_BYTES, Refusal, check_fit, memory_needed
+from devbench.device.fit import HEADROOM, NO_ANON_VMA_NAME, VMA_KERNEL_BYTES, Refusal, check_fit, memory_needed
 from devbench.device.probe import Facts
 from devbench.run.plan import MAP_COUNT_MARGIN
 
@@ -135,9 +135,12 @@ def test_named_arm(config, refused):
             ("empty", "named", "kernel-lacks-anon-vma-name"),
             ("ten", "named", "kernel-lacks-anon-vma-name"),
         ]
-        assert "no CONFIG_ANON_VMA_NAME" in out[0].message and "'empty'" in out[0].message
+        # the same words for each scenario (the refusal names its scenario): said once where listed
+        assert out[0].message == out[1].message == NO_ANON_VMA_NAME and "no CONFIG_ANON_VMA_NAME" in out[0].message
     else:
         assert out == []
+    # the A/A check (placebo) names nothing: never refused for the kernel's lack of names
+    assert check_fit(replace(BENCH, placebo=True), facts(kernel_config=config), DeviceConfig(), root=True) == []
 
 
 def test_named_arm_refusal_skipped_for_a_scenario_already_refused():

@@ -54,7 +54,46 @@ def test_check_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
     ] and "huge: not-enough-memory: scenario 'huge' needs about" in text
     assert "unpopulated (0 pages per VMA): both arms, interleaved, 20 timed forks per arm" in text
     assert "40 timed forks in all" in text and "no estimate: no finished earlier run of 'here'" in text
-    assert text.rstrip().endswith("nothing on the devices was changed") and "ready      yes" in text
+    # a run would start, without the refused scenario: check says so, and exits 3 (cli)
+    assert "ready      without huge (not enough memory)" in text
+    assert "the run could start, with refusals (here: without huge (not enough memory)): it would exit 1" in text
+    assert text.rstrip().endswith("nothing on the devices was changed")
+
+
+def _without_anon_vma_name(root: str) -> None:
+    """The stand-in's kernel config (procfs config.gz) says what this machine's does."""
+    import gzip
+
+    config = b"CONFIG_PERF_EVENTS=y\n# CONFIG_ANON_VMA_NAME is not set\n"
+    Path(root, "proc", "config.gz").write_bytes(gzip.compress(config))
+
+
+def test_check_predicts_the_named_arm_refused_on_a_kernel_without_the_feature(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    _without_anon_vma_name(root)
+    cfg = parse_text(_config(tmp_path, root, "    - {name: 1 page, pages: 1}\n"))
+    [c] = check(cfg, build_payload=False)
+    text = render([c], cfg)
+    assert c.ready and c.left_out == "unnamed arm only (no CONFIG_ANON_VMA_NAME)"
+    assert "CONFIG_ANON_VMA_NAME: not set" in text
+    # the refusal once, naming every scenario it takes the named arm of
+    assert text.count("CONFIG_ANON_VMA_NAME: the named arm cannot run") == 1
+    assert ("  refused    the named arm of unpopulated, 1 page: kernel-lacks-anon-vma-name: the kernel's config has "
+            "no CONFIG_ANON_VMA_NAME: the named arm cannot run (the unnamed arm does)") in text
+    assert "unpopulated (0 pages per VMA): unnamed arm, 20 timed forks per arm" in text
+    assert "  ready      unnamed arm only (no CONFIG_ANON_VMA_NAME)" in text
+    assert ("devbench check: the run could start, with refusals (here: unnamed arm only (no CONFIG_ANON_VMA_NAME)): "
+            "it would exit 1 (1 of 1 target(s) ready)") in text
+
+
+def test_check_lets_the_placebo_run_on_a_kernel_without_the_feature(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    _without_anon_vma_name(root)
+    cfg = parse_text(_config(tmp_path, root).replace("  vmas: 512", "  vmas: 512\n  placebo: true"))
+    [c] = check(cfg, build_payload=False)
+    text = render([c], cfg)
+    assert c.refusals == [] and c.left_out == "" and "ready      yes" in text
+    assert "unpopulated (0 pages per VMA): both arms, interleaved, 20 timed forks per arm" in text
 
 
 def test_check_refuses_when_every_scenario_is_refused(tmp_path: Path) -> None:
