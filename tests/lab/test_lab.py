@@ -85,7 +85,10 @@ def test_no_vsock_socket_on_device(lab_device: LabDevice) -> None:
 
 
 def test_vsock_filter_refuses_af_vsock() -> None:
-    helper = Path(procs.__file__).with_name("_novsock.py")
+    import devlab
+
+    helper = Path(devlab.__file__).with_name("_novsock.py")  # the lab's seccomp wrapper
+    assert helper.is_file(), helper
     code = ("import socket\n"
             "try:\n socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); print('created')\n"
             "except OSError as e: print(e.errno)\n"
