@@ -95,8 +95,10 @@ def cmd_lava_job(args: argparse.Namespace) -> int:
             return EXIT_FAILED
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "job.yaml").write_text(job, encoding="utf-8")
-    (out / "devbench.yaml").write_text(testdef, encoding="utf-8")
+    from devbench.results.outfiles import atomic_write  # never through a link planted at either name
+
+    atomic_write(out / "job.yaml", job)
+    atomic_write(out / "devbench.yaml", testdef)
     print(f"{out / 'job.yaml'}\n{out / 'devbench.yaml'}")
     return EXIT_OK
 

@@ -60,6 +60,12 @@ def test_lava_job_writes_a_job_that_lavas_validator_accepts(tmp_path):
             }
         )
     )
+    # links planted at both output names (issue 24 item 5): replaced, never written through
+    (tmp_path / "job").mkdir()
+    canaries = [tmp_path / "canary-job", tmp_path / "canary-testdef"]
+    for canary, name in zip(canaries, ("job.yaml", "devbench.yaml"), strict=True):
+        canary.write_text("canary\n")
+        (tmp_path / "job" / name).symlink_to(canary)
     res = subprocess.run(
         [
             *CLI,
@@ -76,6 +82,8 @@ def test_lava_job_writes_a_job_that_lavas_validator_accepts(tmp_path):
         timeout=120,
     )
     assert res.returncode == 0, res.stderr
+    assert all(c.read_text() == "canary\n" for c in canaries)
+    assert not any((tmp_path / "job" / n).is_symlink() for n in ("job.yaml", "devbench.yaml"))
     job = yaml.safe_load((tmp_path / "job" / "job.yaml").read_text())
     assert job["device_type"] == "qemu" and any("test" in a for a in job["actions"])
     testdef = yaml.safe_load((tmp_path / "job" / "devbench.yaml").read_text())
