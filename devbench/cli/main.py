@@ -16,6 +16,7 @@ from devbench.cli import run as run_command
 from devbench.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, _subparser, build_parser
 from devbench.cli.signals import TERMINATING, on_signal
 from devbench.errors import ConfigError, DevbenchError, ResultsError
+from devbench.textsafe import shown
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": run_command.cmd_run,
@@ -53,13 +54,13 @@ def _command(args: argparse.Namespace) -> int:
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
-        print(f"devbench: {exc}", file=sys.stderr)
+        print(shown(f"devbench: {exc}", lines=True), file=sys.stderr)
         return EXIT_USAGE
     except ResultsError as exc:
-        print(f"devbench: {exc}", file=sys.stderr)
+        print(shown(f"devbench: {exc}", lines=True), file=sys.stderr)
         return EXIT_USAGE
     except DevbenchError as exc:
-        print(f"devbench: {exc}", file=sys.stderr)
+        print(shown(f"devbench: {exc}", lines=True), file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt as exc:  # before any device was touched (a run handles its own)
         print(f"devbench: interrupted ({exc or 'SIGINT'}) before the run started; nothing was changed", file=sys.stderr)

@@ -12,6 +12,7 @@ import argparse
 from typing import NoReturn
 
 from devbench import __version__
+from devbench.textsafe import shown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_REGRESSION = 3
@@ -21,7 +22,7 @@ EXIT_CONDITIONS = 4  # --strict / device.require: a warning broke a required con
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2 (an argument's line breaks escaped)
-        line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        line = shown(message)
         self.exit(EXIT_USAGE, f"devbench: error: {line} (see {self.prog} --help)\n")
 
 

@@ -122,7 +122,9 @@ def _print_failures(data: dict) -> None:
 
 
 def _print_warning(target: str, message: str) -> None:
-    print(f"devbench: warning: {target}: {message}", file=sys.stderr)
+    from devbench.textsafe import shown
+
+    print(shown(f"devbench: warning: {target}: {message}"), file=sys.stderr)
 
 
 def _unmet(data: dict, strict: bool, require: Sequence[str]) -> bool:

@@ -36,6 +36,7 @@ from devbench.run.eta import EarlierRun, earlier_run, estimate_s, format_duratio
 from devbench.run.plan import Invocation, expected_forks, for_emulator, invocation_batches, plan
 from devbench.targets import open_target
 from devbench.targets.base import Target, close_quietly
+from devbench.textsafe import shown
 
 
 @dataclass
@@ -338,19 +339,13 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
         f"devbench check: {start} ({sum(c.ready for c in checks)} of {len(checks)} target(s) ready); "
         "nothing on the devices was changed"
     )
-    return "\n".join(_printable(line) for line in lines) + "\n"
+    return "\n".join(shown(line) for line in lines) + "\n"  # device strings shown, never obeyed
 
 
 def refusal_errors(c: TargetCheck) -> list[dict[str, Any]]:
     """The target's refusals as the run would record them (its errors)."""
     return [{"target": c.name, "scenario": r.scenario, "arm": r.arm, "kind": r.kind, "message": r.message}
             for r in c.refusals]
-
-
-def _printable(text: str) -> str:
-    """Device strings (models, lock owners, journal settings) shown, never obeyed: control
-    characters such as a terminal's escape sequences are written out as \\xNN."""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}" for c in text)
 
 
 def _conn(info: dict[str, Any]) -> str:

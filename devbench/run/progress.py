@@ -11,9 +11,11 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from devbench.run.eta import Pace, format_eta
+from devbench.textsafe import shown
 
 
 class RichProgress:
@@ -39,7 +41,7 @@ class RichProgress:
         self.progress.__exit__(et, ev, tb)
 
     def target_started(self, target: str, total_forks: int) -> None:
-        self.tasks[target] = self.progress.add_task("starting", total=total_forks, target=target, eta="")
+        self.tasks[target] = self.progress.add_task("starting", total=total_forks, target=escape(shown(target)), eta="")
 
     def plan(self, target: str, remaining: Mapping[str, int], estimated: bool = False) -> None:
         self.pace.plan(target, remaining, estimated=estimated)
@@ -47,7 +49,7 @@ class RichProgress:
 
     def step(self, target: str, text: str) -> None:
         self.pace.step(target, self.clock())
-        self.progress.update(self.tasks[target], description=text)
+        self.progress.update(self.tasks[target], description=escape(shown(text)))
 
     def batch(self, target: str, scenario: str, arm: str, forks: int) -> None:
         self.pace.batch(target, scenario, forks, self.clock())
@@ -60,7 +62,11 @@ class RichProgress:
         self.progress.update(self.tasks[target], **fields)
 
     def target_done(self, target: str, ok: bool, text: str) -> None:
-        self.progress.update(self.tasks[target], description=("[green]done" if ok else f"[red]failed: {text}"), eta="")
+        """The bar says done or failed; why it failed is printed above the bars, whole and
+        wrapped at word boundaries (a bar's column would cut it at the terminal's width)."""
+        self.progress.update(self.tasks[target], description=("[green]done" if ok else "[red]failed"), eta="")
+        if not ok:
+            self.progress.console.print(f"[bold]{escape(shown(target))}[/bold] [red]failed:[/red] {escape(shown(text))}")
 
 
 class LineProgress:
@@ -74,7 +80,7 @@ class LineProgress:
         self.estimated: set[str] = set()     # targets whose estimated plan was shown
 
     def _print(self, text: str) -> None:
-        print(text, file=self.out or sys.stderr)
+        print(shown(text), file=self.out or sys.stderr)
 
     def target_started(self, target: str, total_forks: int) -> None:
         self.started[target] = total_forks

@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from devbench.textsafe import shown
+
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5037
 
 
@@ -104,15 +106,13 @@ def pick_serial(attached: Mapping[str, str], environ: Mapping[str, str], where: 
     ready = sorted(s for s, state in attached.items() if state == "device")
     if len(ready) == 1:
         return ready[0], "the only device attached"
-    others = ", ".join(f"{_shown(s)} ({_shown(st)})" for s, st in sorted(attached.items()) if st != "device")
+    others = ", ".join(f"{shown(s)} ({shown(st)})" for s, st in sorted(attached.items()) if st != "device")
     if not ready:
         raise NoDevice(f"no adb device attached to {where}" + (f" in state 'device' (seen: {others})" if others else "")
                        + "; the target names none (adb: serial:, connect:, --serial or $ANDROID_SERIAL)")
     raise NoDevice(
-        f"{len(ready)} adb devices attached to {where}: {', '.join(map(_shown, ready))}; the target names none: "
+        f"{len(ready)} adb devices attached to {where}: {', '.join(map(shown, ready))}; the target names none: "
         "choose one with --serial SERIAL, $ANDROID_SERIAL or adb: {serial: SERIAL}"
     )
 
 
-def _shown(text: str) -> str:
-    return "".join(c if c.isprintable() else f"\\x{ord(c) & 0xff:02x}" for c in text)

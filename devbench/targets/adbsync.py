@@ -26,6 +26,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from devbench.textsafe import shown
+
 SYNC_DATA_MAX = 64 * 1024  # adbd's SYNC_DATA_MAX: no DATA chunk is larger
 MAX_PATH = 1024  # adbd refuses longer sync paths
 FAIL_TEXT_MAX = 1024  # a FAIL message longer than this is not read
@@ -110,7 +112,7 @@ def receive(read: Callable[[int], bytes], write: Callable[[bytes], object], *, a
 def printable(raw: bytes, limit: int = 200) -> str:
     """A device's text as one line: control characters shown as escapes, cut at `limit`."""
     text = raw.decode("utf-8", "replace")
-    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    out = shown(text)
     return out[:limit] + ("..." if len(out) > limit else "")
 
 
