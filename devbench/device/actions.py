@@ -96,6 +96,16 @@ def plan_actions(
     return out
 
 
+CLOCK_WARNINGS = ("clocks not locked", "cpufreq not available")
+
+
+def for_the_clock(warnings: list[str], clock: object) -> list[str]:
+    """The warnings that matter on a target whose time is `clock` (its transport's info): under
+    icount a time counts guest instructions (1 ns each), so what the CPU frequency is does not
+    matter and its warnings are left out."""
+    return [w for w in warnings if clock != "icount" or not w.startswith(CLOCK_WARNINGS)]
+
+
 def _plan_cpufreq(out: TuningPlan, facts: Facts, device: DeviceConfig, sysfs: str) -> None:
     cf = device.cpufreq
     if cf is None:

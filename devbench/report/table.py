@@ -3,19 +3,24 @@ of strings (pure). One table algorithm; text and Markdown only decide how to dra
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 from devbench.analysis import Analysis, Comparison, Row, analyze
 from devbench.analysis.samples import targets_in
 from devbench.analysis.stats import regression_pct
+from devbench.device.actions import for_the_clock
 from devbench.results.errors import causes
 from devbench.results.store import summarize
+from devbench.textsafe import shown
 
 HEADER = ("scenario", "unnamed VMAs", "named VMAs", "REGRESSION")
 STATS_HEADER = ("95% CI", "p (Holm)", "verdict")
 COMPARE_HEADER = ("scenario", "arm", "run A", "run B", "CHANGE")
 OUTLIER_NOTE = 0.01  # the text notes outliers above this share of forks (the HTML shows all)
+WIDTH = 80  # the text format fits an 80-column terminal or mail (pyperf and hyperfine do)
+WARN, SAY = "  ! ", "  - "  # text: a warning's mark ("!" only there); a descriptive line's
 
 
 def fmt_ms(value: float | None) -> str:
@@ -55,8 +60,12 @@ def compare_cells(row: Row) -> tuple[str, ...]:
     return (row.scenario, row.arm or "", fmt_ms(a), fmt_ms(b), fmt_pct(regression_pct(a, b)), *stats_cells(row))
 
 
-def draw(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool, left: int = 1) -> list[str]:
-    """The first `left` columns and the last one are left-aligned, the numbers right-aligned."""
+def draw(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool, left: int = 1,
+         width: int = WIDTH) -> list[str]:
+    """The first `left` columns and the last one are left-aligned, the numbers right-aligned.
+    Text wider than `width`: the last columns leave the table for a line of their own under
+    each row, from its second column on ("verdict: slower"), as many as it takes, so that no
+    line is cut or wrapped."""
     n = len(header)
     is_left = [i < left or i == n - 1 for i in range(n)]
     if markdown:
@@ -64,12 +73,29 @@ def draw(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool, l
                 "|" + "|".join("---" if lft else "---:" for lft in is_left) + "|",
                 *("| " + " | ".join(r) + " |" for r in rows)]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    keep = n
+    while keep > left + 1 and sum(widths[:keep]) + 2 * (keep - 1) > width:
+        keep -= 1
 
     def line(cells: Sequence[str]) -> str:
-        out = [c.ljust(widths[i]) if is_left[i] else c.rjust(widths[i]) for i, c in enumerate(cells)]
+        out = [c.ljust(widths[i]) if is_left[i] else c.rjust(widths[i]) for i, c in enumerate(cells[:keep])]
         return "  ".join(out).rstrip()
 
-    return [line(header), *(line(r) for r in rows)]
+    def below(cells: Sequence[str]) -> list[str]:
+        rest = "; ".join(f"{h}: {c}" for h, c in zip(header[keep:], cells[keep:], strict=True))
+        indent = " " * min(widths[0] + 2, width // 3)
+        return textwrap.wrap(rest, width, initial_indent=indent, subsequent_indent=indent + "  ") if rest else []
+
+    return [line(header), *(x for r in rows for x in (line(r), *below(r)))]
+
+
+def wrapped(lines: Sequence[str], bullet: str, markdown: bool, width: int = WIDTH) -> list[str]:
+    """Notes under a table, each wrapped at word boundaries to `width` (markdown: a list item's
+    continuation lines indented under its text)."""
+    first = "- " if markdown else bullet
+    return [x for text in lines for x in textwrap.wrap(text, width, initial_indent=first,
+                                                     subsequent_indent=" " * len(first), break_long_words=False,
+                                                     break_on_hyphens=False)]
 
 
 def notes(row: Row) -> list[str]:
@@ -121,17 +147,18 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
             out += draw(HEADER + STATS_HEADER, [seed_cells(r) for r in rows], markdown)
         else:
             out.append("(no samples)")
-        bullet = "- " if markdown else "  ! "
-        out += [bullet + n for r in rows for n in notes(r)]
-        out += [bullet + line for line in exit_lines(summary, target)]
+        # "!" marks what could spoil a number (notes, warnings, errors); the exit lines only describe
+        out += wrapped([n for r in rows for n in notes(r)], WARN, markdown)
+        out += wrapped(exit_lines(summary, target), SAY, markdown)
         # what the device's conditions say about every number above (clocks not locked, an
         # emulated machine, ...): under the table, not only in results.json and the HTML
-        out += [f"{bullet}warning: {w}" for t in data.get("targets", []) if t.get("name") == target
-                for w in t.get("warnings") or [] if isinstance(w, str)]
+        out += wrapped([f"warning: {w}" for t in data.get("targets", []) if t.get("name") == target
+                        for w in for_the_clock([w for w in t.get("warnings") or [] if isinstance(w, str)],
+                                               (t.get("transport_info") or {}).get("clock"))], WARN, markdown)
         # one line per cause: a refusal that hit every scenario is said once
-        out += [bullet + cause.line() for cause in causes(data.get("errors", []), target)]
+        out += wrapped([cause.line() for cause in causes(data.get("errors", []), target)], WARN, markdown)
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return shown("\n".join(out).rstrip() + "\n", lines=True)  # a results file's strings shown, never obeyed
 
 
 def mismatch_lines(cmp: Comparison) -> list[str]:
@@ -192,7 +219,7 @@ def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
             else ["(nothing in common)"]
         )
         out += run_means_table(cmp, pair, markdown)
-        out += [("- " if markdown else "  ! ") + n for r in rows for n in notes(r)]
+        out += wrapped([n for r in rows for n in notes(r)], WARN, markdown)
         out.append("")
-    out += [("- " if markdown else "note: ") + n for n in cmp.notes]
-    return "\n".join(out).rstrip() + "\n"
+    out += wrapped(list(cmp.notes), "note: ", markdown)
+    return shown("\n".join(out).rstrip() + "\n", lines=True)

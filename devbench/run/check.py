@@ -24,7 +24,7 @@ from typing import Any
 
 from devbench.config import BenchmarkConfig, Config, TargetConfig
 from devbench.device.access import DeviceAccess
-from devbench.device.actions import Action, TuningRequestError, plan_actions
+from devbench.device.actions import Action, TuningRequestError, for_the_clock, plan_actions
 from devbench.device.conditions import device_warnings
 from devbench.device.fit import Refusal, check_fit
 from devbench.device.probe import Facts, probe
@@ -113,7 +113,8 @@ def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payloa
             return out
         out.settings = [_setting(target, prefix, a) for a in tplan.actions]
         stopping = any(a.kind == "framework" for a in tplan.actions)
-        out.warnings += tplan.warnings + device_warnings(facts, cfg.device, framework_stopped=stopping)
+        out.warnings += for_the_clock(tplan.warnings + device_warnings(facts, cfg.device, framework_stopped=stopping),
+                                      target.info.get("clock"))
         if bench.placebo:
             out.warnings.append("A/A run (benchmark.placebo): the 'named' arm's VMAs carry no names")
         invocations = plan(bench, {(r.scenario, r.arm) for r in out.refusals})

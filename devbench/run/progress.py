@@ -66,7 +66,8 @@ class RichProgress:
         wrapped at word boundaries (a bar's column would cut it at the terminal's width)."""
         self.progress.update(self.tasks[target], description=("[green]done" if ok else "[red]failed"), eta="")
         if not ok:
-            self.progress.console.print(f"[bold]{escape(shown(target))}[/bold] [red]failed:[/red] {escape(shown(text))}")
+            why = escape(shown(text))
+            self.progress.console.print(f"[bold]{escape(shown(target))}[/bold] [red]failed:[/red] {why}")
 
 
 class LineProgress:

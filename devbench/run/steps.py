@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ParamSpec, TypeVar
 
 from devbench.config import Config, TargetConfig
+from devbench.device.actions import for_the_clock
 from devbench.device.lock import acquire
 from devbench.device.probe import Facts, probe
 from devbench.device.restore import recover
@@ -215,7 +216,7 @@ def plan_target(run: TargetRun, facts: Facts) -> tuple[DeviceSession, list[Invoc
     session = DeviceSession.open(run.connected, facts, run.cfg.device, bench, store.data["run"]["id"],
                                  store.data["run"]["started"], profiling=run.cfg.profile.enabled)
     store.update_target(name, device=session.describe())
-    for w in session.warnings:
+    for w in for_the_clock(session.warnings, run.connected.info.get("clock")):
         run.warn(w)
     if bench.placebo:
         run.warn(PLACEBO_NOTE)
