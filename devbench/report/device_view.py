@@ -14,6 +14,19 @@ UNITS_NOTE = ("Units: temperatures in °C (results.json keeps the kernel's milli
               "CPU frequencies in MHz (results.json keeps kHz, freq_khz), memory in GiB (kB in results.json).")
 
 
+# results.json's keys of a target's device record, as a reader says them (others shown as they are)
+LABELS = {
+    "root": "root access", "pinned": "pinned to CPUs", "actions": "changes made", "locked_khz": "locked frequency (kHz)",
+    "journal": "restore journal", "sysfs": "sysfs mounted at", "procfs": "procfs mounted at",
+    "framework_stopped": "Android framework stopped",
+}
+
+
+def label(key: Any) -> str:
+    """A results.json key as a reader says it: LABELS, else the key with spaces for underscores."""
+    return LABELS.get(key, str(key).replace("_", " ")) if isinstance(key, str) else str(key)
+
+
 def _num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 

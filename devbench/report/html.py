@@ -15,11 +15,11 @@ from devbench.analysis import Analysis, analyze
 from devbench.analysis.samples import group, targets_in
 from devbench.analysis.stats import regression_pct
 from devbench.report import plots
-from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows
+from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows, label
 from devbench.report.exits import exit_scenarios
 from devbench.report.headline import headline
 from devbench.report.profiles import profile_views
-from devbench.report.table import fmt_ci, fmt_ms, fmt_p, fmt_pct, notes
+from devbench.report.table import fmt_ci, fmt_ms, fmt_p, fmt_pct, fmt_spread, notes
 from devbench.resources import data_dir
 from devbench.results.errors import causes
 from devbench.results.strict import REQUIREMENTS, breaks
@@ -58,6 +58,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(
         ms=fmt_ms,
+        spread=fmt_spread,
+        label=label,
         ms_bare=lambda v: "-" if v is None else f"{v:.2f}",
         pct=fmt_pct,
         p=fmt_p,

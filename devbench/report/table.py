@@ -27,6 +27,11 @@ def fmt_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}ms"
 
 
+def fmt_spread(value: float | None) -> str:
+    """A spread (sd, MAD) in ms to three significant digits: 0.00734ms, never "0.00ms"."""
+    return "-" if value is None else "0ms" if value == 0 else f"{value:.3g}ms"
+
+
 def fmt_pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.2f}%"
 
