@@ -16,8 +16,9 @@ UNITS_NOTE = ("Units: temperatures in °C (results.json keeps the kernel's milli
 
 # results.json's keys of a target's device record, as a reader says them (others shown as they are)
 LABELS = {
-    "root": "root access", "pinned": "pinned to CPUs", "actions": "changes made", "locked_khz": "locked frequency (kHz)",
-    "journal": "restore journal", "sysfs": "sysfs mounted at", "procfs": "procfs mounted at",
+    "root": "root access", "pinned": "pinned to CPUs", "actions": "changes made",
+    "locked_khz": "locked frequency (kHz)", "journal": "restore journal", "sysfs": "sysfs mounted at",
+    "procfs": "procfs mounted at",
     "framework_stopped": "Android framework stopped",
 }
 

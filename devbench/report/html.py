@@ -87,6 +87,24 @@ HTML_HEADER = ("scenario", "mean fork time, unnamed VMAs (ms)", "mean fork time,
 CONTENTS_FROM = 2  # a contents list when the report has this many targets or more
 
 
+REFUSALS = ("not-enough-memory", "map-count-too-low", "kernel-lacks-anon-vma-name")  # devbench.device.fit
+
+
+def empty_why(errors: list[dict[str, Any]], scenario: str) -> str:
+    """What an empty figure of `scenario` says: each of its arms' refusals or errors with the
+    reason (a refused arm is not "no data"), else "no data"."""
+    why = [f"{e.get('arm') or 'both arms'} {'refused' if e.get('kind') in REFUSALS else e.get('kind')}: "
+           f"{e.get('message')}" for e in errors if e.get("scenario") == scenario]
+    return "; ".join(why) or "no data"
+
+
+def results_header(clock: Any) -> tuple[str, ...]:
+    """HTML_HEADER; under icount the means are instruction-path times (1 ns per guest instruction)."""
+    if clock != "icount":
+        return HTML_HEADER
+    return tuple(h.replace("mean fork time", "mean fork instruction time (icount)") for h in HTML_HEADER)
+
+
 def _records(record: dict[str, Any]) -> list[tuple[str, Any]]:
     """Device preparation records, shown generically (tables of keys and values) when present."""
     return [(title, record[key]) for key, title in DEVICE_RECORDS if record.get(key) not in (None, {}, [])]
@@ -107,6 +125,8 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
     margin = analysis.options.margin_pct  # the SVGs below are Markup: devbench.report.svg escapes every text it writes
     key = f"t{targets_in(data).index(name)}"
     exits = exit_scenarios(data, name)
+    clock = (rec.get("transport_info") or {}).get("clock") if isinstance(rec.get("transport_info"), dict) else None
+    errors = [e for e in data.get("errors", []) if e.get("target") == name]
     return {
         "name": name,
         "anchor": f"target-{key}",
@@ -117,15 +137,19 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
         "change_plot": Markup(plots.changes(rows, margin, f"{key}-chg", "regression, named vs unnamed"))
         if rows
         else None,
-        "distributions": [Markup(plots.distribution(sc, arms, f"{key}-d{i}")) for i, (sc, arms) in enumerate(panels)],
-        "timelines": [Markup(plots.timeline(sc, arms, f"{key}-t{i}")) for i, (sc, arms) in enumerate(panels)],
+        "header": results_header(clock),
+        "distributions": [Markup(plots.distribution(sc, arms, f"{key}-d{i}", clock=clock, why=empty_why(errors, sc)))
+                          for i, (sc, arms) in enumerate(panels)],
+        "timelines": [Markup(plots.timeline(sc, arms, f"{key}-t{i}", clock=clock, why=empty_why(errors, sc)))
+                      for i, (sc, arms) in enumerate(panels)],
         "notes": [n for r in rows for n in notes(r)],
         "tables": _records(rec),
         "facts_rows": facts_rows(rec.get("facts")),
         "conditions": conditions_table(rec.get("conditions")),
         "exits": exits,
         "exit_plots": [
-            Markup(plots.distribution(e.scenario, e.arms, f"{key}-x{i}", "child exit")) for i, e in enumerate(exits)
+            Markup(plots.distribution(e.scenario, e.arms, f"{key}-x{i}", "child exit", clock))
+            for i, e in enumerate(exits)
         ],
         "profiles": profile_views(data, name),
         # one per cause: a refusal of the named arm in every scenario is one line naming them

@@ -37,10 +37,49 @@ def _ms_ticks(arrays: Sequence[np.ndarray]) -> list[tuple[float, str]]:
     return svg.value_ticks([v for a in arrays for v in (a.min(), a.max())])
 
 
-def _panel(x: tuple[float, float], y_ticks: list[tuple[float, str]], top: float = PANEL_TOP) -> svg.Axes:
+def _panel(x: tuple[float, float], y_ticks: list[tuple[float, str]], top: float = PANEL_TOP,
+           right: float = 16) -> svg.Axes:
     w, h = PANEL
     left = svg.left_margin((s for _, s in y_ticks), titled=True)
-    return svg.Axes(svg.Scale(*x, left, w - 16), svg.Scale(y_ticks[0][0], y_ticks[-1][0], h - PANEL_BOTTOM, top))
+    return svg.Axes(svg.Scale(*x, left, w - right), svg.Scale(y_ticks[0][0], y_ticks[-1][0], h - PANEL_BOTTOM, top))
+
+
+def time_title(what: str, clock: str | None) -> str:
+    """A time axis's title: under icount a time counts guest instructions (1 ns each), not
+    what a device takes (devbench.targets.qemu.ICOUNT_NOTE)."""
+    return f"{what} instruction time, icount (ms)" if clock == "icount" else f"{what} time (ms)"
+
+
+def _pct_labels(y_ticks: list[tuple[float, str]], ref: float) -> list[str]:
+    """The y ticks as a change from ref in %, with the decimals their step needs ("+0.2%")."""
+    pct = [(v / ref - 1) * 100 for v, _ in y_ticks]
+    return [("+" if p > 0 and not s.startswith("-") else "") + s + "%"
+            for p, s in zip(pct, svg.tick_labels(pct), strict=True)]
+
+
+def _pct_axis(ax: svg.Axes, y_ticks: list[tuple[float, str]], ref: float, name: str) -> list[str]:
+    """A second y axis on the right: the same ticks as a change from `name`'s median in %, the
+    scale of the regression, so that a truncated ms axis does not pass for a large change."""
+    out = [svg.tag("line", x1=ax.right, y1=ax.top, x2=ax.right, y2=ax.bottom, stroke=svg.INK)]
+    for (v, _), s in zip(y_ticks, _pct_labels(y_ticks, ref), strict=True):
+        y = ax.y(v)
+        out += [svg.tag("line", x1=ax.right, y1=y, x2=ax.right + 4, y2=y, stroke=svg.INK),
+                svg.text(ax.right + 6, y + 4, s, text_anchor="start")]
+    cx, cy = PANEL[0] - 8, (ax.top + ax.bottom) / 2
+    out.append(svg.text(cx, cy, f"% of {name}'s median", text_anchor="middle", font_size=LEGEND_SIZE,
+                        transform=f"rotate(90 {svg.num(cx)} {svg.num(cy)})"))
+    return out
+
+
+def axis_break(ax: svg.Axes, lowest: float) -> list[str]:
+    """Two slanted strokes across the foot of the y axis when it does not start at zero."""
+    if lowest <= 0:
+        return []
+    x, y = ax.left, ax.bottom - 8
+    gap = svg.tag("rect", x=x - 6, y=y - 3, width=12, height=5, fill="white")
+    marks = svg.tag("path", d=f"M{svg.num(x - 6)},{svg.num(y + 2)}l12,-4M{svg.num(x - 6)},{svg.num(y - 1)}l12,-4",
+                    stroke=svg.INK, stroke_width=1, fill="none")
+    return [gap, marks]
 
 
 # -- distribution ---------------------------------------------------------------------------
@@ -79,19 +118,26 @@ def _violin(ax: svg.Axes, center: float, name: str, x: np.ndarray) -> str:
                 stroke_width=1.2))
 
 
-def distribution(title: str, series: Mapping[str, ArmData], key: str, what: str = "fork") -> str:
+def distribution(title: str, series: Mapping[str, ArmData], key: str, what: str = "fork", clock: str | None = None,
+                 why: str = "no data") -> str:
     """Violins of every timed fork per series (arm or run) with at least 2 forks: the shape of
     the distribution, its median as a bar, its min and max as whiskers. what: "fork", or
-    "child exit" for the exit times (exit_ns)."""
+    "child exit" for the exit times (exit_ns). The y axis in ms is cut to the data (marked
+    so), with the change from the first series' median in % on the right. why: what an empty
+    figure says (a refused arm: its reason)."""
     label = f"Distribution of {what} times: {title}"
     shown = [(n, x) for n, x in ((n, svg.finite(arm.forks)) for n, arm in series.items()) if x.size > 1]
     if not shown:
-        return svg.no_data(*PANEL, label, title)
+        return svg.no_data(*PANEL, label, title, why)
     y_ticks = _ms_ticks([x for _, x in shown])
-    ax = _panel((0.5, len(shown) + 0.5), y_ticks)
+    ref_name, ref = shown[0][0], float(np.median(shown[0][1]))
+    right = 22 + max(svg.text_width(s) for s in _pct_labels(y_ticks, ref)) if ref > 0 else 16
+    ax = _panel((0.5, len(shown) + 0.5), y_ticks, right=right)
     return svg.figure(*PANEL, label, [
         svg.heading(PANEL[0], title),
-        *svg.y_axis(ax, y_ticks, f"{what} time (ms)"),
+        *svg.y_axis(ax, y_ticks, time_title(what, clock)),
+        *axis_break(ax, y_ticks[0][0]),
+        *(_pct_axis(ax, y_ticks, ref, ref_name) if ref > 0 else []),
         *svg.x_axis(ax, [(i, svg.fit(n, ax.width / len(shown) - 4)) for i, (n, _) in enumerate(shown, 1)], None),
         *(_violin(ax, i, n, x) for i, (n, x) in enumerate(shown, 1)),
     ])
@@ -140,18 +186,19 @@ def _legend(ax: svg.Axes, names: Sequence[str]) -> list[str]:
     return out
 
 
-def timeline(title: str, series: Mapping[str, ArmData], key: str) -> str:
+def timeline(title: str, series: Mapping[str, ArmData], key: str, clock: str | None = None,
+             why: str = "no data") -> str:
     """Every fork time in run order per series, with batch means: drift and throttling show."""
     label = f"Fork time over the run: {title}"
     shown = [(n, arm) for n, arm in series.items() if svg.finite(arm.forks).size]
     if not shown:
-        return svg.no_data(*PANEL, label, title)
+        return svg.no_data(*PANEL, label, title, why)
     forks = [arm.forks for _, arm in shown]
     y_ticks = _ms_ticks([svg.finite(f) for f in forks])
     x_ticks = svg.value_ticks((0, max(f.size for f in forks) - 1), integer=True)
     ax = _panel((x_ticks[0][0], x_ticks[-1][0]), y_ticks, top=PANEL_TOP + LEGEND_H)
-    parts = [svg.heading(PANEL[0], title), *svg.y_axis(ax, y_ticks, "fork time (ms)"),
-             *svg.x_axis(ax, x_ticks, "fork, in run order")]
+    parts = [svg.heading(PANEL[0], title), *svg.y_axis(ax, y_ticks, time_title("fork", clock)),
+             *axis_break(ax, y_ticks[0][0]), *svg.x_axis(ax, x_ticks, "fork, in run order")]
     for (n, arm), f in zip(shown, forks, strict=False):
         parts += [_trace(ax, f, _color(n)), _batch_means(ax, arm, _color(n))]
     return svg.figure(*PANEL, label, parts + _legend(ax, [n for n, _ in shown]))

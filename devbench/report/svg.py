@@ -11,6 +11,7 @@ the helpers drop NaN and infinities from the data.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -218,8 +219,11 @@ def figure(width: float, height: float, label: str, parts: Iterable[str]) -> str
             f"<title>{xml_text(label)}</title>{''.join(parts)}</svg>")
 
 
-def no_data(width: float, height: float, label: str, title: str | None) -> str:
-    """A figure that says "no data" under its heading."""
+def no_data(width: float, height: float, label: str, title: str | None, why: str = "no data") -> str:
+    """A figure that says why it is empty ("no data", or e.g. "named: refused: ...") under its
+    heading, wrapped to the figure's width."""
     parts = [heading(width, title)] if title else []
-    parts.append(text(width / 2, height / 2, "no data", text_anchor="middle", fill=MUTED))
-    return figure(width, height, label, parts)
+    lines = textwrap.wrap(why, max(int((width - 20) / CHAR_W), 10))[:6]
+    top = height / 2 - 7 * (len(lines) - 1)
+    parts += [text(width / 2, top + 14 * i, s, text_anchor="middle", fill=MUTED) for i, s in enumerate(lines)]
+    return figure(width, height, label + f": {why}", parts)
