@@ -14,6 +14,7 @@ from markupsafe import Markup
 from devbench.analysis import Analysis, analyze
 from devbench.analysis.samples import group, targets_in
 from devbench.analysis.stats import regression_pct
+from devbench.device.actions import for_the_clock
 from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows, label
 from devbench.report.exits import exit_scenarios
@@ -112,8 +113,9 @@ def _records(record: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def warning_items(record: dict[str, Any]) -> list[dict[str, Any]]:
     """A target's warnings for the banner, each with the requirements (device.require) it breaks."""
+    info = record.get("transport_info") if isinstance(record.get("transport_info"), dict) else {}
     return [{"text": w, "breaks": [REQUIREMENTS[b][0] for b in breaks(w)]}
-            for w in record.get("warnings") or [] if isinstance(w, str)]
+            for w in for_the_clock([w for w in record.get("warnings") or [] if isinstance(w, str)], info.get("clock"))]
 
 
 def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenarios: list) -> dict[str, Any]:

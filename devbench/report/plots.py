@@ -44,17 +44,19 @@ def _panel(x: tuple[float, float], y_ticks: list[tuple[float, str]], top: float 
     return svg.Axes(svg.Scale(*x, left, w - right), svg.Scale(y_ticks[0][0], y_ticks[-1][0], h - PANEL_BOTTOM, top))
 
 
-def time_title(what: str, clock: str | None) -> str:
+def time_title(what: str, clock: str | None, short: bool = False) -> str:
     """A time axis's title: under icount a time counts guest instructions (1 ns each), not
-    what a device takes (devbench.targets.qemu.ICOUNT_NOTE)."""
-    return f"{what} instruction time, icount (ms)" if clock == "icount" else f"{what} time (ms)"
+    what a device takes (devbench.targets.qemu.ICOUNT_NOTE). short: for a lower plot area."""
+    if clock == "icount":
+        return "instr. time, icount (ms)" if short else "instruction time, icount (ms)"
+    return f"{what} time (ms)"
 
 
 def _pct_labels(y_ticks: list[tuple[float, str]], ref: float) -> list[str]:
     """The y ticks as a change from ref in %, with the decimals their step needs ("+0.2%")."""
     pct = [(v / ref - 1) * 100 for v, _ in y_ticks]
-    return [("+" if p > 0 and not s.startswith("-") else "") + s + "%"
-            for p, s in zip(pct, svg.tick_labels(pct), strict=True)]
+    labels = [s.lstrip("-") if float(s) == 0 else s for s in svg.tick_labels(pct)]
+    return [("+" if float(s) > 0 else "") + s + "%" for s in labels]
 
 
 def _pct_axis(ax: svg.Axes, y_ticks: list[tuple[float, str]], ref: float, name: str) -> list[str]:
@@ -65,7 +67,7 @@ def _pct_axis(ax: svg.Axes, y_ticks: list[tuple[float, str]], ref: float, name: 
         y = ax.y(v)
         out += [svg.tag("line", x1=ax.right, y1=y, x2=ax.right + 4, y2=y, stroke=svg.INK),
                 svg.text(ax.right + 6, y + 4, s, text_anchor="start")]
-    cx, cy = PANEL[0] - 8, (ax.top + ax.bottom) / 2
+    cx, cy = PANEL[0] - 6, (ax.top + ax.bottom) / 2
     out.append(svg.text(cx, cy, f"% of {name}'s median", text_anchor="middle", font_size=LEGEND_SIZE,
                         transform=f"rotate(90 {svg.num(cx)} {svg.num(cy)})"))
     return out
@@ -131,10 +133,10 @@ def distribution(title: str, series: Mapping[str, ArmData], key: str, what: str 
         return svg.no_data(*PANEL, label, title, why)
     y_ticks = _ms_ticks([x for _, x in shown])
     ref_name, ref = shown[0][0], float(np.median(shown[0][1]))
-    right = 22 + max(svg.text_width(s) for s in _pct_labels(y_ticks, ref)) if ref > 0 else 16
+    right = 30 + max(svg.text_width(s) for s in _pct_labels(y_ticks, ref)) if ref > 0 else 16
     ax = _panel((0.5, len(shown) + 0.5), y_ticks, right=right)
     return svg.figure(*PANEL, label, [
-        svg.heading(PANEL[0], title),
+        svg.heading(PANEL[0], title if why == "no data" else f"{title}: {why}"),  # an arm refused: said, not left out
         *svg.y_axis(ax, y_ticks, time_title(what, clock)),
         *axis_break(ax, y_ticks[0][0]),
         *(_pct_axis(ax, y_ticks, ref, ref_name) if ref > 0 else []),
@@ -197,7 +199,8 @@ def timeline(title: str, series: Mapping[str, ArmData], key: str, clock: str | N
     y_ticks = _ms_ticks([svg.finite(f) for f in forks])
     x_ticks = svg.value_ticks((0, max(f.size for f in forks) - 1), integer=True)
     ax = _panel((x_ticks[0][0], x_ticks[-1][0]), y_ticks, top=PANEL_TOP + LEGEND_H)
-    parts = [svg.heading(PANEL[0], title), *svg.y_axis(ax, y_ticks, time_title("fork", clock)),
+    parts = [svg.heading(PANEL[0], title if why == "no data" else f"{title}: {why}"),
+             *svg.y_axis(ax, y_ticks, time_title("fork", clock, short=True)),
              *axis_break(ax, y_ticks[0][0]), *svg.x_axis(ax, x_ticks, "fork, in run order")]
     for (n, arm), f in zip(shown, forks, strict=False):
         parts += [_trace(ax, f, _color(n)), _batch_means(ax, arm, _color(n))]

@@ -196,3 +196,57 @@ def test_screenshot_shows_headline_warnings_banner_and_every_plot(browser, repor
         assert _colours(pixels) > 20, f"plot {i} looks blank"
         white = (pixels.sum(axis=-1) >= 3 * 250).mean()
         assert white < 0.97, f"plot {i}: {white:.0%} white"
+
+
+@pytest.fixture
+def icount_report(tmp_path):
+    """An icount guest's run as the quick start makes it: +0.37% on a spread of about 0.1%, and
+    the named arm of '10 pages' refused by a kernel without CONFIG_ANON_VMA_NAME."""
+    d = make_results(shifts={"unpopulated": 0.0037, "1 page": 0.0037, "10 pages": 0.0}, seed=52, sigma=0.001,
+                     process_sd=0.0005, batch_sd=0.0005, arm_batch_sd=0.0002, with_exit=False)
+    rec = d["targets"][0]
+    info = {"clock": "icount", "accel": "tcg", "arch": "x86_64", "kernel": "bzImage",
+            "kernel_config_source": "IKCONFIG", "boot_seconds": 30, "boot_attempts": 1,
+            "console_log": "console-phone-1.log"}
+    rec.update(transport="qemu", transport_info=info,
+               device={"root": "uid 0", "locked_khz": {}, "procfs": "/proc"})
+    d["samples"] = [s for s in d["samples"] if not (s["scenario"] == "10 pages" and s["arm"] == "named")]
+    d["errors"].append({"target": "phone", "scenario": "10 pages", "arm": "named", "kind": "kernel-lacks-anon-vma-name",
+                        "message": "the kernel has no CONFIG_ANON_VMA_NAME: prctl(PR_SET_VMA_ANON_NAME) fails"})
+    (tmp_path / "results.json").write_text(json.dumps(d))
+    return write_report(d, tmp_path)
+
+
+def test_screenshot_shows_the_verdict_column_and_axes_a_reader_cannot_misread(browser, icount_report, tmp_path):
+    """At 1400 px the statistics table's verdict is in view without scrolling; a violin's ms axis
+    under icount says what the time is, is marked as cut and has the change in % beside it;
+    the refused arm's figure says why. The crops are kept in tmp_path (looked at, not only asserted)."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1400, 900)
+    browser.get(icount_report.as_uri())
+    stats = browser.find_element(By.XPATH, "//h3[text()='Statistics']/following::table[1]")
+    verdict = stats.find_element(By.XPATH, ".//th[text()='verdict']")
+    box = stats.find_element(By.XPATH, "./ancestor::div[contains(@class, 'scroll')][1]")
+    inside = browser.execute_script(
+        "const v = arguments[0].getBoundingClientRect(), b = arguments[1].getBoundingClientRect();"
+        "return v.right <= b.right + 1 && v.left >= b.left", verdict, box)
+    assert inside, "the verdict column is cut off the statistics table's box"
+    _crop(browser, tmp_path, box, "statistics-table")
+    cells = [td.text for td in stats.find_elements(By.XPATH, ".//tbody/tr/td[4]")]
+    assert cells and all(c in ("slower", "faster", "no difference", "inconclusive") or c.startswith(
+        ("slower", "faster", "no difference", "inconclusive", "not measured", "no verdict")) for c in cells), cells
+
+    figures = browser.find_elements(By.CSS_SELECTOR, "figure.plot svg")
+    texts = [f.get_attribute("textContent") for f in figures]
+    violin = next(f for f, t in zip(figures, texts, strict=True) if "1 page" in t and "% of unnamed's median" in t)
+    text = violin.get_attribute("textContent")
+    assert "instruction time, icount (ms)" in text and "fork time (ms)" not in text
+    assert "+0.4%" in text or "+0.5%" in text or "+0.6%" in text  # the regression scale on the right
+    pixels = _crop(browser, tmp_path, violin, "violin-1-page")
+    assert _colours(pixels) > 20
+    refused = [t for t in texts if "10 pages" in t and "named refused" in t]
+    assert refused and all("no data" not in t for t in refused) and "CONFIG_ANON_VMA_NAME" in refused[0]
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "locked frequency (kHz)" in body and "locked_khz" not in body and "procfs mounted at" in body
+    assert "0.00ms" not in body
