@@ -74,7 +74,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         ok = False
         if store.data["run"]["status"] == "running":  # interrupted before the run got going
             store.finish("interrupted")
-        print(f"devbench: interrupted ({exc or 'SIGINT'}); device restored, results kept", file=sys.stderr)
+        print(f"devbench: interrupted ({exc or 'SIGINT'}); device restored, results kept; go on with: "
+              f"devbench run --resume {run_dir}", file=sys.stderr)
     analysis = None
     try:
         with signals_deferred():  # the device is done with; the report is written whole, then a signal counts

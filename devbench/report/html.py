@@ -128,7 +128,7 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
     key = f"t{targets_in(data).index(name)}"
     exits = exit_scenarios(data, name)
     clock = (rec.get("transport_info") or {}).get("clock") if isinstance(rec.get("transport_info"), dict) else None
-    errors = [e for e in data.get("errors", []) if e.get("target") == name]
+    errors = [e for e in data.get("errors", []) if e.get("target") == name and not e.get("resumed")]  # a resume's past
     return {
         "name": name,
         "anchor": f"target-{key}",
@@ -156,7 +156,7 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
         "profiles": profile_views(data, name),
         # one per cause: a refusal of the named arm in every scenario is one line naming them
         "errors": [{"kind": c.kind, "scenario": ", ".join(c.scenarios), "arm": c.arm, "message": c.message}
-                   for c in causes(data.get("errors", []), name)],
+                   for c in causes(errors, name)],
         "checks": [
             c for c in data.get("checks", []) if c.get("target") == name and c.get("check") in ("setup", "named_check")
         ],

@@ -160,8 +160,13 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
         out += wrapped([f"warning: {w}" for t in data.get("targets", []) if t.get("name") == target
                         for w in for_the_clock([w for w in t.get("warnings") or [] if isinstance(w, str)],
                                                (t.get("transport_info") or {}).get("clock"))], WARN, markdown)
+        # an interruption a resume answered is history, not a problem of these numbers
+        everything = [e for e in data.get("errors", []) if isinstance(e, dict)]
+        out += wrapped([f"resumed after: {e.get('message')}" for e in everything
+                        if e.get("target") == target and e.get("resumed")], SAY, markdown)
         # one line per cause: a refusal that hit every scenario is said once
-        out += wrapped([cause.line() for cause in causes(data.get("errors", []), target)], WARN, markdown)
+        out += wrapped([cause.line() for cause in causes([e for e in everything if not e.get("resumed")], target)],
+                       WARN, markdown)
         out.append("")
     return shown("\n".join(out).rstrip() + "\n", lines=True)  # a results file's strings shown, never obeyed
 

@@ -156,3 +156,34 @@ def test_signals_at_random_moments_always_restore(tmp_path, devbench_cmd, adb_se
                 assert data["samples"], (trial, "what was measured before the signal is kept")
     print(f"{TRIALS} interrupts at random moments: exit codes {dict(outcomes)}; device restored every time")
     assert outcomes[130] >= TRIALS // 2  # every mid-measurement trial, and the start-up ones that had a run folder
+
+
+def test_sigterm_mid_measure_says_where_and_how_to_go_on_and_a_resume_clears_it(tmp_path, devbench_cmd, ssh_device):
+    """The words a reader sees: SIGTERM while measuring is "interrupted during measure" with a
+    `devbench run --resume RUN_DIR` hint; after the resume completes, the table carries no
+    "! interrupted" note, only a descriptive "resumed after" line."""
+    cfg = ssh_config(tmp_path, ssh_device)
+    proc = subprocess.Popen(
+        [*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        runs.wait_mid_run(proc, tmp_path / "out", samples=5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    run_dir = run_dir_of(tmp_path)
+    assert proc.returncode == 130, runs.stderr_tail(err)
+    assert f"go on with: devbench run --resume {run_dir}" in err
+    assert [e["message"] for e in load(run_dir)["errors"] if e["kind"] == "interrupted"] == [
+        "interrupted during measure"]
+    assert "! interrupted: interrupted during measure" in out
+    res = runs.run(
+        [*devbench_cmd, "run", "--resume", str(run_dir), "--quiet"], capture_output=True, text=True, timeout=600
+    )
+    named_ok = not any(e["kind"] == "kernel-lacks-anon-vma-name" for e in load(run_dir)["errors"])
+    assert res.returncode == (0 if named_ok else 1), runs.stderr_tail(res.stderr)
+    assert "! interrupted" not in res.stdout and "- resumed after: interrupted during measure" in res.stdout
+    assert all(len(line) <= 80 for line in res.stdout.splitlines()), res.stdout
