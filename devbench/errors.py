@@ -28,6 +28,26 @@ class ConfigError(DevbenchError):
         return f"{where}:{field} {self.message}"
 
 
+class ConfigErrors(ConfigError):
+    """Several config errors, reported together as a linter does: in file order (--set
+    overrides, which have no line, last), one file:line:column line each. Its own fields are
+    the first error's."""
+
+    def __init__(self, errors: list[ConfigError]):
+        flat = [e for x in errors for e in (x.errors if isinstance(x, ConfigErrors) else [x])]
+        self.errors = sorted(flat, key=lambda e: (e.line is None, e.file, e.line or 0, e.column or 0))
+        first = self.errors[0]
+        super().__init__(first.file, first.line, first.column, first.field, first.message)
+
+    def __str__(self) -> str:
+        return "\n".join(ConfigError.__str__(e) for e in self.errors)
+
+    @staticmethod
+    def of(errors: list[ConfigError]) -> ConfigError:
+        """The one error, or all of them."""
+        return errors[0] if len(errors) == 1 else ConfigErrors(errors)
+
+
 class TargetError(DevbenchError):
     """A device could not do what was asked: names the device and the step."""
 

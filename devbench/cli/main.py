@@ -53,8 +53,8 @@ def _command(args: argparse.Namespace) -> int:
             signal.signal(sig, on_signal)
     try:
         return COMMANDS[args.command](args)
-    except ConfigError as exc:
-        print(shown(f"devbench: {exc}", lines=True), file=sys.stderr)
+    except ConfigError as exc:  # every error of the config, one line each (ConfigErrors)
+        print("\n".join(shown(f"devbench: {line}") for line in str(exc).splitlines()), file=sys.stderr)
         return EXIT_USAGE
     except ResultsError as exc:
         print(shown(f"devbench: {exc}", lines=True), file=sys.stderr)

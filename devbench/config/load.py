@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -30,11 +30,13 @@ from devbench.config.model import (
     TargetConfig,
 )
 from devbench.config.yamlsrc import Section, Source, load_file, load_yaml
-from devbench.errors import ResultsError
+from devbench.errors import ConfigError, ConfigErrors, ResultsError
 from devbench.targets.kinds import KINDS, device_key
 from devbench.targets.kinds.adb import LabHost
 from devbench.targets.kinds.ssh import parse_options as parse_ssh_options
 from devbench.targets.kinds.values import device_dir
+
+T = TypeVar("T")
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -51,19 +53,50 @@ def parse_text(text: str, file: str = "<config>") -> Config:
     return parse(load_yaml(text, file))
 
 
+class Found:
+    """The config's errors as they are found: every section (and every target) is checked, so
+    that all of them are reported at once, as a linter does (ConfigErrors, in file order)."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    def check(self, part: Callable[[], T]) -> T | None:
+        """part(), or None with its error kept."""
+        try:
+            return part()
+        except ConfigError as exc:
+            self.errors.append(exc)
+            return None
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise ConfigErrors.of(self.errors)
+
+
 def parse(src: Source) -> Config:
     top = Section(src, (), src.data)
-    run = _run(top.section("run"))
-    lab_hosts = _lab_hosts(top.section("lab_hosts"))
-    targets = _targets(top, {h.name: h for h in lab_hosts})
-    device = _device(top.section("device"))
-    bench_sec = top.section("benchmark", required=True)
-    assert bench_sec is not None  # required: a missing one was reported
-    bench = _benchmark(bench_sec)
-    build = _build(top.section("build"))
-    profile = _profile(top.section("profile"))
-    top.done()
+    found = Found()
+    run = found.check(lambda: _run(top.section("run")))
+    lab_hosts = found.check(lambda: _lab_hosts(top.section("lab_hosts")))
+    targets = None
+    if lab_hosts is None:  # the targets that name a lab host cannot be checked without them
+        top.seen.add("targets")
+    else:
+        hosts = {h.name: h for h in lab_hosts}
+        targets = found.check(lambda: _targets(top, hosts))
+    device = found.check(lambda: _device(top.section("device")))
+    bench = found.check(lambda: _benchmark(_required(top.section("benchmark", required=True))))
+    build = found.check(lambda: _build(top.section("build")))
+    profile = found.check(lambda: _profile(top.section("profile")))
+    found.check(top.done)
+    found.raise_any()
+    assert run and lab_hosts is not None and targets and device and bench and build and profile  # no error: all parsed
     return Config(src.file, run, targets, device, bench, build, profile, lab_hosts, raw=src.data)
+
+
+def _required(sec: Section | None) -> Section:
+    assert sec is not None  # required: a missing one was reported
+    return sec
 
 
 def config_of(source: str) -> Config:
@@ -145,21 +178,28 @@ def _run(sec: Section | None) -> RunConfig:
 
 
 def _targets(top: Section, lab_hosts: dict[str, LabHost] | None = None) -> tuple[TargetConfig, ...]:
+    """Every target checked, each one's errors reported with the others'."""
     items = top.raw("targets")
     if not isinstance(items, list) or not items:
         raise top.error("targets", "must be a non-empty list of targets")
+    found = Found()
     seen: set[str] = set()
     out: list[TargetConfig] = []
     for i, item in enumerate(items):
         sec = Section(top.src, ("targets", i), item)
-        t = _target(sec, lab_hosts or {})
-        if t.name in seen:
-            raise sec.error("name", f"duplicate target name {t.name!r}")
-        seen.add(t.name)
+        t = found.check(lambda sec=sec: _target(sec, lab_hosts or {}))
+        if t is None:
+            continue
         same = next((o for o in out if device_key(o) is not None and device_key(o) == device_key(t)), None)
-        if same is not None:
-            raise sec.error(t.kind, f"is the same device as target {same.name!r}: a device runs one target at a time")
-        out.append(t)
+        if t.name in seen:
+            found.errors.append(sec.error("name", f"duplicate target name {t.name!r}"))
+        elif same is not None:
+            found.errors.append(
+                sec.error(t.kind, f"is the same device as target {same.name!r}: a device runs one target at a time"))
+        else:
+            seen.add(t.name)
+            out.append(t)
+    found.raise_any()
     return tuple(out)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from devbench.errors import ConfigError
+from devbench.errors import ConfigError, ConfigErrors
 
 FieldPath = tuple[str | int, ...]
 REQUIRED: Any = object()
@@ -300,6 +300,8 @@ class Section:
             raise self.error(key, str(exc)) from None
 
     def done(self) -> None:
+        """Every unknown key of the section is an error (all of them, with a suggestion each)."""
+        unknown = []
         for key in self.data:
             if key not in self.seen:
                 known = sorted(self.seen)
@@ -307,7 +309,9 @@ class Section:
                 more = (
                     f"; did you mean {hint[0]!r}?" if hint else (f"; known keys: {', '.join(known)}" if known else "")
                 )
-                raise self.src.error(self.path + (key,), f"unknown key {key!r}{more}", at_key=True)
+                unknown.append(self.src.error(self.path + (key,), f"unknown key {key!r}{more}", at_key=True))
+        if unknown:
+            raise ConfigErrors.of(unknown)
 
 
 def _range(lo: int | None, hi: int | None) -> str:
