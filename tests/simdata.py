@@ -131,3 +131,9 @@ def make_results(*, shifts: dict[str, float] | None = None, batches: int = 10, p
             d["samples"].append(rec)
     d["run"]["status"] = "complete"
     return d
+
+
+# what a QEMU guest with instruction counting records as its transport_info (the report reads it)
+ICOUNT_INFO = {"clock": "icount", "accel": "tcg", "arch": "x86_64", "kernel": "bzImage",
+               "kernel_config_source": "IKCONFIG", "boot_seconds": 30, "boot_attempts": 1,
+               "console_log": "console-phone-1.log"}

@@ -219,3 +219,12 @@ def test_scipy_stats_loads_on_first_use_or_by_the_run_prefetch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith("1.95996")
+
+
+def test_outliers_need_a_deviation_above_half_a_percent_of_the_median():
+    """A near-zero MAD (the icount guest: sd 0.01-0.2% of the mean) flags nothing a reader acts
+    on: a fork 0.1% off the median is no outlier, one 2% off is."""
+    x = np.array([1000.0, 1000.01, 999.99, 1000.0, 1000.02, 999.98, 1001.0, 1000.0, 999.0, 1000.0])
+    assert (np.abs(modified_z(x)) > 3.5).sum() == 2  # the modified z alone flags the 0.1% forks
+    assert outlier_indices(x).tolist() == []
+    assert outlier_indices(np.append(x, 1020.0)).tolist() == [10]

@@ -38,3 +38,40 @@ def test_unknown_target_selection(devbench_cmd, tmp_path):
     cfg.write_text(SEED)
     res = run_cli(devbench_cmd, "run", str(cfg), "--target", "nope")
     assert res.returncode == 2 and "no target named 'nope'" in res.stderr
+
+
+def test_several_config_errors_all_reported_in_file_order(tmp_path, devbench_cmd):
+    """As a linter does: every error (each section's, each target's, every unknown key), in the
+    file's order, one file:line:column line each."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("bogus: 1\n" + SEED.replace("  forks: 1000", "  forkz: 1000").replace("port: 22", "port: 99999")
+                   .replace("  - {name: here, local: {}}", "  - {name: here, local: {}, colour: red}")
+                   .replace("max_map_count: 262144", "max_map_count: -3"))
+    res = run_cli(devbench_cmd, "check", str(cfg))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert [ln.split(str(cfg), 1)[1].split(" ", 2)[:2] for ln in lines] == [
+        [":1:1:", "bogus:"], [":5:49:", "targets[1].ssh.port:"], [":6:29:", "targets[2].colour:"],
+        [":7:95:", "device.max_map_count:"], [":11:3:", "benchmark.forkz:"]]
+    assert all(ln.startswith(f"devbench: {cfg}:") for ln in lines)
+
+
+def test_device_strings_reach_the_terminal_escaped(tmp_path, devbench_cmd):
+    """A results file's device strings (a model, a target's warning, an error) printed by the CLI:
+    an escape sequence comes out written as \\x1b, never as the byte."""
+    import json
+
+    from tests.simdata import make_results
+
+    evil = "\x1b]0;pwned\x07\x1b[2J"
+    d = make_results(seed=3, target="phone", model=evil)
+    d["targets"][0]["warnings"] = [f"thermal zone {evil} hot"]
+    d["errors"].append({"target": "phone", "scenario": "1 page", "arm": None, "kind": "device-error",
+                        "message": f"payload said {evil}"})
+    (tmp_path / "results.json").write_text(json.dumps(d))
+    for fmt in ("text", "markdown"):
+        res = run_cli(devbench_cmd, "report", str(tmp_path), "--format", fmt)
+        assert res.returncode == 0, res.stderr
+        assert "\x1b" not in res.stdout + res.stderr and "\x07" not in res.stdout
+        assert "thermal zone \\x1b]0;pwned\\x07\\x1b[2J hot" in res.stdout
+        assert "payload said \\x1b]0;pwned" in res.stdout

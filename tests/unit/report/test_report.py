@@ -71,7 +71,7 @@ from devbench.analysis import Options, analyze, compare  # noqa: E402
 from devbench.analysis.compare import pair_targets  # noqa: E402
 from devbench.report.compare_html import render_compare_html  # noqa: E402
 from devbench.report.outputs import compare_output, run_output  # noqa: E402
-from tests.simdata import make_results  # noqa: E402
+from tests.simdata import ICOUNT_INFO, make_results  # noqa: E402
 
 SHIFTS = {"unpopulated": 0.12, "1 page": 0.0, "10 pages": 0.04}
 
@@ -84,14 +84,16 @@ def test_text_table_is_the_seeds_with_ci_columns():
     d = sim()
     lines = render_text(d).splitlines()
     assert lines[0] == "phone"
-    assert re.match(r"scenario +unnamed VMAs +named VMAs +REGRESSION +95% CI +p \(Holm\) +verdict$", lines[2])
+    # 80 columns: the verdict on a line of its own under each row, from the second column on
+    assert re.match(r"scenario +unnamed VMAs +named VMAs +REGRESSION +95% CI +p \(Holm\)$", lines[2])
     row = lines[3]
     assert re.match(
-        r"unpopulated +\d+\.\d\dms +\d+\.\d\dms +\+1\d\.\d\d% +\[\+\d+\.\d\d%, \+\d+\.\d\d%\] +<0\.001 +slower$", row
+        r"unpopulated +\d+\.\d\dms +\d+\.\d\dms +\+1\d\.\d\d% +\[\+\d+\.\d\d%, \+\d+\.\d\d%\] +<0\.001$", row
     )
-    assert lines[4].startswith("1 page") and lines[4].endswith(analyze(d).rows()[1].verdict.label)
+    assert lines[4] == " " * len("unpopulated  ") + "verdict: slower"
+    assert lines[5].startswith("1 page") and lines[6].endswith(analyze(d).rows()[1].verdict.label)
     header_end = lines[2].index("REGRESSION") + len("REGRESSION")
-    assert all(line[header_end - 1] == "%" for line in lines[3:6])  # numbers right-aligned under the header
+    assert all(line[header_end - 1] == "%" for line in lines[3:9:2])  # numbers right-aligned under the header
 
 
 def test_csv_has_one_line_per_target_and_scenario():
@@ -226,7 +228,7 @@ def test_the_childs_exit_is_summarized_and_shown_apart_from_the_fork():
     text = render_text(d)
     assert (
         "exit (unpopulated): the child's exit, release to waitpid, means 10.00ms unnamed, 11.00ms named (+10.00%)"
-        in text
+        in " ".join(ln.strip() for ln in text.splitlines())  # wrapped at 80 columns
     )
     assert "exit (" not in render_text(data_with())  # schema-1 results: no exit times, no line
 
@@ -347,3 +349,65 @@ def test_csv_cells_from_a_device_or_results_file_never_become_formulas():
     assert not any(v.startswith(("=", "+", "@")) for v in cells)
     # a negative number is still a number, written as one
     assert all(not v.startswith("-") or float(v) < 0 for v in cells if v)
+
+
+def icount_run(seed: int = 61) -> dict:
+    """The quick start's kind of run: an icount guest, spread about 0.1% of the mean, a clock
+    warning recorded as an older devbench did, a long error message."""
+    d = make_results(shifts={"unpopulated": 0.0037, "1 page": 0.0056, "10 pages": 0.001}, seed=seed, sigma=0.001,
+                     process_sd=0.0005, batch_sd=0.0005, arm_batch_sd=0.0002)
+    rec = d["targets"][0]
+    rec.update(transport="qemu", transport_info=ICOUNT_INFO,
+               warnings=["QEMU guest with instruction counting (clock: icount): a time is the instruction-path cost "
+                         "under emulation, 1 ns per guest instruction: no cache or memory effects; not a device's "
+                         "timing", "clocks not locked: device.cpufreq is not set"])
+    return d
+
+
+@pytest.mark.parametrize("markdown", [False, True])
+def test_the_pasteable_table_fits_80_columns_and_marks_only_warnings(markdown):
+    """Pasted into an 80-column mail: no line wider (markdown: but its table rows), the
+    verdict on a line of its own when the row would not fit; "!" marks warnings alone, the
+    exit lines only describe; no outlier notices on a spread of 0.1%; no clock warning where
+    the clock is icount."""
+    d = icount_run()
+    d["errors"].append({"target": "phone", "scenario": None, "arm": None, "kind": "device-error",
+                        "message": "a message " * 30})
+    text = render_text(d, markdown=markdown)
+    lines = text.splitlines()
+    assert all(len(ln) <= 80 for ln in lines if not ln.startswith("|")), text
+    assert "outliers" not in text and "clocks not locked" not in text
+    assert "instruction-path cost" in text
+    if markdown:
+        assert any(ln.startswith("- exit (unpopulated): the child's exit") for ln in lines)
+        return
+    header, first = lines[2], lines[3]
+    assert header.split() == ["scenario", "unnamed", "VMAs", "named", "VMAs", "REGRESSION", "95%", "CI", "p", "(Holm)"]
+    assert first.startswith("unpopulated") and lines[4].strip().startswith("verdict: ")
+    marked = [ln for ln in lines if ln.startswith("  ! ")]
+    assert [ln.split(":")[0] for ln in marked] == ["  ! warning", "  ! device-error"]
+    assert any(ln.startswith("  - exit (unpopulated): the child's exit") for ln in lines)
+
+
+def test_an_interruption_a_resume_answered_is_no_warning():
+    d = icount_run()
+    d["errors"].append({"target": "phone", "scenario": None, "arm": None, "kind": "interrupted",
+                        "message": "interrupted during measure", "resumed": True})
+    text = render_text(d)
+    assert "! interrupted" not in text and "  - resumed after: interrupted during measure" in text
+    assert "interrupted during measure" not in render_html(d).split("<h2", 2)[-1].split("Statistics")[0]
+
+
+def test_html_says_what_an_icount_time_is_and_why_a_figure_is_empty():
+    d = icount_run()
+    d["samples"] = [s for s in d["samples"] if (s["scenario"], s["arm"]) != ("10 pages", "named")]
+    d["errors"].append({"target": "phone", "scenario": "10 pages", "arm": "named", "kind": "map-count-too-low",
+                        "message": "vm.max_map_count 65530 is below 70000"})
+    d["targets"][0]["device"] = {"locked_khz": {"policy0": 1800000}, "procfs": "/proc"}
+    html = render_html(d)
+    assert "fork time (ms)" not in html and "instruction time, icount (ms)" in html
+    assert "mean fork instruction time (icount), unnamed VMAs (ms)" in html
+    assert "named refused: vm.max_map_count 65530 is below 70000" in html and ">no data<" not in html
+    assert "% of unnamed&#x27;s median" in html
+    assert ">locked_khz<" not in html and "locked frequency (kHz)" in html and "procfs mounted at" in html
+    assert ">0.00ms<" not in html and "clocks not locked" not in html
