@@ -19,7 +19,7 @@ from devbench.textsafe import shown
 
 
 class RichProgress:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, console: Console | None = None) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.fields[target]}[/bold]"),
             BarColumn(),
@@ -27,7 +27,7 @@ class RichProgress:
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
             TextColumn("{task.fields[eta]}"),
-            console=Console(stderr=True),
+            console=console or Console(stderr=True),
         )
         self.tasks: dict[str, TaskID] = {}
         self.pace = Pace()

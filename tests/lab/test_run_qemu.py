@@ -269,3 +269,25 @@ def test_name_checks_fail_test_builds_on_the_feature_kernel(tmp_path, out_dir, d
     assert err["stage"] == "clear" and err["arm"] == "unnamed"
     assert err["message"] == "clearing names left 3 of the payload's 1024 VMAs named"
     assert [(s["arm"], len(s["fork_ns"])) for s in samples] == [("named", 2)]  # measured before the failure: kept
+
+
+def test_icount_run_reads_as_a_reader_needs_it(tmp_path, out_dir, devbench_cmd, adb_server):
+    """Issue 26 items 7 and 8 on a real icount run: the text table pasted into an 80-column mail
+    reads without wrapping; "!" marks warnings alone (the exit lines describe); no "clocks not
+    locked" where a time counts instructions; no outlier notice on a spread of hundredths of a
+    percent; the HTML's axes say instruction time, with the change in % beside the cut axis."""
+    cfg = write_config(tmp_path, out_dir, adb_server, "arch: x86_64, kernel: feature, memory_mb: 2048, clock: icount",
+                       scenarios=("unpopulated:0", "1 page:1"), vmas=4096, forks=20, batches=5)
+    res = runs.run([*devbench_cmd, "run", str(cfg)], capture_output=True, text=True, timeout=900)
+    run_dir, data = results(out_dir)
+    assert res.returncode == 0, (runs.stderr_tail(res.stderr), data["errors"])
+    assert all(len(line) <= 80 for line in res.stdout.splitlines()), res.stdout
+    assert "clocks not locked" not in res.stdout + res.stderr + json.dumps(data["targets"][0]["warnings"])
+    assert "outliers (" not in res.stdout, res.stdout
+    marked = [line for line in res.stdout.splitlines() if line.startswith("  ! ")]
+    assert marked and all(line.startswith("  ! warning: ") for line in marked), res.stdout
+    assert any(line.startswith("  - exit (unpopulated): ") for line in res.stdout.splitlines()), res.stdout
+    assert re.search(r"^ +verdict: (slower|faster|no difference)", res.stdout, re.M), res.stdout
+    html = (run_dir / "report.html").read_text()
+    assert "fork time (ms)" not in html and "instruction time, icount (ms)" in html
+    assert "of unnamed&#x27;s median" in html and "mean fork instruction time (icount)" in html

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
+
+import pytest
 
 from devbench.config import parse_text
 from devbench.run.eta import Pace, adaptive_remaining, format_eta, planned_forks
@@ -114,3 +117,26 @@ def test_adaptive_estimate_counts_from_the_forks_behind_the_half_width() -> None
     # the deciding round, so 1000 in all: 600 more per arm, 3 rounds
     got = adaptive_remaining({"a": 400}, {"a": 2.0}, {"a": ""}, {"a": 2}, 200, 5000, 1.0, {"a": 200})
     assert got == {"a": 3 * 200 * 2}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_rich_progress_says_a_failure_whole_wrapped_at_word_boundaries(width: int) -> None:
+    """A failed target's reason on a terminal of 80 or 120 columns: every word of it, none cut,
+    no line wider than the terminal; a device's escape sequence shown, never obeyed."""
+    from rich.console import Console
+
+    from devbench.run.progress import RichProgress
+
+    buf = io.StringIO()
+    why = ("connect: ssh to 192.0.2.10:22 refused after 3 attempts; the device's sshd is not running or a "
+           "firewall drops the port (target kut, step connect) \x1b]0;pwned\x07")
+    with RichProgress(console=Console(file=buf, width=width, force_terminal=True, color_system=None)) as p:
+        p.target_started("kut", 100)
+        p.target_done("kut", False, why)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue()).replace("\r", "\n")
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    assert all(len(ln) <= width for ln in lines)
+    said = " ".join(ln for ln in lines if "failed" not in ln or "kut failed:" in ln)
+    words = "kut failed: " + why.replace("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07")
+    assert " ".join(words.split()) in " ".join(said.split())
+    assert "\x1b]" not in buf.getvalue()
