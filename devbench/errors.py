@@ -34,8 +34,11 @@ class ConfigErrors(ConfigError):
     the first error's."""
 
     def __init__(self, errors: list[ConfigError]):
-        flat = [e for x in errors for e in (x.errors if isinstance(x, ConfigErrors) else [x])]
-        self.errors = sorted(flat, key=lambda e: (e.line is None, e.file, e.line or 0, e.column or 0))
+        flat: list[ConfigError] = []
+        for x in errors:
+            flat += x.errors if isinstance(x, ConfigErrors) else [x]
+        self.errors: list[ConfigError] = sorted(
+            flat, key=lambda e: (e.line is None, e.file, e.line or 0, e.column or 0))
         first = self.errors[0]
         super().__init__(first.file, first.line, first.column, first.field, first.message)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from devbench.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, default_config
 from devbench.cli.signals import TERMINATING, on_signal
 from devbench.run.signals import signals_deferred
+from devbench.textsafe import shown
 
 
 def is_lava_run(run_dir: str) -> bool:
@@ -51,7 +52,7 @@ def cmd_lava_run(args: argparse.Namespace) -> int:
     say = (
         (lambda target, text: None)
         if args.quiet
-        else (lambda target, text: print(f"[{target}] {text}", file=sys.stderr))
+        else (lambda target, text: print(shown(f"[{target}] {text}"), file=sys.stderr))
     )
     interrupted = False
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devbench.cli.parser import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
+from devbench.textsafe import shown
 
 if TYPE_CHECKING:
     from devbench.analysis import Analysis, Comparison
@@ -109,9 +110,9 @@ def _compare_regressed(result: Comparison, threshold_pct: float, gate_exit: bool
                 continue
             failed = True
             what = "" if row.metric == "fork" else f", {row.metric}"
-            print(f"devbench: regression: {pair.target_a} -> {pair.target_b} / {row.scenario} ({row.arm}{what}): "
-                  f"B is {e.change_pct:+.2f}% against A (95% CI {e.ci_low_pct:+.2f}% to {e.ci_high_pct:+.2f}%), "
-                  f"above {threshold_pct:g}%", file=sys.stderr)
+            print(shown(f"devbench: regression: {pair.target_a} -> {pair.target_b} / {row.scenario} ({row.arm}{what}): "
+                        f"B is {e.change_pct:+.2f}% against A (95% CI {e.ci_low_pct:+.2f}% to {e.ci_high_pct:+.2f}%), "
+                        f"above {threshold_pct:g}%"), file=sys.stderr)  # names from the results files: escaped
     return failed
 
 
@@ -122,5 +123,5 @@ def regressed(data: dict, threshold_pct: float, analysis: Analysis | None = None
     metrics = ("fork", "exit") if gate_exit else ("fork",)
     failures = gate(analysis or analyze(data), threshold_pct, metrics)
     for line in failures:
-        print(f"devbench: regression: {line}", file=sys.stderr)
+        print(shown(f"devbench: regression: {line}"), file=sys.stderr)
     return bool(failures)

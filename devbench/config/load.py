@@ -8,6 +8,7 @@ refused, with a suggestion when one is close. A target's options are parsed by i
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -185,9 +186,10 @@ def _targets(top: Section, lab_hosts: dict[str, LabHost] | None = None) -> tuple
     found = Found()
     seen: set[str] = set()
     out: list[TargetConfig] = []
+    hosts = lab_hosts or {}
     for i, item in enumerate(items):
         sec = Section(top.src, ("targets", i), item)
-        t = found.check(lambda sec=sec: _target(sec, lab_hosts or {}))
+        t = found.check(functools.partial(_target, sec, hosts))
         if t is None:
             continue
         same = next((o for o in out if device_key(o) is not None and device_key(o) == device_key(t)), None)

@@ -113,7 +113,8 @@ def _records(record: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def warning_items(record: dict[str, Any]) -> list[dict[str, Any]]:
     """A target's warnings for the banner, each with the requirements (device.require) it breaks."""
-    info = record.get("transport_info") if isinstance(record.get("transport_info"), dict) else {}
+    info = record.get("transport_info")
+    info = info if isinstance(info, dict) else {}
     return [{"text": w, "breaks": [REQUIREMENTS[b][0] for b in breaks(w)]}
             for w in for_the_clock([w for w in record.get("warnings") or [] if isinstance(w, str)], info.get("clock"))]
 
