@@ -147,3 +147,17 @@ def wait_mid_run(proc: subprocess.Popen[Any], out_dir: Path, samples: int = 1, t
         if time.monotonic() > deadline:
             raise RunFailed(explain(f"waited {timeout:.0f} s for {what}; not reached", seen, None))
         time.sleep(0.05)
+
+
+def signal_mid_run(proc: subprocess.Popen[Any], out_dir: Path, sig: int, samples: int = 1,
+                   timeout: float = 60.0) -> tuple[str, str]:
+    """Send `sig` to the run of ``proc`` once it is seen mid-measurement (wait_mid_run); its
+    stdout and stderr. The process is killed if it outlives the test's wait."""
+    try:
+        wait_mid_run(proc, out_dir, samples=samples)
+        proc.send_signal(sig)
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

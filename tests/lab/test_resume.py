@@ -166,14 +166,7 @@ def test_sigterm_mid_measure_says_where_and_how_to_go_on_and_a_resume_clears_it(
     proc = subprocess.Popen(
         [*devbench_cmd, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    try:
-        runs.wait_mid_run(proc, tmp_path / "out", samples=5)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    out, err = runs.signal_mid_run(proc, tmp_path / "out", signal.SIGTERM, samples=5)
     run_dir = run_dir_of(tmp_path)
     assert proc.returncode == 130, runs.stderr_tail(err)
     assert f"go on with: devbench run --resume {run_dir}" in err
