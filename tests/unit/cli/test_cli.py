@@ -75,3 +75,19 @@ def test_device_strings_reach_the_terminal_escaped(tmp_path, devbench_cmd):
         assert "\x1b" not in res.stdout + res.stderr and "\x07" not in res.stdout
         assert "thermal zone \\x1b]0;pwned\\x07\\x1b[2J hot" in res.stdout
         assert "payload said \\x1b]0;pwned" in res.stdout
+
+
+def test_warning_and_progress_lines_escape_device_strings(capsys):
+    """What a run prints on stderr as it goes: a target's warning and its progress lines."""
+    import io
+
+    from devbench.cli.run import _print_warning
+    from devbench.run.progress import LineProgress
+
+    evil = "\x1b]0;pwned\x07\x1b[2J"
+    _print_warning("phone", f"model {evil}")
+    out = io.StringIO()
+    LineProgress(out).target_done("phone", False, f"device said {evil}")
+    err = capsys.readouterr().err
+    assert err == "devbench: warning: phone: model \\x1b]0;pwned\\x07\\x1b[2J\n"
+    assert out.getvalue() == "[phone] FAILED: device said \\x1b]0;pwned\\x07\\x1b[2J\n"
