@@ -7,6 +7,7 @@ a page can lay them out side by side on a wide screen and one under another on a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -53,10 +54,12 @@ def time_title(what: str, clock: str | None, short: bool = False) -> str:
 
 
 def _pct_labels(y_ticks: list[tuple[float, str]], ref: float) -> list[str]:
-    """The y ticks as a change from ref in %, with the decimals their step needs ("+0.2%")."""
+    """The y ticks as a change from ref in %, with a decimal more than their step needs (the
+    ms ticks are round, their % are not: "+0.27%", "+0.82%")."""
     pct = [(v / ref - 1) * 100 for v, _ in y_ticks]
-    labels = [s.lstrip("-") if float(s) == 0 else s for s in svg.tick_labels(pct)]
-    return [("+" if float(s) > 0 else "") + s + "%" for s in labels]
+    decimals = max(0, 1 - math.floor(math.log10(abs(pct[1] - pct[0])))) if pct[1] != pct[0] else 1
+    labels = [f"{p:+.{decimals}f}" for p in pct]
+    return [("0" if float(s) == 0 else s) + "%" for s in labels]
 
 
 def _pct_axis(ax: svg.Axes, y_ticks: list[tuple[float, str]], ref: float, name: str) -> list[str]:
