@@ -99,9 +99,12 @@ def call(capsys, argv: list[str]) -> tuple[int, str, str]:
 
 
 def one_line_error(err: str, code: int) -> None:
+    """One line per error: one line, or a config's errors (ConfigErrors), each a line of its own."""
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert lines, f"exit {code} without a word on stderr"
-    assert len(lines) == 1, f"exit {code} with more than one line on stderr: {err!r}"
+    assert len(lines) == 1 or all(ln.startswith("devbench: ") for ln in lines), (
+        f"exit {code} with more than one line on stderr: {err!r}")
+    assert len(set(lines)) == len(lines), f"exit {code}: an error said twice: {err!r}"
     assert lines[0].startswith("devbench"), lines[0]
 
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devbench.config import Config, load_config, parse_text
-from devbench.errors import ConfigError
+from devbench.errors import ConfigError, ConfigErrors
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
@@ -263,6 +263,13 @@ def check(text: str, file: str = FILE) -> Config | None:
 
 
 def check_error(exc: ConfigError, text: str | None, file: str) -> None:
+    if isinstance(exc, ConfigErrors):  # several: one line each, in file order, each one checked
+        assert len(exc.errors) > 1 and str(exc).splitlines() == [ConfigError.__str__(e) for e in exc.errors]
+        assert [(e.line or 0, e.column or 0) for e in exc.errors] == sorted((e.line or 0, e.column or 0)
+                                                                             for e in exc.errors)
+        for e in exc.errors:
+            check_error(e, text, file)
+        return
     line = str(exc)
     assert len(line.splitlines()) == 1 and line.isprintable(), f"not one printable line: {line!r}"
     assert exc.file == file and line.startswith(f"{file}:")
@@ -281,12 +288,14 @@ def check_error(exc: ConfigError, text: str | None, file: str) -> None:
                 top = None
             if isinstance(top, dict):
                 keys |= {str(k) for k in top}
-        if keys and head and not head.startswith("'"):
-            assert head in keys or head in ("targets", "benchmark"), (
+        if keys and head and not head.startswith(("'", '"')):  # a repr'd key (not printable)
+            assert head in keys or exc.field in keys or head in ("targets", "benchmark"), (
                 f"field {exc.field!r} is not in the document: {line}"
             )
     else:
-        assert any(m in exc.message for m in DOCUMENT_ERRORS), f"no field named: {line}"
+        # an unknown key '' has no field to name: the message names it
+        assert any(m in exc.message for m in DOCUMENT_ERRORS) or exc.message.startswith("unknown key ''"), (
+            f"no field named: {line}")
     if exc.field.rsplit(".", 1)[-1] in ("password", "passphrase"):
         assert "hunter2" not in line  # a refused secret is never echoed
 
