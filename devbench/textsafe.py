@@ -2,16 +2,18 @@
 
 A device's strings (a model name, a target's warning, a lock owner, an error's message) and
 what a results.json says are shown, never obeyed: a terminal's escape sequences and other
-control characters are written out as \\xNN (\\uNNNN above 0xff), so "\\x1b]0;pwned\\x07"
-sets no window title and "\\x1b[2J" clears nothing. Printable text, non-ASCII letters
+control characters are written out as \\xNN (\\uNNNN above 0xff; \\n, \\r and \\t as such),
+so "\\x1b]0;pwned\\x07" sets no window title and "\\x1b[2J" clears nothing. Printable text, non-ASCII letters
 included, passes unchanged. Line breaks are escaped unless `lines` keeps them (a multi-line
 table)."""
 
 from __future__ import annotations
 
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
 
 def _escape(c: str) -> str:
-    return f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+    return _SHORT.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
 
 
 def shown(text: object, lines: bool = False) -> str:
