@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -130,7 +131,8 @@ def test_run_locks_records_and_restores(
     samples = [x for s in data["samples"] if s["arm"] == "unnamed" for x in s["fork_ns"]]
     assert len(samples) == 2 * 40
     assert_restored(target, before)
-    html = (Path(res.stderr.split("report ")[-1].strip())).read_text()
+    [report] = re.findall(r"^devbench: report (\S+report\.html)$", res.stderr, re.M)  # the one report line
+    html = Path(report).read_text()
     assert "policy0 scaling_governor" in html and "stand-in &lt;b&gt;phone&lt;/b&gt;" in html
 
 

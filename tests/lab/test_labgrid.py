@@ -192,8 +192,10 @@ def test_a_place_held_by_someone_else_fails_the_target_and_stays_theirs(
         assert time.monotonic() - start < 30
         assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
         want = f"labgrid place {place} is acquired by otherhost/alice"
-        lines = [ln for ln in (res.stdout + res.stderr).splitlines() if want in ln]  # the table lists the failure
-        assert len(lines) == 1 and "connect-failed" in lines[0], (res.stdout, res.stderr)
+        table = " ".join(res.stdout.split())  # the table lists the failure once, wrapped at 80 columns
+        assert table.count(want) == 1 and f"! connect-failed: lg: acquire place: {want}" in table, res.stdout
+        failed = [ln for ln in res.stderr.splitlines() if want in ln]  # and --quiet says why it exited 1
+        assert len(failed) == 1 and failed[0].startswith("devbench: lg FAILED: "), res.stderr
         [err] = [e for e in _results(tmp_path)["errors"] if e["target"] == "lg"]
         assert err["kind"] == "connect-failed" and want in err["message"] and "\n" not in err["message"]
         assert not [s for s in _results(tmp_path)["samples"] if s["fork_ns"]]
