@@ -148,3 +148,15 @@ def _end(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+def watched_failure(cmd: Sequence[str], log: Path, what: str, tail: int = 500) -> str | None:
+    """run_watched for a build step whose failure is one line: None when it succeeded, else
+    "WHAT stalled: ..." or "WHAT failed (exit N): <the log's last characters>"."""
+    try:
+        rc = run_watched(cmd, log)
+    except StallError as e:
+        return f"{what} stalled: {e}"
+    if rc != 0:
+        return f"{what} failed (exit {rc}): {log.read_text(errors='replace').strip()[-tail:]}"
+    return None

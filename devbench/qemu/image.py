@@ -34,7 +34,7 @@ from devbench.cache import building, fresh_tmp, is_complete, mark_complete, mark
 from devbench.guest.keys import write_ed25519
 from devbench.guest.rootfs import ADBD_PATH, SSHD_PATH, cache_root, ensure_rootfs
 from devbench.guest.sshd import SSHD_CONFIG  # the guest sshd config (the lab devices use it too)
-from devbench.watchdog import StallError, run_watched
+from devbench.watchdog import watched_failure
 
 from .errors import QemuError
 
@@ -239,12 +239,10 @@ def _build(final: Path, arch: str, rootfs: Path) -> None:
                "-N", str(inodes), "-E", "lazy_itable_init=0,lazy_journal_init=0",
                str(image), f"{size // 1024}k"]
         log = tmp / "build.log"
-        try:  # no total time limit (its duration is the machine's load): fails when it stops progressing
-            rc = run_watched(cmd, log)
-        except StallError as e:
-            raise QemuError("image", f"mke2fs stalled: {e}") from None
-        if rc != 0:
-            raise QemuError("image", f"mke2fs failed (exit {rc}): {log.read_text(errors='replace').strip()[-500:]}")
+        # no total time limit (its duration is the machine's load): fails when it stops progressing
+        problem = watched_failure(cmd, log, "mke2fs")
+        if problem:
+            raise QemuError("image", problem)
         shutil.rmtree(stage)
         os.chmod(image, 0o444)
         info = {"arch": arch, "rootfs": str(rootfs), "format": _IMAGE_FORMAT, "size_bytes": size,

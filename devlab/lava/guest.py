@@ -36,7 +36,7 @@ from devbench.cache import building, cache_root, fresh_tmp, is_complete, mark_co
 from devbench.guest.errors import LabError
 from devbench.guest.rootfs import ensure_rootfs
 from devbench.qemu.image import INIT_PATH
-from devbench.watchdog import StallError, run_watched
+from devbench.watchdog import watched_failure
 
 FORMAT = "1"  # bump when the image recipe changes
 IMAGE_NAME = "rootfs.ext4"
@@ -156,12 +156,10 @@ def _build_image(final: Path, rootfs: Path) -> None:
             f"{size_mib}M",
         ]
         log = tmp / "build.log"
-        try:  # no total time limit (its duration is the machine's load): fails when it stops progressing
-            rc = run_watched(cmd, log)
-        except StallError as e:
-            raise LabError("lava-guest", f"mke2fs stalled: {e}") from None
-        if rc != 0:
-            raise LabError("lava-guest", f"mke2fs failed (exit {rc}): {log.read_text(errors='replace').strip()[-400:]}")
+        # no total time limit (its duration is the machine's load): fails when it stops progressing
+        problem = watched_failure(cmd, log, "mke2fs", tail=400)
+        if problem:
+            raise LabError("lava-guest", problem)
         shutil.rmtree(stage)
         os.chmod(image, 0o444)
         (tmp / "info.json").write_text(json.dumps({"rootfs": str(rootfs), "format": FORMAT, "size_mib": size_mib,
