@@ -23,6 +23,7 @@ from devbench.analysis.run import Pending, finish_rows
 from devbench.analysis.samples import ARMS, ArmData, ScenarioData, group, targets_in
 from devbench.analysis.stats import t_ppf, t_two_sided_p
 from devbench.analysis.workload import mismatches
+from devbench.results.rows import with_vmas
 
 Runs = Sequence[dict[str, Any]]
 
@@ -59,13 +60,14 @@ def run_list(runs: Runs, targets: list[str]) -> tuple[dict[str, Any], ...]:
 def each_run_means(rows: tuple, ga: list[list[ScenarioData]], gb: list[list[ScenarioData]], ta: str,
                    tb: str) -> tuple[RunMeans, ...]:
     """Per row, each run's own mean (ms; the number the run counts as), run by run."""
-    def mean(g: list[ScenarioData], target: str, scenario: str, arm: str) -> float | None:
-        sd = next((x for x in g if x.target == target and x.scenario == scenario), None)
+    def mean(g: list[ScenarioData], target: str, scenario: str, arm: str, vmas: int | None) -> float | None:
+        sd = next((x for x in g if x.target == target and x.scenario == scenario
+                   and (vmas is None or x.vmas == vmas)), None)
         means = sd.arms[arm].batch_means() if sd is not None else np.empty(0)
         return float(means.mean()) if means.size else None
 
-    return tuple(RunMeans(r.scenario, r.arm, tuple(mean(g, ta, r.scenario, r.arm) for g in ga),
-                          tuple(mean(g, tb, r.scenario, r.arm) for g in gb)) for r in rows)
+    return tuple(RunMeans(r.scenario, r.arm, tuple(mean(g, ta, r.scenario, r.arm, r.vmas) for g in ga),
+                          tuple(mean(g, tb, r.scenario, r.arm, r.vmas) for g in gb), r.vmas) for r in rows)
 
 
 def pooled(arms: list[ArmData]) -> ArmData:
@@ -121,32 +123,42 @@ def run_effect(a: list[ArmData], b: list[ArmData], options: Options) -> Effect |
                   "t, log run means" if ma.size == mb.size else "Welch t, log run means", p, p_w, p_m, cd)
 
 
-def _by_scenario(groups: list[list[ScenarioData]], target: str) -> dict[str, list[ScenarioData]]:
-    out: dict[str, list[ScenarioData]] = {}
+def _counts(groups: list[list[ScenarioData]], target: str) -> set[int | None]:
+    return {sd.vmas for g in groups for sd in g if sd.target == target}
+
+
+def _by_case(groups: list[list[ScenarioData]], target: str, by_vmas: bool) -> dict[tuple[int | None, str],
+                                                                                  list[ScenarioData]]:
+    """(VMA count, scenario) -> each run's data; the count None when the sides are not sweeps
+    (one count a side: a different count is a workload mismatch, said, not a missing row)."""
+    out: dict[tuple[int | None, str], list[ScenarioData]] = {}
     for g in groups:
         for sd in g:
             if sd.target == target:
-                out.setdefault(sd.scenario, []).append(sd)
+                out.setdefault((sd.vmas if by_vmas else None, sd.scenario), []).append(sd)
     return out
 
 
 def compare_pair(ga: list[list[ScenarioData]], gb: list[list[ScenarioData]], ta: str, tb: str,
                  options: Options, metric: str = "fork") -> tuple[tuple, list[str]]:
-    """Rows (one per scenario and arm) of target ta in side A's runs against tb in side B's."""
-    sa, sb = _by_scenario(ga, ta), _by_scenario(gb, tb)
+    """Rows (one per VMA count, scenario and arm) of target ta in side A's runs against tb in side B's."""
+    ca, cb = _counts(ga, ta), _counts(gb, tb)
+    by_vmas = len(ca) > 1 or len(cb) > 1
+    sa, sb = _by_case(ga, ta, by_vmas), _by_case(gb, tb, by_vmas)
     label = ta if ta == tb else f"{ta} → {tb}"
     pending: list[Pending] = []
     notes = []
-    for scenario, runs_a in sa.items():
-        runs_b = sb.pop(scenario, None)
+    for (vmas, scenario), runs_a in sa.items():
+        runs_b = sb.pop((vmas, scenario), None)
         if runs_b is None:
-            notes.append(f"{ta}: scenario {scenario!r} is only in run A")
+            notes.append(f"{ta}: scenario {with_vmas(scenario, vmas, by_vmas)!r} is only in run A")
             continue
+        count = vmas if by_vmas else (next(iter(ca)) if ca == cb else None)
         for arm in ARMS:
             xa, xb = [sd.arms[arm] for sd in runs_a], [sd.arms[arm] for sd in runs_b]
-            pending.append((label, scenario, arm, runs_a[0].pages, describe_arm(pooled(xa), options),
-                            describe_arm(pooled(xb), options), run_effect(xa, xb, options)))
-    notes += [f"{tb}: scenario {name!r} is only in run B" for name in sb]
+            pending.append(Pending(label, scenario, arm, runs_a[0].pages, describe_arm(pooled(xa), options),
+                                   describe_arm(pooled(xb), options), run_effect(xa, xb, options), count))
+    notes += [f"{tb}: scenario {with_vmas(name, v, by_vmas)!r} is only in run B" for v, name in sb]
     return finish_rows(pending, options, metric), notes
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devbench.analysis.model import Analysis, Row
+from devbench.results.rows import swept, with_vmas
 
 
 def failing_rows(analysis: Analysis, threshold_pct: float, metrics: tuple[str, ...] = ("fork",)) -> list[Row]:
@@ -16,14 +17,17 @@ def failing_rows(analysis: Analysis, threshold_pct: float, metrics: tuple[str, .
             and r.effect.ci_low_pct is not None and r.effect.ci_low_pct > threshold_pct]
 
 
-def describe_failure(row: Row, threshold_pct: float) -> str:
+def describe_failure(row: Row, threshold_pct: float, sweep: bool = False) -> str:
+    """One line; sweep: the row is named with its VMA count."""
     e = row.effect
     assert e is not None and e.ci_low_pct is not None and e.ci_high_pct is not None
     what = "" if row.metric == "fork" else f" ({row.metric})"
-    return (f"{row.target} / {row.scenario}{what}: regression {e.change_pct:+.2f}% (95% CI {e.ci_low_pct:+.2f}% to "
-            f"{e.ci_high_pct:+.2f}%, Holm p {row.p_holm:.2g}) is above {threshold_pct:g}%")
+    return (f"{row.target} / {with_vmas(row.scenario, row.vmas, sweep)}{what}: regression {e.change_pct:+.2f}% "
+            f"(95% CI {e.ci_low_pct:+.2f}% to {e.ci_high_pct:+.2f}%, Holm p {row.p_holm:.2g}) is above "
+            f"{threshold_pct:g}%")
 
 
 def gate(analysis: Analysis, threshold_pct: float, metrics: tuple[str, ...] = ("fork",)) -> list[str]:
     """One line per failing row (empty: the gate passes)."""
-    return [describe_failure(r, threshold_pct) for r in failing_rows(analysis, threshold_pct, metrics)]
+    sweep = swept(r.vmas for r in analysis.rows())
+    return [describe_failure(r, threshold_pct, sweep) for r in failing_rows(analysis, threshold_pct, metrics)]

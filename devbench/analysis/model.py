@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from devbench.results.rows import RowKey
+
 SLOWER, FASTER, NO_DIFFERENCE, INCONCLUSIVE = "slower", "faster", "no difference", "inconclusive"
 NOT_MEASURED = "not measured"  # an arm without a single timed fork
 NO_VERDICT = "no verdict"      # label prefix (kind inconclusive): no design applies, and why
@@ -126,7 +128,8 @@ class Verdict(_Json):
 
 @dataclass(frozen=True)
 class Row(_Json):
-    """One target and scenario: named against unnamed (or run B against run A for one arm)."""
+    """One target and scenario at one VMA count: named against unnamed (or run B against run A
+    for one arm). Its identity is `key` (devbench.results.rows.RowKey)."""
 
     target: str
     scenario: str
@@ -138,6 +141,11 @@ class Row(_Json):
     p_holm: float | None
     verdict: Verdict
     metric: str = "fork"             # "fork" (the parent's fork()) or "exit" (the child's exit, exit_ns)
+    vmas: int | None = None          # the VMA count (benchmark.vmas; one of a sweep's); None: not known
+
+    @property
+    def key(self) -> RowKey:
+        return RowKey(self.target, self.vmas, self.scenario)
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,7 @@ class RunMeans(_Json):
     arm: str
     a: tuple[float | None, ...]      # None: that run has no fork of this scenario and arm
     b: tuple[float | None, ...]
+    vmas: int | None = None          # the row's VMA count
 
 
 @dataclass(frozen=True)

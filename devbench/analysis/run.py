@@ -1,4 +1,4 @@
-"""One run: named against unnamed per target and scenario, Holm across a target's scenarios.
+"""One run: named against unnamed per target, VMA count and scenario, Holm across a target's rows.
 
 Every number on a row comes from the same data: where the arms are paired by batch, both arms'
 statistics, the change and its CI use the batches both arms have (a batch one arm lacks is left
@@ -7,7 +7,7 @@ out of the row, and the row's n says so)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,20 +18,33 @@ from devbench.analysis.model import NOT_MEASURED, Analysis, ArmStats, Effect, Op
 from devbench.analysis.samples import ArmData, ScenarioData, group, is_interleaved, targets_in
 from devbench.analysis.verdict import decide
 from devbench.results.errors import REFUSED
+from devbench.results.rows import record_vmas
 
-Pending = tuple[str, str, str | None, int | None, ArmStats, ArmStats, Effect | None]
+
+class Pending(NamedTuple):
+    """A row before Holm and its verdict."""
+
+    target: str
+    scenario: str
+    arm: str | None
+    pages: int | None
+    base: ArmStats
+    other: ArmStats
+    effect: Effect | None
+    vmas: int | None = None
 
 
 def finish_rows(pending: list[Pending], options: Options, metric: str = "fork",
                 forks_per_unit: int | None = None) -> tuple[Row, ...]:
-    """Holm across the rows given (one family), then a verdict for each."""
-    adjusted = holm([e.p if e else None for *_, e in pending])
+    """Holm across the rows given (one family: in a sweep, every scenario at every count), then
+    a verdict for each."""
+    adjusted = holm([p.effect.p if p.effect else None for p in pending])
     rows, family = [], sum(p is not None for p in adjusted)
-    for (target, scenario, arm, pages, base, other, eff), p_adj in zip(pending, adjusted, strict=False):
+    for (target, scenario, arm, pages, base, other, eff, vmas), p_adj in zip(pending, adjusted, strict=False):
         n = min(base.n, other.n)
         per = forks_per_unit or (int(round(n / max(min(base.batches, other.batches), 1))) if n else None)
         rows.append(Row(target, scenario, arm, pages, base, other, eff, p_adj,
-                        decide(eff, p_adj, n, options, family, per), metric))
+                        decide(eff, p_adj, n, options, family, per), metric, vmas))
     return tuple(rows)
 
 
@@ -40,12 +53,13 @@ def common_batches(base: ArmData, other: ArmData) -> tuple[int, ...]:
 
 
 def pair_row(target: str, scenario: str, arm: str | None, pages: int | None, base: ArmData, other: ArmData,
-             paired: bool, options: Options, alternating: bool = True, unit: str = "batch") -> Pending:
+             paired: bool, options: Options, alternating: bool = True, unit: str = "batch",
+             vmas: int | None = None) -> Pending:
     eff = effect(other, base, paired, options, alternating, unit)
     common = common_batches(base, other)
     if eff is not None and eff.design == "paired" and common:
         base, other = base.only(common), other.only(common)
-    return (target, scenario, arm, pages, describe_arm(base, options), describe_arm(other, options), eff)
+    return Pending(target, scenario, arm, pages, describe_arm(base, options), describe_arm(other, options), eff, vmas)
 
 
 def _unit(data: dict[str, Any]) -> str:
@@ -55,7 +69,7 @@ def _unit(data: dict[str, Any]) -> str:
 def target_rows(scenarios: list[ScenarioData], name: str, data: dict[str, Any], options: Options,
                 metric: str) -> tuple[Row, ...]:
     pending = [pair_row(name, sd.scenario, None, sd.pages, sd.arms["unnamed"], sd.arms["named"], True, options,
-                        sd.alternating, _unit(data))
+                        sd.alternating, _unit(data), sd.vmas)
                for sd in scenarios if sd.target == name]
     return tuple(with_refusal(r, data.get("errors") or []) for r in finish_rows(pending, options, metric))
 
@@ -66,7 +80,8 @@ def with_refusal(row: Row, errors: list[dict[str, Any]]) -> Row:
     if row.verdict.kind != NOT_MEASURED:
         return row
     why = [REFUSED[e["kind"]] for e in errors if isinstance(e, dict) and e.get("kind") in REFUSED
-           and (e.get("target"), e.get("scenario")) == (row.target, row.scenario)]
+           and (e.get("target"), e.get("scenario")) == (row.target, row.scenario)
+           and record_vmas(e, row.vmas) == row.vmas]  # a refusal without a count is of every count
     return replace(row, verdict=replace(row.verdict, label=f"refused: {why[0]}")) if why else row
 
 

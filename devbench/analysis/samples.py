@@ -1,4 +1,4 @@
-"""Fork times out of a results.json dict, grouped per target, scenario and arm (pure)."""
+"""Fork times out of a results.json dict, grouped per target, VMA count, scenario and arm (pure)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+
+from devbench.results.rows import RowKey, row_key, run_vmas
 
 ARMS = ("unnamed", "named")
 
@@ -64,6 +66,11 @@ class ScenarioData:
     pages: int | None
     arms: dict[str, ArmData]
     alternating: bool = True  # each batch's two arms ran next to each other in time (see alternating())
+    vmas: int | None = None   # the VMA count (a sweep has one ScenarioData per count)
+
+    @property
+    def key(self) -> RowKey:
+        return RowKey(self.target, self.vmas, self.scenario)
 
 
 def _arm(records: list[dict[str, Any]], key: str = "fork_ns") -> ArmData:
@@ -101,18 +108,21 @@ def alternating(sequence: list[tuple[str, int]]) -> bool:
 
 
 def group(data: dict[str, Any], metric: str = "fork") -> list[ScenarioData]:
-    """Per target and scenario, in the order the samples were taken. metric: "fork" (fork_ns)
-    or "exit" (exit_ns, the child's exit; empty arms where a schema-1 file has none)."""
-    key = METRICS[metric]
-    records: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
-    order: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    """Per target, VMA count and scenario (devbench.results.rows.RowKey), in the order the
+    samples were taken. metric: "fork" (fork_ns) or "exit" (exit_ns, the child's exit; empty
+    arms where a schema-1 file has none)."""
+    field = METRICS[metric]
+    records: dict[RowKey, dict[str, list[dict[str, Any]]]] = {}
+    order: dict[RowKey, list[tuple[str, int]]] = {}
+    default = run_vmas(data)
     for s in data.get("samples", []):
-        records.setdefault((s["target"], s["scenario"]), {arm: [] for arm in ARMS})[s["arm"]].append(s)
-        order.setdefault((s["target"], s["scenario"]), []).append((s["arm"], int(s.get("batch", 0))))
+        key = row_key(s, default)
+        records.setdefault(key, {arm: [] for arm in ARMS})[s["arm"]].append(s)
+        order.setdefault(key, []).append((s["arm"], int(s.get("batch", 0))))
     pages = scenario_pages(data)
-    return [ScenarioData(t, sc, pages.get(sc), {arm: _arm(recs, key) for arm, recs in arms.items()},
-                         alternating(order[(t, sc)]))
-            for (t, sc), arms in records.items()]
+    return [ScenarioData(k.target, k.scenario, pages.get(k.scenario),
+                         {arm: _arm(recs, field) for arm, recs in arms.items()}, alternating(order[k]), k.vmas)
+            for k, arms in records.items()]
 
 
 def targets_in(data: dict[str, Any]) -> list[str]:

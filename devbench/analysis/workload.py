@@ -38,10 +38,12 @@ def scenarios(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def vmas(data: dict[str, Any], target: str) -> str | None:
+    """The VMA counts the target's processes ran (a sweep: several, ascending), else the config's."""
     found = {str(c["vmas"]) for c in _starts(data, target) if c.get("vmas") is not None}
     if not found and _bench(data).get("vmas") is not None:
-        found = {str(_bench(data)["vmas"])}
-    return ", ".join(sorted(found)) or None
+        given = _bench(data)["vmas"]
+        found = {str(v) for v in given} if isinstance(given, list) else {str(given)}
+    return ", ".join(sorted(found, key=lambda v: (not v.isdigit(), len(v), v))) or None
 
 
 def clock(data: dict[str, Any], target: str) -> str | None:

@@ -115,11 +115,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_failures(data: dict) -> None:
     """Each failed target and every cause, one line each (what the progress display's FAILED says)."""
     from devbench.results.errors import failure_text
+    from devbench.results.rows import is_sweep
 
     for t in data.get("targets") or []:
         if isinstance(t, dict) and t.get("status") == "failed":
-            print(f"devbench: {t.get('name')} FAILED: {failure_text(data.get('errors') or [], str(t.get('name')))}",
-                  file=sys.stderr)
+            why = failure_text(data.get("errors") or [], str(t.get("name")), is_sweep(data))
+            print(f"devbench: {t.get('name')} FAILED: {why}", file=sys.stderr)
 
 
 def _print_warning(target: str, message: str) -> None:

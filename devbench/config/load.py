@@ -19,6 +19,7 @@ import yaml
 from devbench.config.model import (
     NAME_RE,
     PAYLOAD_TEST_DEFINES,
+    VMAS_MAX,
     AdaptiveConfig,
     BenchmarkConfig,
     BuildConfig,
@@ -30,7 +31,7 @@ from devbench.config.model import (
     Scenario,
     TargetConfig,
 )
-from devbench.config.yamlsrc import Section, Source, load_file, load_yaml
+from devbench.config.yamlsrc import Section, Source, load_file, load_yaml, typename
 from devbench.errors import ConfigError, ConfigErrors, ResultsError
 from devbench.targets.kinds import KINDS, device_key
 from devbench.targets.kinds.adb import LabHost
@@ -331,7 +332,7 @@ def _benchmark(sec: Section) -> BenchmarkConfig:
             raise s.error("name", f"duplicate scenario name {sc.name!r}")
         scenarios.append(sc)
     out = BenchmarkConfig(
-        vmas=sec.integer("vmas", 65536, lo=1, hi=10_000_000),
+        vmas=_vmas(sec),
         name_length=sec.integer("name_length", 79, lo=1, hi=79),
         shared_name=sec.boolean("shared_name", False),
         placebo=sec.boolean("placebo", False),
@@ -347,6 +348,31 @@ def _benchmark(sec: Section) -> BenchmarkConfig:
     )
     sec.done()
     return out
+
+
+VMAS_MAX_COUNTS = 32  # a sweep's counts: each one runs every scenario
+
+
+def _vmas(sec: Section) -> int | tuple[int, ...]:
+    """benchmark.vmas: one count, or a list of counts (a sweep), each 1..VMAS_MAX, no two the
+    same; a list is kept ascending. A bad element is named by its index (benchmark.vmas[2])."""
+    value = sec.raw("vmas", 65536)
+    if not isinstance(value, list):
+        return sec.integer("vmas", 65536, lo=1, hi=VMAS_MAX)
+    if not value:
+        raise sec.error("vmas", "must be a VMA count or a non-empty list of them, such as [1024, 4096, 16384, 65536]")
+    if len(value) > VMAS_MAX_COUNTS:
+        raise sec.error("vmas", f"must list at most {VMAS_MAX_COUNTS} VMA counts (got {len(value)})")
+    counts: list[int] = []
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise sec.src.error(sec.path + ("vmas", i), f"must be an integer VMA count, not {typename(v)} {v!r}")
+        if not 1 <= v <= VMAS_MAX:
+            raise sec.src.error(sec.path + ("vmas", i), f"must be 1..{VMAS_MAX} (got {v})")
+        if v in counts:
+            raise sec.src.error(sec.path + ("vmas", i), f"duplicate VMA count {v} (also vmas[{counts.index(v)}])")
+        counts.append(v)
+    return tuple(sorted(counts))
 
 
 def _build(sec: Section | None) -> BuildConfig:

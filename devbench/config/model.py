@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from devbench.targets.kinds.qemu import QemuOptions
     from devbench.targets.kinds.ssh import SshOptions
 
-__all__ = ["ABIS", "NAME_RE", "PAYLOAD_TEST_DEFINES", "AdaptiveConfig", "BenchmarkConfig", "BuildConfig", "Config",
+__all__ = ["ABIS", "NAME_RE", "PAYLOAD_TEST_DEFINES", "VMAS_MAX",
+           "AdaptiveConfig", "BenchmarkConfig", "BuildConfig", "Config",
            "CpufreqConfig", "DeviceConfig", "ProfileConfig", "RunConfig", "Scenario", "TargetConfig"]
 
 ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
@@ -77,9 +78,12 @@ class AdaptiveConfig:
     max_forks: int = 5000  # per arm and scenario: the cap
 
 
+VMAS_MAX = 10_000_000  # the payload's VMAs per process: a bound far above any kernel's vm.max_map_count default
+
+
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    vmas: int = 65536
+    vmas: int | tuple[int, ...] = 65536  # one count, or a sweep: every scenario at every count (ascending)
     name_length: int = 79
     shared_name: bool = False
     placebo: bool = False  # A/A check: the "named" arm clears names as the unnamed one does
@@ -92,6 +96,16 @@ class BenchmarkConfig:
     on_emulator: str = "smoke"  # Android emulators: "smoke" (few forks) or "full"
     scenarios: tuple[Scenario, ...] = ()
     adaptive: AdaptiveConfig | None = None  # forks: auto: `forks`/`batches` are then one round
+
+    @property
+    def vma_counts(self) -> tuple[int, ...]:
+        """Every VMA count the plan runs, ascending (one for an int)."""
+        return (self.vmas,) if isinstance(self.vmas, int) else self.vmas
+
+    @property
+    def sweep(self) -> bool:
+        """More than one VMA count: every row, table and plot is per count."""
+        return len(self.vma_counts) > 1
 
 
 @dataclass(frozen=True)

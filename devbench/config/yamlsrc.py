@@ -222,7 +222,7 @@ class Section:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise src.error(path, f"must be a mapping, not {_typename(data)}")
+            raise src.error(path, f"must be a mapping, not {typename(data)}")
         self.data: dict[str, Any] = data
         self.seen: set[str] = set()
 
@@ -256,7 +256,7 @@ class Section:
         if value is default and default is not REQUIRED:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"must be an integer, not {_typename(value)} {value!r}")
+            raise self.error(key, f"must be an integer, not {typename(value)} {value!r}")
         if lo is not None and value < lo or hi is not None and value > hi:
             raise self.error(key, f"must be {_range(lo, hi)} (got {value})")
         return value
@@ -264,7 +264,7 @@ class Section:
     def boolean(self, key: str, default: Any = REQUIRED) -> bool:
         value = self.raw(key, default)
         if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, not {_typename(value)} {value!r}")
+            raise self.error(key, f"must be true or false, not {typename(value)} {value!r}")
         return value
 
     def string(self, key: str, default: Any = REQUIRED, *, choices: Iterable[str] | None = None) -> str:
@@ -274,7 +274,7 @@ class Section:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # e.g. a serial or host written without quotes
         if not isinstance(value, str):
-            raise self.error(key, f"must be a string, not {_typename(value)}")
+            raise self.error(key, f"must be a string, not {typename(value)}")
         if value == "":
             raise self.error(key, "must not be empty")
         if choices is not None and value not in choices:
@@ -322,7 +322,7 @@ def _range(lo: int | None, hi: int | None) -> str:
     return f"<= {hi}"
 
 
-def _typename(value: Any) -> str:
+def typename(value: Any) -> str:
     return {
         bool: "a boolean",
         int: "an integer",

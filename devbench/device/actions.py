@@ -77,7 +77,8 @@ def plan_actions(
     want = required_map_count(bench) if device.max_map_count == "auto" else int(device.max_map_count or 0)
     if want and facts.max_map_count is not None and facts.max_map_count < want:
         out.actions.append(Action("file", "vm.max_map_count", f"{procfs}/sys/vm/max_map_count", str(want),
-                                  why=f"{bench.vmas} VMAs need {want} maps, the device allows {facts.max_map_count}"))
+                                  why=f"{max(bench.vma_counts)} VMAs need {want} maps, the device allows "
+                                      f"{facts.max_map_count}"))
     if profiling:
         # kernel symbols and kernel call chains for the profiler (profile.enabled)
         if facts.kptr_restrict not in (None, 0):

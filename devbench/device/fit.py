@@ -7,7 +7,7 @@ whose config says it lacks CONFIG_ANON_VMA_NAME.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from devbench.config import BenchmarkConfig, DeviceConfig, Scenario
@@ -27,24 +27,48 @@ class Refusal:
     kind: str  # not-enough-memory | map-count-too-low | kernel-lacks-anon-vma-name
     message: str
     data: dict[str, Any] = field(default_factory=dict)
+    vmas: int | None = None  # the VMA count refused (a sweep); None: every count
+
+    @property
+    def key(self) -> tuple[int | None, str, str | None]:
+        """What the plan leaves out (devbench.run.plan.plan's `refused`)."""
+        return (self.vmas, self.scenario, self.arm)
 
 
-def memory_needed(bench: BenchmarkConfig, scenario: Scenario, page_size: int) -> int:
-    """Bytes the payload needs at its peak: the populated pages, the page tables of the
-    parent and of one child (fork copies them for populated anonymous VMAs), and the
-    kernel's per-VMA structures in both."""
-    data = bench.vmas * scenario.pages * page_size
-    span = bench.vmas * (scenario.pages + 1) * page_size  # each VMA is followed by a guard gap
+def memory_needed(bench: BenchmarkConfig, scenario: Scenario, page_size: int, vmas: int | None = None) -> int:
+    """Bytes the payload needs at its peak with `vmas` VMAs (default: the config's largest count):
+    the populated pages, the page tables of the parent and of one child (fork copies them for
+    populated anonymous VMAs), and the kernel's per-VMA structures in both."""
+    n = max(bench.vma_counts) if vmas is None else vmas
+    data = n * scenario.pages * page_size
+    span = n * (scenario.pages + 1) * page_size  # each VMA is followed by a guard gap
     page_tables = -(-span // (512 * page_size)) * page_size if scenario.pages else 0
-    return data + 2 * (page_tables + bench.vmas * VMA_KERNEL_BYTES)
+    return data + 2 * (page_tables + n * VMA_KERNEL_BYTES)
 
 
 def check_fit(bench: BenchmarkConfig, facts: Facts, device: DeviceConfig, root: bool) -> list[Refusal]:
+    """Per VMA count (a sweep refuses only the counts that do not fit; the error names its count)."""
+    out: list[Refusal] = []
+    for vmas in bench.vma_counts:
+        out += _fit(bench, facts, device, root, vmas)
+    if facts.has_anon_vma_name is False and not bench.placebo:  # the A/A check names nothing: it runs
+        for sc in bench.scenarios:
+            if not all(any(r.scenario == sc.name and r.arm is None and r.vmas == v for r in out)
+                       for v in bench.vma_counts):
+                out.append(Refusal(sc.name, "named", "kernel-lacks-anon-vma-name", NO_ANON_VMA_NAME,
+                                   {"kernel_config": "ANON_VMA_NAME not set"}))
+    if not bench.sweep:  # one count: a refusal is of the scenario, as before sweeps
+        out = [replace(r, vmas=None) for r in out]
+    return out
+
+
+def _fit(bench: BenchmarkConfig, facts: Facts, device: DeviceConfig, root: bool, vmas: int) -> list[Refusal]:
     out: list[Refusal] = []
     page = facts.page_size or 4096
-    need_maps = required_map_count(bench)
-    asked = need_maps if device.max_map_count == "auto" else int(device.max_map_count or 0)
+    need_maps = required_map_count(bench, vmas)
+    asked = required_map_count(bench) if device.max_map_count == "auto" else int(device.max_map_count or 0)
     can_raise = root and asked >= need_maps
+    at = f" at {vmas} VMAs" if bench.sweep else ""
     if facts.max_map_count is not None and facts.max_map_count < need_maps and not can_raise:
         why = "not root, so it cannot be raised" if not root else f"device.max_map_count asks for only {asked}"
         for sc in bench.scenarios:
@@ -53,32 +77,29 @@ def check_fit(bench: BenchmarkConfig, facts: Facts, device: DeviceConfig, root: 
                     sc.name,
                     None,
                     "map-count-too-low",
-                    f"scenario {sc.name!r} needs vm.max_map_count >= {need_maps} ({bench.vmas} VMAs + "
-                    f"{need_maps - bench.vmas} for the process), the device has {facts.max_map_count} ({why})",
+                    f"scenario {sc.name!r}{at} needs vm.max_map_count >= {need_maps} ({vmas} VMAs + "
+                    f"{need_maps - vmas} for the process), the device has {facts.max_map_count} ({why})",
                     {"needed": need_maps, "max": facts.max_map_count},
+                    vmas,
                 )
             )
     if facts.mem_available_kb is not None:
         have = facts.mem_available_kb * 1024
         for sc in bench.scenarios:
-            need = memory_needed(bench, sc, page)
+            need = memory_needed(bench, sc, page, vmas)
             if need * HEADROOM > have and not any(r.scenario == sc.name and r.arm is None for r in out):
                 out.append(
                     Refusal(
                         sc.name,
                         None,
                         "not-enough-memory",
-                        f"scenario {sc.name!r} needs about {_mib(need)} ({bench.vmas} VMAs x {sc.pages} pages x "
+                        f"scenario {sc.name!r}{at} needs about {_mib(need)} ({vmas} VMAs x {sc.pages} pages x "
                         f"{page} B + page tables and VMA structures, +10% headroom), the device has "
                         f"{_mib(have)} available (MemAvailable)",
                         {"needed_bytes": need, "available_bytes": have},
+                        vmas,
                     )
                 )
-    if facts.has_anon_vma_name is False and not bench.placebo:  # the A/A check names nothing: it runs
-        for sc in bench.scenarios:
-            if not any(r.scenario == sc.name and r.arm is None for r in out):
-                out.append(Refusal(sc.name, "named", "kernel-lacks-anon-vma-name", NO_ANON_VMA_NAME,
-                                   {"kernel_config": "ANON_VMA_NAME not set"}))
     return out
 
 

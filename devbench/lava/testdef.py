@@ -58,6 +58,9 @@ def device_scripts() -> dict[str, str]:
 
 def steps_of(cfg: Config) -> list[Step]:
     """devbench's plan for the config, with the LAVA test case name of each scenario."""
+    if cfg.benchmark.sweep:  # test case names and the job's results are per scenario: one count only
+        raise ConfigError(cfg.file, None, None, "benchmark.vmas",
+                          "a VMA sweep (a list of counts) does not run as a LAVA job yet: give one count")
     seen: dict[str, str] = {}
     for sc in cfg.benchmark.scenarios:
         slug = case_slug(sc.name)

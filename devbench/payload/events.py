@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from devbench.results.rows import vmas_field
+
 # forkbench exit codes -> error kinds (payloads/forkbench.c keeps the same table)
 EXIT_KINDS = {
     2: "bad-args",
@@ -47,30 +49,32 @@ def _ns_list(ns: Any, length: int | None = None) -> bool:
 # clear when none is left named. A failed check is also an error event, kind vma-check-failed
 # (exit code 6), whose "stage" names the check and whose counts are the ones that failed.
 CHECK_EVENTS = ("start", "setup", "named_check", "clear")
-RECORD_KEYS = ("target", "scenario", "process_arm", "check", "time")
+RECORD_KEYS = ("target", "vmas", "scenario", "process_arm", "check", "time")
 
 
 def event_record(event: dict[str, Any], target: str, scenario: str, process_arm: str,
-                 batch_offset: int = 0) -> tuple[str, dict[str, Any]] | None:
+                 batch_offset: int = 0, vmas: int | None = None) -> tuple[str, dict[str, Any]] | None:
     """What one event becomes in results.json, for a live run and a LAVA job's log alike:
     ("sample", record) for a batch, ("check", record) for start/setup/named_check/clear,
     ("error", record without its time) for an error event, ("end", {}) at the end; None for
-    any other event. batch_offset: adaptive rounds number their batches on from earlier rounds."""
+    any other event. batch_offset: adaptive rounds number their batches on from earlier rounds.
+    vmas: the VMA count the process was asked for (the plan's; part of every record's place)."""
     kind = event["event"]
     # the payload's own fields, never over the fields that place a record (a device's output
-    # cannot rename its target or scenario)
+    # cannot rename its target, VMA count or scenario: the start event's own "vmas" gives way to the plan's)
     data = {k: v for k, v in event.items() if k not in ("event", *RECORD_KEYS)}
+    place = {"target": target, **vmas_field(vmas), "scenario": scenario}
     if kind == "batch":
-        rec = {"target": target, "scenario": scenario, "arm": event["arm"], "batch": event["batch"] + batch_offset,
+        rec = {**place, "arm": event["arm"], "batch": event["batch"] + batch_offset,
                "warmup": int(event.get("warmup", 0) or 0), "fork_ns": list(event["fork_ns"])}
         if _ns_list(event.get("exit_ns"), len(rec["fork_ns"])):  # payload 2: the child's exit, per fork
             rec["exit_ns"] = list(event["exit_ns"])
         return "sample", rec
     if kind in CHECK_EVENTS:
-        return "check", {**data, "target": target, "scenario": scenario, "process_arm": process_arm, "check": kind}
+        return "check", {**data, **place, "process_arm": process_arm, "check": kind}
     if kind == "error":
         data = {k: v for k, v in data.items() if k not in ("kind", "message", "arm")}
-        return "error", {**data, "target": target, "scenario": scenario, "arm": event.get("arm"),
+        return "error", {**data, **place, "arm": event.get("arm"),
                          "kind": str(event.get("kind", "payload-error")), "message": str(event.get("message", ""))}
     if kind == "end":
         return "end", {}

@@ -78,18 +78,20 @@ def profile_target(
     pbench = replace(bench, forks=cfg.forks, batches=cfg.batches, warmup=min(bench.warmup, 1))
     workdir = target.workdir
     local_dir = store.path.parent / "profiles" / safe_name(name)
-    seen: list[str] = []
+    cases = [(v, sc.name) for v in bench.vma_counts for sc in bench.scenarios]  # a sweep: each count profiled
+    seen: list[tuple[int, str]] = []
     for inv in invocations:
-        if inv.scenario.name in seen and inv.arm == "both":
+        case = (inv.vmas, inv.scenario.name)
+        if case in seen and inv.arm == "both":
             continue
-        seen.append(inv.scenario.name)
-        index = [sc.name for sc in bench.scenarios].index(inv.scenario.name)
+        seen.append(case)
+        index = cases.index(case)
         for arm in inv.arms:
-            step(f"profiling {inv.scenario.name} ({arm}) with {prof.tool}")
+            step(f"profiling {inv.label} ({arm}) with {prof.tool}")
             try:
                 rec = _one(target, prof, pbench, inv, arm, index, workdir, remote, prefix, local_dir, store.path.parent)
             except (TargetError, FoldedError) as exc:
-                store.warn(name, f"profiling {inv.scenario.name} ({arm}) failed, timings unaffected: {exc}")
+                store.warn(name, f"profiling {inv.label} ({arm}) failed, timings unaffected: {exc}")
                 if isinstance(exc, TargetError) and exc.step.endswith("record"):
                     return  # the kernel or the profiler refuses: no use trying the other runs
                 continue
@@ -120,13 +122,14 @@ def _one(target: Target, prof: Profiler, pbench: BenchmarkConfig, inv: Invocatio
          remote: str, prefix: tuple[str, ...], local_dir: Path, run_dir: Path) -> dict[str, object]:
     data = remote_name(workdir, index, arm, "data")
     text = remote_name(workdir, index, arm, "txt")
-    command = [*prefix, *verified(remote), *payload_args(pbench, inv.scenario, arm)]  # checksum checked where it runs
+    # the payload's checksum is checked where it runs
+    command = [*prefix, *verified(remote), *payload_args(pbench, inv.scenario, arm, vmas=inv.vmas)]
     timeout = max(120.0, pbench.timeout_s)
     try:
         record(target, prof, command, data, timeout)
         symbolise(target, prof, data, text, timeout)
         local_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{index}-{safe_name(inv.scenario.name)}-{arm}"
+        stem = f"{index}-{safe_name(inv.scenario.name)}{f'-{inv.vmas}vmas' if inv.sweep else ''}-{arm}"
         raw, script = local_dir / f"{stem}.{prof.tool}.data", local_dir / f"{stem}.{prof.tool}.txt"
         target.pull(data, raw)
         target.pull(text, script)
@@ -143,6 +146,7 @@ def _one(target: Target, prof: Profiler, pbench: BenchmarkConfig, inv: Invocatio
     atomic_write(folded_all, write_folded(parsed.stacks))
     atomic_write(folded_fork, write_folded(fork_path))
     return {
+        "vmas": inv.vmas,
         "scenario": inv.scenario.name,
         "arm": arm,
         "tool": prof.tool,

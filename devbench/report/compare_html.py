@@ -9,27 +9,36 @@ from typing import Any
 from markupsafe import Markup
 
 from devbench.analysis import Comparison
-from devbench.analysis.samples import group
+from devbench.analysis.samples import ScenarioData, group
 from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, facts_rows
 from devbench.report.headline import headline
 from devbench.report.html import environment, warning_items, write_html
 from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes, run_labels
+from devbench.results.rows import swept, with_vmas
+
+
+def _arms(g: list[ScenarioData], target: str, scenario: str, vmas: int | None) -> dict[str, Any]:
+    """One side's arms of a row: the scenario at the row's VMA count (any count when the row has none)."""
+    return next(sd.arms for sd in g if sd.target == target and sd.scenario == scenario
+                and (vmas is None or sd.vmas == vmas))
 
 
 def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float) -> dict[str, Any]:
     rows = list(pair.rows)
-    arms_a = {sd.scenario: sd.arms for sd in groups[0] if sd.target == pair.target_a}
-    arms_b = {sd.scenario: sd.arms for sd in groups[1] if sd.target == pair.target_b}
-    panels = [(f"{r.scenario}, {r.arm}", {"A": arms_a[r.scenario][r.arm], "B": arms_b[r.scenario][r.arm]})
+    sweep = swept(r.vmas for r in rows)
+    panels = [(f"{with_vmas(r.scenario, r.vmas, sweep)}, {r.arm}",
+               {"A": _arms(groups[0], pair.target_a, r.scenario, r.vmas)[r.arm],
+                "B": _arms(groups[1], pair.target_b, r.scenario, r.vmas)[r.arm]})
               for r in rows if r.base and r.other and (r.base.n or r.other.n)]
     same = pair.target_a == pair.target_b
     name = pair.target_a if same else f"{pair.target_a} (A) → {pair.target_b} (B)"
     return {
         "name": name,
         "rows": rows,
+        "sweep": sweep,
         "headline": headline(f"On {name}", "run B's fork() against run A's is", rows, margin),
-        "notes": [n for r in rows for n in notes(r)],
+        "notes": [n for r in rows for n in notes(r, sweep)],
         "run_means": pair.run_means,
         # Markup: devbench.report.svg escapes every text it writes into the SVG
         "change_plot": Markup(plots.changes(rows, margin, f"p{i}-chg", "change, B vs A")) if rows else None,

@@ -1,4 +1,5 @@
-"""CSV: one line per target and scenario (or per target pairing, scenario and arm) (pure)."""
+"""CSV: one line per target, VMA count and scenario (or per target pairing, VMA count, scenario and
+arm) (pure). Each line has the added time per fork in µs (named minus unnamed, or B minus A)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 
 from devbench.analysis import ArmStats, Row
 from devbench.analysis.stats import regression_pct
+from devbench.analysis.sweep import point
 
 ARM_FIELDS = ("n", "batches", "mean", "median", "stdev", "mad", "min", "max", "p5", "p25", "p75", "p95", "p99")
+SWEEP_FIELDS = ("added_us", "added_ci_low_us", "added_ci_high_us")  # B minus A per fork, µs (devbench.analysis.sweep)
 EFFECT_FIELDS = ("change_pct", "ci_low_pct", "ci_high_pct", "design", "unit", "units", "p", "p_holm", "p_welch",
                  "p_mwu", "cliffs_delta", "verdict", "more_forks")
 
@@ -21,8 +24,8 @@ def header(names: Sequence[str]) -> list[str]:
         "drift_pct",
         "first_batch_pct",
     ]
-    return ["target", "scenario", "arm", "pages", *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS,
-            "warnings"]
+    return ["target", "vmas", "scenario", "arm", "pages", *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS,
+            *SWEEP_FIELDS, "warnings"]
 
 
 def target_warnings(data: Mapping[str, Any]) -> dict[str, str]:
@@ -43,12 +46,17 @@ def _arm(prefix: str, arm: ArmStats | None) -> dict[str, Any]:
 
 def line(row: Row, names: Sequence[str]) -> dict[str, Any]:
     e = row.effect
-    out: dict[str, Any] = {"target": row.target, "scenario": row.scenario, "arm": row.arm, "pages": row.pages}
+    out: dict[str, Any] = {"target": row.target, "vmas": row.vmas, "scenario": row.scenario, "arm": row.arm,
+                           "pages": row.pages}
     out.update(_arm(names[0], row.base))
     out.update(_arm(names[1], row.other))
     out.update({k: getattr(e, k, None) if e else None for k in EFFECT_FIELDS})
     out.update(change_pct=regression_pct(row.base.mean if row.base else None, row.other.mean if row.other else None),
                p_holm=row.p_holm, verdict=row.verdict.label, more_forks=row.verdict.more_forks)
+    p = point(row)  # the time B (named) adds per fork over A (unnamed), in µs: a sweep's y axis
+    ci = p.added_ci_us if p is not None else None
+    out.update(added_us=p.added_us if p is not None else None, added_ci_low_us=ci[0] if ci else None,
+               added_ci_high_us=ci[1] if ci else None)
     return out
 
 

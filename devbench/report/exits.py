@@ -8,6 +8,7 @@ from typing import Any
 
 from devbench.analysis.samples import ARMS, ArmData
 from devbench.analysis.stats import describe, regression_pct
+from devbench.results.rows import record_vmas, run_vmas
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class ExitScenario:
     unnamed_mean_ms: float | None
     named_mean_ms: float | None
     n: tuple[int, int]
+    vmas: int | None = None
 
     @property
     def change_pct(self) -> float | None:
@@ -24,17 +26,18 @@ class ExitScenario:
 
 
 def exit_scenarios(data: dict[str, Any], target: str) -> list[ExitScenario]:
-    """Per scenario of `target` with exit times (in the order the samples were taken)."""
-    per: dict[str, dict[str, list[tuple[int, list[int]]]]] = {}
+    """Per VMA count and scenario of `target` with exit times (in the order the samples were taken)."""
+    per: dict[tuple[int | None, str], dict[str, list[tuple[int, list[int]]]]] = {}
+    default = run_vmas(data)
     for s in data.get("samples", []):
         if s.get("target") != target or not s.get("exit_ns"):
             continue
-        per.setdefault(s["scenario"], {a: [] for a in ARMS})[s["arm"]].append((int(s.get("batch", 0)), s["exit_ns"]))
+        key = (record_vmas(s, default), s["scenario"])
+        per.setdefault(key, {a: [] for a in ARMS})[s["arm"]].append((int(s.get("batch", 0)), s["exit_ns"]))
     out = []
-    for scenario, arms in per.items():
+    for (vmas, scenario), arms in per.items():
         data_arms = {a: ArmData.of_batches(sorted(b, key=lambda x: x[0])) for a, b in arms.items()}
         un, na = (describe([v for _, b in arms[a] for v in b]) for a in ARMS)
-        out.append(
-            ExitScenario(scenario, data_arms, un["mean_ms"], na["mean_ms"], (int(un["n"] or 0), int(na["n"] or 0)))
-        )
+        out.append(ExitScenario(scenario, data_arms, un["mean_ms"], na["mean_ms"],
+                                (int(un["n"] or 0), int(na["n"] or 0)), vmas))
     return out

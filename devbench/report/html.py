@@ -14,15 +14,19 @@ from markupsafe import Markup
 from devbench.analysis import Analysis, analyze
 from devbench.analysis.samples import group, targets_in
 from devbench.analysis.stats import regression_pct
+from devbench.analysis.sweep import series as sweep_series
 from devbench.device.actions import for_the_clock
 from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows, label
 from devbench.report.exits import exit_scenarios
 from devbench.report.headline import headline
 from devbench.report.profiles import profile_views
+from devbench.report.sweep import SWEEP_HEADER, sweep_table_rows, sweep_title, target_sentence
+from devbench.report.sweep_plot import sweep_figure
 from devbench.report.table import fmt_ci, fmt_ms, fmt_p, fmt_pct, fmt_spread, notes
 from devbench.resources import data_dir
 from devbench.results.errors import causes
+from devbench.results.rows import is_sweep, record_vmas, swept, with_vmas
 from devbench.results.strict import REQUIREMENTS, breaks
 
 
@@ -69,7 +73,7 @@ def environment() -> jinja2.Environment:
         run_path=run_path,
         num=lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v),
     )
-    env.globals.update(fmt_ci=fmt_ci, regression_pct=regression_pct)
+    env.globals.update(fmt_ci=fmt_ci, regression_pct=regression_pct, with_vmas=with_vmas)
     return env
 
 
@@ -91,19 +95,22 @@ CONTENTS_FROM = 2  # a contents list when the report has this many targets or mo
 REFUSALS = ("not-enough-memory", "map-count-too-low", "kernel-lacks-anon-vma-name")  # devbench.device.fit
 
 
-def empty_why(errors: list[dict[str, Any]], scenario: str) -> str:
-    """What an empty figure of `scenario` says: each of its arms' refusals or errors with the
-    reason (a refused arm is not "no data"), else "no data"."""
+def empty_why(errors: list[dict[str, Any]], scenario: str, vmas: int | None = None) -> str:
+    """What an empty figure of `scenario` (at VMA count `vmas`) says: each of its arms'
+    refusals or errors with the reason (a refused arm is not "no data"), else "no data"."""
     why = [f"{e.get('arm') or 'both arms'} {'refused' if e.get('kind') in REFUSALS else e.get('kind')}: "
-           f"{e.get('message')}" for e in errors if e.get("scenario") == scenario]
+           f"{e.get('message')}" for e in errors if e.get("scenario") == scenario
+           and (vmas is None or record_vmas(e, vmas) == vmas)]  # an error without a count is of every count
     return "; ".join(why) or "no data"
 
 
-def results_header(clock: Any) -> tuple[str, ...]:
-    """HTML_HEADER; under icount the means are instruction-path times (1 ns per guest instruction)."""
+def results_header(clock: Any, sweep: bool = False) -> tuple[str, ...]:
+    """HTML_HEADER (with the VMA count after the scenario in a sweep); under icount the means
+    are instruction-path times (1 ns per guest instruction)."""
+    header = (HTML_HEADER[0], "VMAs", *HTML_HEADER[1:]) if sweep else HTML_HEADER
     if clock != "icount":
-        return HTML_HEADER
-    return tuple(h.replace("mean fork time", "mean fork instruction time (icount)") for h in HTML_HEADER)
+        return header
+    return tuple(h.replace("mean fork time", "mean fork instruction time (icount)") for h in header)
 
 
 def _records(record: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -124,14 +131,21 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
            **next((t for t in data.get("targets", []) if t["name"] == name), {})}
     result = analysis.target(name)
     rows = list(result.rows) if result else []
-    panels = [(sd.scenario, sd.arms) for sd in scenarios if sd.target == name]
+    sweep = swept(r.vmas for r in rows) or is_sweep(data)  # every table, plot and label names the VMA count
+    panels = [(sd.scenario, sd.vmas, sd.arms) for sd in scenarios if sd.target == name]
     margin = analysis.options.margin_pct  # the SVGs below are Markup: devbench.report.svg escapes every text it writes
     key = f"t{targets_in(data).index(name)}"
     exits = exit_scenarios(data, name)
     clock = (rec.get("transport_info") or {}).get("clock") if isinstance(rec.get("transport_info"), dict) else None
     errors = [e for e in data.get("errors", []) if e.get("target") == name and not e.get("resumed")]  # a resume's past
+    found = sweep_series(rows)
     return {
         "name": name,
+        "sweep": sweep,
+        "sweep_plots": [Markup(sweep_figure(found, unit, clock, margin)) for unit in ("us", "pct")] if found else [],
+        "sweep_rows": sweep_table_rows(found, name),
+        "sweep_title": sweep_title(clock),
+        "sweep_sentence": target_sentence(found, name, margin, clock),
         "anchor": f"target-{key}",
         "warnings": warning_items(rec),
         "record": rec,
@@ -140,24 +154,26 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
         "change_plot": Markup(plots.changes(rows, margin, f"{key}-chg", "regression, named vs unnamed"))
         if rows
         else None,
-        "header": results_header(clock),
-        "distributions": [Markup(plots.distribution(sc, arms, f"{key}-d{i}", clock=clock, why=empty_why(errors, sc)))
-                          for i, (sc, arms) in enumerate(panels)],
-        "timelines": [Markup(plots.timeline(sc, arms, f"{key}-t{i}", clock=clock, why=empty_why(errors, sc)))
-                      for i, (sc, arms) in enumerate(panels)],
-        "notes": [n for r in rows for n in notes(r)],
+        "header": results_header(clock, sweep),
+        "distributions": [Markup(plots.distribution(with_vmas(sc, v, sweep), arms, f"{key}-d{i}", clock=clock,
+                                                    why=empty_why(errors, sc, v)))
+                          for i, (sc, v, arms) in enumerate(panels)],
+        "timelines": [Markup(plots.timeline(with_vmas(sc, v, sweep), arms, f"{key}-t{i}", clock=clock,
+                                            why=empty_why(errors, sc, v)))
+                      for i, (sc, v, arms) in enumerate(panels)],
+        "notes": [n for r in rows for n in notes(r, sweep)],
         "tables": _records(rec),
         "facts_rows": facts_rows(rec.get("facts")),
         "conditions": conditions_table(rec.get("conditions")),
         "exits": exits,
         "exit_plots": [
-            Markup(plots.distribution(e.scenario, e.arms, f"{key}-x{i}", "child exit", clock))
+            Markup(plots.distribution(with_vmas(e.scenario, e.vmas, sweep), e.arms, f"{key}-x{i}", "child exit", clock))
             for i, e in enumerate(exits)
         ],
         "profiles": profile_views(data, name),
         # one per cause: a refusal of the named arm in every scenario is one line naming them
         "errors": [{"kind": c.kind, "scenario": ", ".join(c.scenarios), "arm": c.arm, "message": c.message}
-                   for c in causes(errors, name)],
+                   for c in causes(errors, name, sweep)],
         "checks": [
             c for c in data.get("checks", []) if c.get("target") == name and c.get("check") in ("setup", "named_check")
         ],
@@ -169,7 +185,7 @@ def render_html(data: dict[str, Any], analysis: Analysis | None = None) -> str:
     scenarios = group(data)
     targets = [target_context(data, analysis, name, scenarios) for name in targets_in(data)]
     return environment().get_template(REPORT_TEMPLATE).render(
-        run=data["run"], targets=targets, header=HTML_HEADER, options=analysis.options,
+        run=data["run"], targets=targets, header=HTML_HEADER, options=analysis.options, sweep_header=SWEEP_HEADER,
         contents=len(targets) >= CONTENTS_FROM, units_note=UNITS_NOTE,
         run_errors=[e for e in data.get("errors", []) if not e.get("target")],
         config_text=json.dumps(data["run"].get("config"), indent=2),

@@ -17,6 +17,7 @@ from devbench.analysis.samples import ArmData
 from devbench.report import svg
 from devbench.report.headline import row_name
 from devbench.report.table import fmt_ci, fmt_pct
+from devbench.results.rows import swept
 
 COLORS = {"unnamed": "#4477aa", "named": "#cc6677", "A": "#4477aa", "B": "#cc6677"}
 VERDICT_COLORS = {"slower": "#b2182b", "faster": "#2166ac", "no difference": "#4d4d4d", "inconclusive": "#b08000"}
@@ -212,7 +213,7 @@ def timeline(title: str, series: Mapping[str, ArmData], key: str, clock: str | N
 
 # -- changes --------------------------------------------------------------------------------
 
-def _change_mark(ax: svg.Axes, y: float, r: Row, e: Effect) -> str:
+def _change_mark(ax: svg.Axes, y: float, r: Row, e: Effect, sweep: bool = False) -> str:
     """The change as a point, its CI (when both ends are known) as a bar with caps."""
     color = VERDICT_COLORS.get(r.verdict.kind, "#444444")
     vy, parts = ax.y(y), []
@@ -227,7 +228,7 @@ def _change_mark(ax: svg.Axes, y: float, r: Row, e: Effect) -> str:
         parts.append(svg.tag("circle", cx=ax.x(float(change[0])), cy=vy, r=3.5, fill=color))
     ci = f" {fmt_ci(float(ends[0]), float(ends[1]))}" if ends.size == 2 else ""
     text = f"{fmt_pct(float(change[0]))}{ci}" if change.size else "n/a"
-    return svg.group(f"{row_name(r)}: {text}, {r.verdict.kind}", *parts)
+    return svg.group(f"{row_name(r, sweep)}: {text}, {r.verdict.kind}", *parts)
 
 
 def changes(rows: Sequence[Row], margin_pct: float, key: str, what: str) -> str:
@@ -241,7 +242,8 @@ def changes(rows: Sequence[Row], margin_pct: float, key: str, what: str) -> str:
     margin = abs(margin_pct) if np.isfinite(margin_pct) else 0.0
     values = [v for _, e in shown for v in (e.change_pct, e.ci_low_pct, e.ci_high_pct) if v is not None]
     x_ticks = svg.value_ticks(values + [0.0, -margin, margin])
-    labels = [row_name(r) for r, _ in shown]
+    sweep = swept(r.vmas for r, _ in shown)  # a sweep: each row named with its VMA count
+    labels = [row_name(r, sweep) for r, _ in shown]
     label_width = min(max(svg.text_width(s) for s in labels), 0.4 * CHANGES_W)
     ax = svg.Axes(svg.Scale(x_ticks[0][0], x_ticks[-1][0], label_width + 14, CHANGES_W - 16),
                   svg.Scale(-0.5, len(shown) - 0.5, 12, height - 44))
@@ -252,5 +254,5 @@ def changes(rows: Sequence[Row], margin_pct: float, key: str, what: str) -> str:
         svg.tag("line", x1=ax.x(0.0), y1=ax.top, x2=ax.x(0.0), y2=ax.bottom, stroke="#444444", stroke_width=0.8),
         *svg.x_axis(ax, x_ticks, f"{what} (%), 95% CI; grey: ±{margin:g}%"),
         *svg.y_axis(ax, list(enumerate(labels)), None, label_width=label_width),
-        *(_change_mark(ax, y, r, e) for y, (r, e) in enumerate(shown)),
+        *(_change_mark(ax, y, r, e, sweep) for y, (r, e) in enumerate(shown)),
     ])

@@ -9,17 +9,22 @@ from typing import Any
 from markupsafe import Markup
 
 from devbench.profile import diff_flamegraph_svg, diff_symbols, flamegraph_svg, top_symbols
+from devbench.results.rows import record_vmas, run_vmas, swept, with_vmas
 
 TOP = 25
 
 
 def profile_views(data: dict[str, Any], target: str) -> list[dict[str, Any]]:
-    by_scenario: dict[str, dict[str, dict[str, Any]]] = {}
+    """Per VMA count and scenario (named "SCENARIO @ N VMAs" when the profiles span several counts)."""
+    by_scenario: dict[tuple[int | None, str], dict[str, dict[str, Any]]] = {}
+    default = run_vmas(data)
     for p in data.get("profiles", []) or []:
         if p.get("target") == target and isinstance(p.get("folded"), dict):
-            by_scenario.setdefault(str(p.get("scenario")), {})[str(p.get("arm"))] = p
+            by_scenario.setdefault((record_vmas(p, default), str(p.get("scenario"))), {})[str(p.get("arm"))] = p
+    sweep = swept(v for v, _ in by_scenario)
     views = []
-    for scenario, arms in by_scenario.items():
+    for (vmas, name), arms in by_scenario.items():
+        scenario = with_vmas(name, vmas, sweep)
         folded = {arm: Counter({str(k): int(v) for k, v in p["folded"].items()}) for arm, p in arms.items()}
         first = next(iter(arms.values()))
         view: dict[str, Any] = {

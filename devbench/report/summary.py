@@ -7,7 +7,10 @@ from typing import Any
 from devbench.analysis import Analysis, Comparison, Row
 from devbench.analysis.gate import failing_rows
 from devbench.analysis.stats import regression_pct
+from devbench.analysis.sweep import series
 from devbench.report.headline import headline
+from devbench.report.sweep import sweep_json
+from devbench.results.rows import vmas_field
 from devbench.results.strict import breaks
 
 SCHEMA = "devbench/summary/1"
@@ -16,7 +19,7 @@ SCHEMA = "devbench/summary/1"
 def row_json(row: Row, names: tuple[str, str]) -> dict[str, Any]:
     e = row.effect
     base, other = (row.base.to_json() if row.base else None), (row.other.to_json() if row.other else None)
-    out: dict[str, Any] = {"target": row.target, "scenario": row.scenario}
+    out: dict[str, Any] = {"target": row.target, **vmas_field(row.vmas), "scenario": row.scenario}
     if row.arm:
         out["arm"] = row.arm
     out.update({
@@ -39,23 +42,42 @@ def target_warnings(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [{"message": w, "breaks": breaks(w)} for w in rec.get("warnings") or [] if isinstance(w, str)]
 
 
+def target_clock(data: dict[str, Any], name: str) -> Any:
+    """The target's clock (a QEMU guest's "icount" or "real"), where its transport records one."""
+    rec = next((t for t in data.get("targets") or [] if isinstance(t, dict) and t.get("name") == name), {})
+    info = rec.get("transport_info")
+    return info.get("clock") if isinstance(info, dict) else None
+
+
 def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: float | None = None) -> dict[str, Any]:
+    """Per target: the headline, warnings and every row (each with its VMA count); in a sweep
+    also `sweep`: the added time per fork against the count and the finding at 4096 VMAs."""
     run = data.get("run") or {}
     margin = analysis.options.margin_pct
+    found = series(analysis.rows())
+    targets = []
+    for t in analysis.targets:
+        out_t: dict[str, Any] = {"name": t.name,
+                                 "headline": headline(f"On {t.name}", "fork() with named VMAs is", t.rows, margin),
+                                 "warnings": target_warnings(data, t.name),
+                                 "rows": [row_json(r, ("unnamed", "named")) for r in t.rows]}
+        sweep = sweep_json(found, t.name, margin, target_clock(data, t.name))
+        if sweep is not None:
+            out_t["sweep"] = sweep
+        targets.append(out_t)
     out = {
         "schema": SCHEMA,
         "run": {k: run.get(k) for k in ("id", "name", "status", "started", "ended")},
         "options": analysis.options.to_json(),
-        "targets": [{"name": t.name, "headline": headline(f"On {t.name}", "fork() with named VMAs is", t.rows, margin),
-                     "warnings": target_warnings(data, t.name),
-                     "rows": [row_json(r, ("unnamed", "named")) for r in t.rows]} for t in analysis.targets],
+        "targets": targets,
         "errors": data.get("errors", []),
     }
     if fail_on_regression is not None:
         out["gate"] = {
             "fail_on_regression_pct": fail_on_regression,
             "failing": [
-                {"target": r.target, "scenario": r.scenario} for r in failing_rows(analysis, fail_on_regression)
+                {"target": r.target, **vmas_field(r.vmas), "scenario": r.scenario}
+                for r in failing_rows(analysis, fail_on_regression)
             ],
         }
     return out

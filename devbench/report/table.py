@@ -12,12 +12,14 @@ from devbench.analysis.samples import targets_in
 from devbench.analysis.stats import regression_pct
 from devbench.device.actions import for_the_clock
 from devbench.results.errors import causes
+from devbench.results.rows import is_sweep, swept, with_vmas
 from devbench.results.store import summarize
 from devbench.textsafe import shown
 
 HEADER = ("scenario", "unnamed VMAs", "named VMAs", "REGRESSION")
 STATS_HEADER = ("95% CI", "p (Holm)", "verdict")
 COMPARE_HEADER = ("scenario", "arm", "run A", "run B", "CHANGE")
+VMAS_COLUMN = "VMAs"  # a sweep's VMA count, after the scenario
 OUTLIER_NOTE = 0.01  # the text notes outliers above this share of forks (the HTML shows all)
 WIDTH = 80  # the text format fits an 80-column terminal or mail (pyperf and hyperfine do)
 WARN, SAY = "  ! ", "  - "  # text: a warning's mark ("!" only there); a descriptive line's
@@ -51,18 +53,30 @@ def stats_cells(row: Row) -> tuple[str, str, str]:
     return (fmt_ci(e.ci_low_pct, e.ci_high_pct) if e else "-", fmt_p(row.p_holm), row.verdict.label)
 
 
-def seed_cells(row: Row) -> tuple[str, ...]:
-    """One run's row: the seed's four columns, then CI, Holm p and verdict."""
+def with_count(header: tuple[str, ...], sweep: bool) -> tuple[str, ...]:
+    """A table's header with the VMA count after the scenario, in a sweep."""
+    return (header[0], VMAS_COLUMN, *header[1:]) if sweep else header
+
+
+def _count(row: Row, sweep: bool) -> tuple[str, ...]:
+    return (str(row.vmas) if row.vmas is not None else "-",) if sweep else ()
+
+
+def seed_cells(row: Row, sweep: bool = False) -> tuple[str, ...]:
+    """One run's row: the seed's four columns (and the VMA count after the scenario, in a
+    sweep), then CI, Holm p and verdict."""
     un = row.base.mean if row.base else None
     na = row.other.mean if row.other else None
-    return (row.scenario, fmt_ms(un), fmt_ms(na), fmt_pct(regression_pct(un, na)), *stats_cells(row))
+    return (row.scenario, *_count(row, sweep), fmt_ms(un), fmt_ms(na), fmt_pct(regression_pct(un, na)),
+            *stats_cells(row))
 
 
-def compare_cells(row: Row) -> tuple[str, ...]:
-    """A comparison's row: one arm of one scenario, run B against run A."""
+def compare_cells(row: Row, sweep: bool = False) -> tuple[str, ...]:
+    """A comparison's row: one arm of one scenario (at one VMA count), run B against run A."""
     a = row.base.mean if row.base else None
     b = row.other.mean if row.other else None
-    return (row.scenario, row.arm or "", fmt_ms(a), fmt_ms(b), fmt_pct(regression_pct(a, b)), *stats_cells(row))
+    return (row.scenario, *_count(row, sweep), row.arm or "", fmt_ms(a), fmt_ms(b), fmt_pct(regression_pct(a, b)),
+            *stats_cells(row))
 
 
 def draw(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool, left: int = 1,
@@ -103,7 +117,7 @@ def wrapped(lines: Sequence[str], bullet: str, markdown: bool, width: int = WIDT
                                                      break_on_hyphens=False)]
 
 
-def notes(row: Row) -> list[str]:
+def notes(row: Row, sweep: bool = False) -> list[str]:
     """What could have spoiled a row: drift, a slow first batch, outliers (never dropped)."""
     out = []
     for name, arm in (
@@ -112,7 +126,7 @@ def notes(row: Row) -> list[str]:
     ):
         if arm is None or arm.n == 0:
             continue
-        where = f"{row.scenario}{' ' + row.arm if row.arm else ''}, {name}"
+        where = f"{with_vmas(row.scenario, row.vmas, sweep)}{' ' + row.arm if row.arm else ''}, {name}"
         if arm.drift.flagged:
             out.append(f"drift ({where}): {arm.drift.change_pct:+.2f}% over the run (p {fmt_p(arm.drift.p)})")
         if arm.warmup.flagged:
@@ -128,13 +142,15 @@ def exit_lines(summary: list[dict[str, Any]], target: str) -> list[str]:
     """The child's exit per scenario (rows of results.summarize), timed apart from the fork
     (payload 2 and later): descriptive means; the verdict above is the fork's."""
     out = []
+    sweep = swept(row.get("vmas") for row in summary if row["target"] == target)
     for row in summary:
         e = row.get("exit")
         if row["target"] != target or not e or e["unnamed_mean_ms"] is None or e["named_mean_ms"] is None:
             continue
         change = "" if e["change_pct"] is None else f" ({e['change_pct']:+.2f}%)"
         out.append(
-            f"exit ({row['scenario']}): the child's exit, release to waitpid, means {e['unnamed_mean_ms']:.2f}ms "
+            f"exit ({with_vmas(row['scenario'], row.get('vmas'), sweep)}): the child's exit, release to waitpid, "
+            f"means {e['unnamed_mean_ms']:.2f}ms "
             f"unnamed, {e['named_mean_ms']:.2f}ms named{change}; descriptive, no CI"
         )
     return out
@@ -147,14 +163,16 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
     for target in targets_in(data):
         result = analysis.target(target)
         rows = list(result.rows) if result else []
+        sweep = swept(r.vmas for r in rows) or is_sweep(data)
         out += [f"{'### ' if markdown else ''}{target}", ""]
         if rows:
-            out += draw(HEADER + STATS_HEADER, [seed_cells(r) for r in rows], markdown)
+            out += draw(with_count(HEADER, sweep) + STATS_HEADER, [seed_cells(r, sweep) for r in rows], markdown)
         else:
             out.append("(no samples)")
         # "!" marks what could spoil a number (notes, warnings, errors); the exit lines only describe
-        out += wrapped([n for r in rows for n in notes(r)], WARN, markdown)
+        out += wrapped([n for r in rows for n in notes(r, sweep)], WARN, markdown)
         out += wrapped(exit_lines(summary, target), SAY, markdown)
+        out += sweep_lines(rows, target, data, analysis.options.margin_pct, markdown)
         # what the device's conditions say about every number above (clocks not locked, an
         # emulated machine, ...): under the table, not only in results.json and the HTML
         out += wrapped([f"warning: {w}" for t in data.get("targets", []) if t.get("name") == target
@@ -165,10 +183,27 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
         out += wrapped([f"resumed after: {e.get('message')}" for e in everything
                         if e.get("target") == target and e.get("resumed")], SAY, markdown)
         # one line per cause: a refusal that hit every scenario is said once
-        out += wrapped([cause.line() for cause in causes([e for e in everything if not e.get("resumed")], target)],
+        out += wrapped([cause.line() for cause in causes([e for e in everything if not e.get("resumed")], target,
+                                                         is_sweep(data))],
                        WARN, markdown)
         out.append("")
     return shown("\n".join(out).rstrip() + "\n", lines=True)  # a results file's strings shown, never obeyed
+
+
+def sweep_lines(rows: list[Row], target: str, data: dict[str, Any], margin_pct: float, markdown: bool) -> list[str]:
+    """A sweep's table of the added time per fork against the VMA count, and what it finds at
+    4096 VMAs (devbench.report.sweep); nothing for one count."""
+    from devbench.analysis.sweep import series
+    from devbench.report.sweep import SWEEP_HEADER, sweep_table_rows, sweep_title, target_sentence
+
+    found = series(rows)
+    if not found:
+        return []
+    clock = next(((t.get("transport_info") or {}).get("clock") for t in data.get("targets", [])
+                  if t.get("name") == target and isinstance(t.get("transport_info"), dict)), None)
+    title = [sweep_title(clock)] if markdown else textwrap.wrap(sweep_title(clock), WIDTH)
+    return ["", *title, "", *draw(SWEEP_HEADER, sweep_table_rows(found, target), markdown),
+            *wrapped([target_sentence(found, target, margin_pct, clock)], SAY, markdown)]
 
 
 def mismatch_lines(cmp: Comparison) -> list[str]:
@@ -208,9 +243,11 @@ def run_means_table(cmp: Comparison, pair: Any, markdown: bool = False) -> list[
         return []
     labels = [x for side in run_labels(cmp) for x in side]
     end = () if markdown else ("",)  # draw's last column is text, left-aligned: the numbers stay right-aligned
-    rows = [(m.scenario, m.arm, *(fmt_ms(v) for v in (*m.a, *m.b)), *end) for m in pair.run_means]
+    sweep = swept(m.vmas for m in pair.run_means)
+    rows = [(m.scenario, *((str(m.vmas),) if sweep else ()), m.arm, *(fmt_ms(v) for v in (*m.a, *m.b)), *end)
+            for m in pair.run_means]
     return ["", "each run's mean fork time (runs are the unit of CHANGE):", "",
-            *draw(("scenario", "arm", *labels, *end), rows, markdown, left=2)]
+            *draw(with_count(("scenario", "arm", *labels, *end), sweep), rows, markdown, left=3 if sweep else 2)]
 
 
 def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
@@ -223,13 +260,15 @@ def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
         title = pair.target_a if pair.target_a == pair.target_b else f"{pair.target_a} (A) → {pair.target_b} (B)"
         out += [f"{'### ' if markdown else ''}{title}", ""]
         rows = list(pair.rows)
+        sweep = swept(r.vmas for r in rows)
         out += (
-            draw(COMPARE_HEADER + STATS_HEADER, [compare_cells(r) for r in rows], markdown, left=2)
+            draw(with_count(COMPARE_HEADER, sweep) + STATS_HEADER, [compare_cells(r, sweep) for r in rows], markdown,
+                 left=3 if sweep else 2)
             if rows
             else ["(nothing in common)"]
         )
         out += run_means_table(cmp, pair, markdown)
-        out += wrapped([n for r in rows for n in notes(r)], WARN, markdown)
+        out += wrapped([n for r in rows for n in notes(r, sweep)], WARN, markdown)
         out.append("")
     out += wrapped(list(cmp.notes), "note: ", markdown)
     return shown("\n".join(out).rstrip() + "\n", lines=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from devbench import __version__
 from devbench.analysis.stats import describe, regression_pct
 from devbench.results.outfiles import atomic_write
+from devbench.results.rows import RowKey, record_vmas, row_key, run_vmas, vmas_field
 
 if TYPE_CHECKING:
     from devbench.analysis import Analysis, Options
@@ -55,11 +56,12 @@ def summarize(data: dict[str, Any], analysis: Analysis | None = None, statistics
     """Per target and scenario: both arms' statistics and the seed's REGRESSION % (pure); once
     the run has ended (and unless statistics is False), its CI, p-values and verdict from
     `analysis` (computed when not given)."""
-    arms: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: {"unnamed": [], "named": []})
-    exits: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: {"unnamed": [], "named": []})
-    order: list[tuple[str, str]] = []
+    arms: dict[RowKey, dict[str, list[int]]] = defaultdict(lambda: {"unnamed": [], "named": []})
+    exits: dict[RowKey, dict[str, list[int]]] = defaultdict(lambda: {"unnamed": [], "named": []})
+    order: list[RowKey] = []
+    default = run_vmas(data)
     for s in data.get("samples", []):
-        key = (s["target"], s["scenario"])
+        key = row_key(s, default)
         if key not in arms:
             order.append(key)
         arms[key][s["arm"]].extend(s["fork_ns"])
@@ -74,9 +76,10 @@ def summarize(data: dict[str, Any], analysis: Analysis | None = None, statistics
     for key in order:
         un, na = describe(arms[key]["unnamed"]), describe(arms[key]["named"])
         rows.append({
-            "target": key[0],
-            "scenario": key[1],
-            "pages": pages.get(key[1]),
+            "target": key.target,
+            **vmas_field(key.vmas),
+            "scenario": key.scenario,
+            "pages": pages.get(key.scenario),
             "unnamed": un,
             "named": na,
             "unnamed_mean_ms": un["mean_ms"],
@@ -99,7 +102,7 @@ def exit_summary(exits: dict[str, list[int]]) -> dict[str, Any]:
 STAT_FIELDS = ("regression_ci_pct", "p", "p_holm", "p_welch", "p_mwu", "cliffs_delta", "design", "verdict")
 
 
-def _statistics(data: dict[str, Any], analysis: Analysis | None) -> dict[tuple[str, str], dict[str, Any]]:
+def _statistics(data: dict[str, Any], analysis: Analysis | None) -> dict[RowKey, dict[str, Any]]:
     """CI, p-values and verdict per target and scenario, once the run has ended (the bootstrap
     stays off the host while a device, possibly this machine, is still forking)."""
     if (data.get("run") or {}).get("status") == "running":
@@ -112,7 +115,7 @@ def _statistics(data: dict[str, Any], analysis: Analysis | None) -> dict[tuple[s
     for row in analysis.rows():
         e = row.effect
         ci = None if e is None or e.ci_low_pct is None else [e.ci_low_pct, e.ci_high_pct]
-        out[(row.target, row.scenario)] = {
+        out[row.key] = {
             "regression_ci_pct": ci,
             "p": None if e is None else e.p,
             "p_holm": row.p_holm,
@@ -138,7 +141,8 @@ class ResultsStore:
         self._lock = threading.RLock()
         self.analysis: Analysis | None = None  # the statistics of the ended run (finish)
         self.on_warning: Callable[[str, str], None] | None = None  # told of each new warning (target, message)
-        self._samples = {(r["target"], r["scenario"], r["arm"], r["batch"]): i for i, r in enumerate(data["samples"])}
+        default = run_vmas(data)
+        self._samples = {(*row_key(r, default), r["arm"], r["batch"]): i for i, r in enumerate(data["samples"])}
         self.save()
 
     def target(self, name: str) -> dict[str, Any]:
@@ -172,14 +176,15 @@ class ResultsStore:
             self.save()
 
     def add_sample(self, target: str, scenario: str, arm: str, batch: int, warmup: int, fork_ns: list[int],
-                   exit_ns: list[int] | None = None) -> bool:
-        """Record one batch. One record per (target, scenario, arm, batch): a batch already
-        recorded in full (a resumed run measuring it again) is kept and the new one dropped;
-        a partial one is replaced by a fuller one. True when recorded."""
+                   exit_ns: list[int] | None = None, vmas: int | None = None) -> bool:
+        """Record one batch. One record per (target, VMA count, scenario, arm, batch): a batch
+        already recorded in full (a resumed run measuring it again) is kept and the new one
+        dropped; a partial one is replaced by a fuller one. True when recorded."""
         with self._lock:
-            key = (target, scenario, arm, batch)
+            key = (*RowKey(target, record_vmas({"vmas": vmas}, run_vmas(self.data)), scenario), arm, batch)
             rec = {
                 "target": target,
+                **vmas_field(vmas),
                 "scenario": scenario,
                 "arm": arm,
                 "batch": batch,
@@ -199,11 +204,13 @@ class ResultsStore:
             self.save()
             return True
 
-    def batches_done(self, target: str, scenario: str, arm: str) -> dict[int, int]:
-        """{batch: forks recorded} of one target, scenario and arm."""
+    def batches_done(self, target: str, scenario: str, arm: str, vmas: int | None = None) -> dict[int, int]:
+        """{batch: forks recorded} of one target, scenario and arm (at VMA count `vmas`; None:
+        the run's one count)."""
         with self._lock:
-            return {b: len(self.data["samples"][i]["fork_ns"]) for (t, s, a, b), i in self._samples.items()
-                    if (t, s, a) == (target, scenario, arm)}
+            want = (target, record_vmas({"vmas": vmas}, run_vmas(self.data)), scenario, arm)
+            return {b: len(self.data["samples"][i]["fork_ns"]) for (t, v, s, a, b), i in self._samples.items()
+                    if (t, v, s, a) == want}
 
     def add_error(
         self, target: str | None, scenario: str | None, arm: str | None, kind: str, message: str, **data: Any

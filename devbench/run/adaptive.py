@@ -22,6 +22,7 @@ import numpy as np
 from devbench.analysis.lazy import stats as sps
 from devbench.analysis.model import Options
 from devbench.analysis.run import analyze
+from devbench.results.rows import row_key, run_vmas, with_vmas
 
 PRECISION_OPTIONS = Options(fork_tests=False)  # only the CI counts here: no descriptive fork-level tests
 
@@ -53,7 +54,7 @@ def before_last_round(samples: list[dict[str, Any]], size: int) -> list[dict[str
     return [s for s in samples if int(s.get("batch", 0)) < cut]
 
 
-def precisions(data: dict[str, Any], target: str) -> dict[str, Precision]:
+def precisions(data: dict[str, Any], target: str, sweep: bool = False) -> dict[str, Precision]:
     """Each scenario's precision so far on one target (from that target's samples alone: the
     other targets of a farm are still measuring and need not be analysed).
 
@@ -61,12 +62,15 @@ def precisions(data: dict[str, Any], target: str) -> dict[str, Precision]:
     scenario is always measured after the decision to stop: a stop decided on a CI that came
     out narrow by chance (a low batch-to-batch spread) would otherwise keep that CI, and the
     calibration measured 7-8% false positives and 92% coverage for it (tests/calibrate.py).
-    A scenario therefore takes at least two rounds."""
+    A scenario therefore takes at least two rounds. Keyed by the scenario's name (in a sweep:
+    "NAME @ N VMAs", each count its own rounds, devbench.results.rows.with_vmas)."""
     size = round_size(data)
     out: dict[str, Precision] = {}
+    default = run_vmas(data)
     mine = [s for s in data.get("samples", []) if s["target"] == target]
-    for scenario in dict.fromkeys(s["scenario"] for s in mine):
-        rows = [s for s in mine if s["scenario"] == scenario]
+    for key in dict.fromkeys(row_key(s, default) for s in mine):
+        scenario = with_vmas(key.scenario, key.vmas, sweep)
+        rows = [s for s in mine if row_key(s, default) == key]
         now = _precision({**data, "samples": rows}, target, scenario)
         earlier = before_last_round(rows, size)
         decided = _precision({**data, "samples": earlier}, target, scenario) if earlier else None
@@ -76,9 +80,10 @@ def precisions(data: dict[str, Any], target: str) -> dict[str, Precision]:
 
 
 def _precision(data: dict[str, Any], target: str, scenario: str) -> Precision:
+    """The precision of the one scenario (at one count) whose samples `data` holds."""
     mine = {**data, "targets": [t for t in data.get("targets", []) if t.get("name") == target]}
     result = analyze(mine, PRECISION_OPTIONS).target(target)
-    row = next(r for r in (result.rows if result else ()) if r.scenario == scenario)
+    row = next(iter(result.rows if result else ()))
     e = row.effect
     base_n = row.base.n if row.base is not None else 0
     if (
@@ -95,8 +100,8 @@ def _precision(data: dict[str, Any], target: str, scenario: str) -> Precision:
 
 
 def _mean_half_width(data: dict[str, Any], target: str, scenario: str) -> float | None:
-    means = [float(np.mean(s["fork_ns"])) for s in data["samples"]
-             if s["target"] == target and s["scenario"] == scenario and s["arm"] == "unnamed" and s["fork_ns"]]
+    means = [float(np.mean(s["fork_ns"])) for s in data["samples"]  # the one scenario's samples
+             if s["target"] == target and s["arm"] == "unnamed" and s["fork_ns"]]
     if len(means) < 3:
         return None
     m = float(np.mean(means))

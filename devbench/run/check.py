@@ -17,7 +17,7 @@ import json
 import posixpath
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from devbench.device.procid import owner_from
 from devbench.device.restore import journal_path, read_journal
 from devbench.errors import BuildError, DevbenchError, TargetError
 from devbench.results.errors import REFUSED, causes
+from devbench.results.rows import vmas_field, with_vmas
 from devbench.run.eta import EarlierRun, earlier_run, estimate_s, format_duration
 from devbench.run.plan import Invocation, expected_forks, for_emulator, invocation_batches, plan
 from devbench.targets import open_target
@@ -117,12 +118,13 @@ def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payloa
                                       target.info.get("clock"))
         if bench.placebo:
             out.warnings.append("A/A run (benchmark.placebo): the 'named' arm's VMAs carry no names")
-        invocations = plan(bench, {(r.scenario, r.arm) for r in out.refusals})
+        invocations = plan(bench, {r.key for r in out.refusals})
         out.runs = [_describe(inv, bench) for inv in invocations]
         out.forks = sum(expected_forks(bench, inv.args) * len(inv.arms) for inv in invocations)
         if not invocations:
             out.problems.append("every scenario is refused (see above): the run would change nothing and fail")
-        out.left_out = left_out(out.refusals, [sc.name for sc in bench.scenarios])
+        out.left_out = left_out(out.refusals, [sc.name for sc in bench.scenarios],
+                                bench.vma_counts if bench.sweep else ())
         out.payload = _payload(facts, cfg, build_payload, out.problems)
         out.estimate = _estimate(tcfg.name, bench, invocations, earlier)
     except DevbenchError as exc:
@@ -132,19 +134,26 @@ def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payloa
     return out
 
 
-def left_out(refusals: list[Refusal], scenarios: list[str]) -> str:
+def left_out(refusals: list[Refusal], scenarios: list[str], counts: tuple[int, ...] = ()) -> str:
     """What the refusals take out of a run that still starts, in a few words: "unnamed arm only
-    (no CONFIG_ANON_VMA_NAME)", "without 10 pages (not enough memory)"; "" when nothing is refused."""
+    (no CONFIG_ANON_VMA_NAME)", "without 10 pages (not enough memory)", in a sweep "without
+    10 pages @ 65536 VMAs"; "" when nothing is refused. counts: the sweep's VMA counts."""
     whole = [r for r in refusals if r.arm is None]
     named = [r for r in refusals if r.arm == "named"]
-    rest = [s for s in scenarios if s not in {r.scenario for r in whole}]
+
+    def gone(s: str) -> bool:  # refused whole at every count
+        return any(r.scenario == s and r.vmas is None for r in whole) or bool(counts) and all(
+            any(r.scenario == s and r.vmas == v for r in whole) for v in counts)
+
+    rest = [s for s in scenarios if not gone(s)]
     parts = []
     if rest and {r.scenario for r in named} >= set(rest):
         parts.append(f"unnamed arm only ({_why(named)})")
     elif named:
         parts.append(f"no named arm in {', '.join(r.scenario for r in named)} ({_why(named)})")
     if whole and rest:
-        parts.append(f"without {', '.join(r.scenario for r in whole)} ({_why(whole)})")
+        labels = dict.fromkeys(with_vmas(r.scenario, r.vmas, True) for r in whole)
+        parts.append(f"without {', '.join(labels)} ({_why(whole)})")
     return ", ".join(parts)
 
 
@@ -229,7 +238,7 @@ def _setting(target: Target, prefix: tuple[str, ...], a: Action) -> Setting:
 
 def _describe(inv: Invocation, bench: BenchmarkConfig) -> str:
     arms = "both arms, interleaved" if inv.arm == "both" else f"{inv.arm} arm"
-    return (f"{inv.scenario.name} ({inv.scenario.pages} pages per VMA): {arms}, "
+    return (f"{inv.label} ({inv.scenario.pages} pages per VMA): {arms}, "
             f"{expected_forks(bench, inv.args)} timed forks per arm")
 
 
@@ -259,16 +268,24 @@ def _estimate(name: str, bench: BenchmarkConfig, invocations: list[Invocation],
     if prev is None:
         return head + f"no estimate: no finished earlier run of {name!r} in the output folder to time it from " \
                       "(a run shows an ETA once it has timed a batch)"
-    by_pages: dict[int, int] = {}
+    by_case: dict[tuple[int, int], int] = {}
     for inv in invocations:
         n = (expected_forks(bench, inv.args) + bench.warmup * invocation_batches(bench, inv.args)) * len(inv.arms)
-        by_pages[inv.scenario.pages] = by_pages.get(inv.scenario.pages, 0) + n
-    seconds = estimate_s(prev, bench.vmas, by_pages)
+        by_case[(inv.vmas, inv.scenario.pages)] = by_case.get((inv.vmas, inv.scenario.pages), 0) + n
+    seconds = estimate_s(prev, by_case)
     if seconds is None:
-        return head + (f"no estimate: the earlier run {prev.run_id} measured {prev.vmas} VMAs and pages "
-                       f"{sorted(prev.ns_per_fork)}, not this plan's {bench.vmas} VMAs and pages {sorted(by_pages)}")
+        return head + (f"no estimate: the earlier run {prev.run_id} measured {_cases(prev.ns_per_fork)}, not this "
+                       f"plan's {_cases(by_case)}")
     return head + (f"about {format_duration(seconds)} (from run {prev.run_id}: {format_duration(prev.wall_s)} in all, "
                    f"{format_duration(prev.rest_s)} of it boot, build, set-up and restore)")
+
+
+def _cases(cases: Iterable[tuple[int, int]]) -> str:
+    """(VMA count, pages) pairs as "65536 VMAs with pages [0, 1, 10]; 4096 VMAs with pages [0]"."""
+    by_vmas: dict[int, list[int]] = {}
+    for vmas, pages in sorted(cases):
+        by_vmas.setdefault(vmas, []).append(pages)
+    return "; ".join(f"{v} VMAs and pages {p}" for v, p in by_vmas.items()) or "nothing"
 
 
 def latest_earlier(output: Path) -> Callable[[str], EarlierRun | None]:
@@ -318,7 +335,7 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
                 lines.append("  changes    none")
             for i, w in enumerate(c.warnings):
                 lines.append(f"  {'warnings' if i == 0 else '':10} {w}")
-            for i, cause in enumerate(causes(refusal_errors(c), c.name)):  # one line per cause
+            for i, cause in enumerate(causes(refusal_errors(c), c.name, cfg.benchmark.sweep)):  # one line per cause
                 lines.append(f"  {'refused' if i == 0 else '':10} {cause.place()}: {cause.kind}: {cause.message}")
             for i, earlier in enumerate(c.runs):
                 lines.append(f"  {'runs' if i == 0 else '':10} {earlier}")
@@ -345,8 +362,8 @@ def render(checks: list[TargetCheck], cfg: Config) -> str:
 
 def refusal_errors(c: TargetCheck) -> list[dict[str, Any]]:
     """The target's refusals as the run would record them (its errors)."""
-    return [{"target": c.name, "scenario": r.scenario, "arm": r.arm, "kind": r.kind, "message": r.message}
-            for r in c.refusals]
+    return [{"target": c.name, "scenario": r.scenario, "arm": r.arm, "kind": r.kind, "message": r.message,
+             **vmas_field(r.vmas)} for r in c.refusals]
 
 
 def _conn(info: dict[str, Any]) -> str:

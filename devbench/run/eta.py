@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from devbench.results.rows import record_vmas, row_key, run_vmas, with_vmas
+
 if TYPE_CHECKING:
     from devbench.config import BenchmarkConfig
     from devbench.run.plan import Invocation
@@ -156,31 +158,35 @@ def adaptive_remaining(done_per_arm: Mapping[str, int], half_width_pct: Mapping[
 
 
 def planned_forks(bench: BenchmarkConfig, invocations: Sequence[Invocation]) -> dict[str, int]:
-    """Scenario -> the timed forks (all arms) that these payload invocations take."""
+    """Scenario (in a sweep: scenario at a VMA count, Invocation.label) -> the timed forks (all
+    arms) that these payload invocations take."""
     from devbench.run.plan import expected_forks
 
     out: dict[str, int] = {}
     for inv in invocations:
-        out[inv.scenario.name] = out.get(inv.scenario.name, 0) + expected_forks(bench, inv.args) * len(inv.arms)
+        out[inv.label] = out.get(inv.label, 0) + expected_forks(bench, inv.args) * len(inv.arms)
     return out
 
 
 def arms_per_scenario(invocations: Sequence[Invocation]) -> dict[str, int]:
     out: dict[str, int] = {}
     for inv in invocations:
-        out[inv.scenario.name] = out.get(inv.scenario.name, 0) + len(inv.arms)
+        out[inv.label] = out.get(inv.label, 0) + len(inv.arms)
     return out
 
 
-def measured_arms(data: Mapping[str, object], target: str, planned: Mapping[str, int]) -> dict[str, int]:
+def measured_arms(data: Mapping[str, object], target: str, planned: Mapping[str, int],
+                  sweep: bool = False) -> dict[str, int]:
     """forks: auto after a round: the arms that did give samples per scenario (an arm the kernel
     refused at run time gives none, and takes no forks in the rounds to come); the planned
     count where a scenario has none yet."""
     seen: dict[str, set[str]] = {}
     samples = data.get("samples")
+    default = run_vmas(data)
     for s in samples if isinstance(samples, list) else []:
         if isinstance(s, dict) and s.get("target") == target and s.get("fork_ns"):
-            seen.setdefault(str(s.get("scenario")), set()).add(str(s.get("arm")))
+            key = row_key(s, default)
+            seen.setdefault(with_vmas(key.scenario, key.vmas, sweep), set()).add(str(s.get("arm")))
     return {sc: len(seen[sc]) if seen.get(sc) else n for sc, n in planned.items()}
 
 
@@ -191,8 +197,7 @@ class EarlierRun:
     run_id: str
     wall_s: float
     timed_s: float                     # timed and warm-up forks (fork + exit)
-    ns_per_fork: dict[int, float]      # pages -> mean fork_ns + exit_ns
-    vmas: int
+    ns_per_fork: dict[tuple[int, int], float]  # (VMA count, pages) -> mean fork_ns + exit_ns
     mode: str
     forks: int                         # timed forks, all arms
 
@@ -227,11 +232,11 @@ def earlier_run(data: Mapping[str, Any], target: str) -> EarlierRun | None:
         for s in bench.get("scenarios") or []
         if isinstance(s, dict) and _num(s.get("pages"))
     }
-    vmas = bench.get("vmas", 65536)
-    if wall is None or wall <= 0 or not _num(vmas) or not pages:
+    default = run_vmas(data)
+    if wall is None or wall <= 0 or not pages:
         return None
-    total_ns: dict[int, float] = {}
-    count: dict[int, int] = {}
+    total_ns: dict[tuple[int, int], float] = {}
+    count: dict[tuple[int, int], int] = {}
     timed = 0.0
     forks = 0
     for s in data.get("samples") or []:
@@ -243,23 +248,26 @@ def earlier_run(data: Mapping[str, Any], target: str) -> EarlierRun | None:
             continue
         per_fork = sum(fork_ns) / len(fork_ns) + (sum(exit_ns) / len(exit_ns) if exit_ns else 0.0)
         warm: float = s["warmup"] if _num(s.get("warmup")) else 0
-        p = int(pages[s["scenario"]])
+        vmas = record_vmas(s, default)
+        if vmas is None:
+            continue
+        p = (vmas, int(pages[s["scenario"]]))
         total_ns[p] = total_ns.get(p, 0.0) + per_fork * len(fork_ns)
         count[p] = count.get(p, 0) + len(fork_ns)
         timed += per_fork * (len(fork_ns) + warm) / 1e9
         forks += len(fork_ns)
     if not forks:
         return None
-    return EarlierRun(str(run.get("id")), wall, timed, {p: total_ns[p] / count[p] for p in count}, int(vmas),
+    return EarlierRun(str(run.get("id")), wall, timed, {p: total_ns[p] / count[p] for p in count},
                       str(bench.get("mode", "interleaved")), forks)
 
 
-def estimate_s(earlier: EarlierRun, vmas: int, forks_by_pages: Mapping[int, int]) -> float | None:
-    """Seconds for a plan of forks (timed and warm-up, all arms) per page count; None when the
-    earlier run cannot tell (another VMA count, a page count it did not measure)."""
-    if earlier.vmas != vmas or any(p not in earlier.ns_per_fork for p in forks_by_pages):
+def estimate_s(earlier: EarlierRun, forks_by_case: Mapping[tuple[int, int], int]) -> float | None:
+    """Seconds for a plan of forks (timed and warm-up, all arms) per (VMA count, page count);
+    None when the earlier run cannot tell (a VMA count or page count it did not measure)."""
+    if any(p not in earlier.ns_per_fork for p in forks_by_case):
         return None
-    return earlier.rest_s + sum(n * earlier.ns_per_fork[p] / 1e9 for p, n in forks_by_pages.items())
+    return earlier.rest_s + sum(n * earlier.ns_per_fork[p] / 1e9 for p, n in forks_by_case.items())
 
 
 def format_duration(seconds: float) -> str:

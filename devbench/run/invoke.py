@@ -39,14 +39,15 @@ class EventSink:
             if line.strip():
                 self.noise.append(line[:200])
             return
-        what = event_record(event, self.target, self.inv.scenario.name, self.inv.arm, self.batch_offset)
+        what = event_record(event, self.target, self.inv.scenario.name, self.inv.arm, self.batch_offset,
+                            self.inv.vmas)
         if what is None:
             return
         kind, rec = what
         if kind == "sample":
             self.store.add_sample(**rec)
             self.counts[rec["arm"]] = self.counts.get(rec["arm"], 0) + len(rec["fork_ns"])
-            self.progress.batch(self.target, rec["scenario"], rec["arm"], len(rec["fork_ns"]))
+            self.progress.batch(self.target, self.inv.label, rec["arm"], len(rec["fork_ns"]))
         elif kind == "check":
             self.store.add_check(rec)
         elif kind == "error":
@@ -83,8 +84,8 @@ def run_invocation(
     error of its scenario; a lost connection is raised (ConnectionLost) for the run to reconnect."""
     timeout = bench.timeout_s
     sink = EventSink(store, target.name, inv, progress, batch_offset)
-    sc = inv.scenario.name
-    progress.step(target.name, f"{sc}: setting up {inv.arm}")
+    sc, at = inv.scenario.name, {"vmas": inv.vmas}
+    progress.step(target.name, f"{inv.label}: setting up {inv.arm}")
     started = time.monotonic()
     try:
         res = target.run_payload([*prefix, *verified(remote), *inv.args], timeout=timeout, on_line=sink)
@@ -92,8 +93,8 @@ def run_invocation(
         if cancel is not None:
             cancel.check()  # aborted by an interrupt of the run, not a failure of the device
         if "connection lost" in exc.message:
-            raise ConnectionLost(target.name, f"{sc} ({inv.arm})", exc.message) from None
-        store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, "run-failed", str(exc))
+            raise ConnectionLost(target.name, f"{inv.label} ({inv.arm})", exc.message) from None
+        store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, "run-failed", str(exc), **at)
         return
     if res.exit_code != 0 and sink.errors == 0:
         kind, message = exit_error(res.exit_code, res.last_words())
@@ -104,16 +105,17 @@ def run_invocation(
                 extra["dmesg"] = said
                 message += f"; kernel: {said[-1]}"
         store.add_error(target.name, sc, None if inv.arm == "both" else inv.arm, kind, message,
-                        exit_code=res.exit_code, seconds=round(time.monotonic() - started, 3), **extra)
+                        exit_code=res.exit_code, seconds=round(time.monotonic() - started, 3), **at, **extra)
     elif res.exit_code == 0:
         expected = expected_forks(bench, inv.args)
         for arm, n in sink.counts.items():
             if n != expected:
                 store.add_error(
-                    target.name, sc, arm, "incomplete", f"{n} of {expected} fork samples received for {arm}"
+                    target.name, sc, arm, "incomplete", f"{n} of {expected} fork samples received for {arm}", **at
                 )
     if sink.noise:
-        store.warn(target.name, f"{sc}: {len(sink.noise)} unparsed payload output line(s), first: {sink.noise[0]!r}")
+        store.warn(target.name,
+                   f"{inv.label}: {len(sink.noise)} unparsed payload output line(s), first: {sink.noise[0]!r}")
 
 
 @dataclass
@@ -134,13 +136,14 @@ class AdaptiveRounds:
         a = bench.adaptive
         assert a is not None
         name = target.name
-        scenarios = list(dict.fromkeys(inv.scenario.name for inv in invocations))
+        scenarios = list(dict.fromkeys(inv.label for inv in invocations))  # a sweep: each count its own rounds
         while True:
-            prec = precisions(store.data, name) if self.done else {}
+            prec = precisions(store.data, name, bench.sweep) if self.done else {}
             why = still_needed(prec, scenarios, a.precision_pct, a.max_forks)
             progress.plan(name, adaptive_remaining({sc: p.forks for sc, p in prec.items()},
                                                    {sc: p.half_width_pct for sc, p in prec.items()}, why,
-                                                   measured_arms(store.data, name, arms_per_scenario(invocations)),
+                                                   measured_arms(store.data, name, arms_per_scenario(invocations),
+                                                                 bench.sweep),
                                                    bench.forks, a.max_forks, a.precision_pct,
                                                    {sc: max(0, p.forks - bench.forks) for sc, p in prec.items()}),
                           estimated=True)
@@ -149,13 +152,13 @@ class AdaptiveRounds:
                 "forks_per_round": bench.forks,
                 "scenarios": {sc: {**(prec[sc].to_json() if sc in prec else {}), "stopped": why[sc] or None}
                               for sc in scenarios}})
-            pending = [inv for inv in invocations if not why[inv.scenario.name]]
+            pending = [inv for inv in invocations if not why[inv.label]]
             if not pending:
                 return
             offset = self.done * bench.batches
             for inv in pending:
                 cancel.check()
-                progress.step(name, f"{inv.scenario.name}: round {self.done + 1}")
+                progress.step(name, f"{inv.label}: round {self.done + 1}")
                 run_invocation(
                     target,
                     remote,
@@ -167,5 +170,5 @@ class AdaptiveRounds:
                     cancel=cancel,
                     batch_offset=offset,
                 )
-                session.sample(f"after {inv.scenario.name}, round {self.done + 1}")
+                session.sample(f"after {inv.label}, round {self.done + 1}")
             self.done += 1

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
 from devbench.config import BenchmarkConfig, Scenario
+from devbench.results.rows import with_vmas
 
 ARMS = ("unnamed", "named")
 MAP_COUNT_MARGIN = 1024  # the payload's own mappings and the C runtime's, with room to spare
@@ -17,15 +18,32 @@ class Invocation:
     arm: str  # "both" (interleaved in one process) or one of ARMS (one arm per process)
     args: tuple[str, ...]  # payload arguments, without the binary
     batch: int | None = None  # separate mode: the one batch this process measures
+    vmas: int = 65536  # the VMA count this process maps (benchmark.vmas: one of its counts)
+    sweep: bool = False  # the plan runs several VMA counts: the count is part of every label
 
     @property
     def arms(self) -> tuple[str, ...]:
         return ARMS if self.arm == "both" else (self.arm,)
 
+    @property
+    def label(self) -> str:
+        """The invocation's scenario as progress lines and rounds name it (with its VMA count in a sweep)."""
+        return with_vmas(self.scenario.name, self.vmas, self.sweep)
 
-def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, first_batch: int = 0) -> tuple[str, ...]:
+
+Refused = Collection[tuple[int | None, str, str | None]]  # (VMA count or None: every count, scenario, arm or None)
+
+
+def is_refused(refused: Refused, vmas: int, scenario: str, arm: str | None) -> bool:
+    """Whether the plan must leave out this arm (None: the whole scenario) at this count."""
+    return any((v is None or v == vmas) and sc == scenario and (a is None or a == arm) for v, sc, a in refused)
+
+
+def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, first_batch: int = 0,
+                 vmas: int | None = None) -> tuple[str, ...]:
+    """The payload's arguments for one scenario and arm at `vmas` (default: the config's first count)."""
     args = [
-        "--vmas", str(bench.vmas),
+        "--vmas", str(bench.vma_counts[0] if vmas is None else vmas),
         "--pages", str(scenario.pages),
         "--name-length", str(bench.name_length),
         "--forks", str(bench.forks),
@@ -56,56 +74,63 @@ def arm_order(batches: int, first: int = 0) -> list[tuple[int, str]]:
     ]
 
 
-def single_batch_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, batch: int) -> tuple[str, ...]:
+def single_batch_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, batch: int,
+                      vmas: int | None = None) -> tuple[str, ...]:
     """Payload arguments that measure batch `batch` alone, with its own size and number: the
     payload splits --forks over --batches and starts at --first-batch, so --batches batch+1,
     --first-batch batch and --forks (batch+1) x its size give exactly that batch."""
     size = batch_sizes(bench.forks, bench.batches)[batch]
-    args = list(payload_args(bench, scenario, arm))
+    args = list(payload_args(bench, scenario, arm, vmas=vmas))
     args[args.index("--forks") + 1] = str(size * (batch + 1))
     args[args.index("--batches") + 1] = str(batch + 1)
     return tuple(args) + (("--first-batch", str(batch)) if batch else ())
 
 
-def plan(bench: BenchmarkConfig, refused: Collection[tuple[str, str | None]] = ()) -> list[Invocation]:
-    """Interleaved: one process per scenario runs both arms in alternating batches.
+def plan(bench: BenchmarkConfig, refused: Refused = ()) -> list[Invocation]:
+    """Every scenario at every VMA count (counts ascending, the scenarios in config order at each).
+    Interleaved: one process per scenario runs both arms in alternating batches.
     Separate: one process per arm and batch, in ABBA order (arm_order), so each batch's two arms
     run next to each other in time and the analysis pairs them, the process as the unit (the
     seed ran all unnamed batches, then all named ones: drift read as a difference).
-    `refused` holds (scenario, arm) pairs that must not run (arm None: the whole scenario)."""
+    `refused` holds (VMA count, scenario, arm) that must not run (count None: at every count;
+    arm None: the whole scenario)."""
     out = []
-    for sc in bench.scenarios:
-        if (sc.name, None) in refused:
-            continue
-        arms = tuple(a for a in ARMS if (sc.name, a) not in refused)
-        if bench.mode == "interleaved" and arms == ARMS:
-            out.append(Invocation(sc, "both", payload_args(bench, sc, "both")))
-        elif bench.mode == "interleaved":
-            out.extend(Invocation(sc, arm, payload_args(bench, sc, arm)) for arm in arms)
-        else:
-            out.extend(Invocation(sc, arm, single_batch_args(bench, sc, arm, b), b)
-                       for b, arm in arm_order(bench.batches) if arm in arms)
+    sweep = bench.sweep
+    for vmas in bench.vma_counts:
+        for sc in bench.scenarios:
+            if is_refused(refused, vmas, sc.name, None):
+                continue
+            arms = tuple(a for a in ARMS if not is_refused(refused, vmas, sc.name, a))
+            if bench.mode == "interleaved" and arms == ARMS:
+                out.append(Invocation(sc, "both", payload_args(bench, sc, "both", vmas=vmas), vmas=vmas, sweep=sweep))
+            elif bench.mode == "interleaved":
+                out.extend(Invocation(sc, arm, payload_args(bench, sc, arm, vmas=vmas), vmas=vmas, sweep=sweep)
+                           for arm in arms)
+            else:
+                out.extend(Invocation(sc, arm, single_batch_args(bench, sc, arm, b, vmas), b, vmas, sweep)
+                           for b, arm in arm_order(bench.batches) if arm in arms)
     return out
 
 
 def resumed(
-    invocations: list[Invocation], bench: BenchmarkConfig, done: Callable[[str, str], dict[int, int]]
+    invocations: list[Invocation], bench: BenchmarkConfig, done: Callable[[int, str, str], dict[int, int]]
 ) -> list[Invocation]:
     """The invocations of a resumed run: each from its first batch that some arm still lacks
     (a batch counts as done when it has all its forks); fully measured ones are left out.
     A separate-mode process (one batch) runs again whole or not at all.
-    done(scenario, arm) -> {batch: forks recorded}."""
+    done(vmas, scenario, arm) -> {batch: forks recorded}."""
     sizes = batch_sizes(bench.forks, bench.batches)
     out = []
     for inv in invocations:
         if inv.batch is not None:
-            if done(inv.scenario.name, inv.arm).get(inv.batch, 0) < sizes[inv.batch]:
+            if done(inv.vmas, inv.scenario.name, inv.arm).get(inv.batch, 0) < sizes[inv.batch]:
                 out.append(inv)
             continue
-        missing = [b for arm in inv.arms for b, n in enumerate(sizes) if done(inv.scenario.name, arm).get(b, 0) < n]
+        missing = [b for arm in inv.arms for b, n in enumerate(sizes)
+                   if done(inv.vmas, inv.scenario.name, arm).get(b, 0) < n]
         if missing:
             first = min(missing)
-            out.append(replace(inv, args=payload_args(bench, inv.scenario, inv.arm, first)))
+            out.append(replace(inv, args=payload_args(bench, inv.scenario, inv.arm, first, inv.vmas)))
     return out
 
 
@@ -129,8 +154,9 @@ def batch_sizes(forks: int, batches: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(batches)]
 
 
-def required_map_count(bench: BenchmarkConfig) -> int:
-    return bench.vmas + MAP_COUNT_MARGIN
+def required_map_count(bench: BenchmarkConfig, vmas: int | None = None) -> int:
+    """vm.max_map_count a payload of `vmas` VMAs needs (default: the config's largest count)."""
+    return (max(bench.vma_counts) if vmas is None else vmas) + MAP_COUNT_MARGIN
 
 
 # An Android emulator's timings are not device timings: it gets a smoke run unless the

@@ -35,6 +35,7 @@ from devbench.errors import ConnectionLost, DevbenchError, TargetError
 from devbench.payload.build import Payload, build, deploy
 from devbench.profile.runs import profile_target
 from devbench.results.errors import failure_text
+from devbench.results.rows import vmas_field
 from devbench.results.store import ResultsStore, now
 from devbench.run.context import Cancel, Progress, TargetRun
 from devbench.run.eta import planned_forks
@@ -144,7 +145,7 @@ def start(run: TargetRun) -> None:
     """The target announced: on the progress display (forks: auto: one round; the plan says
     more) and in results.json."""
     bench = run.bench
-    run.progress.target_started(run.name, bench.forks * 2 * len(bench.scenarios))
+    run.progress.target_started(run.name, bench.forks * 2 * len(bench.scenarios) * len(bench.vma_counts))
     run.store.update_target(run.name, transport=run.tcfg.kind, status="connecting")
 
 
@@ -221,16 +222,16 @@ def plan_target(run: TargetRun, facts: Facts) -> tuple[DeviceSession, list[Invoc
     if bench.placebo:
         run.warn(PLACEBO_NOTE)
     for r in session.refusals:
-        if not any((e["target"], e["scenario"], e["arm"], e["kind"]) == (name, r.scenario, r.arm, r.kind)
-                   for e in store.data["errors"]):
-            store.add_error(name, r.scenario, r.arm, r.kind, r.message, **r.data)
-    invocations = plan(bench, {(r.scenario, r.arm) for r in session.refusals})
+        if not any((e["target"], e["scenario"], e["arm"], e["kind"], e.get("vmas")) ==
+                   (name, r.scenario, r.arm, r.kind, r.vmas) for e in store.data["errors"]):
+            store.add_error(name, r.scenario, r.arm, r.kind, r.message, **r.data, **vmas_field(r.vmas))
+    invocations = plan(bench, {r.key for r in session.refusals})
     if not invocations:
         raise TargetError(
             name, "prepare", "every scenario was refused before any change to the device (see the errors above)"
         )
     if run.resume:
-        invocations = resumed(invocations, bench, lambda sc, arm: store.batches_done(name, sc, arm))
+        invocations = resumed(invocations, bench, lambda v, sc, arm: store.batches_done(name, sc, arm, v))
         run.warn(f"resumed: {len(invocations)} payload invocation(s) left" if invocations else
                  "resumed: every batch was already measured")
     if invocations:
@@ -299,7 +300,7 @@ def measure(run: TargetRun, session: DeviceSession, todo: list[Invocation], roun
             run_invocation(
                 target, remote, inv, bench, store, run.progress, prefix=session.payload_prefix, cancel=run.cancel
             )
-            session.sample(f"after {inv.scenario.name}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
+            session.sample(f"after {inv.label}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
             store.update_target(name, conditions=session.samples)
     for w in session.throttle_warnings():
         run.warn(w)
@@ -324,7 +325,7 @@ def reconnect_and_recover(run: TargetRun, session: DeviceSession, invocations: l
     session.target = target
     recovery = recover(target, target.workdir, run.cfg.device)
     bench, name = run.bench, run.name
-    todo = (resumed(invocations, bench, lambda sc, arm: run.store.batches_done(name, sc, arm))
+    todo = (resumed(invocations, bench, lambda v, sc, arm: run.store.batches_done(name, sc, arm, v))
             if bench.adaptive is None else [])
     reconnected.append(
         {
@@ -336,6 +337,7 @@ def reconnect_and_recover(run: TargetRun, session: DeviceSession, invocations: l
             "redo": [
                 {
                     "scenario": i.scenario.name,
+                    **vmas_field(i.vmas if i.sweep else None),
                     "arm": i.arm,
                     "from_batch": int(dict(zip(i.args, i.args[1:], strict=False)).get("--first-batch", 0)),
                 }
@@ -437,5 +439,5 @@ def finish(run: TargetRun) -> bool:
     store, name = run.store, run.name
     ok = not any(e["target"] == name and not e.get("resumed") for e in store.data["errors"])
     store.update_target(name, status="ok" if ok else "failed")
-    run.progress.target_done(name, ok, "done" if ok else failure_text(store.data["errors"], name))
+    run.progress.target_done(name, ok, "done" if ok else failure_text(store.data["errors"], name, run.bench.sweep))
     return ok

@@ -11,7 +11,8 @@ def run_cli(cmd, *args, cwd=None):
 
 @pytest.mark.parametrize("edit,where", [
     (("  forks: 1000", "  forkz: 1000"), ":10:3: benchmark.forkz:"),
-    (("vmas: 65536", "vmas: [1]"), ":8:9: benchmark.vmas:"),
+    (("vmas: 65536", "vmas: {a: 1}"), ":8:9: benchmark.vmas:"),
+    (("vmas: 65536", "vmas: [1024, 1024]"), ":8:16: benchmark.vmas[1]:"),
     (("name_length: 79", "name_length: 80"), ":9:16: benchmark.name_length:"),
 ])
 def test_bad_config_exits_2_with_one_line(tmp_path, devbench_cmd, edit, where):

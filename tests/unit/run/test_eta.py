@@ -23,7 +23,7 @@ benchmark:
 def test_planned_forks_per_scenario_follow_the_plan_and_refusals() -> None:
     bench = parse_text(CFG).benchmark
     assert planned_forks(bench, plan(bench, set())) == {"a": 200, "b": 200}
-    assert planned_forks(bench, plan(bench, {("b", "named")})) == {"a": 200, "b": 100}
+    assert planned_forks(bench, plan(bench, {(None, "b", "named")})) == {"a": 200, "b": 100}
 
 
 def test_eta_from_each_scenarios_own_pace_and_the_set_up_apart() -> None:

@@ -43,18 +43,30 @@ def _run(status: str = "complete", **bench: object) -> dict:
 
 def test_earlier_run_splits_wall_time_into_forks_and_the_rest() -> None:
     e = earlier_run(_run(), "t")
-    assert e is not None and e.wall_s == 10.0 and e.forks == 30 and e.vmas == 1000
-    # a: unnamed 1.5 ms x (10 + 2 warm-up), named 1.0 ms x 12; b: 3 ms x 10
+    assert e is not None and e.wall_s == 10.0 and e.forks == 30
+    # a: unnamed 1.5 ms x (10 + 2 warm-up), named 1.0 ms x 12; b: 3 ms x 10 (all at the config's 1000 VMAs)
     assert abs(e.timed_s - (0.018 + 0.012 + 0.030)) < 1e-9
-    assert e.ns_per_fork == {0: 1_250_000.0, 1: 3_000_000.0}
-    assert abs(estimate_s(e, 1000, {0: 1000, 1: 100}) - (10 - 0.06 + 1.25 + 0.3)) < 1e-9
+    assert e.ns_per_fork == {(1000, 0): 1_250_000.0, (1000, 1): 3_000_000.0}
+    assert abs(estimate_s(e, {(1000, 0): 1000, (1000, 1): 100}) - (10 - 0.06 + 1.25 + 0.3)) < 1e-9
+
+
+def test_a_sweep_is_estimated_per_vma_count() -> None:
+    data = _run()
+    data["run"]["config"]["benchmark"]["vmas"] = [1000, 4000]
+    data["samples"] = [{**s, "vmas": 1000} for s in data["samples"]] + [
+        {"target": "t", "vmas": 4000, "scenario": "a", "arm": "unnamed", "batch": 0, "warmup": 0,
+         "fork_ns": [6_000_000]}]
+    e = earlier_run(data, "t")
+    assert e is not None and e.ns_per_fork == {(1000, 0): 1_250_000.0, (1000, 1): 3_000_000.0, (4000, 0): 6_000_000.0}
+    assert estimate_s(e, {(4000, 0): 10, (1000, 0): 10}) is not None
+    assert estimate_s(e, {(4000, 1): 10}) is None
 
 
 def test_no_estimate_without_a_measure_of_the_same_thing() -> None:
     e = earlier_run(_run(), "t")
     assert e is not None
-    assert estimate_s(e, 2000, {0: 10}) is None      # another VMA count
-    assert estimate_s(e, 1000, {10: 10}) is None     # a page count not measured
+    assert estimate_s(e, {(2000, 0): 10}) is None      # another VMA count
+    assert estimate_s(e, {(1000, 10): 10}) is None     # a page count not measured
     assert earlier_run(_run(), "nobody") is None
     assert earlier_run(_run("interrupted"), "t") is None and earlier_run(_run("running"), "t") is None
     assert earlier_run({"run": "x"}, "t") is None and earlier_run({}, "t") is None

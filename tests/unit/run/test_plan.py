@@ -69,7 +69,7 @@ def test_a_resumed_separate_run_redoes_only_the_processes_whose_batch_is_missing
     invs = plan(bench)
     done = {("a", "named"): {0: 4, 1: 3}, ("a", "unnamed"): {0: 4, 1: 2}, ("b", "named"): {0: 4, 1: 3, 2: 3},
             ("b", "unnamed"): {0: 4, 1: 3, 2: 3}}
-    todo = resumed(invs, bench, lambda sc, arm: done.get((sc, arm), {}))
+    todo = resumed(invs, bench, lambda v, sc, arm: done.get((sc, arm), {}))
     assert [(i.scenario.name, i.batch, i.arm) for i in todo] == [
         ("a", 1, "unnamed"),
         ("a", 2, "named"),
@@ -89,10 +89,10 @@ def test_resource_needs_are_computed():
 
 
 def test_refused_scenarios_and_arms_are_left_out_of_the_plan():
-    invs = plan(BENCH, refused={("a", None), ("b", "named")})
+    invs = plan(BENCH, refused={(None, "a", None), (None, "b", "named")})
     assert [(i.scenario.name, i.arm) for i in invs] == [("b", "unnamed")]
     assert invs[0].args[invs[0].args.index("--arm") + 1] == "unnamed"
-    sep = plan(BenchmarkConfig(**{**BENCH.__dict__, "mode": "separate"}), refused={("a", "named")})
+    sep = plan(BenchmarkConfig(**{**BENCH.__dict__, "mode": "separate"}), refused={(None, "a", "named")})
     assert [(i.scenario.name, i.arm) for i in sep][:4] == [("a", "unnamed")] * 3 + [("b", "named")]
 
 
