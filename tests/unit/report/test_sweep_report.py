@@ -158,11 +158,13 @@ def test_compare_of_two_sweeps_pairs_rows_by_count():
     from devbench.analysis import compare
     from devbench.report.outputs import compare_output
 
-    a, b = sweep(icount=False, counts=(256, 1024)), make_sweep((256, 1024), shifts=SHIFTS, seed=9, batch_sd=0.001, sigma=0.005)
+    a = sweep(icount=False, counts=(256, 1024))
+    b = make_sweep((256, 1024), shifts=SHIFTS, seed=9, batch_sd=0.001, sigma=0.005)
     cmp = compare(a, b)
     [pair] = cmp.pairs
     assert [(r.vmas, r.scenario, r.arm) for r in pair.rows] == [
-        (v, sc, arm) for v in (256, 1024) for sc in ("unpopulated", "1 page", "10 pages") for arm in ("unnamed", "named")]
+        (v, sc, arm) for v in (256, 1024) for sc in ("unpopulated", "1 page", "10 pages")
+        for arm in ("unnamed", "named")]
     text = compare_output(cmp, "text")
     assert any(ln.split()[:3] == ["scenario", "VMAs", "arm"] for ln in text.splitlines()), text
     assert re.search(r"^1 page +1024 +named ", text, re.M)
