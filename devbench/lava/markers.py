@@ -12,7 +12,8 @@ Every line the device script prints for devbench starts with one of these marker
     DEVBENCH-STDERR I TEXT       the payload's stderr (last lines)
     DEVBENCH-END I EXIT LINES    invocation I exited with EXIT after LINES stdout lines
 
-LAVA test case names are `<scenario>.<arm>` with the scenario name made safe for LAVA.
+LAVA test case names are `<scenario>.<arm>` with the scenario name made safe for LAVA; in a VMA
+sweep `<scenario>-<N>vmas.<arm>`, one case per scenario and count.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 def case_slug(scenario: str) -> str:
     """The scenario's part of a LAVA test case name (devbench scenario names allow spaces)."""
     return _UNSAFE.sub("_", scenario)
+
+
+def case_prefix(scenario: str, vmas: int | None, sweep: bool) -> str:
+    """The test case name of a scenario (at one VMA count in a sweep), before ".<arm>"."""
+    return case_slug(scenario) + (f"-{vmas}vmas" if sweep and vmas is not None else "")
 
 
 def case_name(scenario: str, arm: str) -> str:

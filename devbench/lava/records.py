@@ -9,11 +9,13 @@ planned is "incomplete".
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from devbench.lava.logparse import PayloadRun
 from devbench.payload.events import event_record, exit_error, parse_event
+from devbench.results.rows import record_vmas, vmas_field, with_vmas
 
 
 @dataclass
@@ -24,11 +26,17 @@ class Records:
     warnings: list[str] = field(default_factory=list)
 
 
-def invocation_records(target: str, inv: dict[str, Any], run: PayloadRun | None, time: str | None) -> Records:
-    """inv: one entry of the DEVBENCH-RUN record's invocations; run: its output in the log."""
+def invocation_records(target: str, inv: dict[str, Any], run: PayloadRun | None, time: str | None,
+                       sweep: bool = False) -> Records:
+    """inv: one entry of the DEVBENCH-RUN record's invocations; run: its output in the log.
+    sweep: the run has several VMA counts (warnings name the count)."""
     out = Records()
     scenario, process_arm = str(inv["scenario"]), str(inv["arm"])
+    vmas = record_vmas(inv, None)  # the run line's count (data: a positive integer, else none)
+    label = with_vmas(scenario, vmas, sweep)
     one_arm = None if process_arm == "both" else process_arm
+    _error = functools.partial(error_record, vmas=vmas)
+
     if run is None:
         out.errors.append(
             _error(
@@ -43,7 +51,7 @@ def invocation_records(target: str, inv: dict[str, Any], run: PayloadRun | None,
         if event is None:
             noise.append(line)
             continue
-        kind, rec = event_record(event, target, scenario, process_arm) or ("other", {})
+        kind, rec = event_record(event, target, scenario, process_arm, vmas=vmas) or ("other", {})
         if kind == "sample":
             out.samples.append(rec)
             counts[rec["arm"]] = counts.get(rec["arm"], 0) + len(rec["fork_ns"])
@@ -77,9 +85,9 @@ def invocation_records(target: str, inv: dict[str, Any], run: PayloadRun | None,
                     )
                 )
     if run.line_count is not None and run.line_count != len(run.lines):
-        out.warnings.append(f"{scenario}: {len(run.lines)} of {run.line_count} payload lines found in the LAVA log")
+        out.warnings.append(f"{label}: {len(run.lines)} of {run.line_count} payload lines found in the LAVA log")
     if noise:
-        out.warnings.append(f"{scenario}: {len(noise)} unparsed payload output line(s), first: {noise[0][:200]!r}")
+        out.warnings.append(f"{label}: {len(noise)} unparsed payload output line(s), first: {noise[0][:200]!r}")
     return out
 
 
@@ -91,5 +99,7 @@ def _forks(inv: dict[str, Any]) -> int | None:
     return None
 
 
-def _error(target: str, scenario: str, arm: str | None, kind: str, message: str, time: str | None) -> dict[str, Any]:
-    return {"target": target, "scenario": scenario, "arm": arm, "kind": kind, "message": message, "time": time}
+def error_record(target: str, scenario: str, arm: str | None, kind: str, message: str, time: str | None,
+                 vmas: int | None = None) -> dict[str, Any]:
+    return {"target": target, **vmas_field(vmas), "scenario": scenario, "arm": arm, "kind": kind, "message": message,
+            "time": time}

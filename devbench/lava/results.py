@@ -9,6 +9,7 @@ that the samples are missing (the report's statistics need samples).
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,10 @@ from devbench.config import Config, load_config
 from devbench.device.probe import parse_facts
 from devbench.lava.cases import LavaCase, read_cases
 from devbench.lava.logparse import LavaLog, read_log
-from devbench.lava.markers import RESTORE_CASE, case_slug, split_case
+from devbench.lava.markers import RESTORE_CASE, case_prefix, split_case
 from devbench.lava.records import invocation_records
 from devbench.lava.testdef import CONFIG_SECTIONS
+from devbench.results.rows import is_sweep, record_vmas, run_vmas, vmas_field
 from devbench.results.seal import seal_run
 from devbench.results.store import STAT_FIELDS, new_results, summarize
 
@@ -149,27 +151,36 @@ def _from_log(
             warnings.append(f"{change.get('setting')} was changed and the log does not show it restored")
     for inv in record.get("invocations") or []:
         run = log.invocations.get(int(inv.get("index", -1)))
-        recs = invocation_records(name, inv, run, _iso(log.last_dt))
+        recs = invocation_records(name, inv, run, _iso(log.last_dt), is_sweep(data))
         data["samples"] += recs.samples
         data["checks"] += recs.checks
         data["errors"] += [{**e, "time": _iso(e.get("time"))} for e in recs.errors]
         warnings += recs.warnings
 
 
+def _cases_of(cfg: Config | None) -> dict[str, tuple[str, int | None]]:
+    """Test case name (before .<arm>) -> (scenario, VMA count) as the config's plan names them."""
+    if cfg is None:
+        return {}
+    b = cfg.benchmark
+    return {case_prefix(sc.name, v, b.sweep): (sc.name, v) for v in b.vma_counts for sc in b.scenarios}
+
+
 def _from_cases(data: dict[str, Any], cases: list[LavaCase], target: str, cfg: Config | None) -> None:
-    """Means only: one summary row per scenario, the errors the case results imply."""
-    names = {case_slug(sc.name): sc.name for sc in cfg.benchmark.scenarios} if cfg else {}
+    """Means only: one summary row per scenario (at each VMA count), the errors the case results imply."""
+    names = _cases_of(cfg)
     pages = {sc.name: sc.pages for sc in cfg.benchmark.scenarios} if cfg else {}
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[tuple[str, int | None], dict[str, Any]] = {}
     for c in cases:
         parts = split_case(c.name) if c.is_devbench else None
         if parts is None:
             continue
-        scenario, arm = names.get(parts[0], parts[0]), parts[1]
-        row = rows.setdefault(scenario, {"target": target, "scenario": scenario, "pages": pages.get(scenario),
-                                         "unnamed": _arm_mean(None), "named": _arm_mean(None),
-                                         "unnamed_mean_ms": None, "named_mean_ms": None, "regression_pct": None,
-                                         **dict.fromkeys(STAT_FIELDS), "source": "lava measurements (no samples)"})
+        (scenario, vmas), arm = names.get(parts[0], (parts[0], None)), parts[1]
+        _case_error = functools.partial(case_error, vmas=vmas)
+        row = rows.setdefault((scenario, vmas), {
+            "target": target, **vmas_field(vmas), "scenario": scenario, "pages": pages.get(scenario),
+            "unnamed": _arm_mean(None), "named": _arm_mean(None), "unnamed_mean_ms": None, "named_mean_ms": None,
+            "regression_pct": None, **dict.fromkeys(STAT_FIELDS), "source": "lava measurements (no samples)"})
         row[arm] = _arm_mean(c.measurement)
         row[f"{arm}_mean_ms"] = c.measurement
         row["regression_pct"] = regression_pct(row["unnamed_mean_ms"], row["named_mean_ms"])
@@ -198,18 +209,21 @@ def _from_cases(data: dict[str, Any], cases: list[LavaCase], target: str, cfg: C
 
 def _check_measurements(data: dict[str, Any], cases: list[LavaCase], target: str, record: dict[str, Any]) -> list[str]:
     """Each lava-test-case measurement against the mean of the samples it was computed from."""
-    names = {str(i.get("case")): str(i.get("scenario")) for i in record.get("invocations") or []}
-    forks: dict[tuple[str, str, str], list[int]] = {}
+    default = run_vmas(data)
+    names = {str(i.get("case")): (str(i.get("scenario")), record_vmas(i, default))
+             for i in record.get("invocations") or [] if isinstance(i, dict)}
+    forks: dict[tuple[str, int | None, str, str], list[int]] = {}
     for s in data["samples"]:
-        forks.setdefault((s["scenario"], s["arm"], "fork"), []).extend(s["fork_ns"])
-        forks.setdefault((s["scenario"], s["arm"], "exit"), []).extend(s.get("exit_ns") or [])
+        v = record_vmas(s, default)
+        forks.setdefault((s["scenario"], v, s["arm"], "fork"), []).extend(s["fork_ns"])
+        forks.setdefault((s["scenario"], v, s["arm"], "exit"), []).extend(s.get("exit_ns") or [])
     out = []
     for c in cases:
         name, metric = (c.name[:-5], "exit") if c.name.endswith(".exit") else (c.name, "fork")
         parts = split_case(name) if c.is_devbench else None
         if parts is None or c.measurement is None:
             continue
-        key = (names.get(parts[0], parts[0]), parts[1], metric)
+        key = (*names.get(parts[0], (parts[0], default)), parts[1], metric)
         ns = forks.get(key)
         if not ns:
             out.append(f"LAVA test case {c.name} has a measurement but the log has no samples for it")
@@ -228,9 +242,9 @@ def _lava_errors(cases: list[LavaCase], log: LavaLog | None, target: str) -> lis
     for c in cases:
         if c.suite == "lava" and c.result == "fail":
             detail = c.metadata.get("error_msg") or c.metadata.get("error_type") or "failed"
-            out.append(_case_error(target, None, None, "run-failed", f"LAVA {c.name}: {detail}"))
+            out.append(case_error(target, None, None, "run-failed", f"LAVA {c.name}: {detail}"))
         elif c.is_devbench and c.name == RESTORE_CASE and c.result == "fail" and (log is None or log.run is None):
-            out.append(_case_error(target, None, None, "restore-failed", "LAVA test case devbench-restore failed"))
+            out.append(case_error(target, None, None, "restore-failed", "LAVA test case devbench-restore failed"))
     return out
 
 
@@ -238,8 +252,10 @@ def _arm_mean(mean: float | None) -> dict[str, Any]:
     return {"n": None, "mean_ms": mean, "median_ms": None, "stdev_ms": None, "min_ms": None, "max_ms": None}
 
 
-def _case_error(target: str, scenario: str | None, arm: str | None, kind: str, message: str) -> dict[str, Any]:
-    return {"target": target, "scenario": scenario, "arm": arm, "kind": kind, "message": message, "time": None}
+def case_error(target: str, scenario: str | None, arm: str | None, kind: str, message: str,
+               vmas: int | None = None) -> dict[str, Any]:
+    return {"target": target, **vmas_field(vmas), "scenario": scenario, "arm": arm, "kind": kind, "message": message,
+            "time": None}
 
 
 def _iso(value: str | None) -> str | None:

@@ -24,8 +24,9 @@ from devbench import __version__
 from devbench.config import Config
 from devbench.device.probe import PROBE_SCRIPT
 from devbench.errors import ConfigError
-from devbench.lava.markers import SCHEMA, TESTDEF_NAME, case_slug
+from devbench.lava.markers import SCHEMA, TESTDEF_NAME, case_prefix
 from devbench.lava.options import LavaOptions
+from devbench.results.rows import with_vmas
 from devbench.run.plan import Invocation, plan, required_map_count
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "sh"
@@ -57,18 +58,19 @@ def device_scripts() -> dict[str, str]:
 
 
 def steps_of(cfg: Config) -> list[Step]:
-    """devbench's plan for the config, with the LAVA test case name of each scenario."""
-    if cfg.benchmark.sweep:  # test case names and the job's results are per scenario: one count only
-        raise ConfigError(cfg.file, None, None, "benchmark.vmas",
-                          "a VMA sweep (a list of counts) does not run as a LAVA job yet: give one count")
+    """devbench's plan for the config, with the LAVA test case name of each scenario (at each
+    VMA count, in a sweep)."""
     seen: dict[str, str] = {}
-    for sc in cfg.benchmark.scenarios:
-        slug = case_slug(sc.name)
-        if slug in seen:
-            raise ConfigError(cfg.file, None, None, "benchmark.scenarios",
-                              f"scenarios {seen[slug]!r} and {sc.name!r} give the same LAVA test case name {slug!r}")
-        seen[slug] = sc.name
-    return [Step(i, inv, case_slug(inv.scenario.name)) for i, inv in enumerate(plan(cfg.benchmark))]
+    bench = cfg.benchmark
+    for v in bench.vma_counts:
+        for sc in bench.scenarios:
+            case = case_prefix(sc.name, v, bench.sweep)
+            label = with_vmas(sc.name, v, bench.sweep)
+            if case in seen:
+                raise ConfigError(cfg.file, None, None, "benchmark.scenarios",
+                                  f"scenarios {seen[case]!r} and {label!r} give the same LAVA test case name {case!r}")
+            seen[case] = label
+    return [Step(i, inv, case_prefix(inv.scenario.name, inv.vmas, inv.sweep)) for i, inv in enumerate(plan(bench))]
 
 
 def map_count(cfg: Config) -> int:
@@ -97,6 +99,7 @@ def run_record(cfg: Config, opts: LavaOptions, steps: list[Step], warnings: list
         "invocations": [
             {
                 "index": s.index,
+                "vmas": s.invocation.vmas,
                 "scenario": s.invocation.scenario.name,
                 "pages": s.invocation.scenario.pages,
                 "arm": s.invocation.arm,
@@ -167,7 +170,9 @@ def build_testdef(cfg: Config, opts: LavaOptions, warnings: list[str] | None = N
             "format": "Lava-Test Test Definition 1.0",
             "name": TESTDEF_NAME,
             "description": f"devbench {cfg.run.name}: fork() cost with named against unnamed anonymous VMAs "
-                           f"({len(cfg.benchmark.scenarios)} scenarios, {cfg.benchmark.forks} forks per arm)",
+                           f"({len(cfg.benchmark.scenarios)} scenarios"
+                           f"{f' at {len(cfg.benchmark.vma_counts)} VMA counts' if cfg.benchmark.sweep else ''}, "
+                           f"{cfg.benchmark.forks} forks per arm)",
             "scope": ["performance"],
             "devices": [opts.device_type],
         },
