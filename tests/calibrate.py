@@ -10,10 +10,13 @@ Designs:
                 before the last is at most 1%, at most 4 rounds (devbench.run.adaptive's stop rule)
   compare       3 runs against 3 runs, run-to-run sd 1% (the run is the unit; both arms' rows,
                 one Holm family: a false positive is either row called; coverage: the named row's CI)
+  kernels       two kernels of one run, 2 boots each in ABBA rounds (A B B A), boot-to-boot sd 1%
+                (the boot is the unit; the kernels table's two rows one Holm family, as compare)
 Designs that must never give a verdict (no design can separate the difference from time):
   sequential    old separate-mode results: all unnamed batches, then all named ones
   few batches   3 batches (fewer than 5 paired)
   compare 1:1   one run per side, run-to-run sd 1%
+  kernels 1:1   one boot of each kernel
 
 Used by tests/unit/run/test_calibration.py (a quick sweep) and benchmarks/calibration.py (a large one).
 """
@@ -29,7 +32,7 @@ import numpy as np
 from devbench.analysis import Options, analyze, compare
 from devbench.analysis.model import FASTER, SLOWER, Row
 from devbench.run.adaptive import precisions, still_needed
-from tests.simdata import DRIFTS, make_results
+from tests.simdata import DRIFTS, make_kernels_results, make_results
 
 OPTIONS = Options(fork_tests=False)  # the descriptive fork-level tests are not what is calibrated
 ONE = (("s", 0, 16.36),)
@@ -102,6 +105,31 @@ def compare_1(shift: float, drift: str, seed: int) -> Row:
     return _compare(shift, drift, seed, 1)
 
 
+# kernels compared in one run: noise as make_results's defaults, each boot with its own level (sd 1%)
+KERNEL_NOISE = {"boot_sd": RUN_SD, "process_sd": 0.01, "batch_sd": 0.02, "arm_batch_sd": 0.005, "sigma": 0.08}
+
+
+def _kernels(shift: float, drift: str, seed: int, boots: int) -> Row:
+    """Kernel B against kernel A, booted in ABBA rounds: the kernels table's rows (unnamed and
+    named arm) are one Holm family, counted as compare's are (see _compare); the shift is kernel
+    B's named arm."""
+    data = make_kernels_results(kernels=("a", "b"), boots=boots, shifts={"b": {"named": shift}}, seed=seed,
+                                drift=drift, scenarios=ONE, per_batch=PER_BATCH, batches=10, named_cost=0.0,
+                                **KERNEL_NOISE)
+    rows = analyze(data, OPTIONS).kernels[0].rows
+    named = next(r for r in rows if r.arm == "named")
+    called = [r for r in rows if r.verdict.kind in (SLOWER, FASTER)]
+    return replace(named, verdict=called[0].verdict) if called and named not in called else named
+
+
+def kernels_2(shift: float, drift: str, seed: int) -> Row:
+    return _kernels(shift, drift, seed, 2)
+
+
+def kernels_1(shift: float, drift: str, seed: int) -> Row:
+    return _kernels(shift, drift, seed, 1)
+
+
 def sequential(shift: float, drift: str, seed: int) -> Row:
     return _row(_run(shift, drift, seed, order="sequential"))
 
@@ -111,8 +139,9 @@ def few_batches(shift: float, drift: str, seed: int) -> Row:
 
 
 DESIGNS: dict[str, Trial] = {"interleaved": interleaved, "separate": separate, "resumed": resumed,
-                             "adaptive": adaptive, "compare 3:3": compare_3}
-NO_VERDICT: dict[str, Trial] = {"sequential": sequential, "few batches": few_batches, "compare 1:1": compare_1}
+                             "adaptive": adaptive, "compare 3:3": compare_3, "kernels 2:2": kernels_2}
+NO_VERDICT: dict[str, Trial] = {"sequential": sequential, "few batches": few_batches, "compare 1:1": compare_1,
+                                "kernels 1:1": kernels_1}
 
 
 @dataclass

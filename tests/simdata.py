@@ -156,3 +156,61 @@ def make_sweep(counts: tuple[int, ...] = (1024, 4096, 16384), *, shifts: dict[st
             d["samples"] += part["samples"]
     assert d is not None
     return d
+
+
+def make_kernels_results(*, kernels: tuple[str, ...] = ("refcount", "strdup"), boots: int = 2,
+                         shifts: dict[str, dict[str, float]] | None = None, batches: int = 10, per_batch: int = 20,
+                         seed: int = 1, target: str = "kut", scenarios=SCENARIOS, drift: str = "none",
+                         boot_sd: float = 0.01, process_sd: float = 0.002, batch_sd: float = 0.002,
+                         arm_batch_sd: float = 0.001, sigma: float = 0.002, named_cost: float = 0.0125,
+                         with_exit: bool = False, arch: str = "x86_64") -> dict[str, Any]:
+    """A finished run of a QEMU target with kernels: (devbench.run.boots): each kernel booted
+    `boots` times in ABBA rounds, each boot the whole plan (one interleaved process per
+    scenario), each kernel's results its own target (<target>-<kernel>) with its boots.
+    shifts[kernel][arm]: that kernel's arm slower by this fraction than the first kernel's;
+    named_cost: the named arm's cost on every kernel (the feature). The time order runs over
+    every boot; drift (as make_results) over all of it; boot_sd: each boot's own level (a boot's
+    memory history), shared by its scenarios and arms."""
+    from devbench.run.boots import boots_of
+
+    rng = np.random.default_rng(seed)
+    cfg = {"targets": [{"name": target, "qemu": {"arch": arch, "clock": "icount", "boots": boots,
+                                                 "kernels": [{"name": k} for k in kernels]}}],
+           "benchmark": {"mode": "interleaved", "forks": batches * per_batch, "batches": batches, "warmup": 1,
+                         "scenarios": [{"name": n, "pages": p} for n, p, _ in scenarios]}}
+    d = new_results(f"kernels-{seed}", "sim", cfg, "sim.yaml")
+    order = boots_of(len(kernels), boots, batches)
+    for i, k in enumerate(kernels):
+        d["targets"].append({"name": f"{target}-{k}", "transport": "qemu", "status": "ok", "warnings": [],
+                             "device_changes": [], "payload": None, "kernel": k, "kernels_of": target,
+                             "kernel_index": i,
+                             "boots": [{"boot": b.slot, "kernel_boot": b.of_kernel + 1, "status": "ok"}
+                                       for kk, b in order if kk == i],
+                             "facts": {"machine": arch, "abi": "aarch64" if arch == "arm64" else arch,
+                                       "kernel_release": "6.12.118", "android": False, "cpus": 1,
+                                       "mem_total_kb": 4_000_000},
+                             "transport_info": {**ICOUNT_INFO, "arch": arch, "console_log": f"console-{k}.log"}})
+    slots = len(order) * len(scenarios) * batches * 2
+    path = drift_path(rng, drift, slots)
+    t = 0
+    for k, boot in order:
+        name, boot_level = kernels[k], rng.normal(0.0, boot_sd)
+        for sc, _, base in scenarios:
+            proc = rng.normal(0.0, process_sd)
+            for b in range(batches):
+                shared = rng.normal(0.0, batch_sd)
+                for arm in ("named", "unnamed") if b % 2 == 0 else ("unnamed", "named"):
+                    shift = (shifts or {}).get(name, {}).get(arm, 0.0)
+                    level = (np.log(base * 1e6) + path[t] + boot_level + proc + shared
+                             + rng.normal(0.0, arm_batch_sd) + np.log1p(shift)
+                             + (np.log1p(named_cost) if arm == "named" else 0.0))
+                    t += 1
+                    rec = {"target": f"{target}-{name}", "scenario": sc, "arm": arm, "batch": b + boot.batch_offset,
+                           "boot": boot.slot, "warmup": 1,
+                           "fork_ns": [int(v) for v in fork_times(rng, level, per_batch, sigma, drift)]}
+                    if with_exit:
+                        rec["exit_ns"] = [int(v) for v in fork_times(rng, level + np.log(0.3), per_batch, sigma,
+                                                                     drift)]
+                    d["samples"].append(rec)
+    d["run"]["status"] = "complete"
+    return d

@@ -1,4 +1,6 @@
 """Runs against runs (kernel A vs B, device A vs B): per target pairing, scenario and arm, B against A.
+Every row says the kernel of each side (kernel, base_kernel) and the architecture; a pairing
+whose kernels differ is a kernels table (TargetPair.kernels_differ).
 
 The run is the unit. A run's batches share its boot, build, device state and placement, so they
 are replicates of that run, not of the kernel: two runs of one kernel differ by more than their
@@ -12,13 +14,14 @@ With fewer, the change is shown with no CI and no verdict, and the reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from devbench.analysis.describe import describe_arm
 from devbench.analysis.effect import _p, fork_p_values
-from devbench.analysis.model import Comparison, Effect, Options, RunMeans, TargetPair
+from devbench.analysis.model import Comparison, Effect, Options, Row, RunMeans, TargetPair
 from devbench.analysis.run import Pending, finish_rows
 from devbench.analysis.samples import ARMS, ArmData, ScenarioData, group, targets_in
 from devbench.analysis.stats import t_ppf, t_two_sided_p
@@ -171,11 +174,21 @@ def compare(a: dict[str, Any] | Runs, b: dict[str, Any] | Runs, options: Options
     fa, fb = [group(d) for d in runs_a], [group(d) for d in runs_b]
     ea, eb = [group(d, "exit") for d in runs_a], [group(d, "exit") for d in runs_b]
     with_exit = all(any(arm.forks.size for g in side for sd in g for arm in sd.arms.values()) for side in (ea, eb))
+    from devbench.analysis.kernels import arch_label, kernel_label
+
     out = []
     for ta, tb in pairs:
         rows, more = compare_pair(fa, fb, ta, tb, options)
         exit_rows = compare_pair(ea, eb, ta, tb, options, "exit")[0] if with_exit else ()
-        out.append(TargetPair(ta, tb, rows, exit_rows, each_run_means(rows, fa, fb, ta, tb)))
+        ka, kb = kernel_label(runs_a[0], ta), kernel_label(runs_b[0], tb)
+        arch = arch_label(runs_b[0], tb) or arch_label(runs_a[0], ta)
+
+        def labelled(found: tuple[Row, ...], ka: str | None = ka, kb: str | None = kb,
+                     arch: str | None = arch) -> tuple[Row, ...]:  # every row says its kernels and arch
+            return tuple(replace(r, kernel=kb, base_kernel=ka, arch=arch) for r in found)
+
+        out.append(TargetPair(ta, tb, labelled(rows), labelled(exit_rows), each_run_means(rows, fa, fb, ta, tb),
+                              ka, kb, arch))
         notes += more
     return Comparison(options, _run_info(runs_a[0]), _run_info(runs_b[0]), tuple(out), tuple(notes),
                       (len(runs_a), len(runs_b)), mismatches(runs_a, runs_b, pairs),

@@ -40,6 +40,7 @@ class Options(_Json):
     seed: int = 20211001             # bootstrap seed: the same results give the same report
     min_batches: int = 5             # fewer paired batches: no verdict (never single forks as the unit)
     min_runs: int = 3                # compare: fewer runs per side, no verdict
+    min_boots: int = 2               # kernels compared in one run: fewer boots of a kernel, no verdict
     outlier_z: float = 3.5           # modified z-score threshold
     fork_tests: bool = True          # the descriptive fork-level Welch / Mann-Whitney / Cliff's delta
 
@@ -128,8 +129,9 @@ class Verdict(_Json):
 
 @dataclass(frozen=True)
 class Row(_Json):
-    """One target and scenario at one VMA count: named against unnamed (or run B against run A
-    for one arm). Its identity is `key` (devbench.results.rows.RowKey)."""
+    """One target and scenario at one VMA count: named against unnamed (or run B against run A,
+    kernel B against kernel A, for one arm). Its identity is `key` (devbench.results.rows.RowKey)
+    with the kernel, the architecture, the arm and the metric (`identity`)."""
 
     target: str
     scenario: str
@@ -142,10 +144,19 @@ class Row(_Json):
     verdict: Verdict
     metric: str = "fork"             # "fork" (the parent's fork()) or "exit" (the child's exit, exit_ns)
     vmas: int | None = None          # the VMA count (benchmark.vmas; one of a sweep's); None: not known
+    kernel: str | None = None        # the kernel the row is about (a kernels row: kernel B)
+    arch: str | None = None          # its architecture (x86_64, arm64, ...)
+    base_kernel: str | None = None   # a kernels row: kernel A, which kernel B is against
 
     @property
     def key(self) -> RowKey:
         return RowKey(self.target, self.vmas, self.scenario)
+
+    @property
+    def identity(self) -> tuple[object, ...]:
+        """What tells the row from every other of a report: its key, kernels, arch, arm, metric."""
+        return (self.target, self.base_kernel, self.kernel, self.arch, self.vmas, self.scenario, self.arm,
+                self.metric)
 
 
 @dataclass(frozen=True)
@@ -156,9 +167,41 @@ class TargetResult(_Json):
 
 
 @dataclass(frozen=True)
+class RunMeans(_Json):
+    """One scenario and arm: each run's own mean fork time (ms; the mean of its batch means, the
+    number a run counts as in the comparison), side A's runs then side B's, in their order.
+    In a kernels table: each boot's, kernel A's boots then kernel B's."""
+
+    scenario: str
+    arm: str
+    a: tuple[float | None, ...]      # None: that run has no fork of this scenario and arm
+    b: tuple[float | None, ...]
+    vmas: int | None = None          # the row's VMA count
+
+
+@dataclass(frozen=True)
+class KernelPair(_Json):
+    """A target's kernels compared in one run (kernels:): kernel B against kernel A, the first
+    of the list, per scenario and arm; the boot is the unit (devbench.analysis.kernels)."""
+
+    target: str                      # the configured target whose kernels these are
+    arch: str | None
+    kernel_a: str
+    kernel_b: str
+    target_a: str                    # each kernel's own target in results.json (<target>-<kernel>)
+    target_b: str
+    rows: tuple[Row, ...]
+    exit_rows: tuple[Row, ...] = ()  # the same per exit_ns (the child's exit), where the results have it
+    boot_means: tuple[RunMeans, ...] = ()  # per row: each boot's own mean, kernel A's boots then B's
+    boots_a: tuple[int, ...] = ()    # the boots (their slot in the target's boot order) of each kernel
+    boots_b: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Analysis(_Json):
     options: Options
     targets: tuple[TargetResult, ...] = field(default_factory=tuple)
+    kernels: tuple[KernelPair, ...] = ()  # kernels compared in one run: kernel B against kernel A
 
     def rows(self) -> list[Row]:
         return [r for t in self.targets for r in t.rows]
@@ -166,20 +209,14 @@ class Analysis(_Json):
     def exit_rows(self) -> list[Row]:
         return [r for t in self.targets for r in t.exit_rows]
 
+    def kernel_rows(self) -> list[Row]:
+        return [r for k in self.kernels for r in k.rows]
+
+    def kernel_exit_rows(self) -> list[Row]:
+        return [r for k in self.kernels for r in k.exit_rows]
+
     def target(self, name: str) -> TargetResult | None:
         return next((t for t in self.targets if t.name == name), None)
-
-
-@dataclass(frozen=True)
-class RunMeans(_Json):
-    """One scenario and arm: each run's own mean fork time (ms; the mean of its batch means, the
-    number a run counts as in the comparison), side A's runs then side B's, in their order."""
-
-    scenario: str
-    arm: str
-    a: tuple[float | None, ...]      # None: that run has no fork of this scenario and arm
-    b: tuple[float | None, ...]
-    vmas: int | None = None          # the row's VMA count
 
 
 @dataclass(frozen=True)
@@ -191,6 +228,14 @@ class TargetPair(_Json):
     rows: tuple[Row, ...]
     exit_rows: tuple[Row, ...] = ()  # the same per exit_ns (the child's exit), where both sides have it
     run_means: tuple[RunMeans, ...] = ()  # per row: each run's own mean (several runs a side are several runs)
+    kernel_a: str | None = None      # the kernel each side's target ran (devbench.analysis.kernels.kernel_label)
+    kernel_b: str | None = None
+    arch: str | None = None
+
+    @property
+    def kernels_differ(self) -> bool:
+        """A kernels table: the two sides ran different kernels."""
+        return self.kernel_a is not None and self.kernel_b is not None and self.kernel_a != self.kernel_b
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,14 @@ def _unit(data: dict[str, Any]) -> str:
 
 def target_rows(scenarios: list[ScenarioData], name: str, data: dict[str, Any], options: Options,
                 metric: str) -> tuple[Row, ...]:
+    from devbench.analysis.kernels import arch_label, kernel_label
+
     pending = [pair_row(name, sd.scenario, None, sd.pages, sd.arms["unnamed"], sd.arms["named"], True, options,
                         sd.alternating, _unit(data), sd.vmas)
                for sd in scenarios if sd.target == name]
-    return tuple(with_refusal(r, data.get("errors") or []) for r in finish_rows(pending, options, metric))
+    kernel, arch = kernel_label(data, name), arch_label(data, name)  # what every row says it is about
+    return tuple(replace(with_refusal(r, data.get("errors") or []), kernel=kernel, arch=arch)
+                 for r in finish_rows(pending, options, metric))
 
 
 def with_refusal(row: Row, errors: list[dict[str, Any]]) -> Row:
@@ -93,10 +97,13 @@ def analyze(data: dict[str, Any], options: Options = Options()) -> Analysis:
     """Every target and scenario of a results.json dict: unnamed is the base, named the other.
     Paired by batch where each batch's arms ran side by side (interleaved, or separate processes
     in alternating order); a separate run that measured one arm after the other gets no verdict.
-    exit_rows: the same for the child's exit (exit_ns), where the results have it."""
+    exit_rows: the same for the child's exit (exit_ns), where the results have it. kernels: a
+    target's kernels compared in the run, kernel B against kernel A (devbench.analysis.kernels)."""
     forks, exits = group(data, "fork"), group(data, "exit")
     with_exit = has_metric(exits)
+    from devbench.analysis.kernels import kernel_pairs
+
     targets = [TargetResult(name, target_rows(forks, name, data, options, "fork"),
                             target_rows(exits, name, data, options, "exit") if with_exit else ())
                for name in targets_in(data)]
-    return Analysis(options, tuple(targets))
+    return Analysis(options, tuple(targets), kernel_pairs(data, options))

@@ -30,7 +30,7 @@ from devbench.analysis.model import (
 )
 from devbench.analysis.stats import t_ppf
 
-PLURAL = {"batch": "batches", "process": "processes", "run": "runs"}
+PLURAL = {"batch": "batches", "process": "processes", "run": "runs", "boot": "boots"}
 
 
 def round_up(n: float) -> int:
@@ -89,11 +89,10 @@ def decide(effect: Effect | None, p_adj: float | None, n_per_arm: int, options: 
     n = more_batches(effect, options, family)
     if not n:
         return Verdict(INCONCLUSIVE, INCONCLUSIVE, None)
-    unit = {"process": "processes per arm", "run": "runs per side"}.get(
+    unit = {"process": "processes per arm", "run": "runs per side", "boot": "boots per kernel"}.get(
         effect.unit, PLURAL.get(effect.unit, effect.unit)
     )
-    forks = n * forks_per_unit if forks_per_unit else None
-    of = f" of {forks_per_unit} forks" if forks_per_unit and effect.unit != "run" else ""
-    return Verdict(
-        f"{INCONCLUSIVE}: need about {n} more {unit}{of}", INCONCLUSIVE, forks if effect.unit != "run" else None, n
-    )
+    whole = effect.unit in ("run", "boot")  # a unit of its own, not a number of forks
+    forks = n * forks_per_unit if forks_per_unit and not whole else None
+    of = f" of {forks_per_unit} forks" if forks_per_unit and not whole else ""
+    return Verdict(f"{INCONCLUSIVE}: need about {n} more {unit}{of}", INCONCLUSIVE, forks, n)

@@ -91,6 +91,10 @@ def parse(src: Source) -> Config:
     build = found.check(lambda: _build(top.section("build")))
     profile = found.check(lambda: _profile(top.section("profile")))
     found.check(top.done)
+    with_kernels = any(getattr(t.options, "kernels", ()) for t in targets or ())
+    if bench is not None and bench.adaptive is not None and with_kernels:
+        found.errors.append(src.error(("benchmark", "forks"), "forks: auto cannot go with a target's kernels: (each "
+                                      "boot runs the same plan): give forks a number"))
     found.raise_any()
     assert run and lab_hosts is not None and targets and device and bench and build and profile  # no error: all parsed
     return Config(src.file, run, targets, device, bench, build, profile, lab_hosts, raw=src.data)
@@ -202,8 +206,27 @@ def _targets(top: Section, lab_hosts: dict[str, LabHost] | None = None) -> tuple
         else:
             seen.add(t.name)
             out.append(t)
+    found.errors += _kernel_record_clashes(top, items, out)
     found.raise_any()
     return tuple(out)
+
+
+def _kernel_record_clashes(top: Section, items: list[Any], targets: list[TargetConfig]) -> list[ConfigError]:
+    """Each kernel of a target's ``kernels:`` is a target of its own in the results
+    (``<target>-<kernel>``): that name must be no other target's."""
+    from devbench.kernel.choice import kernel_record_name
+
+    names = {t.name for t in targets}
+    errors = []
+    for t in targets:
+        i = next(i for i, item in enumerate(items) if isinstance(item, dict) and item.get("name") == t.name)
+        for j, k in enumerate(getattr(t.options, "kernels", ())):
+            record = kernel_record_name(t.name, k.name)
+            if record in names:
+                errors.append(top.src.error(("targets", i, t.kind, "kernels", j), f"kernel {k.name!r} of target "
+                                            f"{t.name!r} is reported as {record!r}, which names another target"))
+            names.add(record)
+    return errors
 
 
 def _target(sec: Section, lab_hosts: dict[str, LabHost]) -> TargetConfig:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["KERNEL_MAPPING_HELP", "KernelPatch", "KernelVariant", "KernelVariantError", "MAX_PATCH_BYTES", "NAME_RE",
            "PATCHES_DIR", "RESERVED_NAMES", "apply_patches", "break_links", "check_name", "default_name",
            "find_patch", "first_build_error", "first_patch_error", "make_variant", "parse_kernel_option",
-           "shipped_patches", "touched_files"]
+           "parse_patches", "shipped_patches", "touched_files"]
 
 PATCHES_DIR = Path(__file__).resolve().parent / "patches"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}\Z")
@@ -193,14 +193,23 @@ def parse_kernel_option(sec: Section, key: str = "kernel") -> tuple[str, KernelV
     ks = sec.section(key)
     assert ks is not None
     ks.string("base", "feature", choices=("feature",))  # patches apply to devbench's feature kernel
-    refs = ks.raw("patches")
+    patches = parse_patches(ks)
+    name = ks.value("name", check_name, None)
+    ks.done()
+    return "feature", KernelVariant(name or default_name(patches), patches)
+
+
+def parse_patches(ks: Section, key: str = "patches") -> tuple[KernelPatch, ...]:
+    """A section's ``patches:`` list (required, non-empty): shipped names or the user's own,
+    relative to the config file's folder; an error names the entry's file:line:column."""
+    refs = ks.raw(key)
     if not isinstance(refs, list) or not refs:
         raise ks.error(
-            "patches",
+            key,
             "must be a non-empty list of patches: shipped names "
             f"({', '.join(shipped_patches()) or 'none'}) or paths relative to the config (./my.patch)",
         )
-    src_file = Path(sec.src.file)
+    src_file = Path(ks.src.file)
     base_dir = src_file.parent if src_file.is_file() else Path.cwd()
     patches: list[KernelPatch] = []
     for j, ref in enumerate(refs):
@@ -210,10 +219,8 @@ def parse_kernel_option(sec: Section, key: str = "kernel") -> tuple[str, KernelV
             patches.append(find_patch(ref, base_dir))
             _no_repeats(tuple(patches))
         except ValueError as exc:
-            raise ks.src.error(ks.path + ("patches", j), str(exc)) from None
-    name = ks.value("name", check_name, None)
-    ks.done()
-    return "feature", KernelVariant(name or default_name(tuple(patches)), tuple(patches))
+            raise ks.src.error(ks.path + (key, j), str(exc)) from None
+    return tuple(patches)
 
 
 def touched_files(patch: bytes) -> list[str]:

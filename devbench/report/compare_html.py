@@ -14,7 +14,7 @@ from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, facts_rows
 from devbench.report.headline import headline
 from devbench.report.html import environment, warning_items, write_html
-from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes, run_labels
+from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes, pair_title, run_labels
 from devbench.results.rows import swept, with_vmas
 
 
@@ -31,8 +31,7 @@ def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float) -
                {"A": _arms(groups[0], pair.target_a, r.scenario, r.vmas)[r.arm],
                 "B": _arms(groups[1], pair.target_b, r.scenario, r.vmas)[r.arm]})
               for r in rows if r.base and r.other and (r.base.n or r.other.n)]
-    same = pair.target_a == pair.target_b
-    name = pair.target_a if same else f"{pair.target_a} (A) → {pair.target_b} (B)"
+    name = pair_title(pair)
     return {
         "name": name,
         "rows": rows,

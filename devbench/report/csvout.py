@@ -19,19 +19,28 @@ EFFECT_FIELDS = ("change_pct", "ci_low_pct", "ci_high_pct", "design", "unit", "u
 
 
 def header(names: Sequence[str]) -> list[str]:
+    """The columns: what a row is (target, kernel, arch, against, vmas, scenario, arm, pages),
+    each side's arm statistics (prefixed by its name), the effect, a sweep's fields, the warnings."""
     arm = [f"{k}{'' if k in ('n', 'batches') else '_ms'}" for k in ARM_FIELDS] + [
         "outliers",
         "drift_pct",
         "first_batch_pct",
     ]
-    return ["target", "vmas", "scenario", "arm", "pages", *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS,
-            *SWEEP_FIELDS, "warnings"]
+    return ["target", "kernel", "arch", "against", "vmas", "scenario", "arm", "pages",
+            *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS, *SWEEP_FIELDS, "warnings"]
 
 
 def target_warnings(data: Mapping[str, Any]) -> dict[str, str]:
-    """Each target's warnings, as one cell (" | " between them), for every line of that target."""
-    return {str(t.get("name")): " | ".join(str(w) for w in t.get("warnings") or [])
-            for t in data.get("targets") or [] if isinstance(t, dict)}
+    """Each target's warnings, as one cell (" | " between them), for every line of that target;
+    a target whose kernels the run compared: its kernels' warnings (each once), for its kernels rows."""
+    records = [t for t in data.get("targets") or [] if isinstance(t, dict)]
+    out = {str(t.get("name")): " | ".join(str(w) for w in t.get("warnings") or []) for t in records}
+    sets: dict[str, list[str]] = {}
+    for t in records:
+        if isinstance(t.get("kernels_of"), str):
+            sets.setdefault(t["kernels_of"], []).extend(str(w) for w in t.get("warnings") or [])
+    out.update({owner: " | ".join(dict.fromkeys(ws)) for owner, ws in sets.items() if owner not in out})
+    return out
 
 
 def _arm(prefix: str, arm: ArmStats | None) -> dict[str, Any]:
@@ -46,8 +55,8 @@ def _arm(prefix: str, arm: ArmStats | None) -> dict[str, Any]:
 
 def line(row: Row, names: Sequence[str]) -> dict[str, Any]:
     e = row.effect
-    out: dict[str, Any] = {"target": row.target, "vmas": row.vmas, "scenario": row.scenario, "arm": row.arm,
-                           "pages": row.pages}
+    out: dict[str, Any] = {"target": row.target, "kernel": row.kernel, "arch": row.arch, "against": row.base_kernel,
+                           "vmas": row.vmas, "scenario": row.scenario, "arm": row.arm, "pages": row.pages}
     out.update(_arm(names[0], row.base))
     out.update(_arm(names[1], row.other))
     out.update({k: getattr(e, k, None) if e else None for k in EFFECT_FIELDS})
@@ -61,13 +70,19 @@ def line(row: Row, names: Sequence[str]) -> dict[str, Any]:
 
 
 def render_csv(rows: Iterable[Row], names: Sequence[str] = ("unnamed", "named"),
-               warnings: Mapping[str, str] | None = None) -> str:
-    """``warnings``: target -> its warnings cell (a run's, see target_warnings; empty for compare)."""
+               warnings: Mapping[str, str] | None = None, kernel_rows: Sequence[Row] = ()) -> str:
+    """``warnings``: target -> its warnings cell (a run's, see target_warnings; empty for compare).
+    ``kernel_rows``: a run's kernels table (kernel B against kernel A, `against`), after its
+    rows, kernel A's arm in the a_ columns and kernel B's in the b_ columns (empty on the others)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=header(names), lineterminator="\n")
+    fields = header((*names, "a", "b") if kernel_rows else names)
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", restval="")
     writer.writeheader()
     for row in rows:
         cells = {**line(row, names), "warnings": (warnings or {}).get(row.target, "")}
+        writer.writerow({k: cell(v) for k, v in cells.items()})
+    for row in kernel_rows:
+        cells = {**line(row, ("a", "b")), "warnings": (warnings or {}).get(row.target, "")}
         writer.writerow({k: cell(v) for k, v in cells.items()})
     return buf.getvalue()
 

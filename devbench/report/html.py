@@ -20,6 +20,7 @@ from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows, label
 from devbench.report.exits import exit_scenarios
 from devbench.report.headline import headline
+from devbench.report.kernels import heading, html_context
 from devbench.report.profiles import profile_views
 from devbench.report.sweep import SWEEP_HEADER, sweep_table_rows, sweep_title, target_sentence
 from devbench.report.sweep_plot import sweep_figure
@@ -140,7 +141,7 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
     errors = [e for e in data.get("errors", []) if e.get("target") == name and not e.get("resumed")]  # a resume's past
     found = sweep_series(rows)
     return {
-        "name": name,
+        "name": heading(data, name),
         "sweep": sweep,
         "sweep_plots": [Markup(sweep_figure(found, unit, clock, margin)) for unit in ("us", "pct")] if found else [],
         "sweep_rows": sweep_table_rows(found, name),
@@ -150,7 +151,7 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
         "warnings": warning_items(rec),
         "record": rec,
         "rows": rows,
-        "headline": headline(f"On {name}", "fork() with named VMAs is", rows, margin),
+        "headline": headline(f"On {heading(data, name)}", "fork() with named VMAs is", rows, margin),
         "change_plot": Markup(plots.changes(rows, margin, f"{key}-chg", "regression, named vs unnamed"))
         if rows
         else None,
@@ -184,9 +185,10 @@ def render_html(data: dict[str, Any], analysis: Analysis | None = None) -> str:
     analysis = analysis or analyze(data)
     scenarios = group(data)
     targets = [target_context(data, analysis, name, scenarios) for name in targets_in(data)]
+    kernels = html_context(data, analysis, analysis.options)  # a target's kernels compared: before the kernels
     return environment().get_template(REPORT_TEMPLATE).render(
-        run=data["run"], targets=targets, header=HTML_HEADER, options=analysis.options, sweep_header=SWEEP_HEADER,
-        contents=len(targets) >= CONTENTS_FROM, units_note=UNITS_NOTE,
+        run=data["run"], targets=targets, kernels=kernels, header=HTML_HEADER, options=analysis.options,
+        sweep_header=SWEEP_HEADER, contents=len(targets) + len(kernels) >= CONTENTS_FROM, units_note=UNITS_NOTE,
         run_errors=[e for e in data.get("errors", []) if not e.get("target")],
         config_text=json.dumps(data["run"].get("config"), indent=2),
     )

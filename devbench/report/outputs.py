@@ -18,7 +18,7 @@ def run_output(data: dict[str, Any], analysis: Analysis, fmt: str, fail_on_regre
     if fmt == "json":
         return json.dumps(run_summary(data, analysis, fail_on_regression), indent=1) + "\n"
     if fmt == "csv":
-        return render_csv(analysis.rows(), warnings=target_warnings(data))
+        return render_csv(analysis.rows(), warnings=target_warnings(data), kernel_rows=analysis.kernel_rows())
     return render_text(data, markdown=fmt == "markdown", analysis=analysis)
 
 

@@ -11,6 +11,7 @@ from devbench.analysis.sweep import series
 from devbench.report.headline import headline
 from devbench.report.sweep import sweep_json
 from devbench.results.rows import vmas_field
+from devbench.report.kernels import pair_json
 from devbench.results.strict import breaks
 
 SCHEMA = "devbench/summary/1"
@@ -19,7 +20,11 @@ SCHEMA = "devbench/summary/1"
 def row_json(row: Row, names: tuple[str, str]) -> dict[str, Any]:
     e = row.effect
     base, other = (row.base.to_json() if row.base else None), (row.other.to_json() if row.other else None)
-    out: dict[str, Any] = {"target": row.target, **vmas_field(row.vmas), "scenario": row.scenario}
+    out: dict[str, Any] = {"target": row.target, "kernel": row.kernel, "arch": row.arch}
+    if row.base_kernel is not None:
+        out["against"] = row.base_kernel  # a kernels row: kernel B (kernel) against kernel A (against)
+    out.update(vmas_field(row.vmas))
+    out["scenario"] = row.scenario
     if row.arm:
         out["arm"] = row.arm
     out.update({
@@ -71,12 +76,15 @@ def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: fl
         "options": analysis.options.to_json(),
         "targets": targets,
         "errors": data.get("errors", []),
+        # a target's kernels compared in the run: kernel B against kernel A, the boot as the unit
+        "kernels": [pair_json(p, row_json) for p in analysis.kernels],
     }
     if fail_on_regression is not None:
         out["gate"] = {
             "fail_on_regression_pct": fail_on_regression,
             "failing": [
-                {"target": r.target, **vmas_field(r.vmas), "scenario": r.scenario}
+                {"target": r.target, "kernel": r.kernel, "arch": r.arch, **vmas_field(r.vmas), "scenario": r.scenario,
+                 **({"arm": r.arm, "against": r.base_kernel} if r.base_kernel is not None else {})}
                 for r in failing_rows(analysis, fail_on_regression)
             ],
         }
@@ -89,7 +97,8 @@ def compare_summary(cmp: Comparison) -> dict[str, Any]:
         "compare": {"a": cmp.run_a, "b": cmp.run_b},
         "runs": {"a": list(cmp.runs_a), "b": list(cmp.runs_b)},  # every run of each side, in order
         "options": cmp.options.to_json(),
-        "pairs": [{"target_a": p.target_a, "target_b": p.target_b, "rows": [row_json(r, ("a", "b")) for r in p.rows],
+        "pairs": [{"target_a": p.target_a, "target_b": p.target_b, "kernel_a": p.kernel_a, "kernel_b": p.kernel_b,
+                   "arch": p.arch, "rows": [row_json(r, ("a", "b")) for r in p.rows],
                    "run_means": [m.to_json() for m in p.run_means]}
                   for p in cmp.pairs],
         "notes": list(cmp.notes),

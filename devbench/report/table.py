@@ -160,11 +160,13 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
     analysis = analysis or analyze(data)
     summary = summarize(data, statistics=False)  # once: the exit lines of every target
     out = []
+    from devbench.report.kernels import heading, kernel_sections
+
     for target in targets_in(data):
         result = analysis.target(target)
         rows = list(result.rows) if result else []
         sweep = swept(r.vmas for r in rows) or is_sweep(data)
-        out += [f"{'### ' if markdown else ''}{target}", ""]
+        out += [f"{'### ' if markdown else ''}{heading(data, target)}", ""]
         if rows:
             out += draw(with_count(HEADER, sweep) + STATS_HEADER, [seed_cells(r, sweep) for r in rows], markdown)
         else:
@@ -187,6 +189,7 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
                                                          is_sweep(data))],
                        WARN, markdown)
         out.append("")
+        out += kernel_sections(data, analysis, target, markdown)  # a target's kernels compared, after the last
     return shown("\n".join(out).rstrip() + "\n", lines=True)  # a results file's strings shown, never obeyed
 
 
@@ -250,6 +253,16 @@ def run_means_table(cmp: Comparison, pair: Any, markdown: bool = False) -> list[
             *draw(with_count(("scenario", "arm", *labels, *end), sweep), rows, markdown, left=3 if sweep else 2)]
 
 
+def pair_title(pair: Any) -> str:
+    """A target pairing of a comparison; where the two sides ran different kernels, a kernels
+    table: which kernel each side ran, and the architecture."""
+    title = pair.target_a if pair.target_a == pair.target_b else f"{pair.target_a} (A) → {pair.target_b} (B)"
+    if getattr(pair, "kernels_differ", False):
+        arch = f" ({pair.arch})" if pair.arch else ""
+        title += f"{arch}: kernel {pair.kernel_b} (B) against kernel {pair.kernel_a} (A)"
+    return title
+
+
 def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
     """Run B against run A: per target pairing, one line per scenario and arm."""
     out = [f"{'## ' if markdown else ''}{compare_heading(cmp)}", ""]
@@ -257,8 +270,7 @@ def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
     out += [""] if cmp.mismatches else []
     out += [*run_lines(cmp, markdown), ""] if cmp.runs_a else []
     for pair in cmp.pairs:
-        title = pair.target_a if pair.target_a == pair.target_b else f"{pair.target_a} (A) → {pair.target_b} (B)"
-        out += [f"{'### ' if markdown else ''}{title}", ""]
+        out += [f"{'### ' if markdown else ''}{pair_title(pair)}", ""]
         rows = list(pair.rows)
         sweep = swept(r.vmas for r in rows)
         out += (

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devbench import __version__
+from devbench.analysis.kernels import arch_label, kernel_label
 from devbench.analysis.stats import describe, regression_pct
 from devbench.results.outfiles import atomic_write
 from devbench.results.rows import RowKey, record_vmas, row_key, run_vmas, vmas_field
@@ -72,11 +73,14 @@ def summarize(data: dict[str, Any], analysis: Analysis | None = None, statistics
         if isinstance(sc, dict)
     }
     stats = _statistics(data, analysis) if statistics else {}
+    labels = {t: (kernel_label(data, t), arch_label(data, t)) for t in dict.fromkeys(k.target for k in order)}
     rows = []
     for key in order:
         un, na = describe(arms[key]["unnamed"]), describe(arms[key]["named"])
         rows.append({
             "target": key.target,
+            "kernel": labels[key.target][0],
+            "arch": labels[key.target][1],
             **vmas_field(key.vmas),
             "scenario": key.scenario,
             "pages": pages.get(key.scenario),
@@ -128,6 +132,35 @@ def _statistics(data: dict[str, Any], analysis: Analysis | None) -> dict[RowKey,
     return out
 
 
+def kernel_summary(data: dict[str, Any], analysis: Analysis | None = None,
+                   statistics: bool = True) -> list[dict[str, Any]]:
+    """Kernels compared in the run: one row per target, kernel pair, scenario and arm (kernel B
+    against kernel A, the boot as the unit), once the run has ended; empty before (and without
+    statistics)."""
+    if not statistics or (data.get("run") or {}).get("status") == "running":
+        return []
+    if analysis is None:
+        from devbench.analysis import analyze
+
+        analysis = analyze(data)
+    out = []
+    for pair in analysis.kernels:
+        for row, means in zip(pair.rows, pair.boot_means, strict=True):
+            e = row.effect
+            out.append({
+                "target": pair.target, "arch": pair.arch, "kernel": pair.kernel_b, "against": pair.kernel_a,
+                **vmas_field(row.vmas), "scenario": row.scenario, "arm": row.arm, "pages": row.pages,
+                "boots": [list(pair.boots_a), list(pair.boots_b)],
+                "boot_means_ms": [list(means.a), list(means.b)],
+                "a_mean_ms": row.base.mean if row.base else None, "b_mean_ms": row.other.mean if row.other else None,
+                "change_pct": None if e is None else e.change_pct,
+                "ci_pct": None if e is None or e.ci_low_pct is None else [e.ci_low_pct, e.ci_high_pct],
+                "p": None if e is None else e.p, "p_holm": row.p_holm,
+                "design": None if e is None else f"{e.design} by {e.unit}", "verdict": row.verdict.label,
+            })
+    return out
+
+
 class ResultsStore:
     """Holds one run's results and writes them after every change that matters.
 
@@ -176,10 +209,11 @@ class ResultsStore:
             self.save()
 
     def add_sample(self, target: str, scenario: str, arm: str, batch: int, warmup: int, fork_ns: list[int],
-                   exit_ns: list[int] | None = None, vmas: int | None = None) -> bool:
+                   exit_ns: list[int] | None = None, vmas: int | None = None, boot: int | None = None) -> bool:
         """Record one batch. One record per (target, VMA count, scenario, arm, batch): a batch
         already recorded in full (a resumed run measuring it again) is kept and the new one
-        dropped; a partial one is replaced by a fuller one. True when recorded."""
+        dropped; a partial one is replaced by a fuller one. True when recorded. boot: the boot
+        of a kernel compared in the run (devbench.run.boots) that measured it."""
         with self._lock:
             key = (*RowKey(target, record_vmas({"vmas": vmas}, run_vmas(self.data)), scenario), arm, batch)
             rec = {
@@ -193,6 +227,8 @@ class ResultsStore:
             }
             if exit_ns is not None:
                 rec["exit_ns"] = list(exit_ns)
+            if boot is not None:
+                rec["boot"] = boot
             if key in self._samples:
                 i = self._samples[key]
                 if len(self.data["samples"][i]["fork_ns"]) >= len(fork_ns):
@@ -243,6 +279,7 @@ class ResultsStore:
     def save(self, statistics: bool = True) -> None:
         with self._lock:
             self.data["summary"] = summarize(self.data, self.analysis, statistics)
+            self.data["kernel_summary"] = kernel_summary(self.data, self.analysis, statistics)
             # the C encoder: indenting is pure Python, 5x slower; a new temporary file, never a planted link
             atomic_write(self.path, json.dumps(self.data, separators=(",", ":")) + "\n", fsync=True)
 
@@ -254,6 +291,7 @@ def load(path: str | Path) -> dict[str, Any]:
 
     data = read_results(path)
     data["summary"] = summarize(data, statistics=False)
+    data["kernel_summary"] = []
     return data
 
 
@@ -265,4 +303,5 @@ def load_analyzed(path: str | Path, options: Options | None = None) -> tuple[dic
     data = read_results(path)
     analysis = analyze(data, options or Options())
     data["summary"] = summarize(data, analysis)
+    data["kernel_summary"] = kernel_summary(data, analysis)
     return data, analysis

@@ -80,8 +80,11 @@ class TargetCheck:
 def check(
     cfg: Config, *, build_payload: bool = True, earlier: Callable[[str], EarlierRun | None] | None = None
 ) -> list[TargetCheck]:
-    with tempfile.TemporaryDirectory(prefix="devbench-check-") as scratch:
-        return [check_target(cfg, t, Path(scratch), build_payload=build_payload, earlier=earlier) for t in cfg.targets]
+    from devbench.run.boots import kernel_targets
+
+    with tempfile.TemporaryDirectory(prefix="devbench-check-") as scratch:  # a target with kernels: each kernel
+        return [check_target(cfg, t, Path(scratch), build_payload=build_payload, earlier=earlier)
+                for tcfg in cfg.targets for t in (kernel_targets(tcfg) or [tcfg])]
 
 
 def check_target(cfg: Config, tcfg: TargetConfig, scratch: Path, *, build_payload: bool = True,

@@ -11,6 +11,7 @@ from typing import Protocol
 from devbench.config import BenchmarkConfig, Config, TargetConfig
 from devbench.device.lock import DeviceLock
 from devbench.results.store import ResultsStore
+from devbench.run.boots import Boot, boot_batches
 from devbench.targets.base import Target
 
 
@@ -81,6 +82,7 @@ class TargetRun:
     lock: DeviceLock | None = None
     lock_left: DeviceLock | None = None  # not released (the connection was lost): released on reconnect
     first_error: int = 0  # this target's errors are those from here on in store.data["errors"]
+    boot: Boot | None = None  # one boot of a kernel of a target's kernels: (devbench.run.boots)
 
     def __post_init__(self) -> None:
         self.bench = self.cfg.benchmark
@@ -95,6 +97,16 @@ class TargetRun:
         """The open connection (a step that needs one runs after connect)."""
         assert self.target is not None, "a step that needs the device ran before connect"
         return self.target
+
+    @property
+    def label(self) -> str | None:
+        """What names this boot's files in the run folder (None: the target's name)."""
+        return None if self.boot is None else self.boot.label(self.name)
+
+    def done(self, vmas: int | None, scenario: str, arm: str) -> dict[int, int]:
+        """{batch: forks recorded} of this target (this boot of it) at one VMA count, as the
+        payload numbers them."""
+        return boot_batches(self.store.batches_done(self.name, scenario, arm, vmas), self.boot, self.bench.batches)
 
     def say(self, text: str) -> None:
         """A progress line of this target."""

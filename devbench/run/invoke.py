@@ -22,8 +22,10 @@ from devbench.targets.base import Target
 class EventSink:
     """Turns one payload process's events into results (samples, checks, errors)."""
 
-    def __init__(self, store: ResultsStore, target: str, inv: Invocation, progress: Progress, batch_offset: int = 0):
-        self.batch_offset = batch_offset  # adaptive rounds: batch numbers go on from the rounds before
+    def __init__(self, store: ResultsStore, target: str, inv: Invocation, progress: Progress, batch_offset: int = 0,
+                 boot: int | None = None):
+        self.batch_offset = batch_offset  # adaptive rounds, a kernel's later boots: batch numbers go on
+        self.boot = boot  # one boot of a kernel of a target's kernels: its slot, on every record
         self.store = store
         self.target = target
         self.inv = inv
@@ -44,6 +46,8 @@ class EventSink:
         if what is None:
             return
         kind, rec = what
+        if self.boot is not None and kind in ("sample", "check", "error"):
+            rec["boot"] = self.boot
         if kind == "sample":
             self.store.add_sample(**rec)
             self.counts[rec["arm"]] = self.counts.get(rec["arm"], 0) + len(rec["fork_ns"])
@@ -79,11 +83,12 @@ def run_invocation(
     prefix: tuple[str, ...] = (),
     cancel: Cancel | None = None,
     batch_offset: int = 0,
+    boot: int | None = None,
 ) -> None:
     """One payload process: its samples and checks recorded as they come, its failure as an
     error of its scenario; a lost connection is raised (ConnectionLost) for the run to reconnect."""
     timeout = bench.timeout_s
-    sink = EventSink(store, target.name, inv, progress, batch_offset)
+    sink = EventSink(store, target.name, inv, progress, batch_offset, boot)
     sc, at = inv.scenario.name, {"vmas": inv.vmas}
     progress.step(target.name, f"{inv.label}: setting up {inv.arm}")
     started = time.monotonic()

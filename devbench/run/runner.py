@@ -1,5 +1,6 @@
 """Execute a run: every target at once (one worker thread each), each through the steps of
-devbench.run.steps; Ctrl-C or SIGTERM cancels them all, and each restores its device.
+devbench.run.steps (a target with kernels: each of its boots in turn, devbench.run.kernels);
+Ctrl-C or SIGTERM cancels them all, and each restores its device.
 
 Results are saved after every batch (ResultsStore), so a crash or Ctrl-C loses nothing
 already measured; the device is restored on every exit path.
@@ -17,7 +18,9 @@ from devbench.config import Config, TargetConfig
 from devbench.errors import DevbenchError
 from devbench.results.seal import seal_run
 from devbench.results.store import ResultsStore, new_results
+from devbench.run.boots import compares_kernels
 from devbench.run.context import Cancel, NoProgress, Progress
+from devbench.run.kernels import run_kernels
 from devbench.run.steps import run_target
 
 __all__ = ["NoProgress", "Progress", "execute", "make_run_id", "resume_run", "run_target", "start_run"]
@@ -64,13 +67,21 @@ def execute(cfg: Config, store: ResultsStore, progress: Progress | None = None, 
     status = "interrupted"
     try:
         if len(cfg.targets) == 1:  # in the main thread: Ctrl-C reaches the payload run directly
-            ok = run_target(cfg, cfg.targets[0], store, progress, Cancel(), resume)
+            ok = run_one(cfg, cfg.targets[0], store, progress, Cancel(), resume)
         else:
             ok = _run_concurrently(cfg, store, progress, resume)
         status = "complete" if ok else "failed"
     finally:
         store.finish(status)
     return ok
+
+
+def run_one(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress, cancel: Cancel,
+            resume: bool = False) -> bool:
+    """One configured target: its run, or with kernels: every boot of each kernel in turn."""
+    if compares_kernels(tcfg):
+        return run_kernels(cfg, tcfg, store, progress, cancel, resume)
+    return run_target(cfg, tcfg, store, progress, cancel, resume)
 
 
 def _run_concurrently(cfg: Config, store: ResultsStore, progress: Progress, resume: bool = False) -> bool:
@@ -80,7 +91,7 @@ def _run_concurrently(cfg: Config, store: ResultsStore, progress: Progress, resu
 
     def worker(tcfg: TargetConfig) -> None:
         try:
-            outcome[tcfg.name] = run_target(cfg, tcfg, store, progress, cancel, resume)
+            outcome[tcfg.name] = run_one(cfg, tcfg, store, progress, cancel, resume)
         except KeyboardInterrupt:
             outcome[tcfg.name] = False
         except BaseException as exc:  # a bug in devbench itself: the others go on, it is raised at the end

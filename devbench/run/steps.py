@@ -37,6 +37,7 @@ from devbench.profile.runs import profile_target
 from devbench.results.errors import failure_text
 from devbench.results.rows import vmas_field
 from devbench.results.store import ResultsStore, now
+from devbench.run.boots import Boot
 from devbench.run.context import Cancel, Progress, TargetRun
 from devbench.run.eta import planned_forks
 from devbench.run.invoke import AdaptiveRounds, run_invocation
@@ -111,11 +112,12 @@ def step(s: Step) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 
 def run_target(cfg: Config, tcfg: TargetConfig, store: ResultsStore, progress: Progress, cancel: Cancel | None = None,
-               resume: bool = False) -> bool:
+               resume: bool = False, boot: Boot | None = None) -> bool:
     """One target's run, step by step. True when the target ended without errors. A failure is
     recorded as an error of its step's kind (the other targets go on); the device is restored
-    and its lock released on every way out, Ctrl-C included."""
-    run = TargetRun(cfg, tcfg, store, progress, cancel or Cancel(), resume)
+    and its lock released on every way out, Ctrl-C included. boot: one boot of a kernel of a
+    target's kernels: (devbench.run.kernels), its samples marked with it."""
+    run = TargetRun(cfg, tcfg, store, progress, cancel or Cancel(), resume, boot=boot)
     start(run)
     try:
         connect(run)
@@ -147,6 +149,8 @@ def start(run: TargetRun) -> None:
     bench = run.bench
     run.progress.target_started(run.name, bench.forks * 2 * len(bench.scenarios) * len(bench.vma_counts))
     run.store.update_target(run.name, transport=run.tcfg.kind, status="connecting")
+    if run.boot is not None:
+        run.say(f"kernel {run.store.target(run.name).get('kernel') or run.name}: {run.boot.describe()}")
 
 
 @step(CONNECT)
@@ -154,7 +158,8 @@ def connect(run: TargetRun) -> Target:
     """Connect to (or boot) the device. A QEMU guest builds the payload while it boots (its
     errors are left for the build step to report)."""
     run.say("connecting")
-    run.target = open_target(run.tcfg, run.store.path.parent, run.say, prebuild=lambda abi: build(abi, run.cfg.build))
+    run.target = open_target(run.tcfg, run.store.path.parent, run.say, prebuild=lambda abi: build(abi, run.cfg.build),
+                             label=run.label)
     run.cancel.register(run.name, run.target)
     run.cancel.check()
     return run.target
@@ -231,7 +236,7 @@ def plan_target(run: TargetRun, facts: Facts) -> tuple[DeviceSession, list[Invoc
             name, "prepare", "every scenario was refused before any change to the device (see the errors above)"
         )
     if run.resume:
-        invocations = resumed(invocations, bench, lambda v, sc, arm: store.batches_done(name, sc, arm, v))
+        invocations = resumed(invocations, bench, run.done)
         run.warn(f"resumed: {len(invocations)} payload invocation(s) left" if invocations else
                  "resumed: every batch was already measured")
     if invocations:
@@ -297,9 +302,9 @@ def measure(run: TargetRun, session: DeviceSession, todo: list[Invocation], roun
     else:
         for inv in todo:
             run.cancel.check()
-            run_invocation(
-                target, remote, inv, bench, store, run.progress, prefix=session.payload_prefix, cancel=run.cancel
-            )
+            run_invocation(target, remote, inv, bench, store, run.progress, prefix=session.payload_prefix,
+                           cancel=run.cancel, batch_offset=run.boot.batch_offset if run.boot else 0,
+                           boot=run.boot.slot if run.boot else None)
             session.sample(f"after {inv.label}" + ("" if inv.arm == "both" else f" ({inv.arm})"))
             store.update_target(name, conditions=session.samples)
     for w in session.throttle_warnings():
@@ -308,8 +313,11 @@ def measure(run: TargetRun, session: DeviceSession, todo: list[Invocation], roun
 
 @step(PROFILE)
 def profile(run: TargetRun, session: DeviceSession, facts: Facts, invocations: list[Invocation], remote: str) -> None:
-    """Profiled payload processes (profile.enabled), apart from the timed ones."""
+    """Profiled payload processes (profile.enabled), apart from the timed ones; of a kernel
+    booted several times, in its last boot."""
     run.cancel.check()
+    if run.boot is not None and not run.boot.last_of_kernel:
+        return
     profile_target(run.connected, facts, run.cfg.profile, run.bench, invocations, remote, session.payload_prefix,
                    run.store, run.say, root=session.root.ok)
 
@@ -325,8 +333,7 @@ def reconnect_and_recover(run: TargetRun, session: DeviceSession, invocations: l
     session.target = target
     recovery = recover(target, target.workdir, run.cfg.device)
     bench, name = run.bench, run.name
-    todo = (resumed(invocations, bench, lambda v, sc, arm: run.store.batches_done(name, sc, arm, v))
-            if bench.adaptive is None else [])
+    todo = resumed(invocations, bench, run.done) if bench.adaptive is None else []
     reconnected.append(
         {
             "lost": lost.message,

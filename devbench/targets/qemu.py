@@ -163,7 +163,7 @@ class QemuTarget(AdbBacked):
     transport = "qemu"
 
     def __init__(self, name: str, options: QemuOptions, run_dir: Path, step: StepCallback | None = None,
-                 prebuild: Callable[[str], object] | None = None):
+                 prebuild: Callable[[str], object] | None = None, label: str | None = None):
         from devbench.qemu.image import guest_image
         from devbench.qemu.machine import QemuMachine, QemuSpec
 
@@ -194,7 +194,7 @@ class QemuTarget(AdbBacked):
         self.server = AdbServerChoice(name, options)
         self.warnings += self.server.warnings
         try:
-            self.machine = QemuMachine(spec, run_dir, name, guard_uids=self.server.uids)
+            self.machine = QemuMachine(spec, run_dir, label or name, guard_uids=self.server.uids)
         except BaseException:
             self.server.stop()
             raise

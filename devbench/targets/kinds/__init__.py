@@ -23,16 +23,17 @@ KINDS: dict[str, Kind[Any]] = {
 
 
 def open_target(cfg: TargetConfig, run_dir: Path | None = None, step: Callable[[str], None] | None = None,
-                prebuild: Callable[[str], object] | None = None) -> Target:
+                prebuild: Callable[[str], object] | None = None, label: str | None = None) -> Target:
     """Connect to (or boot) a configured target. Raises TargetError naming the device and step.
 
     ``prebuild(abi)``: builds the payload; a target that knows its ABI before it is up (a QEMU
     guest) calls it while it builds its kernel and image (its errors are left for the run's
-    own build after the probe to report)."""
+    own build after the probe to report). ``label``: names the files the opening writes in
+    the run folder (one boot of several of a target: its console log)."""
     kind = KINDS.get(cfg.kind)
     if kind is None:
         raise ValueError(f"unknown target kind {cfg.kind!r}")
-    return kind.open(cfg, Opening(run_dir or Path("."), step, prebuild))
+    return kind.open(cfg, Opening(run_dir or Path("."), step, prebuild, label))
 
 
 def started_by_devbench(cfg: TargetConfig) -> bool:

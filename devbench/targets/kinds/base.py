@@ -25,6 +25,7 @@ class Opening:
     run_dir: Path
     step: Callable[[str], None] | None = None
     prebuild: Callable[[str], object] | None = None
+    label: str | None = None  # names the files of this opening (a kernel's boot: console-<label>-1.log)
 
 
 @dataclass(frozen=True)

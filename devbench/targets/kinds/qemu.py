@@ -4,7 +4,7 @@ over adb; ends with its run."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from devbench.targets.kinds.base import Kind, Opening
@@ -13,6 +13,7 @@ from devbench.targets.kinds.values import device_dir, matching, own_section
 if TYPE_CHECKING:
     from devbench.config.model import TargetConfig
     from devbench.config.yamlsrc import Section
+    from devbench.kernel.choice import KernelChoice
     from devbench.kernel.variant import KernelVariant
     from devbench.targets.base import Target
     from devbench.targets.kinds.adb import LabHost
@@ -47,6 +48,12 @@ class QemuOptions:
     machine: str | None = None  # QEMU -M; None: the arch's default (q35 for x86_64, virt for arm64)
     daemons: tuple[Daemon, ...] = QEMU_DAEMONS  # started by the guest init (adbd always; sshd is unused by devbench)
     detach: bool = False  # true: the payload runs detached from the adb session, its output collected at its end
+    kernels: tuple[KernelChoice, ...] = ()  # kernels to compare (devbench.kernel.choice); kernel: then unused
+    boots: int = 2  # with kernels: the boots of each kernel, in ABBA order (devbench.run.kernels)
+
+    def for_kernel(self, choice: KernelChoice) -> QemuOptions:
+        """The options of one boot of a kernel of ``kernels:``."""
+        return replace(self, kernel=choice.kernel, kernel_variant=choice.variant, kernels=())
 
 
 def qemu_daemons(value: Any) -> tuple[Daemon, ...]:
@@ -70,8 +77,14 @@ kernel_args = matching(r"[A-Za-z0-9_.,:=/+\- ]*", "kernel arguments of letters, 
 def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> QemuOptions:
     sec = own_section(target, "qemu")
     arch = sec.string("arch", choices=tuple(QEMU_ARCHES))
+    from devbench.kernel.choice import MAX_BOOTS, MIN_BOOTS, parse_kernels
     from devbench.kernel.variant import parse_kernel_option  # kernel: feature | stock | PATH | {patches: [...]}
 
+    kernels = parse_kernels(sec)  # kernels: [...] to compare, booted in turn
+    if kernels and sec.has("kernel"):
+        raise sec.error("kernel", "goes with one kernel; kernels: lists every kernel to compare (leave kernel: out)")
+    if not kernels and sec.has("boots"):
+        raise sec.error("boots", "is for kernels: (the boots of each kernel compared)")
     kernel, kernel_variant = parse_kernel_option(sec, "kernel")
     opts = QemuOptions(
         arch=cast(Arch, QEMU_ARCHES[arch]),
@@ -91,6 +104,8 @@ def parse(target: Section, lab_hosts: Mapping[str, LabHost]) -> QemuOptions:
         machine=sec.string("machine", None, choices=QEMU_MACHINES[QEMU_ARCHES[arch]]),
         daemons=sec.value("daemons", qemu_daemons, QEMU_DAEMONS),
         detach=sec.boolean("detach", False),
+        kernels=kernels,
+        boots=sec.integer("boots", MIN_BOOTS, lo=MIN_BOOTS, hi=MAX_BOOTS),
     )
     if opts.clock == "icount" and opts.accel == "kvm":
         raise sec.error("clock", "icount counts instructions under software emulation (TCG): "
@@ -103,7 +118,7 @@ def open_qemu(cfg: TargetConfig, opening: Opening) -> Target:
     from devbench.targets.qemu import QemuTarget
 
     assert isinstance(cfg.options, QemuOptions)
-    return QemuTarget(cfg.name, cfg.options, opening.run_dir, opening.step, opening.prebuild)
+    return QemuTarget(cfg.name, cfg.options, opening.run_dir, opening.step, opening.prebuild, opening.label)
 
 
 KIND = Kind("qemu", QemuOptions, parse, open_qemu, started_by_devbench=True)

@@ -119,7 +119,8 @@ def test_json_summary_for_ci():
     assert [r["verdict"] for r in t["rows"]] == [r.verdict.label for r in analyze(d).rows()]
     assert t["rows"][0]["verdict"] == "slower"
     assert t["rows"][0]["unnamed"]["n"] == 1000 and t["rows"][0]["ci_pct"][0] > 5
-    assert out["gate"]["failing"] == [{"target": "phone", "vmas": 65536, "scenario": "unpopulated"}]
+    assert out["gate"]["failing"] == [{"target": "phone", "kernel": "5.10", "arch": "arm64", "vmas": 65536,
+                                       "scenario": "unpopulated"}]
 
 
 def test_html_is_self_contained_with_plots_and_statistics():

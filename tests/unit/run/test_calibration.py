@@ -42,16 +42,20 @@ def test_every_design_keeps_its_false_positive_rate_and_coverage_under_drift():
         print(f"outside the bounds, within sampling error: {line}")
     bad = cal.failures(every)
     assert not bad, "\n".join(bad)
-    # a real +12% is found by every design under every drift model but the bimodal one
-    assert all(c.power[0.12][0] >= 0.75 * c.power[0.12][1] for c in cells if c.drift != "bimodal"), cal.table(cells)
+    # a real +12% is found by every design under every drift model but the bimodal one; two boots
+    # a kernel (t with 2 degrees of freedom, a boot-to-boot sd of 1%) find it about 2 times in 3
+    assert all(c.power[0.12][0] >= 0.75 * c.power[0.12][1] for c in cells
+               if c.drift != "bimodal" and c.design != "kernels 2:2"), cal.table(cells)
+    assert all(c.power[0.12][0] >= 0.4 * c.power[0.12][1] for c in cells
+               if c.drift != "bimodal" and c.design == "kernels 2:2"), cal.table(cells)
 
 
 def test_designs_without_a_design_never_give_a_verdict():
-    """Old sequential separate runs, 3 batches, one run per side in compare: under every drift
-    model, A/A and +12%, the label is "no verdict: <why>" every time."""
+    """Old sequential separate runs, 3 batches, one run per side in compare, one boot of each
+    kernel: under every drift model, A/A and +12%, the label is "no verdict: <why>" every time."""
     got = cal.never_a_verdict(NO_VERDICT_TRIALS)
     print(f"\nverdicts where none may be given: {got}")
-    assert got == {"sequential": 0, "few batches": 0, "compare 1:1": 0}
+    assert got == {"sequential": 0, "few batches": 0, "compare 1:1": 0, "kernels 1:1": 0}
 
 
 def test_the_checks_fail_a_design_that_leaves_the_bounds():

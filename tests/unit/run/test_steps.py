@@ -93,7 +93,7 @@ def device(monkeypatch, tmp_path: Path) -> dict[str, Any]:
     payload.write_text("#!/bin/sh\n")
     digest = hashlib.sha256(payload.read_bytes()).hexdigest()
 
-    def run_invocation(target, remote, inv, bench, store, progress, prefix=(), cancel=None, batch_offset=0):
+    def run_invocation(target, remote, inv, bench, store, progress, prefix=(), cancel=None, batch_offset=0, boot=None):
         if state["lose"]:
             state["lose"] -= 1
             raise ConnectionLost(target.name, inv.scenario.name, "connection lost: injected")
