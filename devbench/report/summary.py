@@ -9,9 +9,9 @@ from devbench.analysis.gate import failing_rows
 from devbench.analysis.stats import regression_pct
 from devbench.analysis.sweep import series
 from devbench.report.headline import headline
+from devbench.report.kernels import pair_json
 from devbench.report.sweep import sweep_json
 from devbench.results.rows import vmas_field
-from devbench.report.kernels import pair_json
 from devbench.results.strict import breaks
 
 SCHEMA = "devbench/summary/1"

@@ -201,3 +201,21 @@ def test_the_kernels_design_holds_its_rate_and_drift_only_widens_it():
     assert 0.04 <= none[0] <= 0.065 and 0.04 <= none[1] <= 0.065
     assert linear[0] < 0.035 and linear[0] < none[0]
     assert 2.0 < none[2] < 5.0
+
+
+def test_kernels_of_a_vma_sweep_are_compared_at_each_count():
+    from devbench.report.table import render_text
+
+    data = make_kernels_results(shifts={"strdup": {"named": 0.47}}, seed=8, scenarios=ONE, boot_sd=0.0005)
+    more = [{**s, "vmas": 4096, "fork_ns": [v * 4 for v in s["fork_ns"]]} for s in data["samples"]]
+    data["samples"] = [{**s, "vmas": 1024} for s in data["samples"]] + more
+    data["run"]["config"]["benchmark"]["vmas"] = [1024, 4096]
+    [pair] = analyze(data).kernels
+    assert [(r.vmas, r.scenario, r.arm) for r in pair.rows] == [
+        (v, "unpopulated", arm) for v in (1024, 4096) for arm in ("unnamed", "named")]
+    assert [(m.vmas, m.arm) for m in pair.boot_means] == [(r.vmas, r.arm) for r in pair.rows]
+    assert all(r.verdict.kind == "slower" for r in pair.rows if r.arm == "named")
+    text = render_text(data)
+    section = text[text.index("kut (x86_64): kernel strdup against kernel refcount"):]
+    assert section.splitlines()[2].split()[:4] == ["scenario", "VMAs", "arm", "refcount"]
+    assert "unpopulated  4096  named" in section

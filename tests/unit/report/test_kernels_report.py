@@ -109,8 +109,8 @@ def test_the_gate_names_a_kernel_regression(data):
     assert "kut (x86_64): kernel strdup against refcount / unpopulated (named): regression +4" in "\n".join(lines)
     assert any(ln.startswith("kut-strdup / unpopulated: regression +48") for ln in lines)
     out = json.loads(run_output(data, analyze(data), "json", fail_on_regression=2.0))
-    assert {"target": "kut", "kernel": "strdup", "arch": "x86_64", "scenario": "1 page", "arm": "named",
-            "against": "refcount"} in out["gate"]["failing"]
+    assert {"target": "kut", "kernel": "strdup", "arch": "x86_64", "vmas": 65536, "scenario": "1 page",
+            "arm": "named", "against": "refcount"} in out["gate"]["failing"]
     assert not any(r.get("arm") == "unnamed" for r in out["gate"]["failing"])
 
 
