@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import ci_gate
+from tests import ci_gate, ordering
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +39,36 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                                 + ", ".join(unmarked))
     for it in items:
         _KINDS[it.nodeid] = ci_gate.kinds_of(m.name for m in it.iter_markers())
+    items[:] = ordering.ordered(items, module_of=lambda it: it.nodeid.split("::")[0], phase=_phase)
+
+
+# -- the order of the suite, and the wait for set-up's background builds (tests/ordering.py) ----
+
+_WAITED: set[str] = set()
+
+
+def _phase(item: pytest.Item) -> str:
+    return ordering.phase_of((m.name for m in item.iter_markers()), item.fixturenames)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Before the first arm64 or QEMU test: wait (outside any test's timeout) for the builds
+    scripts/dev left running in the background."""
+    phase = _phase(item)
+    if phase in ordering.WAIT_BEFORE and not _WAITED:
+        _WAITED.add(phase)
+        jobs = ordering.parse_jobs(os.environ.get("DEVBENCH_SETUP_JOBS", ""))
+        reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+
+        def say(line: str) -> None:
+            if reporter is not None:
+                reporter.write_line(line)
+
+        waited = ordering.wait_for_jobs(jobs, say)
+        if waited >= 1:
+            say(f"set-up's background jobs ended after {waited:.0f} s of waiting")
+    yield
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -1,0 +1,83 @@
+"""The order the suite runs in, and the wait before the tests that need what set-up still builds
+(pure but for ``wait_for_builds``; the pytest hooks are in tests/conftest.py).
+
+``scripts/dev test`` starts pytest while the arm64 lab rootfs and the feature kernels are still
+building in the background (at low priority: the suite is mostly serial, so one of two cores
+would idle otherwise). The tests that need none of those run first: unit tests, then the lab's
+amd64 devices, LAVA, the browser and the fresh-machine tests, then the arm64 lab, then the QEMU
+tests (the kernels). A module keeps its tests together (its module-scoped fixtures are set up
+once) and runs in the phase of its latest test. Within a phase, collection order is kept.
+
+Before the first test of the arm64 or QEMU phase, ``wait_for_jobs`` waits for set-up's
+background jobs (scripts/dev names them in ``DEVBENCH_SETUP_JOBS``) to end: the wait happens
+outside any test, so it does not count against a test's timeout, and the terminal says what it
+waits for. scripts/dev then checks how each job ended (a failed build fails the run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+PHASES = ("unit", "lab", "other", "arm64", "qemu")
+ARM64_FIXTURES = frozenset({"lab_rootfs_arm64", "lab_device_arm64", "adb_device_serial_arm64"})
+WAIT_BEFORE = frozenset({"arm64", "qemu"})  # the phases whose first test waits for set-up's builds
+
+
+def phase_of(markers: Iterable[str], fixtures: Iterable[str]) -> str:
+    """The phase of one test, from its marker names and the fixtures it uses."""
+    names = set(markers)
+    if "qemu" in names:
+        return "qemu"
+    if ARM64_FIXTURES.intersection(fixtures):
+        return "arm64"
+    if names & {"lava", "browser", "fresh"}:
+        return "other"
+    if "lab" in names:
+        return "lab"
+    return "unit"
+
+
+def ordered(items: Sequence[T], module_of: Callable[[T], str], phase: Callable[[T], str]) -> list[T]:
+    """The items by phase (each module in the phase of its latest test), stable otherwise."""
+    rank = {p: i for i, p in enumerate(PHASES)}
+    module_rank: dict[str, int] = {}
+    for it in items:
+        m = module_of(it)
+        module_rank[m] = max(module_rank.get(m, 0), rank[phase(it)])
+    return sorted(items, key=lambda it: module_rank[module_of(it)])  # sorted() is stable
+
+
+def parse_jobs(value: str) -> list[tuple[int, str]]:
+    """``DEVBENCH_SETUP_JOBS`` as scripts/dev sets it: ``PID=what`` items separated by ``;``."""
+    jobs = []
+    for item in filter(None, (v.strip() for v in value.split(";"))):
+        pid, _, what = item.partition("=")
+        if pid.isdigit():
+            jobs.append((int(pid), what or f"pid {pid}"))
+    return jobs
+
+
+def running(pid: int, proc: Path = Path("/proc")) -> bool:
+    """The process exists and has not exited (an exited child not yet reaped is a zombie, Z)."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def wait_for_jobs(jobs: Sequence[tuple[int, str]], say: Callable[[str], None],
+                  poll: float = 2.0, proc: Path = Path("/proc")) -> float:
+    """Wait until none of set-up's background jobs runs; return the seconds waited."""
+    start = time.monotonic()
+    for pid, what in jobs:
+        if running(pid, proc):
+            say(f"waiting for set-up's background job: {what} (pid {pid})")
+        while running(pid, proc):
+            time.sleep(poll)
+    return time.monotonic() - start

@@ -1,0 +1,56 @@
+"""tests/ordering.py: the suite's phases, module grouping, and the wait for set-up's jobs."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests import ordering
+
+
+def test_phase_of_each_kind():
+    assert ordering.phase_of([], []) == "unit"
+    assert ordering.phase_of(["lab"], ["lab_device"]) == "lab"
+    assert ordering.phase_of(["lab", "lava"], []) == "other"
+    assert ordering.phase_of(["fresh"], []) == "other"
+    assert ordering.phase_of(["lab"], ["lab_device_arm64"]) == "arm64"
+    assert ordering.phase_of(["lab", "qemu"], ["lab_device_arm64"]) == "qemu"
+
+
+def test_ordered_by_phase_keeps_modules_together_and_collection_order():
+    items = [("a.py", "qemu", 1), ("b.py", "unit", 2), ("a.py", "unit", 3), ("c.py", "lab", 4),
+             ("d.py", "unit", 5), ("c.py", "unit", 6), ("e.py", "arm64", 7)]
+    got = ordering.ordered(items, module_of=lambda t: t[0], phase=lambda t: t[1])
+    assert [t[2] for t in got] == [2, 5, 4, 6, 7, 1, 3]
+
+
+def test_parse_jobs_ignores_what_is_not_a_pid():
+    assert ordering.parse_jobs("12=arm64 rootfs; 34=kernels;;x=bad;56") == [
+        (12, "arm64 rootfs"), (34, "kernels"), (56, "pid 56")]
+    assert ordering.parse_jobs("") == []
+
+
+def test_a_zombie_is_not_running(tmp_path: Path):
+    (tmp_path / "7").mkdir()
+    (tmp_path / "7" / "stat").write_text("7 (sh (odd) name) Z 1 7 7 0")
+    (tmp_path / "8").mkdir()
+    (tmp_path / "8" / "stat").write_text("8 (make) S 1 8 8 0")
+    assert not ordering.running(7, tmp_path)
+    assert ordering.running(8, tmp_path)
+    assert not ordering.running(9, tmp_path)
+
+
+def test_wait_for_jobs_waits_until_the_job_ends_and_says_what_it_waits_for():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
+    said: list[str] = []
+    try:
+        start = time.monotonic()
+        waited = ordering.wait_for_jobs([(proc.pid, "a kernel")], said.append, poll=0.05)
+        # the child exits but stays a zombie until reaped: running() must see it as ended
+        assert 1.0 <= waited and time.monotonic() - start < 10
+        assert said == [f"waiting for set-up's background job: a kernel (pid {proc.pid})"]
+        assert ordering.wait_for_jobs([(proc.pid, "a kernel")], said.append) < 1
+        assert len(said) == 1
+    finally:
+        proc.kill()
+        proc.wait()
