@@ -56,9 +56,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     """Before the first arm64 or QEMU test: wait (outside any test's timeout) for the builds
     scripts/dev left running in the background."""
     phase = _phase(item)
-    if phase in ordering.WAIT_BEFORE and not _WAITED:
+    if phase in ordering.WAIT_BEFORE and phase not in _WAITED:
         _WAITED.add(phase)
-        jobs = ordering.parse_jobs(os.environ.get("DEVBENCH_SETUP_JOBS", ""))
+        jobs = ordering.needed_before(ordering.parse_jobs(os.environ.get("DEVBENCH_SETUP_JOBS", "")), phase)
         reporter = item.config.pluginmanager.get_plugin("terminalreporter")
 
         def say(line: str) -> None:

@@ -8,8 +8,9 @@ amd64 devices, LAVA, the browser and the fresh-machine tests, then the arm64 lab
 tests (the kernels). A module keeps its tests together (its module-scoped fixtures are set up
 once) and runs in the phase of its latest test. Within a phase, collection order is kept.
 
-Before the first test of the arm64 or QEMU phase, ``wait_for_jobs`` waits for set-up's
-background jobs (scripts/dev names them in ``DEVBENCH_SETUP_JOBS``) to end: the wait happens
+Before the first test of the arm64 phase, ``wait_for_jobs`` waits for the arm64 rootfs, before
+the first QEMU test for the kernels (scripts/dev names its background jobs and the phase that
+needs each in ``DEVBENCH_SETUP_JOBS``): the wait happens
 outside any test, so it does not count against a test's timeout, and the terminal says what it
 waits for. scripts/dev then checks how each job ended (a failed build fails the run).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,6 +28,7 @@ T = TypeVar("T")
 PHASES = ("unit", "lab", "other", "arm64", "qemu")
 ARM64_FIXTURES = frozenset({"lab_rootfs_arm64", "lab_device_arm64", "adb_device_serial_arm64"})
 WAIT_BEFORE = frozenset({"arm64", "qemu"})  # the phases whose first test waits for set-up's builds
+EARLIEST_WAIT = "arm64"
 
 
 def phase_of(markers: Iterable[str], fixtures: Iterable[str]) -> str:
@@ -52,14 +55,35 @@ def ordered(items: Sequence[T], module_of: Callable[[T], str], phase: Callable[[
     return sorted(items, key=lambda it: module_rank[module_of(it)])  # sorted() is stable
 
 
-def parse_jobs(value: str) -> list[tuple[int, str]]:
-    """``DEVBENCH_SETUP_JOBS`` as scripts/dev sets it: ``PID=what`` items separated by ``;``."""
+@dataclass(frozen=True)
+class Job:
+    """One of set-up's background jobs: its PID, the first phase that needs it, what it builds."""
+
+    pid: int
+    needed_by: str
+    what: str
+
+
+def parse_jobs(value: str) -> list[Job]:
+    """``DEVBENCH_SETUP_JOBS`` as scripts/dev sets it: ``PID=PHASE=what`` items separated by ``;``
+    (PHASE one of the waiting phases; an unknown or missing one means the earliest)."""
     jobs = []
     for item in filter(None, (v.strip() for v in value.split(";"))):
-        pid, _, what = item.partition("=")
-        if pid.isdigit():
-            jobs.append((int(pid), what or f"pid {pid}"))
+        pid, _, rest = item.partition("=")
+        if not pid.isdigit():
+            continue
+        phase, _, what = rest.partition("=")
+        if phase not in WAIT_BEFORE:
+            phase, what = EARLIEST_WAIT, rest
+        jobs.append(Job(int(pid), phase, what or f"pid {pid}"))
     return jobs
+
+
+def needed_before(jobs: Sequence[Job], phase: str) -> list[Job]:
+    """The jobs that must have ended before the first test of ``phase``."""
+    if phase not in PHASES:
+        return []
+    return [j for j in jobs if PHASES.index(j.needed_by) <= PHASES.index(phase)]
 
 
 def running(pid: int, proc: Path = Path("/proc")) -> bool:
@@ -71,13 +95,13 @@ def running(pid: int, proc: Path = Path("/proc")) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-def wait_for_jobs(jobs: Sequence[tuple[int, str]], say: Callable[[str], None],
+def wait_for_jobs(jobs: Sequence[Job], say: Callable[[str], None],
                   poll: float = 2.0, proc: Path = Path("/proc")) -> float:
-    """Wait until none of set-up's background jobs runs; return the seconds waited."""
+    """Wait until none of these background jobs runs; return the seconds waited."""
     start = time.monotonic()
-    for pid, what in jobs:
-        if running(pid, proc):
-            say(f"waiting for set-up's background job: {what} (pid {pid})")
-        while running(pid, proc):
+    for job in jobs:
+        if running(job.pid, proc):
+            say(f"waiting for set-up's background job: {job.what} (pid {job.pid})")
+        while running(job.pid, proc):
             time.sleep(poll)
     return time.monotonic() - start

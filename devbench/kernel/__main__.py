@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="build a variant: the feature kernel plus this patch (repeatable, applied in order): "
                         "a shipped patch's name (see `patches`) or a path (./my.patch)")
     b.add_argument("--name", help="the variant's name (default: from the patches' file names)")
+    b.add_argument("--keep-tree", action="store_true",
+                   help="build the feature kernel in a kept tree (about 1.8 GiB of cache) that patched variants "
+                        "reuse: a variant then recompiles only what its patches touch")
     sub.add_parser("patches", help="list the kernel patches devbench ships")
     frag = sub.add_parser("fragment", help="print the kernel config fragment")
     frag.add_argument("--arch", choices=ARCHES, default="x86_64")
@@ -89,6 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  "compiled": len(v.get("compiled") or []),
                                  "tree_build_seconds": v.get("tree_build_seconds")}
                 else:
+                    if args.keep_tree:
+                        from .variant import ensure_tree
+
+                        ensure_tree(arch, cache_dir=args.cache_dir, source=args.source, progress=_progress,
+                                    jobs=args.jobs)
                     k = ensure_kernel(arch, cache_dir=args.cache_dir, source=args.source, progress=_progress,
                                       jobs=args.jobs)
             except KernelError as e:

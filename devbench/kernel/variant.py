@@ -97,13 +97,18 @@ def ensure_tree(arch: Arch, cache_dir: Path | None = None, source: str | os.Path
     _check_arch(arch)
     src = find_source(source)
     root = tree_path(arch, cache_dir, src)
-    if not is_complete(root):
-        with building(root, on_wait=lambda text: _say(progress, f"kernel: {text}")) as needed:
+    image_root = kernel_path(arch, cache_dir, src)
+    if is_complete(root) and is_complete(image_root):
+        return root
+    say = lambda text: _say(progress, f"kernel: {text}")  # noqa: E731
+    # the image entry's lock first (then the tree's; nothing takes them the other way round): a
+    # feature-kernel build started meanwhile (ensure_kernel) waits for this one and uses its image
+    with building(image_root, on_wait=say) as image_needed:
+        with building(root, on_wait=say) as needed:
             if needed:
                 _build_tree(root, arch, src, progress, jobs or os.cpu_count() or 1, stall)
-    image_root = kernel_path(arch, cache_dir, src)
-    if not is_complete(image_root):
-        _fill_base_entry(image_root, root, arch, src)
+        if image_needed:
+            _fill_base_entry(image_root, root, arch, src)
     return root
 
 
@@ -142,21 +147,19 @@ def _build_tree(root: Path, arch: Arch, src: Path, progress: Progress | None, jo
 
 
 def _fill_base_entry(image_root: Path, tree_root: Path, arch: Arch, src: Path) -> None:
+    """The feature kernel's image entry from the tree's build (the caller holds its lock)."""
     info = json.loads(marker_path(tree_root).read_text())
-    with building(image_root) as needed:
-        if not needed:
-            return
-        tmp = fresh_tmp(image_root)
-        try:
-            obj = tree_root / "src" / OBJ_DIR
-            _copy_outputs(obj, obj / _ARCH[arch]["image"], tmp / "out")
-            os.rename(tmp / "out", image_root)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        sizes = {p.name: p.stat().st_size for p in image_root.iterdir() if p.is_file()}
-        mark_complete(image_root, {**{k: v for k, v in info.items() if k != "disk_bytes"},
-                                   "image": Path(_ARCH[arch]["image"]).name, "sizes": sizes,
-                                   "from_tree": tree_root.name})
+    tmp = fresh_tmp(image_root)
+    try:
+        obj = tree_root / "src" / OBJ_DIR
+        _copy_outputs(obj, obj / _ARCH[arch]["image"], tmp / "out")
+        os.rename(tmp / "out", image_root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    sizes = {p.name: p.stat().st_size for p in image_root.iterdir() if p.is_file()}
+    mark_complete(image_root, {**{k: v for k, v in info.items() if k != "disk_bytes"},
+                               "image": Path(_ARCH[arch]["image"]).name, "sizes": sizes,
+                               "from_tree": tree_root.name})
 
 
 def disk_bytes(root: Path) -> int:

@@ -25,9 +25,17 @@ def test_ordered_by_phase_keeps_modules_together_and_collection_order():
 
 
 def test_parse_jobs_ignores_what_is_not_a_pid():
-    assert ordering.parse_jobs("12=arm64 rootfs; 34=kernels;;x=bad;56") == [
-        (12, "arm64 rootfs"), (34, "kernels"), (56, "pid 56")]
+    J = ordering.Job
+    assert ordering.parse_jobs("12=arm64=arm64 rootfs; 34=qemu=kernels;;x=qemu=bad;56;78=later=a=b") == [
+        J(12, "arm64", "arm64 rootfs"), J(34, "qemu", "kernels"), J(56, "arm64", "pid 56"), J(78, "arm64", "later=a=b")]
     assert ordering.parse_jobs("") == []
+
+
+def test_each_phase_waits_for_the_jobs_it_needs():
+    jobs = ordering.parse_jobs("12=arm64=arm64 rootfs;34=qemu=kernels")
+    assert [j.pid for j in ordering.needed_before(jobs, "arm64")] == [12]
+    assert [j.pid for j in ordering.needed_before(jobs, "qemu")] == [12, 34]
+    assert ordering.needed_before(jobs, "unit") == []
 
 
 def test_a_zombie_is_not_running(tmp_path: Path):
@@ -45,11 +53,11 @@ def test_wait_for_jobs_waits_until_the_job_ends_and_says_what_it_waits_for():
     said: list[str] = []
     try:
         start = time.monotonic()
-        waited = ordering.wait_for_jobs([(proc.pid, "a kernel")], said.append, poll=0.05)
+        waited = ordering.wait_for_jobs([ordering.Job(proc.pid, "qemu", "a kernel")], said.append, poll=0.05)
         # the child exits but stays a zombie until reaped: running() must see it as ended
         assert 1.0 <= waited and time.monotonic() - start < 10
         assert said == [f"waiting for set-up's background job: a kernel (pid {proc.pid})"]
-        assert ordering.wait_for_jobs([(proc.pid, "a kernel")], said.append) < 1
+        assert ordering.wait_for_jobs([ordering.Job(proc.pid, "qemu", "a kernel")], said.append) < 1
         assert len(said) == 1
     finally:
         proc.kill()
