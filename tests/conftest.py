@@ -11,7 +11,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def pytest_configure(config: pytest.Config) -> None:
     """The tests' devbench (in-process and the CLIs they start) keeps its run-seal key
-    (devbench/results/seal.py) in a folder of the test session's, not in the user's ~/.config."""
+    (devbench/results/seal.py) in a folder of the test session's, not in the user's ~/.config.
+
+    A suite started in the background by a non-interactive shell (`scripts/dev test &`, nohup,
+    some CI runners) inherits SIGINT ignored, and so would every devbench the tests start: the
+    tests that press Ctrl-C (SIGINT) on a run would wait for a run that cannot hear it. The
+    session takes SIGINT back (its children then start with the default action)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if "DEVBENCH_CONFIG_HOME" not in os.environ:
         import tempfile
 

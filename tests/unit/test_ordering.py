@@ -62,3 +62,15 @@ def test_wait_for_jobs_waits_until_the_job_ends_and_says_what_it_waits_for():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_children_of_the_session_hear_sigint():
+    """Even when the suite was started with SIGINT ignored (in the background of a shell), the
+    devbench runs it starts can be interrupted with SIGINT (tests/conftest.py)."""
+    import signal
+    import subprocess
+    import sys
+
+    probe = "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
+    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN
