@@ -21,7 +21,7 @@ from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows
 from devbench.report.exits import exit_scenarios
 from devbench.report.headline import headline
 from devbench.report.kernels import heading, html_context
-from devbench.report.profiles import profile_views
+from devbench.report.profiles import differential_view, profile_views
 from devbench.report.sweep import SWEEP_HEADER, sweep_table_rows, sweep_title, target_sentence
 from devbench.report.sweep_plot import sweep_figure
 from devbench.report.table import fmt_ci, fmt_ms, fmt_p, fmt_pct, fmt_spread, notes
@@ -172,6 +172,7 @@ def target_context(data: dict[str, Any], analysis: Analysis, name: str, scenario
             for i, e in enumerate(exits)
         ],
         "profiles": profile_views(data, name),
+        "differential": differential_view(data, name),  # beside the table: where the named arm's samples grew
         # one per cause: a refusal of the named arm in every scenario is one line naming them
         "errors": [{"kind": c.kind, "scenario": ", ".join(c.scenarios), "arm": c.arm, "message": c.message}
                    for c in causes(errors, name, sweep)],

@@ -1,5 +1,7 @@
-"""The profile part of the report: per target and scenario, the differential table, top
-symbols per arm and flame graphs, from the folded stacks kept in results.json."""
+"""The profile part of the report: per target its differential profile beside its table
+(the ranked functions, the "attributed to" sentence and the pooled differential flame graph),
+and per scenario the differential table, top symbols per arm and flame graphs, from the folded
+stacks kept in results.json."""
 
 from __future__ import annotations
 
@@ -9,9 +11,25 @@ from typing import Any
 from markupsafe import Markup
 
 from devbench.profile import diff_flamegraph_svg, diff_symbols, flamegraph_svg, top_symbols
+from devbench.profile.attribution import attribute
+from devbench.report.differential import same_forks, target_differential
 from devbench.results.rows import record_vmas, run_vmas, swept, with_vmas
 
 TOP = 25
+
+
+def differential_view(data: dict[str, Any], target: str) -> dict[str, Any] | None:
+    """The target's differential profile for the HTML, beside its table; None without profiles."""
+    d = target_differential(data, target)
+    if d is None:
+        return None
+    a = d.attribution
+    title = f"{target}: named vs unnamed ({', '.join(d.pooled) or 'no scenario with both arms'})"
+    return {"scope": ", ".join(d.pooled), "status": a.status, "sentence": a.sentence, "sampling": d.sampling,
+            "samples": (a.unnamed_samples, a.named_samples), "rows": [g.to_json() for g in a.growth],
+            "svg": Markup(diff_flamegraph_svg(d.stacks["named"], d.stacks["unnamed"], title=title))
+            if a.unnamed_samples and a.named_samples else None,
+            "by_scenario": {c.label: c.attribution.sentence for c in d.cases}}
 
 
 def profile_views(data: dict[str, Any], target: str) -> list[dict[str, Any]]:
@@ -45,10 +63,15 @@ def profile_views(data: dict[str, Any], target: str) -> list[dict[str, Any]]:
             },
             "diff": None,
             "diff_svg": None,
+            "attribution": None,
         }
         if "unnamed" in folded and "named" in folded:
+            view["attribution"] = attribute(folded["unnamed"], folded["named"],
+                                            same_forks=same_forks(arms.values())).sentence
             view["diff"] = diff_symbols(folded["unnamed"], folded["named"], top=TOP).to_json()
             view["diff_svg"] = Markup(diff_flamegraph_svg(folded["named"], folded["unnamed"],
                                                           title=f"{scenario}: named vs unnamed"))
         views.append(view)
+    if len(views) == 1:  # the target's own sentence, beside its table, is this one
+        views[0]["attribution"] = None
     return views

@@ -8,6 +8,7 @@ from devbench.analysis import Analysis, Comparison, Row
 from devbench.analysis.gate import failing_rows
 from devbench.analysis.stats import regression_pct
 from devbench.analysis.sweep import series
+from devbench.report.differential import target_differential
 from devbench.report.headline import headline
 from devbench.report.kernels import pair_json
 from devbench.report.sweep import sweep_json
@@ -69,6 +70,9 @@ def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: fl
         sweep = sweep_json(found, t.name, margin, target_clock(data, t.name))
         if sweep is not None:
             out_t["sweep"] = sweep
+        diff = target_differential(data, t.name)  # where the named arm's extra profile samples are
+        if diff is not None:
+            out_t["differential_profile"] = diff.to_json()
         targets.append(out_t)
     out = {
         "schema": SCHEMA,

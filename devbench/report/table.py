@@ -188,9 +188,17 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
         out += wrapped([cause.line() for cause in causes([e for e in everything if not e.get("resumed")], target,
                                                          is_sweep(data))],
                        WARN, markdown)
+        out += differential_lines(data, target, markdown)  # where the named arm's extra samples are
         out.append("")
         out += kernel_sections(data, analysis, target, markdown)  # a target's kernels compared, after the last
     return shown("\n".join(out).rstrip() + "\n", lines=True)  # a results file's strings shown, never obeyed
+
+
+def differential_lines(data: dict[str, Any], target: str, markdown: bool) -> list[str]:
+    """The target's differential profile under its table (devbench.report.differential)."""
+    from devbench.report.differential import differential_lines as lines
+
+    return lines(data, target, markdown)
 
 
 def sweep_lines(rows: list[Row], target: str, data: dict[str, Any], margin_pct: float, markdown: bool) -> list[str]:
