@@ -8,7 +8,10 @@ an inlined callee (kref_get in vm_area_dup) counts as its caller, which is where
 the kernel source finds it. A function is listed when its share grows with a two-proportion
 z of at least NOISE_Z: hundreds of functions are compared at once, so z = 2 would name one
 by chance in most profiles; at 3, about one profile in three names a noise function among
-300 compared (and with only a little growth). Both arms must have MIN_SAMPLES at least.
+300 compared (and with only a little growth). It must also grow by MIN_POINTS at least: under
+icount the sampling is periodic in instructions, not random, and a function can gain a dozen
+samples of 37,000 from where the period falls (pcpu_alloc_noprof, 0 -> 13 samples, z 3.6, on
+the refcount kernel), too little to attribute anything to. Both arms must have MIN_SAMPLES.
 
 "Called from" is the frame under the function in its own stacks (its caller) whose share grew
 most: __slab_free's grown part is called from kfree, though most of its samples, in both arms,
@@ -31,6 +34,7 @@ from devbench.profile.table import diff_symbols, symbol_counts
 
 MIN_SAMPLES = 200  # per arm; below it a few points of share are within sampling noise
 NOISE_Z = 3.0      # a growth counts from this two-proportion z up (see the docstring)
+MIN_POINTS = 0.1   # and from this growth up, in percentage points: a thousandth of the samples
 TOP = 5            # functions listed and named in the sentence
 MOSTLY = 0.5       # "mostly in": the listed functions gained at least this part of the added samples
 
@@ -74,7 +78,8 @@ class Attribution:
                       "added_samples": self.added_samples,
                       "growth": [g.to_json() for g in self.growth],
                       "largest_below_noise": self.largest.to_json() if self.largest else None,
-                      "min_samples": MIN_SAMPLES, "noise_z": NOISE_Z, "sentence": self.sentence})
+                      "min_samples": MIN_SAMPLES, "noise_z": NOISE_Z, "min_points": MIN_POINTS,
+                      "sentence": self.sentence})
 
 
 def callers(folded: Mapping[str, int], function: str, *, skip_root: bool = True) -> Counter[str]:
@@ -129,7 +134,7 @@ def attribute(base: Mapping[str, int] | None, new: Mapping[str, int] | None, *,
                            f"{MIN_SAMPLES} per arm at least): profile more forks (profile.forks) or "
                            f"at a higher frequency (profile.frequency).")
     rows = _growth_rows(base, new)
-    listed = tuple(g for g in rows if g.z >= NOISE_Z)[:TOP]
+    listed = tuple(g for g in rows if g.z >= NOISE_Z and g.points >= MIN_POINTS)[:TOP]
     if not listed:
         largest = rows[0] if rows else None
         return Attribution("no-growth", nb, nn, (), largest, same_forks, _no_growth(nb, nn, largest))
@@ -143,8 +148,9 @@ def _total(folded: Mapping[str, int] | None) -> int:
 def _no_growth(nb: int, nn: int, largest: Growth | None) -> str:
     seen = (f" The largest growth, {largest.function} {largest.points:+.2f} points (z {largest.z:+.1f}), "
             f"is within the noise." if largest else "")
-    return (f"named − unnamed: no function's share grows beyond sampling noise (z ≥ {NOISE_Z:g}; {nb} unnamed, "
-            f"{nn} named samples): this profile cannot attribute the difference.{seen} More profiled forks "
+    return (f"named − unnamed: no function's share grows beyond sampling noise (z ≥ {NOISE_Z:g} and "
+            f"{MIN_POINTS:g} points; {nb} unnamed, {nn} named samples): this profile cannot attribute the "
+            f"difference.{seen} More profiled forks "
             f"(profile.forks) or a higher frequency resolve a smaller growth.")
 
 

@@ -1,6 +1,7 @@
 """Each target's differential profile beside its table: text and markdown (under the table,
 80 columns), the JSON summary (per target) and report.html (under the table, with its pooled
-differential flame graph); scenarios pooled per arm, a one-arm scenario kept out."""
+differential flame graph); scenarios pooled per arm, a one-arm scenario kept out; a run comparing
+kernels: each kernel's own in its section."""
 
 import json
 import re
@@ -11,7 +12,7 @@ from devbench.report.differential import target_differential
 from devbench.report.html import render_html
 from devbench.report.outputs import run_output
 from devbench.report.table import render_text
-from tests.simdata import ICOUNT_INFO, make_results
+from tests.simdata import ICOUNT_INFO, make_kernels_results, make_results
 
 SCENARIOS = (("unpopulated", 0, 16.0), ("1 page", 1, 20.0))
 BASE = {"forkbench;fork;copy_process;vm_area_dup": 300, "forkbench;exit;exit_mmap;kmem_cache_free": 100}
@@ -106,8 +107,8 @@ def test_a_profile_that_cannot_attribute_is_said_plainly_in_every_output():
     text = render_text(d, analysis=analyze(d))
     said = " ".join(ln.strip() for ln in text.splitlines())
     assert "function " not in text.split("Differential profile")[1]  # no table of nothing
-    assert "no function's share grows beyond sampling noise (z ≥ 3; 800 unnamed, 808 named samples): this " \
-           "profile cannot attribute the difference." in said
+    assert "no function's share grows beyond sampling noise (z ≥ 3 and 0.1 points; 800 unnamed, 808 named " \
+           "samples): this profile cannot attribute the difference." in said
     summary = json.loads(run_output(d, analyze(d), "json"))
     dp = summary["targets"][0]["differential_profile"]
     assert (dp["status"], dp["growth"], dp["largest_below_noise"]["function"]) == ("no-growth", [], "vm_area_dup")
@@ -154,3 +155,29 @@ def test_hostile_function_names_are_escaped():
     assert "\x1b" not in text and "a|b\\x1b[2J" in text
     md = render_text(d, markdown=True, analysis=analyze(d))
     assert "| a\\|b\\x1b[2J |" in md
+
+
+def test_a_run_comparing_kernels_has_each_kernels_own_under_its_table():
+    d = make_kernels_results(shifts={"strdup": {"named": 0.47, "unnamed": 0.001}}, seed=5, boot_sd=0.0005,
+                             scenarios=(("unpopulated", 0, 14.41),))
+    refcount = dict(Counter(BASE) + Counter({"forkbench;exit;exit_mmap;remove_vma;__vm_area_free": 50}))
+    strdup = dict(Counter(BASE) + Counter(ADDED))
+    d["profiles"] = [profile(f"kut-{k}", "unpopulated", arm, BASE if arm == "unnamed" else named)
+                     for k, named in (("refcount", refcount), ("strdup", strdup)) for arm in ("unnamed", "named")]
+    analysis = analyze(d)
+    lines = render_text(d, analysis=analysis).splitlines()
+    assert all(len(ln) <= 80 for ln in lines), max(lines, key=len)
+    heads = [lines.index("kut-refcount (kernel refcount, x86_64, boots 1, 4)"),
+             lines.index("kut-strdup (kernel strdup, x86_64, boots 2, 3)"),
+             lines.index("kut (x86_64): kernel strdup against kernel refcount")]
+    blocks = [i for i, ln in enumerate(lines) if ln.startswith("Differential profile, named − unnamed")]
+    assert heads[0] < blocks[0] < heads[1] < blocks[1] < heads[2]  # each in its kernel's section
+    said = [" ".join(ln.strip() for ln in lines[a:b]) for a, b in zip(blocks, heads[1:], strict=True)]
+    assert "mostly in __vm_area_free (called from remove_vma)" in said[0] and "strlen" not in said[0]
+    assert "mostly in strlen (called from vm_area_dup_fork)" in said[1]
+    summary = json.loads(run_output(d, analysis, "json"))
+    assert {t["name"]: t["differential_profile"]["growth"][0]["function"] for t in summary["targets"]} == {
+        "kut-refcount": "__vm_area_free", "kut-strdup": "strlen"}
+    html = render_html(d, analysis)
+    assert html.count("Differential profile, named − unnamed</h3>") == 2
+    assert html.index("kut-refcount: named vs unnamed (unpopulated)") < html.index("kut-strdup: named vs unnamed")
