@@ -149,7 +149,7 @@ def test_each_kernels_differential_profile_names_its_own_path(tmp_path, out_dir,
     profiled in its last boot: 4096 VMAs, unpopulated, 200 profiled forks per arm at 20 kHz
     (about 37,000 fork/exit-path samples per arm: the refcount kernel adds about 11
     instructions per VMA, half a point of share, which 2 kHz and 40 forks do not resolve).
-    About 5.5 minutes on 2 busy cores: 4 boots one after the other, 2 profiled."""
+    3.5 to 5.5 minutes on 2 busy cores: 4 boots one after the other, 2 profiled."""
     cfg = tmp_path / "kernels.yaml"
     cfg.write_text(f"""\
 run: {{name: differential profiles, output: {out_dir}}}
