@@ -27,6 +27,7 @@ from devbench.config.model import (
     CpufreqConfig,
     DeviceConfig,
     ProfileConfig,
+    ReportConfig,
     RunConfig,
     Scenario,
     TargetConfig,
@@ -90,14 +91,15 @@ def parse(src: Source) -> Config:
     bench = found.check(lambda: _benchmark(_required(top.section("benchmark", required=True))))
     build = found.check(lambda: _build(top.section("build")))
     profile = found.check(lambda: _profile(top.section("profile")))
+    report = found.check(lambda: _report(top.section("report")))
     found.check(top.done)
     with_kernels = any(getattr(t.options, "kernels", ()) for t in targets or ())
     if bench is not None and bench.adaptive is not None and with_kernels:
         found.errors.append(src.error(("benchmark", "forks"), "forks: auto cannot go with a target's kernels: (each "
                                       "boot runs the same plan): give forks a number"))
     found.raise_any()
-    assert run and lab_hosts is not None and targets and device and bench and build and profile  # no error: all parsed
-    return Config(src.file, run, targets, device, bench, build, profile, lab_hosts, raw=src.data)
+    assert run and lab_hosts is not None and targets and device and bench and build and profile and report
+    return Config(src.file, run, targets, device, bench, build, profile, lab_hosts, report, raw=src.data)
 
 
 def _required(sec: Section | None) -> Section:
@@ -162,6 +164,22 @@ def _profile(sec: Section | None) -> ProfileConfig:
         forks=forks,
         batches=batches,
     )
+    sec.done()
+    return out
+
+
+def _seed_tables(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value == "auto":
+        return "auto"
+    raise ValueError(f"must be auto, true or false, not {typename(value)} {value!r}")
+
+
+def _report(sec: Section | None) -> ReportConfig:
+    if sec is None:
+        return ReportConfig()
+    out = ReportConfig(seed_tables=sec.value("seed_tables", _seed_tables, "auto"))
     sec.done()
     return out
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ABIS", "NAME_RE", "PAYLOAD_TEST_DEFINES", "VMAS_MAX",
            "AdaptiveConfig", "BenchmarkConfig", "BuildConfig", "Config",
-           "CpufreqConfig", "DeviceConfig", "ProfileConfig", "RunConfig", "Scenario", "TargetConfig"]
+           "CpufreqConfig", "DeviceConfig", "ProfileConfig", "ReportConfig", "RunConfig", "Scenario", "TargetConfig"]
 
 ABIS = ("aarch64", "x86_64", "armv7", "riscv64")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}\Z")
@@ -133,6 +133,13 @@ class ProfileConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    # the seed's two tables beside this run's rows at the report's top (devbench.report.letter):
+    # "auto": when the run compared kernels named strdup and refcount; "true": always; "false": never
+    seed_tables: str = "auto"
+
+
+@dataclass(frozen=True)
 class Config:
     file: str
     run: RunConfig
@@ -142,6 +149,7 @@ class Config:
     build: BuildConfig
     profile: ProfileConfig = ProfileConfig()
     lab_hosts: tuple[LabHost, ...] = ()
+    report: ReportConfig = ReportConfig()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def target(self, name: str) -> TargetConfig:

@@ -21,6 +21,8 @@ from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows
 from devbench.report.exits import exit_scenarios
 from devbench.report.headline import headline
 from devbench.report.kernels import heading, html_context
+from devbench.report.letter import build as build_letter
+from devbench.report.letter import html_context as letter_context
 from devbench.report.profiles import differential_view, profile_views
 from devbench.report.sweep import SWEEP_HEADER, sweep_table_rows, sweep_title, target_sentence
 from devbench.report.sweep_plot import sweep_figure
@@ -188,7 +190,8 @@ def render_html(data: dict[str, Any], analysis: Analysis | None = None) -> str:
     targets = [target_context(data, analysis, name, scenarios) for name in targets_in(data)]
     kernels = html_context(data, analysis, analysis.options)  # a target's kernels compared: before the kernels
     return environment().get_template(REPORT_TEMPLATE).render(
-        run=data["run"], targets=targets, kernels=kernels, header=HTML_HEADER, options=analysis.options,
+        run=data["run"], targets=targets, kernels=kernels, header=HTML_HEADER,
+        letter=letter_context(build_letter(data, analysis)), options=analysis.options,
         sweep_header=SWEEP_HEADER, contents=len(targets) + len(kernels) >= CONTENTS_FROM, units_note=UNITS_NOTE,
         run_errors=[e for e in data.get("errors", []) if not e.get("target")],
         config_text=json.dumps(data["run"].get("config"), indent=2),

@@ -11,6 +11,7 @@ from devbench.analysis.sweep import series
 from devbench.report.differential import target_differential
 from devbench.report.headline import headline
 from devbench.report.kernels import pair_json
+from devbench.report.letter import build, letter_json
 from devbench.report.sweep import sweep_json
 from devbench.results.rows import vmas_field
 from devbench.results.strict import breaks
@@ -83,6 +84,9 @@ def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: fl
         # a target's kernels compared in the run: kernel B against kernel A, the boot as the unit
         "kernels": [pair_json(p, row_json) for p in analysis.kernels],
     }
+    letter = letter_json(build(data, analysis))
+    if letter is not None:  # the seed's two tables beside this run's rows (devbench.report.letter)
+        out["seed_letter"] = letter
     if fail_on_regression is not None:
         out["gate"] = {
             "fail_on_regression_pct": fail_on_regression,

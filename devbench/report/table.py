@@ -159,8 +159,10 @@ def exit_lines(summary: list[dict[str, Any]], target: str) -> list[str]:
 def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis | None = None) -> str:
     analysis = analysis or analyze(data)
     summary = summarize(data, statistics=False)  # once: the exit lines of every target
-    out = []
     from devbench.report.kernels import heading, kernel_sections
+    from devbench.report.letter import build, text_lines
+
+    out = text_lines(build(data, analysis), markdown)  # the seed's two tables beside this run's, first
 
     for target in targets_in(data):
         result = analysis.target(target)

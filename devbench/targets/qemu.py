@@ -69,6 +69,10 @@ def resolve_boot(name: str, options: QemuOptions, step: StepCallback) -> tuple[P
             raise TargetError(name, "build kernel", str(exc)) from None
     step(f"building or reusing devbench's {options.arch} feature kernel")
     try:
+        if options.keep_tree:  # a variant of it comes next: one full build gives both (devbench.kernel.variant)
+            from devbench.kernel.variant import ensure_tree
+
+            ensure_tree(options.arch, progress=step)
         return Path(ensure_kernel(options.arch, progress=step).image), None
     except DevbenchError as exc:
         raise TargetError(name, "build kernel", str(exc)) from None

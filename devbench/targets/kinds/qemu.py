@@ -50,10 +50,15 @@ class QemuOptions:
     detach: bool = False  # true: the payload runs detached from the adb session, its output collected at its end
     kernels: tuple[KernelChoice, ...] = ()  # kernels to compare (devbench.kernel.choice); kernel: then unused
     boots: int = 2  # with kernels: the boots of each kernel, in ABBA order (devbench.run.kernels)
+    # the feature kernel built as the kept tree that variants build on (devbench.kernel.variant):
+    # set for the feature kernel of a kernels: list that holds a variant, so a cold cache costs
+    # one full build per architecture, not two (the base image is filled from the tree's build)
+    keep_tree: bool = False
 
     def for_kernel(self, choice: KernelChoice) -> QemuOptions:
         """The options of one boot of a kernel of ``kernels:``."""
-        return replace(self, kernel=choice.kernel, kernel_variant=choice.variant, kernels=())
+        keep = choice.kernel == "feature" and choice.variant is None and any(k.variant for k in self.kernels)
+        return replace(self, kernel=choice.kernel, kernel_variant=choice.variant, kernels=(), keep_tree=keep)
 
 
 def qemu_daemons(value: Any) -> tuple[Daemon, ...]:

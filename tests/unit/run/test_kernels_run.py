@@ -58,8 +58,29 @@ def test_kernel_targets_are_one_per_kernel_with_that_kernel():
     assert [t.name for t in subs] == ["kut-refcount", "kut-strdup", "kut-stock"]
     assert [(t.options.kernel, t.options.kernels) for t in subs] == [("feature", ()), ("feature", ()), ("stock", ())]
     assert subs[0].options.kernel_variant is None and subs[1].options.kernel_variant.name == "strdup"
+    # the feature kernel of a list with a variant is built as the variants' kept tree (one full build)
+    assert [t.options.keep_tree for t in subs] == [True, False, False]
     assert kernel_targets(parse_text(_config(Path("/tmp"), "/tmp/x").replace(
         "kernels: [{name: refcount}, {name: strdup, kernel: stock}], boots: 2", "kernel: feature")).targets[0]) == []
+
+
+def test_the_kept_tree_is_built_before_the_feature_kernel_it_fills(monkeypatch):
+    from devbench.kernel import build, variant
+    from devbench.targets.qemu import resolve_boot
+
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(variant, "ensure_tree", lambda arch, **kw: calls.append(("tree", arch)))
+    monkeypatch.setattr(build, "ensure_kernel", lambda arch, **kw: calls.append(("kernel", arch)) or
+                        type("K", (), {"image": "/k/bzImage"})())
+    cfg = parse_text(_config(Path("/tmp"), "/tmp/x", "[{name: refcount}, {name: strdup, patches: "
+                                                    "[anon-name-strdup.patch]}]"))
+    feature, _ = kernel_targets(cfg.targets[0])
+    assert resolve_boot("kut-refcount", feature.options, lambda text: None) == (Path("/k/bzImage"), None)
+    assert calls == [("tree", "x86_64"), ("kernel", "x86_64")]
+    calls.clear()  # without a variant in the list: the base build alone, as before
+    alone = parse_text(_config(Path("/tmp"), "/tmp/x", "[{name: a}, {name: b}]"))
+    resolve_boot("kut-a", kernel_targets(alone.targets[0])[0].options, lambda text: None)
+    assert calls == [("kernel", "x86_64")]
 
 
 @pytest.fixture
