@@ -94,6 +94,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for sig in (*TERMINATING, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)
     print(f"devbench: results {run_dir / 'results.json'}\ndevbench: report {report}", file=sys.stderr)
+    took = took_line(store.data.get("run") or {})
+    if took:
+        print(took, file=sys.stderr)
     _export(args, store.data, analysis)
     if interrupted:
         return EXIT_INTERRUPTED
@@ -110,6 +113,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if regression:
         return EXIT_REGRESSION
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def took_line(run: dict) -> str | None:
+    """The run's wall time from results.json: run.started (or, resumed, the last run.resumed) to
+    run.ended."""
+    from datetime import datetime
+
+    from devbench.run.eta import format_duration
+
+    resumed = run.get("resumed") if isinstance(run.get("resumed"), list) else None
+    key, start = ("run.resumed[-1]", resumed[-1]) if resumed else ("run.started", run.get("started"))
+    try:
+        seconds = (datetime.fromisoformat(run["ended"]) - datetime.fromisoformat(start)).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return None
+    return f"devbench: took {format_duration(seconds)} ({key} {start} to run.ended {run['ended']} in results.json)"
 
 
 def _print_failures(data: dict) -> None:
