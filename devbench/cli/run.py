@@ -125,7 +125,7 @@ def took_line(run: dict) -> str | None:
     resumed = run.get("resumed") if isinstance(run.get("resumed"), list) else None
     key, start = ("run.resumed[-1]", resumed[-1]) if resumed else ("run.started", run.get("started"))
     try:
-        seconds = (datetime.fromisoformat(run["ended"]) - datetime.fromisoformat(start)).total_seconds()
+        seconds = (datetime.fromisoformat(run["ended"]) - datetime.fromisoformat(str(start))).total_seconds()
     except (KeyError, TypeError, ValueError):
         return None
     return f"devbench: took {format_duration(seconds)} ({key} {start} to run.ended {run['ended']} in results.json)"
