@@ -21,6 +21,7 @@ from devbench.analysis.kernels import kernel_label, kernel_sets
 from devbench.analysis.model import Row
 from devbench.analysis.stats import regression_pct
 from devbench.report import seed_letter as seed
+from devbench.report.differential import target_differential
 from devbench.report.table import SAY, draw, fmt_ci, fmt_ms, fmt_pct, wrapped
 
 SCENARIO_WORDS = {0: "unpopulated", 1: "1 page", 10: "10 pages"}  # the seed's scenarios, by pages per VMA
@@ -85,8 +86,24 @@ class Agreement:
 
 
 @dataclass(frozen=True)
+class Attributed:
+    """A kernel's differential profile on one architecture (devbench.report.differential), where
+    the run profiled it: devbench's "attributed to" beside the letter's."""
+
+    arch: str
+    target: str
+    status: str
+    sentence: str
+    functions: tuple[str, ...]
+
+    def line(self) -> str:
+        return f"devbench {self.arch}: {self.sentence}"
+
+
+@dataclass(frozen=True)
 class Letter:
     tables: tuple[tuple[seed.SeedTable, tuple[tuple[seed.SeedRow, tuple[Beside, ...]], ...]], ...]
+    attributions: tuple[tuple[Attributed, ...], ...]  # per table: each architecture's profile, if profiled
     agreements: tuple[Agreement, ...]
     counts: tuple[int, ...]          # the VMA counts devbench's rows are at
     icount: bool                     # some row is an instruction-path cost (QEMU icount)
@@ -150,8 +167,21 @@ def build(data: dict[str, Any], analysis: Analysis) -> Letter | None:
                   s.regression_pct / r.regression_pct)
         for (arch, pages), row in strdup.items() if (arch, pages) in refcount
         for s, r in zip(seed.STRDUP.rows, seed.REFCOUNT.rows, strict=True) if s.pages == pages)
-    return Letter(tables, agreements, tuple(sorted({b.row.vmas for b in found if b.row.vmas is not None})),
+    return Letter(tables, tuple(attributions(data, rows) for _, rows in tables), agreements,
+                  tuple(sorted({b.row.vmas for b in found if b.row.vmas is not None})),
                   any(b.clock == "icount" for b in found))
+
+
+def attributions(data: dict[str, Any], rows: tuple[tuple[seed.SeedRow, tuple[Beside, ...]], ...]
+                 ) -> tuple[Attributed, ...]:
+    """The differential profile of every target beside a table, where it was profiled."""
+    out = []
+    for target, arch in dict.fromkeys((b.row.target, b.row.arch or b.row.target) for _, bs in rows for b in bs):
+        d = target_differential(data, target)
+        if d is not None:
+            a = d.attribution
+            out.append(Attributed(arch, target, a.status, a.sentence, tuple(g.function for g in a.growth)))
+    return tuple(out)
 
 
 def labels(letter: Letter) -> list[str]:
@@ -202,7 +232,8 @@ def text_lines(letter: Letter | None, markdown: bool) -> list[str]:
         if not any(bs for _, bs in rows):
             out += wrapped([f"no kernel of this run is named {table.kernel}: the seed's numbers alone"], SAY,
                            markdown)
-        out += wrapped([f"seed: the regression attributed to {table.attributed_to}"], SAY, markdown)
+        out += wrapped([f"seed: the regression attributed to {table.attributed_to}",
+                        *(a.line() for a in letter.attributions[i])], SAY, markdown)
         out.append("")
     out += wrapped(agreement_lines(letter), SAY, markdown)
     out.append("")
@@ -219,8 +250,11 @@ def letter_json(letter: Letter | None) -> dict[str, Any] | None:
                     "rows": [{"scenario": SCENARIO_WORDS.get(s.pages, s.scenario), "pages": s.pages,
                               "seed": {"unnamed_ms": s.unnamed_ms, "named_ms": s.named_ms,
                                        "regression_pct": s.regression_pct},
-                              "devbench": [b.to_json() for b in bs]} for s, bs in rows]}
-                   for t, rows in letter.tables],
+                              "devbench": [b.to_json() for b in bs]} for s, bs in rows],
+                    "devbench_attributed": [{"arch": a.arch, "target": a.target, "status": a.status,
+                                             "sentence": a.sentence, "functions": list(a.functions)}
+                                            for a in letter.attributions[i]]}
+                   for i, (t, rows) in enumerate(letter.tables)],
         "ordering": [{"arch": a.arch, "scenario": a.scenario, "vmas": a.vmas, "strdup_pct": _pct(a.strdup),
                       "refcount_pct": _pct(a.refcount), "cis_apart": a.apart, "ratio": a.ratio,
                       "seed_ratio": a.seed_ratio} for a in letter.agreements],
@@ -233,6 +267,7 @@ def html_context(letter: Letter | None) -> dict[str, Any] | None:
         return None
     return {"title": TITLE, "labels": labels(letter), "header": HEADER,
             "tables": [{"title": t.title, "kernel": t.kernel, "rows": table_cells(letter, i),
-                        "attributed_to": t.attributed_to, "none": not any(bs for _, bs in rows)}
+                        "attributed_to": t.attributed_to, "none": not any(bs for _, bs in rows),
+                        "attributed": [a.line() for a in letter.attributions[i]]}
                        for i, (t, rows) in enumerate(letter.tables)],
             "agreement": agreement_lines(letter)}

@@ -171,3 +171,24 @@ def test_config_report_bad_value_is_one_line():
         parse_text("benchmark: {scenarios: [{name: a, pages: 0}]}\ntargets: [{name: h, local: {}}]\n"
                    "report: {seed_table: true}\n", "c.yaml")
     assert "report.seed_table: unknown key 'seed_table'; did you mean 'seed_tables'?" in str(err.value)
+
+
+def test_each_kernels_differential_profile_stands_beside_the_letters_attribution():
+    from tests.unit.report.test_differential_report import ADDED, BASE, profile
+
+    d = letter_run(counts=(65536,))
+    named = {k: BASE.get(k, 0) + ADDED.get(k, 0) for k in {*BASE, *ADDED}}
+    d["profiles"] = [profile(f"{arch}-strdup", sc, arm, (BASE if arm == "unnamed" else named) | {}, forks=20)
+                     for arch in ("x86_64", "arm64") for sc, _, _ in SCENARIOS for arm in ("unnamed", "named")]
+    for p in d["profiles"]:
+        p["vmas"] = 65536
+    out = json.loads(run_output(d, analyze(d), "json"))["seed_letter"]
+    strdup, refcount = out["tables"]
+    assert [(a["arch"], a["status"]) for a in strdup["devbench_attributed"]] == [("arm64", "attributed"),
+                                                                                ("x86_64", "attributed")]
+    assert "strlen" in strdup["devbench_attributed"][0]["functions"]
+    assert refcount["devbench_attributed"] == []  # not profiled: nothing said for it
+    text = flat(render_text(d))
+    assert ("seed: the regression attributed to strlen() and strdup() calls - devbench arm64: named − unnamed: "
+            "the added samples are mostly in strlen") in text
+    assert "devbench arm64: named − unnamed" in render_html(d)
