@@ -20,15 +20,16 @@ from typing import Any
 import numpy as np
 
 from devbench.analysis.describe import describe_arm
-from devbench.analysis.effect import _p, fork_p_values
+from devbench.analysis.effect import fork_p_values, with_interval
 from devbench.analysis.model import Comparison, Effect, Options, Row, RunMeans, TargetPair
 from devbench.analysis.run import Pending, finish_rows
 from devbench.analysis.samples import ARMS, ArmData, ScenarioData, group, targets_in
-from devbench.analysis.stats import t_ppf, t_two_sided_p
+from devbench.analysis.stats import LogInterval, log_interval
 from devbench.analysis.workload import mismatches
 from devbench.results.rows import with_vmas
 
 Runs = Sequence[dict[str, Any]]
+POOLED_TEST, WELCH_TEST = "t, log run means", "Welch t, log run means"  # named in devbench.analysis.method
 
 
 def pair_targets(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -91,8 +92,8 @@ def one_run_reason(na: int, nb: int, options: Options) -> str:
             f"give {options.min_runs}+ runs a side (--against)")
 
 
-def two_sample_log_interval(la: np.ndarray, lb: np.ndarray, confidence: float) -> tuple[float, float, float | None]:
-    """(low ratio, high ratio, p) of exp(mean lb - mean la). Equal run counts: Student's t with
+def two_sample_log_interval(la: np.ndarray, lb: np.ndarray, confidence: float) -> LogInterval:
+    """The t interval of mean lb - mean la (log run means). Equal run counts: Student's t with
     the pooled variance (exact for equal spreads and robust to unequal ones at equal sizes;
     Welch's df is conservative at 3 runs a side: 3.2% instead of 5%); unequal counts: Welch."""
     na, nb = la.size, lb.size
@@ -104,10 +105,7 @@ def two_sample_log_interval(la: np.ndarray, lb: np.ndarray, confidence: float) -
         va, vb = la.var(ddof=1) / na, lb.var(ddof=1) / nb
         se = float(np.sqrt(va + vb))
         df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)) if se > 0 else 1.0
-    if se == 0:
-        return float(np.exp(diff)), float(np.exp(diff)), None
-    half = float(t_ppf(0.5 + confidence / 2.0, df)) * se
-    return float(np.exp(diff - half)), float(np.exp(diff + half)), _p(t_two_sided_p(diff / se, df))
+    return log_interval(diff, se, df, confidence)
 
 
 def run_effect(a: list[ArmData], b: list[ArmData], options: Options) -> Effect | None:
@@ -121,9 +119,9 @@ def run_effect(a: list[ArmData], b: list[ArmData], options: Options) -> Effect |
     if min(ma.size, mb.size) < max(options.min_runs, 2) or not (np.all(ma > 0) and np.all(mb > 0)):
         return Effect(change, None, None, "none", "run", int(min(ma.size, mb.size)), "none", None, p_w, p_m, cd,
                       one_run_reason(int(ma.size), int(mb.size), options))
-    lo, hi, p = two_sample_log_interval(np.log(ma), np.log(mb), options.confidence)
-    return Effect(change, (lo - 1.0) * 100.0, (hi - 1.0) * 100.0, "independent", "run", int(min(ma.size, mb.size)),
-                  "t, log run means" if ma.size == mb.size else "Welch t, log run means", p, p_w, p_m, cd)
+    t = two_sample_log_interval(np.log(ma), np.log(mb), options.confidence)
+    return with_interval(Effect(change, None, None, "independent", "run", int(min(ma.size, mb.size)),
+                                POOLED_TEST if ma.size == mb.size else WELCH_TEST, None, p_w, p_m, cd), t)
 
 
 def _counts(groups: list[list[ScenarioData]], target: str) -> set[int | None]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
 from devbench.analysis.lazy import stats
 from devbench.analysis.model import Effect, Options
 from devbench.analysis.samples import ArmData
-from devbench.analysis.stats import paired_log_t
+from devbench.analysis.stats import LogInterval, paired_log_t
 
 
 def ratio_of_means(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -31,6 +32,7 @@ def no_verdict_reason(pairs: int, options: Options) -> str:
             f"set benchmark.batches to 10 or more")
 
 
+PAIRED_TEST = "paired t, log batch means"  # devbench.analysis.method describes each test by this name
 SEQUENTIAL = ("the arms ran one after the other (mode: separate, one process per arm): drift cannot be told "
               "from a difference; run again (separate mode now alternates) or use mode: interleaved")
 
@@ -81,10 +83,18 @@ def effect(x: ArmData, y: ArmData, paired_design: bool, options: Options = Optio
                       no_verdict_reason(len(common), options))
     d = np.log(ux) - np.log(uy) if np.all(ux > 0) and np.all(uy > 0) else np.array([])
     t = paired_log_t(d, options.confidence)
-    return Effect(
-        change_pct=change,
-        ci_low_pct=None if t is None else float(np.expm1(t[0]) * 100.0),
-        ci_high_pct=None if t is None else float(np.expm1(t[1]) * 100.0),
-        design="paired", unit=unit, units=int(ux.size), test="paired t, log batch means",
-        p=None if t is None else t[2], p_welch=p_w, p_mwu=p_m, cliffs_delta=cd,
-    )
+    return with_interval(Effect(
+        change_pct=change, ci_low_pct=None, ci_high_pct=None,
+        design="paired", unit=unit, units=int(ux.size), test=PAIRED_TEST,
+        p=None, p_welch=p_w, p_mwu=p_m, cliffs_delta=cd,
+    ), t)
+
+
+def with_interval(e: Effect, t: LogInterval | None) -> Effect:
+    """The effect with its CI and p from a t interval on log ratios: the change is the interval's
+    own estimate (so it always lies inside its CI; a ratio of arithmetic means need not, with a
+    heavy tail)."""
+    if t is None:
+        return e
+    return replace(e, change_pct=float(np.expm1(t.estimate) * 100.0), ci_low_pct=float(np.expm1(t.low) * 100.0),
+                   ci_high_pct=float(np.expm1(t.high) * 100.0), p=t.p, se_log=t.se, df=float(t.df), exact=t.exact)

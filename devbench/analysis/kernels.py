@@ -4,8 +4,9 @@ kernel A (the first of the list), per scenario and arm, the boot as the unit (pu
 Why the boot: under instruction counting a boot's memory history changes the instruction path
 (the same scenario differed by 2.2% between two boots, while three processes of one boot agreed
 within 0.01%), so a kernel's batches are replicates of its boot, not of the kernel. Each boot
-counts as one number per scenario and arm: the mean of its batch means. The change is the ratio
-of the kernels' mean boot means; its CI is a two-sample t interval on the log boot means
+counts as one number per scenario and arm: the mean of its batch means. The change is the
+estimate its CI is built on, the ratio of the kernels' geometric mean boot means (the ratio of
+the plain means where there is no CI); its CI is a two-sample t interval on the log boot means
 (Student's, pooled variance, at equal boot counts; Welch's otherwise), and p its t test. The
 boots alternate (A B B A ...), so a drift linear in time shifts both kernels alike; any drift
 only widens the interval (docs/statistics.md, "Kernels compared": calibrated by simulation).
@@ -25,12 +26,12 @@ import numpy as np
 
 from devbench.analysis.compare import pooled, run_means, two_sample_log_interval
 from devbench.analysis.describe import describe_arm
-from devbench.analysis.effect import fork_p_values
+from devbench.analysis.effect import fork_p_values, with_interval
 from devbench.analysis.model import Effect, KernelPair, Options, Row, RunMeans
 from devbench.analysis.run import Pending, finish_rows
 from devbench.analysis.samples import ARMS, ArmData, ScenarioData, group
 
-POOLED_TEST, WELCH_TEST = "t, log boot means", "Welch t, log boot means"
+POOLED_TEST, WELCH_TEST = "t, log boot means", "Welch t, log boot means"  # named in devbench.analysis.method
 ARCH_NAMES = {"aarch64": "arm64", "amd64": "x86_64"}  # the kernel's name of an architecture
 
 
@@ -120,9 +121,9 @@ def boot_effect(a: list[ArmData], b: list[ArmData], names: tuple[str, str], opti
     if n < max(options.min_boots, 2) or not (np.all(ma > 0) and np.all(mb > 0)):
         return Effect(change, None, None, "none", "boot", n, "none", None, p_w, p_m, cd,
                       few_boots_reason(int(ma.size), int(mb.size), *names, options))
-    lo, hi, p = two_sample_log_interval(np.log(ma), np.log(mb), options.confidence)
-    return Effect(change, (lo - 1.0) * 100.0, (hi - 1.0) * 100.0, "independent", "boot", n,
-                  POOLED_TEST if ma.size == mb.size else WELCH_TEST, p, p_w, p_m, cd)
+    t = two_sample_log_interval(np.log(ma), np.log(mb), options.confidence)
+    return with_interval(Effect(change, None, None, "independent", "boot", n,
+                                POOLED_TEST if ma.size == mb.size else WELCH_TEST, None, p_w, p_m, cd), t)
 
 
 def _mean(sd: ScenarioData | None, arm: str) -> float | None:

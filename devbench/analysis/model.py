@@ -95,7 +95,9 @@ class ArmStats(_Json):
 
 @dataclass(frozen=True)
 class Effect(_Json):
-    """How much slower x is than y: change_pct = (mean x / mean y - 1) * 100, with its CI.
+    """How much slower x is than y, with its CI: change_pct is the estimate the CI is built on
+    (the geometric mean of the unit ratios, the CI's centre on the log scale), or the ratio of
+    means - 1 where there is no CI.
 
     design "paired": per-batch means, each batch's two arms side by side in time; the CI is a t
     interval on the log ratios and p its t test. unit: "batch" (interleaved), "process"
@@ -117,6 +119,9 @@ class Effect(_Json):
     p_mwu: float | None              # descriptive (single forks)
     cliffs_delta: float | None       # descriptive (single forks)
     reason: str | None = None        # why there is no CI and no verdict
+    se_log: float | None = None      # standard error of log(1 + change) behind the CI (the gate tests on it)
+    df: float | None = None          # its t degrees of freedom
+    exact: bool = False              # no spread at all: every unit gave the same ratio, the CI is the point
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ class Verdict(_Json):
     kind: str                        # slower, faster, no difference, inconclusive, not measured
     more_forks: int | None           # per arm, when inconclusive and estimable: more_batches x forks per batch
     more_batches: int | None = None  # batches per arm to add (from the batch-level variance)
+    negligible: bool = False         # slower/faster, but the whole CI lies within the margin
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,16 +43,42 @@ def t_two_sided_p(t: float, df: float) -> float:
     return float(2.0 * stdtr(df, -abs(t)))
 
 
-def paired_log_t(d: np.ndarray, confidence: float) -> tuple[float, float, float] | None:
-    """One-sample t on d (log ratios): (mean - half, mean + half, two-sided p of mean 0) with
-    half the t interval's half-width at `confidence`; None under 2 values or no spread."""
+@dataclass(frozen=True)
+class LogInterval:
+    """A t interval on a mean of logs (a log ratio): estimate, its bounds, the two-sided p of 0,
+    its standard error and degrees of freedom. exact: no spread at all (every unit gave the same
+    value): the interval is the point, p is 0 (or 1 where the value is 0), a measurement fact."""
+
+    estimate: float
+    low: float
+    high: float
+    p: float
+    se: float
+    df: float
+    exact: bool = False
+
+
+def log_interval(estimate: float, se: float, df: float, confidence: float) -> LogInterval:
+    """The t interval and test of `estimate` with standard error se; se 0: exact (see LogInterval)."""
+    if not se > 0:
+        return LogInterval(estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0, 0.0, df, True)
+    half = float(t_ppf(0.5 + confidence / 2.0, df)) * se
+    return LogInterval(estimate, estimate - half, estimate + half, t_two_sided_p(estimate / se, df), se, df)
+
+
+def paired_log_t(d: np.ndarray, confidence: float) -> LogInterval | None:
+    """One-sample t on d (log ratios) at `confidence`; None under 2 values."""
     n = d.size
     if n < 2:
         return None
-    sd = float(d.std(ddof=1))
-    m = float(d.mean())
-    if not sd > 0:
-        return None
-    se = sd / np.sqrt(n)
-    half = float(t_ppf(0.5 + confidence / 2.0, n - 1)) * se
-    return m - half, m + half, t_two_sided_p(m / se, n - 1)
+    return log_interval(float(d.mean()), float(d.std(ddof=1)) / float(np.sqrt(n)), n - 1, confidence)
+
+
+def above_p(interval: LogInterval, threshold_log: float) -> float:
+    """One-sided p of "the true value lies at or below threshold_log" (the gate's test: small when
+    the interval lies above the threshold). Exact intervals: 0 above the threshold, else 1."""
+    if interval.exact or not interval.se > 0:
+        return 0.0 if interval.estimate > threshold_log else 1.0
+    from scipy.special import stdtr
+
+    return float(stdtr(interval.df, -(interval.estimate - threshold_log) / interval.se))

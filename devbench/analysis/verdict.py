@@ -1,7 +1,10 @@
 """The verdict of one row, from the CI, the adjusted p-value and the equivalence margin (pure).
 
-- "no difference": the whole CI lies inside +-margin (any difference is smaller than that);
-- "slower" / "faster": adjusted p < alpha and the CI excludes 0 (on that side);
+- "slower" / "faster": adjusted p < alpha and the CI excludes 0 (on that side): the change is
+  real; "slower, within ±1%" when the whole CI lies inside +-margin as well (real, and smaller
+  than the margin: negligible, Verdict.negligible);
+- "no difference": the whole CI lies inside +-margin and holds 0;
+- "within ±1%": inside the margin, clear of 0, but not significant after Holm's adjustment;
 - "not measured" when an arm has no timed fork at all;
 - "no verdict: <reason>" (kind inconclusive) when no design applies: fewer than 5 paired
   batches, arms run one after the other, one run per side in a comparison;
@@ -65,6 +68,11 @@ def more_batches(effect: Effect, options: Options = Options(), family: int = 1) 
     return round_up(max(int(m[ok[0]]) - n, 1)) if ok.size else None
 
 
+def within_label(margin_pct: float) -> str:
+    """The words of a change inside the practical margin (short: the text table fits 80 columns)."""
+    return f"within ±{margin_pct:g}%"
+
+
 def decide(effect: Effect | None, p_adj: float | None, n_per_arm: int, options: Options = Options(),
            family: int = 1, forks_per_unit: int | None = None) -> Verdict:
     """family: how many rows share the Holm correction; forks_per_unit: to say more batches in forks too."""
@@ -75,17 +83,15 @@ def decide(effect: Effect | None, p_adj: float | None, n_per_arm: int, options: 
     if effect.reason:
         return Verdict(f"{NO_VERDICT}: {effect.reason}", INCONCLUSIVE, None)
     if effect.ci_low_pct is None or effect.ci_high_pct is None:
-        return Verdict(
-            f"{NO_VERDICT}: no confidence interval (no spread between the {PLURAL.get(effect.unit, effect.unit)})",
-            INCONCLUSIVE,
-            None,
-        )
+        return Verdict(f"{NO_VERDICT}: no confidence interval (a mean of 0 or below)", INCONCLUSIVE, None)
     lo, hi, m = effect.ci_low_pct, effect.ci_high_pct, options.margin_pct
-    if -m <= lo and hi <= m:
-        return Verdict(NO_DIFFERENCE, NO_DIFFERENCE, None)
+    within = -m <= lo and hi <= m
     if p_adj is not None and p_adj < options.alpha and (lo > 0 or hi < 0):
         kind = SLOWER if lo > 0 else FASTER
-        return Verdict(kind, kind, None)
+        return Verdict(f"{kind}, {within_label(m)}" if within else kind, kind, None, negligible=within)
+    if within:
+        # "no difference" only where the CI holds 0 as well; else a change too small to matter
+        return Verdict(NO_DIFFERENCE if lo <= 0 <= hi else within_label(m), NO_DIFFERENCE, None)
     n = more_batches(effect, options, family)
     if not n:
         return Verdict(INCONCLUSIVE, INCONCLUSIVE, None)

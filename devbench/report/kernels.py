@@ -15,7 +15,18 @@ from devbench.analysis import Analysis
 from devbench.analysis.model import KernelPair, Options, Row
 from devbench.report import plots
 from devbench.report.headline import headline
-from devbench.report.table import SAY, STATS_HEADER, WARN, compare_cells, draw, fmt_ms, notes, with_count, wrapped
+from devbench.report.table import (
+    SAY,
+    STATS_HEADER,
+    WARN,
+    compare_cells,
+    draw,
+    fmt_ms,
+    legend,
+    notes,
+    with_count,
+    wrapped,
+)
 from devbench.results.rows import swept
 
 ICOUNT_LINE = ("times are instruction-path costs under QEMU's instruction counting (icount), 1 ns per guest "
@@ -44,8 +55,8 @@ def boots_line(pair: KernelPair) -> str:
     """Which boots each kernel had, and what the unit is."""
     a, b = (", ".join(str(s) for s in boots) or "none" for boots in (pair.boots_a, pair.boots_b))
     return (f"boots: {pair.kernel_a} {a}; {pair.kernel_b} {b} (in that order in time). The boot is the unit: "
-            f"each counts as the mean of its batch means; CHANGE is the ratio of the kernels' mean boot means, its "
-            f"95% CI a two-sample t interval on the log boot means, p (Holm) over this table's rows")
+            f"each counts as the mean of its batch means; CHANGE is the estimate its CI is built on (the ratio of "
+            f"the kernels' geometric mean boot means), p (Holm) over this table's rows")
 
 
 def icount(data: dict[str, Any], pair: KernelPair) -> bool:
@@ -78,6 +89,7 @@ def kernel_sections(data: dict[str, Any], analysis: Analysis, after: str, markdo
         header = with_count(("scenario", "arm", pair.kernel_a, pair.kernel_b, "CHANGE"), sweep) + STATS_HEADER
         out += (draw(header, [compare_cells(r, sweep) for r in rows], markdown, left=3 if sweep else 2) if rows
                 else ["(nothing in common)"])
+        out += legend(rows, analysis.options, markdown) if rows else []  # its CI's method and margin, ± sd
         out += wrapped([boots_line(pair)], SAY, markdown)
         out += boot_table(pair, markdown, sweep)
         out += wrapped([n for r in rows for n in notes(r, sweep)], WARN, markdown)

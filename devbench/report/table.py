@@ -3,11 +3,13 @@ of strings (pure). One table algorithm; text and Markdown only decide how to dra
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from devbench.analysis import Analysis, Comparison, Row, analyze
+from devbench.analysis import Analysis, ArmStats, Comparison, Options, Row, analyze
+from devbench.analysis.method import method_line
 from devbench.analysis.samples import targets_in
 from devbench.analysis.stats import regression_pct
 from devbench.device.actions import for_the_clock
@@ -32,6 +34,23 @@ def fmt_ms(value: float | None) -> str:
 def fmt_spread(value: float | None) -> str:
     """A spread (sd, MAD) in ms to three significant digits: 0.00734ms, never "0.00ms"."""
     return "-" if value is None else "0ms" if value == 0 else f"{value:.3g}ms"
+
+
+def fmt_mean_sd(arm: ArmStats | None, sep: str = "±", unit: str = "ms") -> str:
+    """An arm's mean with the sd of its forks, as hyperfine's "mean ± σ": 57.69±0.00374ms (the
+    sd as fmt_spread gives it; none under two forks)."""
+    if arm is None or arm.mean is None:
+        return "-"
+    sd = "" if arm.stdev is None or arm.n < 2 else sep + fmt_spread(arm.stdev).removesuffix("ms")
+    return f"{arm.mean:.2f}{sd}{unit}"
+
+
+def change_of(row: Row) -> float | None:
+    """The change a row shows: its effect's estimate (the one its CI is built on), or the ratio of
+    the arms' means where there is no effect."""
+    if row.effect is not None and row.effect.change_pct is not None:
+        return row.effect.change_pct
+    return regression_pct(row.base.mean if row.base else None, row.other.mean if row.other else None)
 
 
 def fmt_pct(value: float | None) -> str:
@@ -63,19 +82,16 @@ def _count(row: Row, sweep: bool) -> tuple[str, ...]:
 
 
 def seed_cells(row: Row, sweep: bool = False) -> tuple[str, ...]:
-    """One run's row: the seed's four columns (and the VMA count after the scenario, in a
-    sweep), then CI, Holm p and verdict."""
-    un = row.base.mean if row.base else None
-    na = row.other.mean if row.other else None
-    return (row.scenario, *_count(row, sweep), fmt_ms(un), fmt_ms(na), fmt_pct(regression_pct(un, na)),
-            *stats_cells(row))
+    """One run's row: the seed's four columns (each mean ± its sd; the VMA count after the
+    scenario, in a sweep), then CI, Holm p and verdict."""
+    return (row.scenario, *_count(row, sweep), fmt_mean_sd(row.base), fmt_mean_sd(row.other),
+            fmt_pct(change_of(row)), *stats_cells(row))
 
 
 def compare_cells(row: Row, sweep: bool = False) -> tuple[str, ...]:
     """A comparison's row: one arm of one scenario (at one VMA count), run B against run A."""
-    a = row.base.mean if row.base else None
-    b = row.other.mean if row.other else None
-    return (row.scenario, *_count(row, sweep), row.arm or "", fmt_ms(a), fmt_ms(b), fmt_pct(regression_pct(a, b)),
+    return (row.scenario, *_count(row, sweep), row.arm or "", fmt_mean_sd(row.base), fmt_mean_sd(row.other),
+            fmt_pct(change_of(row)),
             *stats_cells(row))
 
 
@@ -115,6 +131,12 @@ def wrapped(lines: Sequence[str], bullet: str, markdown: bool, width: int = WIDT
     return [x for text in lines for x in textwrap.wrap(text, width, initial_indent=first,
                                                      subsequent_indent=" " * len(first), break_long_words=False,
                                                      break_on_hyphens=False)]
+
+
+def legend(rows: Sequence[Row], options: Options, markdown: bool) -> list[str]:
+    """Under a table: how its CI was made, its verdicts' margin and what ± means (one short line)."""
+    line = f"{method_line(rows, options)}; ± is the sd"
+    return ["", f"*{line}*"] if markdown else [f"  {line}"]
 
 
 def notes(row: Row, sweep: bool = False) -> list[str]:
@@ -171,6 +193,7 @@ def render_text(data: dict[str, Any], markdown: bool = False, analysis: Analysis
         out += [f"{'### ' if markdown else ''}{heading(data, target)}", ""]
         if rows:
             out += draw(with_count(HEADER, sweep) + STATS_HEADER, [seed_cells(r, sweep) for r in rows], markdown)
+            out += legend(rows, analysis.options, markdown)
         else:
             out.append("(no samples)")
         # "!" marks what could spoil a number (notes, warnings, errors); the exit lines only describe
@@ -289,6 +312,7 @@ def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
             if rows
             else ["(nothing in common)"]
         )
+        out += legend(rows, cmp.options, markdown) if rows else []
         out += run_means_table(cmp, pair, markdown)
         out += wrapped([n for r in rows for n in notes(r, sweep)], WARN, markdown)
         out.append("")
