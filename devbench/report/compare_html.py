@@ -9,6 +9,7 @@ from typing import Any
 from markupsafe import Markup
 
 from devbench.analysis import Comparison
+from devbench.analysis.method import describe_method
 from devbench.analysis.samples import ScenarioData, group
 from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, facts_rows
@@ -80,6 +81,7 @@ def render_compare_html(cmp: Comparison, data_a: dict[str, Any], data_b: dict[st
             pairs=pairs,
             header=COMPARE_HEADER + STATS_HEADER,
             options=cmp.options,
+            method=describe_method((r for p in cmp.pairs for r in p.rows), cmp.options),
             links=links,
             runs=run_entries(cmp, links, run_links),
             run_columns=[x for side in run_labels(cmp) for x in side] if cmp.runs != (1, 1) else [],

@@ -14,10 +14,12 @@ def row_name(row: Row, vmas: bool = False) -> str:
     return with_vmas(row.scenario, row.vmas, vmas) + (f" ({row.arm})" if row.arm else "")
 
 
-def _with_ci(row: Row, vmas: bool) -> str:
+def _with_ci(row: Row, vmas: bool, margin_pct: float) -> str:
     e = row.effect
     assert e is not None and e.ci_low_pct is not None and e.ci_high_pct is not None
-    return f"{row_name(row, vmas)} ({e.change_pct:+.1f}%, 95% CI {e.ci_low_pct:+.1f}% to {e.ci_high_pct:+.1f}%)"
+    within = f", within ±{margin_pct:g}%" if row.verdict.negligible else ""
+    return (f"{row_name(row, vmas)} ({e.change_pct:+.1f}%, 95% CI {e.ci_low_pct:+.1f}% to "
+            f"{e.ci_high_pct:+.1f}%{within})")
 
 
 def headline(where: str, what: str, rows: Sequence[Row], margin_pct: float) -> str:
@@ -30,7 +32,7 @@ def headline(where: str, what: str, rows: Sequence[Row], margin_pct: float) -> s
     for kind, text in ((SLOWER, "slower in"), (FASTER, "faster in")):
         hit = [r for r in rows if r.verdict.kind == kind]
         if hit:
-            parts.append(f"{text} {', '.join(_with_ci(r, sweep) for r in hit)}")
+            parts.append(f"{text} {', '.join(_with_ci(r, sweep, margin_pct) for r in hit)}")
     same = [row_name(r, sweep) for r in rows if r.verdict.kind == NO_DIFFERENCE]
     if same:
         parts.append(f"no different (within ±{margin_pct:g}%) in {', '.join(same)}")

@@ -12,6 +12,7 @@ import jinja2
 from markupsafe import Markup
 
 from devbench.analysis import Analysis, analyze
+from devbench.analysis.method import describe_method
 from devbench.analysis.samples import group, targets_in
 from devbench.analysis.stats import regression_pct
 from devbench.analysis.sweep import series as sweep_series
@@ -20,13 +21,13 @@ from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, conditions_table, facts_rows, label
 from devbench.report.exits import exit_scenarios
 from devbench.report.headline import headline
-from devbench.report.kernels import heading, html_context
+from devbench.report.kernels import heading, html_context, kernel_rows_of
 from devbench.report.letter import build as build_letter
 from devbench.report.letter import html_context as letter_context
 from devbench.report.profiles import differential_view, profile_views
 from devbench.report.sweep import SWEEP_HEADER, sweep_table_rows, sweep_title, target_sentence
 from devbench.report.sweep_plot import sweep_figure
-from devbench.report.table import fmt_ci, fmt_ms, fmt_p, fmt_pct, fmt_spread, notes
+from devbench.report.table import change_of, fmt_ci, fmt_mean_sd, fmt_ms, fmt_p, fmt_pct, fmt_spread, notes
 from devbench.resources import data_dir
 from devbench.results.errors import causes
 from devbench.results.rows import is_sweep, record_vmas, swept, with_vmas
@@ -69,6 +70,7 @@ def environment() -> jinja2.Environment:
         spread=fmt_spread,
         label=label,
         ms_bare=lambda v: "-" if v is None else f"{v:.2f}",
+        mean_sd=lambda arm: fmt_mean_sd(arm, " ± ", ""),
         pct=fmt_pct,
         p=fmt_p,
         value=_value,
@@ -76,7 +78,7 @@ def environment() -> jinja2.Environment:
         run_path=run_path,
         num=lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v),
     )
-    env.globals.update(fmt_ci=fmt_ci, regression_pct=regression_pct, with_vmas=with_vmas)
+    env.globals.update(fmt_ci=fmt_ci, regression_pct=regression_pct, with_vmas=with_vmas, change_of=change_of)
     return env
 
 
@@ -89,7 +91,7 @@ REPORT_TEMPLATE = "report.html.j2"
 DEVICE_RECORDS = (("device", "device preparation"),
                   ("adaptive", "adaptive sampling: why each scenario stopped"), ("reconnects", "connection losses"))
 # the results table's header: what each column holds, with its unit (the text table keeps the seed's)
-HTML_HEADER = ("scenario", "mean fork time, unnamed VMAs (ms)", "mean fork time, named VMAs (ms)",
+HTML_HEADER = ("scenario", "mean fork time ± sd, unnamed VMAs (ms)", "mean fork time ± sd, named VMAs (ms)",
                "REGRESSION, named vs unnamed", "95% CI of REGRESSION", "p (Holm)", "verdict",
                "forks, unnamed", "forks, named")
 CONTENTS_FROM = 2  # a contents list when the report has this many targets or more
@@ -192,6 +194,7 @@ def render_html(data: dict[str, Any], analysis: Analysis | None = None) -> str:
     return environment().get_template(REPORT_TEMPLATE).render(
         run=data["run"], targets=targets, kernels=kernels, header=HTML_HEADER,
         letter=letter_context(build_letter(data, analysis)), options=analysis.options,
+        method=describe_method([*analysis.rows(), *kernel_rows_of(analysis)], analysis.options),
         sweep_header=SWEEP_HEADER, contents=len(targets) + len(kernels) >= CONTENTS_FROM, units_note=UNITS_NOTE,
         run_errors=[e for e in data.get("errors", []) if not e.get("target")],
         config_text=json.dumps(data["run"].get("config"), indent=2),
