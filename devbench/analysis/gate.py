@@ -1,34 +1,79 @@
-"""The CI gate: regressions that are significant and whose CI lies above a threshold (pure).
-A run that compared a target's kernels gates its kernels rows too (kernel B against kernel A)."""
+"""The CI gate (--fail-on-regression PCT): one rule for `run`, `report` and `compare` (pure).
+
+A row fails when its change is shown to lie above PCT: the one-sided p of "the change is at most
+PCT" (the t test behind the row's own CI, on the log scale), Holm-adjusted over every row the
+gate looks at, is below (1 - confidence) / 2. A single row fails exactly when its 95% CI's lower
+bound lies above PCT; several rows at PCT together fail no more often than one (2.5%), where
+requiring each CI above PCT after a Holm adjustment against zero let three rows fail 6.5%.
+A row without a CI (no verdict: too few batches, one run a side; an arm not measured) is one
+the gate cannot decide: it is listed as undecided, never passed silently. A run that compared a
+target's kernels gates its kernels rows too (kernel B against kernel A).
+"""
 
 from __future__ import annotations
 
-from devbench.analysis.model import Analysis, Row
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from devbench.analysis.holm import holm
+from devbench.analysis.model import Analysis, Comparison, Options, Row
+from devbench.analysis.stats import LogInterval, above_p
 from devbench.results.rows import swept, with_vmas
 
 
-def failing_rows(analysis: Analysis, threshold_pct: float, metrics: tuple[str, ...] = ("fork",)) -> list[Row]:
-    """Rows with a Holm-adjusted p below alpha and a CI lower bound above threshold_pct.
-    metrics: "fork" (the parent's fork(), always the gate's) and "exit" (the child's exit,
-    exit_ns: gated only when asked, --gate-exit)."""
-    alpha = analysis.options.alpha
-    rows = ((analysis.rows() + analysis.kernel_rows() if "fork" in metrics else [])
-            + (analysis.exit_rows() + analysis.kernel_exit_rows() if "exit" in metrics else []))
-    return [r for r in rows
-            if r.effect is not None and r.p_holm is not None and r.p_holm < alpha
-            and r.effect.ci_low_pct is not None and r.effect.ci_low_pct > threshold_pct]
+@dataclass(frozen=True)
+class GateResult:
+    threshold_pct: float
+    failing: tuple[Row, ...]      # shown to lie above the threshold
+    undecided: tuple[Row, ...]    # no CI: the gate tested nothing there
+    sweep: bool = False           # the rows are of several VMA counts: each is named with its count
+
+    @property
+    def decided(self) -> bool:
+        return not self.undecided
 
 
-def describe_failure(row: Row, threshold_pct: float, sweep: bool = False) -> str:
-    """One line; sweep: the row is named with its VMA count."""
+def gate_p(row: Row, threshold_pct: float) -> float | None:
+    """One-sided p of "the change is at most threshold_pct"; None without a CI."""
     e = row.effect
-    assert e is not None and e.ci_low_pct is not None and e.ci_high_pct is not None
-    what = "" if row.metric == "fork" else f" ({row.metric})"
-    if row.base_kernel is not None:  # a kernels row: kernel B against kernel A, one arm
-        what = f" ({', '.join(x for x in (row.arm, None if row.metric == 'fork' else row.metric) if x)})"
-    return (f"{row_place(row)} / {with_vmas(row.scenario, row.vmas, sweep)}{what}: regression "
-            f"{e.change_pct:+.2f}% (95% CI {e.ci_low_pct:+.2f}% to {e.ci_high_pct:+.2f}%, Holm p {row.p_holm:.2g}) "
-            f"is above {threshold_pct:g}%")
+    if e is None or e.ci_low_pct is None or e.ci_high_pct is None or e.change_pct is None:
+        return None
+    if e.se_log is None or e.df is None:  # an effect made without its interval (tests): its CI decides
+        return 0.0 if e.ci_low_pct > threshold_pct else 1.0
+    interval = LogInterval(math.log1p(e.change_pct / 100.0), math.log1p(e.ci_low_pct / 100.0),
+                           math.log1p(e.ci_high_pct / 100.0), e.p or 0.0, e.se_log, e.df, e.exact)
+    return above_p(interval, math.log1p(threshold_pct / 100.0))
+
+
+def gate_rows(rows: Iterable[Row], threshold_pct: float, options: Options = Options()) -> GateResult:
+    """The rule above over these rows (one Holm family)."""
+    rows = list(rows)
+    adjusted = holm([gate_p(r, threshold_pct) for r in rows])
+    level = (1.0 - options.confidence) / 2.0
+    return GateResult(threshold_pct,
+                      tuple(r for r, p in zip(rows, adjusted, strict=True) if p is not None and p < level),
+                      tuple(r for r, p in zip(rows, adjusted, strict=True) if p is None),
+                      swept(r.vmas for r in rows))
+
+
+def gated(source: Analysis | Comparison, metrics: Sequence[str] = ("fork",)) -> list[Row]:
+    """The rows a gate looks at: the fork rows and, with "exit" (--gate-exit), the child's exit rows."""
+    if isinstance(source, Analysis):  # with a run's kernels rows (kernel B against kernel A), if any
+        forks, exits = source.rows() + source.kernel_rows(), source.exit_rows() + source.kernel_exit_rows()
+    else:
+        forks = [r for p in source.pairs for r in p.rows]
+        exits = [r for p in source.pairs for r in p.exit_rows]
+    return (forks if "fork" in metrics else []) + (exits if "exit" in metrics else [])
+
+
+def run_gate(source: Analysis | Comparison, threshold_pct: float, metrics: Sequence[str] = ("fork",)) -> GateResult:
+    return gate_rows(gated(source, metrics), threshold_pct, source.options)
+
+
+def failing_rows(analysis: Analysis | Comparison, threshold_pct: float,
+                 metrics: tuple[str, ...] = ("fork",)) -> list[Row]:
+    return list(run_gate(analysis, threshold_pct, metrics).failing)
 
 
 def row_place(row: Row) -> str:
@@ -38,7 +83,24 @@ def row_place(row: Row) -> str:
     return f"{row.target}{f' ({row.arch})' if row.arch else ''}: kernel {row.kernel} against {row.base_kernel}"
 
 
-def gate(analysis: Analysis, threshold_pct: float, metrics: tuple[str, ...] = ("fork",)) -> list[str]:
-    """One line per failing row (empty: the gate passes)."""
-    sweep = swept(r.vmas for r in analysis.rows())
-    return [describe_failure(r, threshold_pct, sweep) for r in failing_rows(analysis, threshold_pct, metrics)]
+def _name(row: Row, sweep: bool) -> str:
+    what = ", ".join(x for x in (row.arm, None if row.metric == "fork" else row.metric) if x)
+    return f"{row_place(row)} / {with_vmas(row.scenario, row.vmas, sweep)}{f' ({what})' if what else ''}"
+
+
+def describe_failure(row: Row, threshold_pct: float, sweep: bool = False) -> str:
+    """One line; sweep: the row is named with its VMA count."""
+    e = row.effect
+    assert e is not None and e.ci_low_pct is not None and e.ci_high_pct is not None
+    return (f"{_name(row, sweep)}: regression {e.change_pct:+.2f}% (95% CI {e.ci_low_pct:+.2f}% to "
+            f"{e.ci_high_pct:+.2f}%) is above {threshold_pct:g}%")
+
+
+def describe_undecided(row: Row, sweep: bool = False) -> str:
+    return f"{_name(row, sweep)}: {row.verdict.label}"
+
+
+def gate(analysis: Analysis | Comparison, threshold_pct: float, metrics: tuple[str, ...] = ("fork",)) -> list[str]:
+    """One line per failing row (empty: no row is shown above the threshold)."""
+    result = run_gate(analysis, threshold_pct, metrics)
+    return [describe_failure(r, threshold_pct, result.sweep) for r in result.failing]

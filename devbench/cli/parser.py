@@ -2,8 +2,9 @@
 
 Exit codes: 0 ok, 1 run failure (a target or scenario failed; results kept), 2 bad config
 or usage, 3 a significant regression above --fail-on-regression, 4 a required device condition
-not met (--strict, device.require; results kept; before 3 and 1), 130 interrupted (device
-restored, results kept).
+not met (--strict, device.require; results kept; before 3 and 1), 5 --fail-on-regression could
+not test a row (no CI: too few batches or runs; after 3 and 1; --allow-inconclusive passes it),
+130 interrupted (device restored, results kept).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_REGRESSION = 3
 EXIT_CHECK_REFUSALS = 3  # check: the run could start, but would refuse a scenario or arm (and exit 1)
 EXIT_CONDITIONS = 4  # --strict / device.require: a warning broke a required condition (results written)
+EXIT_INCONCLUSIVE = 5  # --fail-on-regression could not test a row (no CI), without --allow-inconclusive
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,11 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--margin", type=_positive, metavar="PCT", default=1.0, help="equivalence margin of the verdict (default 1%%)"
     )
-    cmp.add_argument("--fail-on-regression", type=float, metavar="PCT",
-                     help="exit 3 when a row's verdict is 'slower' (B against A) and its 95%% CI lies above PCT")
-    cmp.add_argument(
-        "--gate-exit", action="store_true", help="--fail-on-regression gates the child's exit (exit_ns) too"
-    )
+    _gate_arguments(cmp)
     cmp.add_argument("--force", action="store_true",
                      help="compare runs whose workloads differ (VMAs, pages, scenarios, clock, payload, arch; "
                           "refused, exit 2, without it), with a warning on every output")
@@ -145,15 +143,28 @@ def _positive(text: str) -> float:
     return value
 
 
-def _stats_arguments(p: argparse.ArgumentParser, margin: bool = True) -> None:
-    p.add_argument(
-        "--fail-on-regression",
-        type=float,
-        metavar="PCT",
-        help="exit 3 when a scenario's regression is significant (Holm p < 0.05) and its 95%% CI lies above PCT",
-    )
+def percent(text: str) -> float:
+    """A percentage: 5, 5% or 0.5%."""
+    try:
+        return float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (e.g. 5 or 5%)") from None
+
+
+def _gate_arguments(p: argparse.ArgumentParser) -> None:
+    """The CI gate, the same for run, report and compare (devbench.analysis.gate)."""
+    p.add_argument("--fail-on-regression", type=percent, metavar="PCT",
+                   help="exit 3 when a row's change is shown above PCT (5 or 5%%): its 95%% CI lies above PCT, "
+                        "Holm-adjusted over the rows; exit 5 when a row has no CI to test")
+    p.add_argument("--allow-inconclusive", action="store_true",
+                   help="--fail-on-regression passes rows it cannot test (no CI: too few batches or runs); they "
+                        "are still named on stderr")
     p.add_argument("--gate-exit", action="store_true",
                    help="--fail-on-regression gates the child's exit (exit_ns, schema 2) too, not only fork()")
+
+
+def _stats_arguments(p: argparse.ArgumentParser, margin: bool = True) -> None:
+    _gate_arguments(p)
     if margin:
         p.add_argument("--margin", type=_positive, metavar="PCT", default=1.0,
                        help="equivalence margin of the verdict: CI within +-PCT is 'no difference' (default 1%%)")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devbench.cli.parser import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
+from devbench.cli.parser import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 from devbench.textsafe import shown
 
 if TYPE_CHECKING:
@@ -29,9 +29,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(write_report(data, run_dir, analysis))
     else:
         print(run_output(data, analysis, args.format, args.fail_on_regression), end="")
-    if args.fail_on_regression is not None and regressed(data, args.fail_on_regression, analysis, args.gate_exit):
-        return EXIT_REGRESSION
-    return EXIT_OK
+    return gate_code(analysis, args) or EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -70,9 +68,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             end="",
         )
     print(f"devbench: compare {len(side_a)} run(s) of A against {len(side_b)} of B: {page}", file=sys.stderr)
-    if args.fail_on_regression is not None and _compare_regressed(result, args.fail_on_regression, args.gate_exit):
-        return EXIT_REGRESSION
-    return EXIT_OK
+    return gate_code(result, args) or EXIT_OK
 
 
 def _folder(path: str) -> Path:
@@ -99,29 +95,26 @@ def _compare_sides(runs: list[str], against: list[str] | None) -> tuple[list[str
     return [r for p in runs for r in _runs_in(p)], [r for p in against for r in _runs_in(p)]
 
 
-def _compare_regressed(result: Comparison, threshold_pct: float, gate_exit: bool = False) -> bool:
-    """compare --fail-on-regression: each row whose verdict (the analysis's) is "slower" with its
-    CI above the threshold is printed; True if any. The child's exit only with --gate-exit."""
-    failed = False
-    for pair in result.pairs:
-        for row in (*pair.rows, *(pair.exit_rows if gate_exit else ())):
-            e = row.effect
-            if row.verdict.kind != "slower" or e is None or e.ci_low_pct is None or not e.ci_low_pct > threshold_pct:
-                continue
-            failed = True
-            what = "" if row.metric == "fork" else f", {row.metric}"
-            print(shown(f"devbench: regression: {pair.target_a} -> {pair.target_b} / {row.scenario} ({row.arm}{what}): "
-                        f"B is {e.change_pct:+.2f}% against A (95% CI {e.ci_low_pct:+.2f}% to {e.ci_high_pct:+.2f}%), "
-                        f"above {threshold_pct:g}%"), file=sys.stderr)  # names from the results files: escaped
-    return failed
+def gate_code(source: Analysis | Comparison, args: argparse.Namespace) -> int | None:
+    """--fail-on-regression for run, report and compare, one rule (devbench.analysis.gate): each
+    row shown above PCT is named on stderr (EXIT_REGRESSION); rows the gate could not test are
+    named too, and make it EXIT_INCONCLUSIVE unless --allow-inconclusive. None: the gate passes
+    (or none was asked)."""
+    from devbench.analysis.gate import describe_failure, describe_undecided, run_gate
 
-
-def regressed(data: dict, threshold_pct: float, analysis: Analysis | None = None, gate_exit: bool = False) -> bool:
-    """The CI gate: print each significant regression above the threshold; True if any."""
-    from devbench.analysis import analyze, gate
-
-    metrics = ("fork", "exit") if gate_exit else ("fork",)
-    failures = gate(analysis or analyze(data), threshold_pct, metrics)
-    for line in failures:
-        print(shown(f"devbench: regression: {line}"), file=sys.stderr)
-    return bool(failures)
+    if args.fail_on_regression is None:
+        return None
+    result = run_gate(source, args.fail_on_regression, ("fork", "exit") if args.gate_exit else ("fork",))
+    for row in result.failing:
+        print(shown(f"devbench: regression: {describe_failure(row, result.threshold_pct, result.sweep)}"), file=sys.stderr)
+    allowed = getattr(args, "allow_inconclusive", False)
+    for row in result.undecided:
+        print(shown(f"devbench: gate cannot decide: {describe_undecided(row, result.sweep)}"), file=sys.stderr)  # escaped names
+    if result.undecided:
+        n = len(result.undecided)
+        print(f"devbench: gate: {n} row{'s' if n != 1 else ''} not tested against {result.threshold_pct:g}%"
+              + (" (--allow-inconclusive: passed)" if allowed else
+                 f": exit {EXIT_INCONCLUSIVE} (--allow-inconclusive to pass them)"), file=sys.stderr)
+    if result.failing:
+        return EXIT_REGRESSION
+    return EXIT_INCONCLUSIVE if result.undecided and not allowed else None

@@ -19,7 +19,7 @@ from devbench.cli.parser import (
     EXIT_USAGE,
     default_config,
 )
-from devbench.cli.reports import regressed
+from devbench.cli.reports import gate_code
 from devbench.cli.signals import TERMINATING, on_signal
 from devbench.run.signals import signals_deferred
 
@@ -103,16 +103,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     # a required condition not met comes first: no number of such a run is to be trusted,
     # whether it regressed or a scenario failed (both are still printed)
     conditions_unmet = _unmet(store.data, args.strict, cfg.device.require)
-    regression = args.fail_on_regression is not None and regressed(
-        store.data, args.fail_on_regression, analysis, args.gate_exit
-    )
+    gate = None if analysis is None else gate_code(analysis, args)
     if not ok and args.quiet:  # no progress display said which target failed, or why
         _print_failures(store.data)
     if conditions_unmet:
         return EXIT_CONDITIONS
-    if regression:
+    if gate == EXIT_REGRESSION:
         return EXIT_REGRESSION
-    return EXIT_OK if ok else EXIT_FAILED
+    # a failed target before a gate that could not decide: the failure is why it could not
+    return EXIT_FAILED if not ok else gate or EXIT_OK
 
 
 def took_line(run: dict) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devbench.analysis import Analysis, Comparison, Row
-from devbench.analysis.gate import failing_rows
+from devbench.analysis.gate import run_gate
 from devbench.analysis.stats import regression_pct
 from devbench.analysis.sweep import series
 from devbench.report.differential import target_differential
@@ -56,6 +56,12 @@ def target_clock(data: dict[str, Any], name: str) -> Any:
     return info.get("clock") if isinstance(info, dict) else None
 
 
+def gate_row(r: Row) -> dict[str, Any]:
+    """A row the gate names, as the JSON says it: its target (and kernel), count and scenario."""
+    return {"target": r.target, "kernel": r.kernel, "arch": r.arch, **vmas_field(r.vmas), "scenario": r.scenario,
+            **({"arm": r.arm, "against": r.base_kernel} if r.base_kernel is not None else {})}
+
+
 def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: float | None = None) -> dict[str, Any]:
     """Per target: the headline, warnings and every row (each with its VMA count); in a sweep
     also `sweep`: the added time per fork against the count and the finding at 4096 VMAs."""
@@ -88,13 +94,11 @@ def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: fl
     if letter is not None:  # the seed's two tables beside this run's rows (devbench.report.letter)
         out["seed_letter"] = letter
     if fail_on_regression is not None:
+        result = run_gate(analysis, fail_on_regression)
         out["gate"] = {
             "fail_on_regression_pct": fail_on_regression,
-            "failing": [
-                {"target": r.target, "kernel": r.kernel, "arch": r.arch, **vmas_field(r.vmas), "scenario": r.scenario,
-                 **({"arm": r.arm, "against": r.base_kernel} if r.base_kernel is not None else {})}
-                for r in failing_rows(analysis, fail_on_regression)
-            ],
+            "failing": [gate_row(r) for r in result.failing],
+            "undecided": [{**gate_row(r), "why": r.verdict.label} for r in result.undecided],
         }
     return out
 
