@@ -81,5 +81,5 @@ def method_line(rows: Iterable[Row], options: Options) -> str:
     """The same in one short line, under a text or markdown table (it fits 80 columns)."""
     groups = _groups(rows)
     level = f"{options.confidence * 100:g}%"
-    how = "; ".join(_fill(TESTS[t][1], u, es) for t, u, es in groups) or "none"
+    how = "; ".join(_fill(TESTS[t][1], u, es) for t, u, es in groups) or "no row has one"
     return f"{level} CI: {how}; margin ±{options.margin_pct:g}%"

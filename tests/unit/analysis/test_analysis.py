@@ -85,7 +85,8 @@ def test_paired_effect_is_scipy_on_batch_means():
     fx, fy = na.forks, un.forks
     assert e.p_welch == pytest.approx(stats.ttest_ind(fx, fy, equal_var=False).pvalue)  # descriptive
     assert e.p_mwu == pytest.approx(stats.mannwhitneyu(fx, fy, alternative="two-sided").pvalue)
-    assert e.change_pct == pytest.approx((fx.mean() / fy.mean() - 1) * 100)  # equal batches: the seed's ratio
+    # the estimate the CI is built on (its centre on the log scale), not the ratio of arithmetic means
+    assert e.change_pct == pytest.approx(np.expm1(dl.mean()) * 100)
     assert e.ci_low_pct < e.change_pct < e.ci_high_pct and 1 < e.ci_low_pct
     assert effect(na, un, True, Options(fork_tests=False)).p_mwu is None
 
@@ -120,7 +121,10 @@ def test_every_number_on_a_row_comes_from_the_batches_both_arms_have():
     d["samples"] = [s for s in d["samples"] if not (s["arm"] == "named" and s["batch"] in (2, 5, 7, 8))]
     [row] = analyze(d).rows()
     assert row.base.n == row.other.n == 600 and row.effect.units == 6
-    assert row.effect.change_pct == pytest.approx((row.other.mean / row.base.mean - 1) * 100)
+    common = [b for b in range(10) if b not in (2, 5, 7, 8)]
+    ratios = [np.mean(s_["fork_ns"]) for s_ in d["samples"] if s_["arm"] == "named"], [
+        np.mean(s_["fork_ns"]) for s_ in d["samples"] if s_["arm"] == "unnamed" and s_["batch"] in common]
+    assert row.effect.change_pct == pytest.approx(np.expm1(np.mean(np.log(ratios[0]) - np.log(ratios[1]))) * 100)
 
 
 def test_exit_is_a_second_metric():
@@ -144,7 +148,9 @@ def effect_with(change, lo, hi, units=10):
 
 @pytest.mark.parametrize("change,lo,hi,p,label", [
     (0.1, -0.5, 0.8, 0.7, "no difference"),
-    (0.6, 0.3, 0.9, 0.001, "no difference"),          # detectable, yet inside the margin
+    (0.6, 0.3, 0.9, 0.001, "slower, within ±1%"),     # detectable, yet inside the margin: both said
+    (0.6, 0.3, 0.9, 0.2, "within ±1%"),               # inside the margin, clear of 0, Holm p not below alpha
+    (0.1, 0.0, 0.2, 0.001, "no difference"),          # the CI holds 0 (at its edge)
     (5.0, 4.0, 6.0, 0.001, "slower"),
     (-5.0, -6.0, -4.0, 0.001, "faster"),
     (5.0, 4.0, 6.0, 0.2, "inconclusive: need about"),  # CI clear of zero, Holm p not

@@ -55,4 +55,4 @@ def test_compare_gate_exit_with_runs_a_side(tmp_path: Path, capsys: pytest.Captu
     capsys.readouterr()
     assert main([*argv, "--gate-exit"]) == EXIT_REGRESSION
     err = capsys.readouterr().err
-    assert "(named, exit): B is +" in err and "(unnamed, exit): B is +" in err
+    assert "/ unpopulated (named, exit): regression +" in err and "/ unpopulated (unnamed, exit): regression +" in err

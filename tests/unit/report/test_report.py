@@ -88,7 +88,8 @@ def test_text_table_is_the_seeds_with_ci_columns():
     assert re.match(r"scenario +unnamed VMAs +named VMAs +REGRESSION +95% CI +p \(Holm\)$", lines[2])
     row = lines[3]
     assert re.match(
-        r"unpopulated +\d+\.\d\dms +\d+\.\d\dms +\+1\d\.\d\d% +\[\+\d+\.\d\d%, \+\d+\.\d\d%\] +<0\.001$", row
+        r"unpopulated +\d+\.\d\d±[\d.]+ms +\d+\.\d\d±[\d.]+ms +\+1\d\.\d\d% +\[\+\d+\.\d\d%, \+\d+\.\d\d%\]",
+        row,
     )
     assert lines[4] == " " * len("unpopulated  ") + "verdict: slower"
     assert lines[5].startswith("1 page") and lines[6].endswith(analyze(d).rows()[1].verdict.label)
@@ -186,7 +187,8 @@ def test_compare_finds_a_kernel_change_per_arm():
         and "phone: scenario 'only b' is only in run B" in cmp.notes
     )
     text = compare_output(cmp, "text")
-    assert re.search(r"unpopulated +named +\d+\.\d\dms +\d+\.\d\dms +\+\d+\.\d\d% +\[", text)
+    assert re.search(r"unpopulated +named +\d+\.\d\d±[\d.]+ms +\d+\.\d\d±[\d.]+ms +\+\d+\.\d\d% +\[", text)
+    assert "95% CI: two-sample t on log means of 3 runs a side; margin ±1%; ± is the sd" in text
     links = {
         "a_results": "../a/results.json",
         "b_results": "results.json",
@@ -278,7 +280,8 @@ def test_html_reads_headline_and_warnings_first_then_table_plots_device():
     )
     assert "&lt;b&gt;device text&lt;/b&gt;" in banner and "<b>device" not in html
     # units in the headers, "mean fork time"; numbers without a unit of their own
-    assert "<th>mean fork time, unnamed VMAs (ms)</th>" in html and "<th>mean fork time, named VMAs (ms)</th>" in html
+    assert "<th>mean fork time ± sd, unnamed VMAs (ms)</th>" in html
+    assert "<th>mean fork time ± sd, named VMAs (ms)</th>" in html
     # p-values that play no part in the verdict say so
     assert "<th>p Welch (descriptive)</th>" in html and "play no part in the verdict" in html
     assert "Contents" not in html  # one target: no contents list
