@@ -45,9 +45,10 @@
 #define MAP_NORESERVE 0
 #endif
 
-#define PAYLOAD_VERSION 3 /* 2: the child is held out of the timed fork; exit_ns.
+#define PAYLOAD_VERSION 4 /* 2: the child is held out of the timed fork; exit_ns.
                             * 3: the name checks count the payload's own VMAs (by
-                            * address range); clearing is checked (clear: ok) */
+                            * address range); clearing is checked (clear: ok)
+                            * 4: --unnamed-first (the ABBA order's first arm) */
 #if defined(FORKBENCH_TEST_EXTRA_NAMED) || defined(FORKBENCH_TEST_KEEP_NAMES) || \
     defined(FORKBENCH_TEST_PARSE_MAPS) || defined(FORKBENCH_TRACE_CHILD)
 #define TEST_BUILD 1 /* the start event says so: not a benchmark build */
@@ -168,6 +169,7 @@ struct opts {
     int have_vmas, have_pages, have_name_length, have_forks;
     int shared_name;
     int placebo; /* A/A check: the "named" arm clears names instead of setting them */
+    int unnamed_first; /* --arm both: even batches run unnamed first (default: named first) */
     enum arm_mode arm;
 };
 
@@ -209,6 +211,7 @@ static void usage(FILE *f)
           "                 --forks F [--warmup W (10)] [--batches B (1)] [--first-batch I (0)]\n"
           "                 [--arm both|named|unnamed (both)] [--seed S (1)]\n"
           "                 [--placebo (A/A: the named arm clears names, as the unnamed one)]\n"
+          "                 [--unnamed-first (ABBA: even batches unnamed first)]\n"
           "                 [--version] [--help]\n"
           "Output: JSON Lines on stdout. Exit codes: 0 ok, 2 bad args,\n"
           "3 kernel lacks anon VMA naming, 4 max_map_count too low,\n"
@@ -219,7 +222,7 @@ static void usage(FILE *f)
 enum {
     OPT_VMAS = 256, OPT_PAGES, OPT_NAME_LENGTH, OPT_SHARED_NAME, OPT_FORKS,
     OPT_WARMUP, OPT_BATCHES, OPT_FIRST_BATCH, OPT_ARM, OPT_SEED, OPT_VERSION, OPT_HELP,
-    OPT_PLACEBO
+    OPT_PLACEBO, OPT_UNNAMED_FIRST
 };
 
 static const struct option long_opts[] = {
@@ -236,6 +239,7 @@ static const struct option long_opts[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {"placebo", no_argument, NULL, OPT_PLACEBO},
+    {"unnamed-first", no_argument, NULL, OPT_UNNAMED_FIRST},
     {NULL, 0, NULL, 0}
 };
 
@@ -289,6 +293,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case OPT_SHARED_NAME:
             o->shared_name = 1;
+            break;
+        case OPT_UNNAMED_FIRST:
+            o->unnamed_first = 1;
             break;
         case OPT_PLACEBO:
             o->placebo = 1;
@@ -1024,11 +1031,11 @@ int main(int argc, char **argv)
            ",\"vma_pages\":%" PRIu64 ",\"name_length\":%" PRIu64
            ",\"shared_name\":%s,\"forks\":%" PRIu64 ",\"warmup\":%" PRIu64
            ",\"batches\":%" PRIu64 ",\"arm\":\"%s\",\"seed\":%" PRIu64
-           ",\"placebo\":%s",
+           ",\"placebo\":%s,\"first_arm\":\"%s\"",
            PAYLOAD_VERSION, (long)getpid(), b.page, o->vmas, o->pages,
            b.vma_pages, o->name_length, o->shared_name ? "true" : "false",
            o->forks, o->warmup, o->batches, arm_mode_names[o->arm], o->seed,
-           o->placebo ? "true" : "false");
+           o->placebo ? "true" : "false", o->unnamed_first ? "unnamed" : "named");
     if (TEST_BUILD)
         fputs(",\"test_build\":true", stdout);
     if (have_max)
@@ -1240,7 +1247,7 @@ int main(int argc, char **argv)
         uint64_t k = o->forks / nb + (bi < o->forks % nb ? 1 : 0);
         int arms[2], na = 0, j;
         if (o->arm == ARM_BOTH) {
-            if (bi % 2 == 0) {
+            if ((bi % 2 == 0) != (o->unnamed_first != 0)) { /* ABBA from the first arm */
                 arms[0] = 1;
                 arms[1] = 0;
             } else {

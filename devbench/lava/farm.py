@@ -34,6 +34,7 @@ from devbench.config import Config, load_config
 from devbench.config.yamlsrc import safe_load
 from devbench.errors import DevbenchError
 from devbench.lava.api import JobState, LavaApi, LavaApiError
+from devbench.run.plan import first_arms
 from devbench.lava.cases import parse_cases
 from devbench.lava.credentials import token_for
 from devbench.lava.job import build_job
@@ -118,6 +119,7 @@ def run(run_dir: Path, say: Say, *, poll_s: float = 3.0) -> tuple[ResultsStore, 
     data = new_results(run_dir.name, cfg.run.name, {k: cfg.raw[k] for k in CONFIG_SECTIONS if k in cfg.raw},
                        meta.get("config_source") or cfg.file)
     seal_run(data["run"])  # the user's config: restore and --resume may obey it
+    data["run"]["first_arm"] = first_arms(cfg.benchmark)  # each scenario's ABBA order starts with this arm
     data["run"]["lava"] = {"targets": {t.name: t.opts.server.url for t in targets}}  # type: ignore[union-attr]
     store = ResultsStore(run_dir / "results.json", data)
     stop = threading.Event()

@@ -39,6 +39,24 @@ def is_refused(refused: Refused, vmas: int, scenario: str, arm: str | None) -> b
     return any((v is None or v == vmas) and sc == scenario and (a is None or a == arm) for v, sc, a in refused)
 
 
+def first_arm(bench: BenchmarkConfig, scenario: Scenario) -> str:
+    """The arm the scenario's ABBA order starts with, alternating over the config's scenarios:
+    named in the first, unnamed in the second, and so on (at every VMA count of a sweep). A
+    start-up transient (the first batch after setup) then falls on the named arm in half the
+    scenarios and on the unnamed in the other half, instead of always biasing the change one
+    way. From the config alone, so a resumed run, `devbench check` and a LAVA job plan the same
+    order; recorded in results.json as run.first_arm (results without it started every scenario
+    with named)."""
+    names = [sc.name for sc in bench.scenarios]
+    index = names.index(scenario.name) if scenario.name in names else 0
+    return ARMS[1] if index % 2 == 0 else ARMS[0]
+
+
+def first_arms(bench: BenchmarkConfig) -> dict[str, str]:
+    """first_arm of every scenario, as results.json records it (run.first_arm)."""
+    return {sc.name: first_arm(bench, sc) for sc in bench.scenarios}
+
+
 def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, first_batch: int = 0,
                  vmas: int | None = None) -> tuple[str, ...]:
     """The payload's arguments for one scenario and arm at `vmas` (default: the config's first count)."""
@@ -56,22 +74,21 @@ def payload_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, first_bat
         args.append("--shared-name")
     if bench.placebo:
         args.append("--placebo")
+    if arm == "both" and first_arm(bench, scenario) == "unnamed":
+        args.append("--unnamed-first")  # payload 4: even batches unnamed first
     if first_batch:
         args += ["--first-batch", str(first_batch)]  # a resumed run: the batches not measured yet
     return tuple(args)
 
 
-def arm_order(batches: int, first: int = 0) -> list[tuple[int, str]]:
-    """(batch, arm) in time order, ABBA: batch b runs named first when b is even, unnamed first
-    when odd (the payload's own order for its interleaved batches, by absolute batch number, so
-    a resumed run keeps it). For an even count each arm's mean time position is the same (a
-    linear drift cancels); for an odd count they differ by one slot in 2 x batches, the least
-    any order of whole batches can do, and each arm leads in (batches +- 1) / 2 batches."""
-    return [
-        (b, arm)
-        for b in range(first, batches)
-        for arm in (("named", "unnamed") if b % 2 == 0 else ("unnamed", "named"))
-    ]
+def arm_order(batches: int, first: int = 0, start: str = "named") -> list[tuple[int, str]]:
+    """(batch, arm) in time order, ABBA: batch b runs `start` first when b is even, the other
+    arm first when odd (the payload's own order for its interleaved batches, by absolute batch
+    number, so a resumed run keeps it). For an even count each arm's mean time position is the
+    same (a linear drift cancels); for an odd count they differ by one slot in 2 x batches, the
+    least any order of whole batches can do, and each arm leads in (batches +- 1) / 2 batches."""
+    other = ARMS[0] if start == ARMS[1] else ARMS[1]
+    return [(b, arm) for b in range(first, batches) for arm in ((start, other) if b % 2 == 0 else (other, start))]
 
 
 def single_batch_args(bench: BenchmarkConfig, scenario: Scenario, arm: str, batch: int,
@@ -108,7 +125,7 @@ def plan(bench: BenchmarkConfig, refused: Refused = ()) -> list[Invocation]:
                            for arm in arms)
             else:
                 out.extend(Invocation(sc, arm, single_batch_args(bench, sc, arm, b, vmas), b, vmas, sweep)
-                           for b, arm in arm_order(bench.batches) if arm in arms)
+                           for b, arm in arm_order(bench.batches, start=first_arm(bench, sc)) if arm in arms)
     return out
 
 

@@ -21,6 +21,7 @@ from devbench.results.store import ResultsStore, new_results
 from devbench.run.boots import compares_kernels
 from devbench.run.context import Cancel, NoProgress, Progress
 from devbench.run.kernels import run_kernels
+from devbench.run.plan import first_arms
 from devbench.run.steps import run_target
 
 __all__ = ["NoProgress", "Progress", "execute", "make_run_id", "resume_run", "run_target", "start_run"]
@@ -56,6 +57,7 @@ def start_run(cfg: Config, output: str | None = None) -> tuple[Path, ResultsStor
     run_dir.mkdir(parents=True, exist_ok=False)
     data = new_results(run_id, cfg.run.name, cfg.raw, cfg.file)
     seal_run(data["run"])  # restore and --resume obey this config only with this host's seal
+    data["run"]["first_arm"] = first_arms(cfg.benchmark)  # each scenario's ABBA order starts with this arm
     store = ResultsStore(run_dir / "results.json", data)
     return run_dir, store
 

@@ -193,7 +193,7 @@ def test_interleaved_512(run, named_supported):
     _check_framing(r)
 
     start = r.one("start")
-    assert start["payload_version"] == 3
+    assert start["payload_version"] == 4 and start["first_arm"] == "named"
     assert "test_build" not in start
     assert start["vmas"] == 512 and start["pages"] == 1 and start["vma_pages"] == 1
     assert start["arm"] == "both" and start["batches"] == 4 and start["warmup"] == 2
@@ -428,7 +428,7 @@ def test_warmup_default_is_10(run):
 def test_version_and_help(run, forkbench):
     r = run("--version")
     assert r.rc == 0
-    assert r.events == [{"event": "version", "payload_version": 3}]
+    assert r.events == [{"event": "version", "payload_version": 4}]
     proc = subprocess.run([str(forkbench), "--help"],
                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 0

@@ -5,6 +5,7 @@ from devbench.run.plan import (
     ARMS,
     arm_order,
     batch_sizes,
+    first_arms,
     expected_forks,
     invocation_batches,
     payload_args,
@@ -28,11 +29,11 @@ def test_interleaved_runs_one_process_per_scenario_with_both_arms():
 
 def test_separate_mode_runs_one_process_per_arm_and_batch_in_abba_order():
     invs = plan(BenchmarkConfig(**{**BENCH.__dict__, "mode": "separate", "shared_name": True}))
-    assert [(i.scenario.name, i.batch, i.arm) for i in invs] == [
-        (sc, b, arm)
-        for sc in "ab"
-        for b, arm in ((0, "named"), (0, "unnamed"), (1, "unnamed"), (1, "named"), (2, "named"), (2, "unnamed"))
-    ]
+    abba = ((0, "named"), (0, "unnamed"), (1, "unnamed"), (1, "named"), (2, "named"), (2, "unnamed"))
+    baab = ((0, "unnamed"), (0, "named"), (1, "named"), (1, "unnamed"), (2, "unnamed"), (2, "named"))
+    # the first scenario starts with named, the second with unnamed
+    assert [(i.scenario.name, i.batch, i.arm) for i in invs] == [("a", b, arm) for b, arm in abba] + [
+        ("b", b, arm) for b, arm in baab]
     assert all("--shared-name" in i.args for i in invs)
     assert invs[1].arms == ("unnamed",)
     # each process measures its own batch alone: its size (10 forks in 3 batches: 4, 3, 3) and its number
@@ -93,7 +94,16 @@ def test_refused_scenarios_and_arms_are_left_out_of_the_plan():
     assert [(i.scenario.name, i.arm) for i in invs] == [("b", "unnamed")]
     assert invs[0].args[invs[0].args.index("--arm") + 1] == "unnamed"
     sep = plan(BenchmarkConfig(**{**BENCH.__dict__, "mode": "separate"}), refused={(None, "a", "named")})
-    assert [(i.scenario.name, i.arm) for i in sep][:4] == [("a", "unnamed")] * 3 + [("b", "named")]
+    assert [(i.scenario.name, i.arm) for i in sep][:4] == [("a", "unnamed")] * 3 + [("b", "unnamed")]
+
+
+def test_the_first_arm_alternates_over_the_scenarios_and_reaches_the_payload():
+    bench = BenchmarkConfig(**{**BENCH.__dict__, "scenarios": (Scenario("a", 0), Scenario("b", 1), Scenario("c", 2))})
+    assert first_arms(bench) == {"a": "named", "b": "unnamed", "c": "named"}
+    assert ["--unnamed-first" in i.args for i in plan(bench)] == [False, True, False]
+    assert "--unnamed-first" in resumed(plan(bench), bench, lambda vmas, sc, arm: {0: 4})[1].args  # kept on resume
+    assert arm_order(3, start="unnamed") == [(0, "unnamed"), (0, "named"), (1, "named"), (1, "unnamed"),
+                                             (2, "unnamed"), (2, "named")]
 
 
 def test_placebo_is_passed_to_the_payload():
