@@ -34,7 +34,6 @@ from devbench.config import Config, load_config
 from devbench.config.yamlsrc import safe_load
 from devbench.errors import DevbenchError
 from devbench.lava.api import JobState, LavaApi, LavaApiError
-from devbench.run.plan import first_arms
 from devbench.lava.cases import parse_cases
 from devbench.lava.credentials import token_for
 from devbench.lava.job import build_job
@@ -46,6 +45,7 @@ from devbench.lava.testdef import CONFIG_SECTIONS
 from devbench.results.outfiles import atomic_write
 from devbench.results.seal import seal_run
 from devbench.results.store import ResultsStore, new_results
+from devbench.run.plan import first_arms
 
 RUN_FILE = "lava-run.json"
 WAIT_MARGIN_S = 600

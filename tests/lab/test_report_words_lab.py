@@ -51,7 +51,7 @@ def test_quick_start_words_on_a_real_run(tmp_path, out_dir, devbench_cmd, adb_se
     lines = res.stdout.splitlines()
     rows = {m["sc"]: m for m in (ROW.match(ln) for ln in lines) if m}
     assert sorted(rows) == sorted(SCENARIOS), res.stdout
-    for sc, m in rows.items():
+    for m in rows.values():
         lo, hi, verdict = float(m["lo"]), float(m["hi"]), m["verdict"]
         # each row says whether the change is real and whether it matters
         if lo > 0 or hi < 0:

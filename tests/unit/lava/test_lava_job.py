@@ -212,7 +212,8 @@ def test_separate_mode_runs_one_step_per_arm_and_batch_in_abba_order(tmp_path):
     p.write_text(CONFIG.replace("timeout_s: 600", "timeout_s: 600\n  mode: separate"))
     steps = scenario_steps(build_job(load_config(p), options_from_mapping(QEMU)).testdef)
     abba, baab = ["named", "unnamed", "unnamed", "named"] * 2, ["unnamed", "named", "named", "unnamed"] * 2
-    assert [shlex.split(s)[7] for s in steps] == abba + baab + abba  # 4 batches, 3 scenarios: their first arm alternates
+    # 4 batches, 3 scenarios: their first arm alternates
+    assert [shlex.split(s)[7] for s in steps] == abba + baab + abba
     assert [shlex.split(s)[5] for s in steps] == [str(i) for i in range(24)]
 
 

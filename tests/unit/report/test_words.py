@@ -31,7 +31,8 @@ def quick_start_like(**kw):
 
 
 def text_rows(text: str) -> dict[str, str]:
-    return {ln.split("  ")[0].strip(): ln for ln in text.splitlines() if ln.startswith(("unpopulated", "1 page", "10 "))}
+    return {ln.split("  ")[0].strip(): ln for ln in text.splitlines()
+            if ln.startswith(("unpopulated", "1 page", "10 "))}
 
 
 def test_a_real_change_inside_the_margin_says_both_facts():
