@@ -123,3 +123,23 @@ def test_run_gate(tmp_path, monkeypatch, capsys, threshold, code):
     assert cli.main(["run", str(cfg), "--quiet", "--fail-on-regression", threshold]) == code
     err = capsys.readouterr().err
     assert ("regression: here / unpopulated" in err) == (code == 3)
+
+
+@pytest.mark.parametrize("extra,ok,code", [([], True, 5), (["--allow-inconclusive"], True, 0), ([], False, 1)])
+def test_run_gate_that_cannot_decide_says_so(tmp_path, monkeypatch, capsys, extra, ok, code):
+    """3 batches: no CI, so the gate tested nothing: exit 5 and why (not 0 in silence); with
+    --allow-inconclusive 0; a failed target's 1 comes first (the failure is why)."""
+    sim = make_results(shifts=SHIFTS, seed=44, target="here", batches=3)
+
+    def fake_execute(cfg, store, progress=None, **kwargs):
+        store.data["samples"].extend(sim["samples"])
+        store.finish("complete")
+        return ok
+
+    monkeypatch.setattr("devbench.run.runner.execute", fake_execute)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(LOCAL.replace("OUT", str(tmp_path / "out")))
+    assert cli.main(["run", str(cfg), "--quiet", "--fail-on-regression", "5%", *extra]) == code
+    err = capsys.readouterr().err
+    assert "devbench: gate cannot decide: here / unpopulated: no verdict: only 3 paired batches" in err
+    assert "devbench: gate: 3 rows not tested against 5%" in err
