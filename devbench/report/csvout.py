@@ -27,7 +27,7 @@ def header(names: Sequence[str]) -> list[str]:
         "first_batch_pct",
     ]
     return ["target", "kernel", "arch", "against", "vmas", "scenario", "arm", "pages",
-            *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS, *SWEEP_FIELDS, "warnings"]
+            *(f"{p}_{k}" for p in names for k in arm), *EFFECT_FIELDS, *SWEEP_FIELDS, "margin_pct", "warnings"]
 
 
 def target_warnings(data: Mapping[str, Any]) -> dict[str, str]:
@@ -70,19 +70,21 @@ def line(row: Row, names: Sequence[str]) -> dict[str, Any]:
 
 
 def render_csv(rows: Iterable[Row], names: Sequence[str] = ("unnamed", "named"),
-               warnings: Mapping[str, str] | None = None, kernel_rows: Sequence[Row] = ()) -> str:
+               warnings: Mapping[str, str] | None = None, kernel_rows: Sequence[Row] = (),
+               margin_pct: float | None = None) -> str:
     """``warnings``: target -> its warnings cell (a run's, see target_warnings; empty for compare).
     ``kernel_rows``: a run's kernels table (kernel B against kernel A, `against`), after its
-    rows, kernel A's arm in the a_ columns and kernel B's in the b_ columns (empty on the others)."""
+    rows, kernel A's arm in the a_ columns and kernel B's in the b_ columns (empty on the others).
+    ``margin_pct``: the verdicts' margin, on every line (the verdict's words depend on it)."""
     buf = io.StringIO()
     fields = header((*names, "a", "b") if kernel_rows else names)
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", restval="")
     writer.writeheader()
     for row in rows:
-        cells = {**line(row, names), "warnings": (warnings or {}).get(row.target, "")}
+        cells = {**line(row, names), "margin_pct": margin_pct, "warnings": (warnings or {}).get(row.target, "")}
         writer.writerow({k: cell(v) for k, v in cells.items()})
     for row in kernel_rows:
-        cells = {**line(row, ("a", "b")), "warnings": (warnings or {}).get(row.target, "")}
+        cells = {**line(row, ("a", "b")), "margin_pct": margin_pct, "warnings": (warnings or {}).get(row.target, "")}
         writer.writerow({k: cell(v) for k, v in cells.items()})
     return buf.getvalue()
 

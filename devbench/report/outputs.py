@@ -18,7 +18,8 @@ def run_output(data: dict[str, Any], analysis: Analysis, fmt: str, fail_on_regre
     if fmt == "json":
         return json.dumps(run_summary(data, analysis, fail_on_regression), indent=1) + "\n"
     if fmt == "csv":
-        return render_csv(analysis.rows(), warnings=target_warnings(data), kernel_rows=analysis.kernel_rows())
+        return render_csv(analysis.rows(), warnings=target_warnings(data), kernel_rows=analysis.kernel_rows(),
+                          margin_pct=analysis.options.margin_pct)
     return render_text(data, markdown=fmt == "markdown", analysis=analysis)
 
 
@@ -28,5 +29,6 @@ def compare_output(cmp: Comparison, fmt: str) -> str:
     if fmt == "csv":
         warned = " | ".join(mismatch_lines(cmp))  # --force: on every line, as a run's warnings are
         return render_csv((r for p in cmp.pairs for r in p.rows), ("a", "b"),
-                          {r.target: warned for p in cmp.pairs for r in p.rows} if warned else None)
+                          {r.target: warned for p in cmp.pairs for r in p.rows} if warned else None,
+                          margin_pct=cmp.options.margin_pct)
     return render_compare_text(cmp, markdown=fmt == "markdown")

@@ -61,7 +61,8 @@ def test_every_format_says_its_margin_and_method():
     js = json.loads(run_output(d, a, "json"))
     assert js["options"]["margin_pct"] == 1.0 and js["targets"][0]["rows"][1]["verdict"] == "slower, within ±1%"
     [line] = [r for r in csv.DictReader(io.StringIO(run_output(d, a, "csv"))) if r["scenario"] == "1 page"]
-    assert line["verdict"] == "slower, within ±1%"  # the margin is in the words of the verdict itself
+    assert line["verdict"] == "slower, within ±1%" and line["margin_pct"] == "1.0"
+    assert "verdict (margin ±1%)</th>" in html
     # every text line fits 80 columns: the legend, and the verdict words
     assert len(f"  {legend}") <= 80 and len("slower, within ±1%") <= 18
 
