@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from devbench.analysis import ArmStats, Row
-from devbench.analysis.stats import regression_pct
 from devbench.analysis.sweep import point
+from devbench.report.table import change_of
 
 ARM_FIELDS = ("n", "batches", "mean", "median", "stdev", "mad", "min", "max", "p5", "p25", "p75", "p95", "p99")
 SWEEP_FIELDS = ("added_us", "added_ci_low_us", "added_ci_high_us")  # B minus A per fork, µs (devbench.analysis.sweep)
@@ -60,7 +60,7 @@ def line(row: Row, names: Sequence[str]) -> dict[str, Any]:
     out.update(_arm(names[0], row.base))
     out.update(_arm(names[1], row.other))
     out.update({k: getattr(e, k, None) if e else None for k in EFFECT_FIELDS})
-    out.update(change_pct=regression_pct(row.base.mean if row.base else None, row.other.mean if row.other else None),
+    out.update(change_pct=change_of(row),
                p_holm=row.p_holm, verdict=row.verdict.label, more_forks=row.verdict.more_forks)
     p = point(row)  # the time B (named) adds per fork over A (unnamed), in µs: a sweep's y axis
     ci = p.added_ci_us if p is not None else None

@@ -6,13 +6,13 @@ from typing import Any
 
 from devbench.analysis import Analysis, Comparison, Row
 from devbench.analysis.gate import run_gate
-from devbench.analysis.stats import regression_pct
 from devbench.analysis.sweep import series
 from devbench.report.differential import target_differential
 from devbench.report.headline import headline
 from devbench.report.kernels import pair_json
 from devbench.report.letter import build, letter_json
 from devbench.report.sweep import sweep_json
+from devbench.report.table import change_of
 from devbench.results.rows import vmas_field
 from devbench.results.strict import breaks
 
@@ -33,7 +33,7 @@ def row_json(row: Row, names: tuple[str, str]) -> dict[str, Any]:
         "pages": row.pages,
         names[0]: base,
         names[1]: other,
-        "change_pct": regression_pct(row.base.mean if row.base else None, row.other.mean if row.other else None),
+        "change_pct": change_of(row),  # the estimate its CI is built on
         "ci_pct": None if e is None or e.ci_low_pct is None else [e.ci_low_pct, e.ci_high_pct],
         "p_holm": row.p_holm,
         "verdict": row.verdict.label,

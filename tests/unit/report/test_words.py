@@ -62,6 +62,9 @@ def test_every_format_says_its_margin_and_method():
     assert js["options"]["margin_pct"] == 1.0 and js["targets"][0]["rows"][1]["verdict"] == "slower, within ±1%"
     [line] = [r for r in csv.DictReader(io.StringIO(run_output(d, a, "csv"))) if r["scenario"] == "1 page"]
     assert line["verdict"] == "slower, within ±1%" and line["margin_pct"] == "1.0"
+    # every format shows the same change: the estimate the CI is built on
+    estimate = a.rows()[1].effect.change_pct
+    assert float(line["change_pct"]) == pytest.approx(estimate) == js["targets"][0]["rows"][1]["change_pct"]
     assert "verdict (margin ±1%)</th>" in html
     # every text line fits 80 columns: the legend, and the verdict words
     assert len(f"  {legend}") <= 80 and len("slower, within ±1%") <= 18
