@@ -91,7 +91,7 @@ REPORT_TEMPLATE = "report.html.j2"
 DEVICE_RECORDS = (("device", "device preparation"),
                   ("adaptive", "adaptive sampling: why each scenario stopped"), ("reconnects", "connection losses"))
 # the results table's header: what each column holds, with its unit (the text table keeps the seed's)
-HTML_HEADER = ("scenario", "mean fork time ± sd, unnamed VMAs (ms)", "mean fork time ± sd, named VMAs (ms)",
+HTML_HEADER = ("scenario", "mean fork time, unnamed VMAs (ms), ± sd", "mean fork time, named VMAs (ms), ± sd",
                "REGRESSION, named vs unnamed", "95% CI of REGRESSION", "p (Holm)", "verdict",
                "forks, unnamed", "forks, named")
 CONTENTS_FROM = 2  # a contents list when the report has this many targets or more

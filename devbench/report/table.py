@@ -3,7 +3,6 @@ of strings (pure). One table algorithm; text and Markdown only decide how to dra
 
 from __future__ import annotations
 
-import math
 import textwrap
 from collections.abc import Sequence
 from typing import Any

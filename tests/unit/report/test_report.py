@@ -84,17 +84,19 @@ def test_text_table_is_the_seeds_with_ci_columns():
     d = sim()
     lines = render_text(d).splitlines()
     assert lines[0] == "phone"
-    # 80 columns: the verdict on a line of its own under each row, from the second column on
-    assert re.match(r"scenario +unnamed VMAs +named VMAs +REGRESSION +95% CI +p \(Holm\)$", lines[2])
+    # 80 columns: p (Holm) and the verdict on a line of their own under each row (the means carry their sd)
+    assert re.match(r"scenario +unnamed VMAs +named VMAs +REGRESSION +95% CI$", lines[2])
     row = lines[3]
     assert re.match(
         r"unpopulated +\d+\.\d\d±[\d.]+ms +\d+\.\d\d±[\d.]+ms +\+1\d\.\d\d% +\[\+\d+\.\d\d%, \+\d+\.\d\d%\]",
         row,
     )
-    assert lines[4] == " " * len("unpopulated  ") + "verdict: slower"
-    assert lines[5].startswith("1 page") and lines[6].endswith(analyze(d).rows()[1].verdict.label)
+    assert lines[4] == " " * len("unpopulated  ") + "p (Holm): <0.001; verdict: slower"
+    label = analyze(d).rows()[1].verdict.label  # wrapped at 80 columns: the under-line and the next
+    assert lines[5].startswith("1 page") and " ".join(x.strip() for x in lines[6:8]).find(label) > 0
     header_end = lines[2].index("REGRESSION") + len("REGRESSION")
-    assert all(line[header_end - 1] == "%" for line in lines[3:9:2])  # numbers right-aligned under the header
+    rows = [ln for ln in lines if ln.startswith(("unpopulated", "1 page", "10 pages"))]
+    assert len(rows) == 3 and all(line[header_end - 1] == "%" for line in rows)  # right-aligned under the header
 
 
 def test_csv_has_one_line_per_target_and_scenario():
@@ -280,8 +282,8 @@ def test_html_reads_headline_and_warnings_first_then_table_plots_device():
     )
     assert "&lt;b&gt;device text&lt;/b&gt;" in banner and "<b>device" not in html
     # units in the headers, "mean fork time"; numbers without a unit of their own
-    assert "<th>mean fork time ± sd, unnamed VMAs (ms)</th>" in html
-    assert "<th>mean fork time ± sd, named VMAs (ms)</th>" in html
+    assert "<th>mean fork time, unnamed VMAs (ms), ± sd</th>" in html
+    assert "<th>mean fork time, named VMAs (ms), ± sd</th>" in html
     # p-values that play no part in the verdict say so
     assert "<th>p Welch (descriptive)</th>" in html and "play no part in the verdict" in html
     assert "Contents" not in html  # one target: no contents list
@@ -386,8 +388,9 @@ def test_the_pasteable_table_fits_80_columns_and_marks_only_warnings(markdown):
         assert any(ln.startswith("- exit (unpopulated): the child's exit") for ln in lines)
         return
     header, first = lines[2], lines[3]
-    assert header.split() == ["scenario", "unnamed", "VMAs", "named", "VMAs", "REGRESSION", "95%", "CI", "p", "(Holm)"]
-    assert first.startswith("unpopulated") and lines[4].strip().startswith("verdict: ")
+    assert header.split() == ["scenario", "unnamed", "VMAs", "named", "VMAs", "REGRESSION", "95%", "CI"]
+    assert first.startswith("unpopulated") and lines[4].strip().startswith("p (Holm): ")
+    assert "; verdict: " in lines[4]
     marked = [ln for ln in lines if ln.startswith("  ! ")]
     assert [ln.split(":")[0] for ln in marked] == ["  ! warning", "  ! device-error"]
     assert any(ln.startswith("  - exit (unpopulated): the child's exit") for ln in lines)

@@ -31,7 +31,10 @@ def quick_start_like(**kw):
 
 
 def text_rows(text: str) -> dict[str, str]:
-    return {ln.split("  ")[0].strip(): ln for ln in text.splitlines()
+    """Each scenario's row, with the line under it where the columns past 80 go ("p (Holm): ...;
+    verdict: ...")."""
+    lines = text.splitlines()
+    return {ln.split("  ")[0].strip(): ln + " " + lines[i + 1].strip() for i, ln in enumerate(lines)
             if ln.startswith(("unpopulated", "1 page", "10 "))}
 
 
@@ -39,14 +42,14 @@ def test_a_real_change_inside_the_margin_says_both_facts():
     """Before: `1 page ... +0.50% [+0.44%, +0.56%] <0.001 no difference`."""
     d = quick_start_like()
     rows = text_rows(run_output(d, analyze(d), "text"))
-    assert rows["unpopulated"].endswith("<0.001  slower")
-    assert rows["1 page"].endswith("<0.001  slower, within ±1%")
-    assert rows["10 pages"].endswith("no difference")
+    assert rows["unpopulated"].endswith("p (Holm): <0.001; verdict: slower")
+    assert rows["1 page"].endswith("p (Holm): <0.001; verdict: slower, within ±1%")
+    assert rows["10 pages"].endswith("verdict: no difference")
     for r in analyze(d).rows():  # "no difference" only where the CI holds 0 as well
         assert r.verdict.label != "no difference" or r.effect.ci_low_pct <= 0 <= r.effect.ci_high_pct
     # a narrower margin: the same row is simply "slower"; the margin is said under the table
     narrow = run_output(d, analyze(d, Options(margin_pct=0.25)), "text")
-    assert text_rows(narrow)["1 page"].endswith("<0.001  slower")
+    assert text_rows(narrow)["1 page"].endswith("<0.001; verdict: slower")
     assert "; margin ±0.25%;" in narrow
 
 
@@ -109,7 +112,7 @@ def test_the_spread_is_next_to_every_mean():
     a = analyze(d)
     r = a.rows()[0]
     row = text_rows(run_output(d, a, "text"))["unpopulated"]
-    sd = f"{r.base.stdev:.{max(0, 1 - int(np.floor(np.log10(r.base.stdev))))}f}"
+    sd = f"{r.base.stdev:.3g}"  # three significant digits, as every spread
     assert f"{r.base.mean:.2f}±{sd}ms" in row  # two significant digits, never 0.00
     assert f"| {r.base.mean:.2f}±{sd}ms |" in run_output(d, a, "markdown")
     assert f"{r.base.mean:.2f} ± {sd}</td>" in render_html(d, a)
