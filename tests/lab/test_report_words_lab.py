@@ -22,9 +22,10 @@ pytestmark = [pytest.mark.qemu, pytest.mark.lab, pytest.mark.timeout(1800)]
 
 SCENARIOS = ("unpopulated", "1 page", "10 pages")
 LEGEND = "  95% CI: t on log ratios of 10 paired batch means; margin ±1%; ± is the sd"
+# a row and, at 80 columns, the line under it with what did not fit: "p (Holm): <0.001; verdict: slower"
 ROW = re.compile(r"(?P<sc>unpopulated|1 page|10 pages) +(?P<un>\d+\.\d\d±[\d.]+ms) +(?P<na>\d+\.\d\d±[\d.]+ms) +"
-                 r"(?P<change>[+-]\d+\.\d\d%) +\[(?P<lo>[+-]\d+\.\d\d)%, (?P<hi>[+-]\d+\.\d\d)%\] +"
-                 r"(?P<p><0\.001|\d\.\d+) +(?P<verdict>.+)$")
+                 r"(?P<change>[+-]\d+\.\d\d%) +\[(?P<lo>[+-]\d+\.\d\d)%, (?P<hi>[+-]\d+\.\d\d)%\]\n +"
+                 r"p \(Holm\): (?P<p><0\.001|\d\.\d+); verdict: (?P<verdict>.+)$", re.M)
 
 
 def quickstart_config(tmp_path: Path, out: Path, port: int) -> Path:
@@ -49,7 +50,8 @@ def test_quick_start_words_on_a_real_run(tmp_path, out_dir, devbench_cmd, adb_se
     assert res.returncode == 0, (res.stderr, data["errors"])
     print(res.stdout)  # the quick start's table, for the record (pytest -s)
     lines = res.stdout.splitlines()
-    rows = {m["sc"]: m for m in (ROW.match(ln) for ln in lines) if m}
+    rows = {m["sc"]: m for m in ROW.finditer(res.stdout)}
+    assert all(len(ln) <= 80 for ln in lines), res.stdout
     assert sorted(rows) == sorted(SCENARIOS), res.stdout
     for m in rows.values():
         lo, hi, verdict = float(m["lo"]), float(m["hi"]), m["verdict"]
@@ -62,7 +64,8 @@ def test_quick_start_words_on_a_real_run(tmp_path, out_dir, devbench_cmd, adb_se
         assert "no difference" not in verdict or lo <= 0 <= hi, m.group(0)
         # the change is the estimate the CI is built on: inside its own CI
         assert lo <= float(m["change"].rstrip("%")) <= hi, m.group(0)
-    assert LEGEND in lines and lines.index(LEGEND) == max(lines.index(r.group(0)) for r in rows.values()) + 1
+    last = max(lines.index(r.group(0).splitlines()[0]) for r in rows.values())
+    assert LEGEND in lines and lines.index(LEGEND) == last + 2  # under the table and its last row's line
     # the spread of a deterministic guest, for the config's comment: sd in % of the mean per arm
     stats = {(r.scenario, a): (s.stdev / s.mean * 100) for r in _rows(data) for a, s in (("u", r.base),
                                                                                            ("n", r.other))}
