@@ -6,8 +6,9 @@ gate looks at, is below (1 - confidence) / 2. A single row fails exactly when it
 bound lies above PCT; several rows at PCT together fail no more often than one (2.5%), where
 requiring each CI above PCT after a Holm adjustment against zero let three rows fail 6.5%.
 A row without a CI (no verdict: too few batches, one run a side; an arm not measured) is one
-the gate cannot decide: it is listed as undecided, never passed silently. A run that compared a
-target's kernels gates its kernels rows too (kernel B against kernel A).
+the gate cannot decide: it is listed as undecided, never passed silently; no row at all (nothing
+was analysed, or two runs with nothing in common) is a gate that tested nothing, undecided too.
+A run that compared a target's kernels gates its kernels rows too (kernel B against kernel A).
 """
 
 from __future__ import annotations
@@ -28,10 +29,16 @@ class GateResult:
     failing: tuple[Row, ...]      # shown to lie above the threshold
     undecided: tuple[Row, ...]    # no CI: the gate tested nothing there
     sweep: bool = False           # the rows are of several VMA counts: each is named with its count
+    gated: int = 0                # how many rows the gate looked at (0: it had nothing to test)
 
     @property
     def decided(self) -> bool:
-        return not self.undecided
+        return self.gated > 0 and not self.undecided
+
+
+def metrics_of(gate_exit: bool) -> tuple[str, ...]:
+    """The metrics a gate looks at: the fork, and with --gate-exit the child's exit too."""
+    return ("fork", "exit") if gate_exit else ("fork",)
 
 
 def gate_p(row: Row, threshold_pct: float) -> float | None:
@@ -54,7 +61,7 @@ def gate_rows(rows: Iterable[Row], threshold_pct: float, options: Options = Opti
     return GateResult(threshold_pct,
                       tuple(r for r, p in zip(rows, adjusted, strict=True) if p is not None and p < level),
                       tuple(r for r, p in zip(rows, adjusted, strict=True) if p is None),
-                      swept(r.vmas for r in rows))
+                      swept(r.vmas for r in rows), len(rows))
 
 
 def gated(source: Analysis | Comparison, metrics: Sequence[str] = ("fork",)) -> list[Row]:
@@ -98,6 +105,16 @@ def describe_failure(row: Row, threshold_pct: float, sweep: bool = False) -> str
 
 def describe_undecided(row: Row, sweep: bool = False) -> str:
     return f"{_name(row, sweep)}: {row.verdict.label}"
+
+
+NOTHING_TO_TEST = "no row to test (no scenario was analysed, or the runs have none in common)"
+
+
+def undecided_lines(result: GateResult) -> list[str]:
+    """What the gate could not test, one line each: every row without a CI, or that there was no row."""
+    if not result.gated:
+        return [NOTHING_TO_TEST]
+    return [describe_undecided(r, result.sweep) for r in result.undecided]
 
 
 def gate(analysis: Analysis | Comparison, threshold_pct: float, metrics: tuple[str, ...] = ("fork",)) -> list[str]:

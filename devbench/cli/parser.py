@@ -10,6 +10,7 @@ not test a row (no CI: too few batches or runs; after 3 and 1; --allow-inconclus
 from __future__ import annotations
 
 import argparse
+import math
 from typing import NoReturn
 
 from devbench import __version__
@@ -146,9 +147,12 @@ def _positive(text: str) -> float:
 def percent(text: str) -> float:
     """A percentage: 5, 5% or 0.5%."""
     try:
-        return float(text.strip().removesuffix("%"))
+        value = float(text.strip().removesuffix("%"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (e.g. 5 or 5%)") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (e.g. 5 or 5%)")
+    return value
 
 
 def _gate_arguments(p: argparse.ArgumentParser) -> None:

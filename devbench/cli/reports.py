@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from devbench.analysis import Options
+    from devbench.analysis.gate import metrics_of
     from devbench.report.outputs import run_output
     from devbench.results.store import load_analyzed
 
@@ -28,7 +29,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         run_dir = run_dir if run_dir.is_dir() else run_dir.parent
         print(write_report(data, run_dir, analysis))
     else:
-        print(run_output(data, analysis, args.format, args.fail_on_regression), end="")
+        print(run_output(data, analysis, args.format, args.fail_on_regression, metrics_of(args.gate_exit)), end="")
     return gate_code(analysis, args) or EXIT_OK
 
 
@@ -97,24 +98,30 @@ def _compare_sides(runs: list[str], against: list[str] | None) -> tuple[list[str
 
 def gate_code(source: Analysis | Comparison, args: argparse.Namespace) -> int | None:
     """--fail-on-regression for run, report and compare, one rule (devbench.analysis.gate): each
-    row shown above PCT is named on stderr (EXIT_REGRESSION); rows the gate could not test are
-    named too, and make it EXIT_INCONCLUSIVE unless --allow-inconclusive. None: the gate passes
-    (or none was asked)."""
-    from devbench.analysis.gate import describe_failure, describe_undecided, run_gate
+    row shown above PCT is named on stderr (EXIT_REGRESSION); rows the gate could not test (or no
+    row at all) are named too, and make it EXIT_INCONCLUSIVE unless --allow-inconclusive. None:
+    the gate passes (or none was asked)."""
+    from devbench.analysis.gate import describe_failure, metrics_of, run_gate, undecided_lines
 
     if args.fail_on_regression is None:
         return None
-    result = run_gate(source, args.fail_on_regression, ("fork", "exit") if args.gate_exit else ("fork",))
+    result = run_gate(source, args.fail_on_regression, metrics_of(args.gate_exit))
     for row in result.failing:
-        print(shown(f"devbench: regression: {describe_failure(row, result.threshold_pct, result.sweep)}"), file=sys.stderr)
+        line = describe_failure(row, result.threshold_pct, result.sweep)
+        print(shown(f"devbench: regression: {line}"), file=sys.stderr)  # names from results files: escaped
     allowed = getattr(args, "allow_inconclusive", False)
-    for row in result.undecided:
-        print(shown(f"devbench: gate cannot decide: {describe_undecided(row, result.sweep)}"), file=sys.stderr)  # escaped names
+    undecided = undecided_lines(result)
+    for line in undecided:
+        print(shown(f"devbench: gate cannot decide: {line}"), file=sys.stderr)  # names from results files: escaped
     if result.undecided:
         n = len(result.undecided)
         print(f"devbench: gate: {n} row{'s' if n != 1 else ''} not tested against {result.threshold_pct:g}%"
               + (" (--allow-inconclusive: passed)" if allowed else
                  f": exit {EXIT_INCONCLUSIVE} (--allow-inconclusive to pass them)"), file=sys.stderr)
+    elif not result.gated:
+        print(f"devbench: gate: nothing tested against {result.threshold_pct:g}%"
+              + (" (--allow-inconclusive: passed)" if allowed else
+                 f": exit {EXIT_INCONCLUSIVE} (--allow-inconclusive to pass)"), file=sys.stderr)
     if result.failing:
         return EXIT_REGRESSION
-    return EXIT_INCONCLUSIVE if result.undecided and not allowed else None
+    return EXIT_INCONCLUSIVE if undecided and not allowed else None

@@ -167,6 +167,7 @@ def _link_latest(run_dir: Path) -> None:
 
 def _export(args: argparse.Namespace, data: dict, analysis: Analysis | None) -> None:
     """run --json/--markdown/--csv PATH: the report's formats, each written whole."""
+    from devbench.analysis.gate import metrics_of
     from devbench.report.outputs import run_output
     from devbench.results.outfiles import write_whole
 
@@ -175,7 +176,8 @@ def _export(args: argparse.Namespace, data: dict, analysis: Analysis | None) -> 
         if path is None or analysis is None:
             continue
         try:
-            write_whole(Path(path), run_output(data, analysis, fmt, args.fail_on_regression))
+            text = run_output(data, analysis, fmt, args.fail_on_regression, metrics_of(args.gate_exit))
+            write_whole(Path(path), text)
         except OSError as exc:  # the run and its results are kept; only this export is missing
             print(f"devbench: --{fmt} {path}: not written ({exc.strerror or exc})", file=sys.stderr)
             continue

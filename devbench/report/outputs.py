@@ -14,9 +14,11 @@ from devbench.report.table import mismatch_lines, render_compare_text, render_te
 TEXT_FORMATS = ("text", "markdown", "json", "csv")
 
 
-def run_output(data: dict[str, Any], analysis: Analysis, fmt: str, fail_on_regression: float | None = None) -> str:
+def run_output(data: dict[str, Any], analysis: Analysis, fmt: str, fail_on_regression: float | None = None,
+               gate_metrics: tuple[str, ...] = ("fork",)) -> str:
+    """gate_metrics: what --fail-on-regression looks at (the JSON says the gate's result)."""
     if fmt == "json":
-        return json.dumps(run_summary(data, analysis, fail_on_regression), indent=1) + "\n"
+        return json.dumps(run_summary(data, analysis, fail_on_regression, gate_metrics), indent=1) + "\n"
     if fmt == "csv":
         return render_csv(analysis.rows(), warnings=target_warnings(data), kernel_rows=analysis.kernel_rows(),
                           margin_pct=analysis.options.margin_pct)

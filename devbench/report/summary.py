@@ -57,14 +57,16 @@ def target_clock(data: dict[str, Any], name: str) -> Any:
 
 
 def gate_row(r: Row) -> dict[str, Any]:
-    """A row the gate names, as the JSON says it: its target (and kernel), count and scenario."""
+    """A row the gate names, as the JSON says it: its target (and kernel), count, scenario and metric."""
     return {"target": r.target, "kernel": r.kernel, "arch": r.arch, **vmas_field(r.vmas), "scenario": r.scenario,
-            **({"arm": r.arm, "against": r.base_kernel} if r.base_kernel is not None else {})}
+            **({"arm": r.arm, "against": r.base_kernel} if r.base_kernel is not None else {}), "metric": r.metric}
 
 
-def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: float | None = None) -> dict[str, Any]:
+def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: float | None = None,
+                metrics: tuple[str, ...] = ("fork",)) -> dict[str, Any]:
     """Per target: the headline, warnings and every row (each with its VMA count); in a sweep
-    also `sweep`: the added time per fork against the count and the finding at 4096 VMAs."""
+    also `sweep`: the added time per fork against the count and the finding at 4096 VMAs. With
+    a gate (fail_on_regression), `gate`: what it tested (metrics: fork, and exit with --gate-exit)."""
     run = data.get("run") or {}
     margin = analysis.options.margin_pct
     found = series(analysis.rows())
@@ -94,9 +96,11 @@ def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: fl
     if letter is not None:  # the seed's two tables beside this run's rows (devbench.report.letter)
         out["seed_letter"] = letter
     if fail_on_regression is not None:
-        result = run_gate(analysis, fail_on_regression)
+        result = run_gate(analysis, fail_on_regression, metrics)
         out["gate"] = {
             "fail_on_regression_pct": fail_on_regression,
+            "metrics": list(metrics),
+            "rows_tested": result.gated - len(result.undecided),
             "failing": [gate_row(r) for r in result.failing],
             "undecided": [{**gate_row(r), "why": r.verdict.label} for r in result.undecided],
         }

@@ -7,6 +7,8 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from devbench.analysis import Analysis, ArmStats, Comparison, Options, Row, analyze
 from devbench.analysis.method import method_line
 from devbench.analysis.samples import targets_in
@@ -31,8 +33,13 @@ def fmt_ms(value: float | None) -> str:
 
 
 def fmt_spread(value: float | None) -> str:
-    """A spread (sd, MAD) in ms to three significant digits: 0.00734ms, never "0.00ms"."""
-    return "-" if value is None else "0ms" if value == 0 else f"{value:.3g}ms"
+    """A spread (sd, MAD) in ms to three significant digits, written out: 0.00734ms, never "0.00ms",
+    and never in exponent form (0.000012ms, 1230ms: a reader compares it with the mean beside it)."""
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0ms"
+    return np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="-") + "ms"
 
 
 def fmt_mean_sd(arm: ArmStats | None, sep: str = "±", unit: str = "ms") -> str:

@@ -112,3 +112,38 @@ def test_percent_sign_is_accepted_and_nonsense_refused(capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exc:
         main(["report", ".", "--fail-on-regression", "five"])
     assert exc.value.code == 2 and "not a percentage: 'five'" in capsys.readouterr().err
+
+
+def test_a_gate_with_nothing_to_test_does_not_pass_in_silence(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A results file with no timed fork (every arm refused before measuring): no row at all."""
+    d = make_results(seed=9)
+    d["samples"] = []
+    (tmp_path / "results.json").write_text(json.dumps(d))
+    assert run_gate(analyze(d), 1.0).gated == 0 and not run_gate(analyze(d), 1.0).decided
+    assert main(["report", str(tmp_path), "--format", "json", "--fail-on-regression", "1%"]) == EXIT_INCONCLUSIVE
+    out, err = capsys.readouterr()
+    assert "devbench: gate cannot decide: no row to test" in err
+    assert "devbench: gate: nothing tested against 1%: exit 5 (--allow-inconclusive to pass)" in err
+    assert json.loads(out)["gate"]["rows_tested"] == 0
+    assert main(["report", str(tmp_path), "--format", "text", "--fail-on-regression", "1",
+                 "--allow-inconclusive"]) == EXIT_OK
+    assert "nothing tested against 1% (--allow-inconclusive: passed)" in capsys.readouterr().err
+
+
+def test_the_json_gate_is_the_exit_code_s_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--gate-exit: the JSON's gate looks at the exit rows as the exit code does."""
+    d = make_results(shifts={"unpopulated": 0.10, "1 page": 0.0, "10 pages": 0.0}, seed=4)
+    (tmp_path / "results.json").write_text(json.dumps(d))
+    main(["report", str(tmp_path), "--format", "json", "--fail-on-regression", "5", "--gate-exit"])
+    gate = json.loads(capsys.readouterr().out)["gate"]
+    assert gate["metrics"] == ["fork", "exit"]
+    assert gate["rows_tested"] == len(analyze(d).rows()) + len(analyze(d).exit_rows())
+    assert {"target": "phone", "scenario": "unpopulated", "metric": "fork"} in gate["failing"]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1e999%", "%"])
+def test_a_threshold_that_is_no_number_is_refused(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["report", ".", "--fail-on-regression", text])
+    assert exc.value.code == 2 and f"not a percentage: {text!r}" in capsys.readouterr().err

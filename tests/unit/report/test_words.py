@@ -141,3 +141,11 @@ def test_no_spread_is_an_exact_difference_not_a_failure():
         s["fork_ns"] = [16_000_000] * len(s["fork_ns"])
     [same] = analyze(d).rows()
     assert same.verdict.label == "no difference" and same.p_holm == 1.0 and same.effect.change_pct == 0.0
+
+
+def test_a_spread_is_written_out_to_three_significant_digits():
+    """Never "0.00ms", never an exponent a reader has to decode next to a mean in ms."""
+    from devbench.report.table import fmt_spread
+
+    assert [fmt_spread(v) for v in (0.00374, 0.0334, 0.119, 1.2e-5, 1234.5, 0.0, None)] == [
+        "0.00374ms", "0.0334ms", "0.119ms", "0.000012ms", "1230ms", "0ms", "-"]
