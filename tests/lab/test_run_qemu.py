@@ -4,7 +4,6 @@ x86_64 on the feature kernel: all three scenarios, both arms measured. arm64: bo
 A boot that fails ends with one line and the console's last lines, and leaves no QEMU.
 """
 
-import itertools
 import json
 import os
 import re
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import runs
+from tests.lab import reading, runs
 from tests.lab.qemu_helpers import qemu_pids_mentioning
 
 pytestmark = [pytest.mark.qemu, pytest.mark.lab, pytest.mark.timeout(1800)]
@@ -87,12 +86,11 @@ def test_x86_64_feature_kernel_measures_both_arms_in_all_scenarios(tmp_path, out
     assert all(len(line) <= 80 for line in lines), res.stdout
     for sc in ("unpopulated", "1 page", "10 pages"):
         [i] = [n for n, ln in enumerate(lines) if ln.startswith(sc + " ")]
-        under = list(itertools.takewhile(lambda ln: ln.startswith(" " * 4), lines[i + 1:]))
-        row = " ".join(" ".join([lines[i], *under]).split())  # the row as a reader reads it, across its lines
+        row = reading.row(lines, i)  # the row as a reader reads it, across its lines
         assert re.search(
             r"\d+\.\d\d±[\d.]+ms \d+\.\d\d±[\d.]+ms [+-]\d+\.\d\d% \[[+-]\d+\.\d\d%, [+-]\d+\.\d\d%\]"
             r"( | p \(Holm\): )(<0\.001|\d\.\d+)( |; verdict: )(slower|faster|no difference|within ±)", row
-        ), (row, lines[i:i + 1 + len(under)])
+        ), (row, lines[i:i + 3])
 
 
 def test_arm64_guest_boots_and_runs_over_adb(tmp_path, out_dir, devbench_cmd, adb_server):
@@ -261,8 +259,10 @@ def test_name_checks_fail_test_builds_on_the_feature_kernel(tmp_path, out_dir, d
         assert data["targets"][0]["payload"]["compiler"].endswith(f"(test build: -D{define})")
         [err] = data["errors"]
         assert err["kind"] == "vma-check-failed" and "\n" not in err["message"], err
-        flat = " ".join(res.stdout.split())  # notes are wrapped at 80 columns, at word boundaries
-        assert f"! vma-check-failed (unpopulated/{err['arm']}): {err['message']}" in flat, res.stdout
+        # the note, once, wrapped at 80 columns at word boundaries: read across its lines
+        note = f"vma-check-failed (unpopulated/{err['arm']}): {err['message']}"
+        assert reading.notes(res.stdout).count(note) == 1, res.stdout
+        assert all(len(line) <= 80 for line in res.stdout.splitlines()), res.stdout
         checks = {c["check"]: c for c in data["checks"]}
         found[define] = err, checks, data["samples"]
     err, checks, samples = found["FORKBENCH_TEST_EXTRA_NAMED"]
