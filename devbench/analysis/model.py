@@ -36,8 +36,6 @@ class Options(_Json):
     alpha: float = 0.05
     margin_pct: float = 1.0          # equivalence margin of the verdict, in percent
     confidence: float = 0.95
-    resamples: int = 9999            # bootstrap resamples (kept for callers; the CIs are t intervals now)
-    seed: int = 20211001             # bootstrap seed: the same results give the same report
     min_batches: int = 5             # fewer paired batches: no verdict (never single forks as the unit)
     min_runs: int = 3                # compare: fewer runs per side, no verdict
     min_boots: int = 2               # kernels compared in one run: fewer boots of a kernel, no verdict

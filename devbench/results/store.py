@@ -107,8 +107,8 @@ STAT_FIELDS = ("regression_ci_pct", "p", "p_holm", "p_welch", "p_mwu", "cliffs_d
 
 
 def _statistics(data: dict[str, Any], analysis: Analysis | None) -> dict[RowKey, dict[str, Any]]:
-    """CI, p-values and verdict per target and scenario, once the run has ended (the bootstrap
-    stays off the host while a device, possibly this machine, is still forking)."""
+    """CI, p-values and verdict per target and scenario, once the run has ended (the statistics
+    stay off the host while a device, possibly this machine, is still forking)."""
     if (data.get("run") or {}).get("status") == "running":
         return {}
     if analysis is None:

@@ -224,7 +224,7 @@ def render_everything(data: dict[str, Any]) -> None:
     from devbench.report.outputs import compare_output, run_output
     from devbench.results.store import summarize
 
-    options = Options(margin_pct=1.0, resamples=200)  # robustness, not statistics: a small bootstrap
+    options = Options(margin_pct=1.0)
     data = dict(data, summary=summarize(data))
     analysis = analyze(data, options)
     render_html(data, analysis)

@@ -123,7 +123,7 @@ def test_json_summary_for_ci():
     assert t["rows"][0]["verdict"] == "slower"
     assert t["rows"][0]["unnamed"]["n"] == 1000 and t["rows"][0]["ci_pct"][0] > 5
     assert out["gate"]["failing"] == [{"target": "phone", "kernel": "5.10", "arch": "arm64", "vmas": 65536,
-                                       "scenario": "unpopulated"}]
+                                       "scenario": "unpopulated", "metric": "fork"}]
 
 
 def test_html_is_self_contained_with_plots_and_statistics():
@@ -323,7 +323,7 @@ def test_compare_page_shows_both_runs_devices_and_warnings():
     b["targets"][0]["warnings"] = ["thermal throttling seen: zone0 (cpu) at 96.0 °C"]
     b["targets"][0]["facts"]["mem_total_kb"] = 4 * 1048576
     links = {"a_results": "a.json", "b_results": "b.json", "a_report": "a.html", "b_report": "b.html"}
-    html = render_compare_html(compare(a, b, Options(resamples=200)), a, b, links)
+    html = render_compare_html(compare(a, b, Options()), a, b, links)
     devices = html[html.index("The two runs' devices"):]
     a_part, b_part = devices[:devices.index("run B: run-32")], devices[devices.index("run B: run-32"):]
     assert "run A: run-31" in a_part and "Pixel 6" in a_part and "no warnings" in a_part and "7.6 GiB" in a_part
