@@ -89,8 +89,8 @@ def test_x86_64_feature_kernel_measures_both_arms_in_all_scenarios(tmp_path, out
         row = reading.row(lines, i)  # the row as a reader reads it, across its lines
         assert re.search(
             r"\d+\.\d\d±[\d.]+ms \d+\.\d\d±[\d.]+ms [+-]\d+\.\d\d% \[[+-]\d+\.\d\d%, [+-]\d+\.\d\d%\]"
-            r"( | p \(Holm\): )(<0\.001|\d\.\d+)( |; verdict: )(slower|faster|no difference|within ±)", row
-        ), (row, lines[i:i + 3])
+            r"( | p \(Holm\): )(<0\.001|\d\.\d+)( |; verdict: )(slower|faster|no difference|within ±|inconclusive)",
+            row), (row, lines[i:i + 3])
 
 
 def test_arm64_guest_boots_and_runs_over_adb(tmp_path, out_dir, devbench_cmd, adb_server):
