@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -21,6 +22,11 @@ from devbench.targets.base import NO_INFO, CommandResult, LineCallback, LineSpli
 # any other and reconnected (device.reconnect_timeout_s).
 KEEPALIVE_S = 10
 USER_TIMEOUT_S = 30
+
+# paramiko logs what its transport thread meets (a banner that never came while a device was
+# going away, a reset) at ERROR with a traceback; with no handler of its own that went through
+# logging's last resort to stderr, beside devbench's own one-line report of the same failure.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 def dead_link_detection(sock: object) -> None:
