@@ -34,12 +34,13 @@ def fmt_ms(value: float | None) -> str:
 
 def fmt_spread(value: float | None) -> str:
     """A spread (sd, MAD) in ms to three significant digits, written out: 0.00734ms, never "0.00ms",
-    and never in exponent form (0.000012ms, 1230ms: a reader compares it with the mean beside it)."""
+    and never in exponent form (0.0000120ms, 1230ms: a reader compares it with the mean beside it)."""
     if value is None:
         return "-"
     if value == 0:
         return "0ms"
-    return np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="-") + "ms"
+    digits = np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="k")
+    return digits.removesuffix(".") + "ms"  # 0.100ms keeps its three digits; 1230ms no trailing point
 
 
 def fmt_mean_sd(arm: ArmStats | None, sep: str = "±", unit: str = "ms") -> str:

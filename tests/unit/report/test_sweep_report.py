@@ -31,7 +31,8 @@ def test_text_has_a_count_column_the_sweep_table_and_the_sentence():
     text = render_text(d, analysis=analyze(d))
     lines = text.splitlines()
     assert lines[2].split()[:2] == ["scenario", "VMAs"]
-    assert re.search(r"^unpopulated +1024 +\d+\.\d\dms", text, re.M) and re.search(r"^10 pages +16384 ", text, re.M)
+    assert re.search(r"^unpopulated +1024 +\d+\.\d\d±[\d.]+ms", text, re.M)  # each mean ± its sd
+    assert re.search(r"^10 pages +16384 ", text, re.M)
     assert all(len(ln) <= 80 for ln in lines), [ln for ln in lines if len(ln) > 80]
     i = next(n for n, ln in enumerate(lines)
              if ln.split() == ["scenario", "VMAs", "added/fork", "95%", "CI", "(µs)", "REGRESSION", "95%", "CI"])
@@ -116,7 +117,7 @@ def test_html_has_the_sweep_plots_table_and_sentence():
     html = render_html(d, analyze(d))
     assert html.count("<h3>VMA-count sweep</h3>") == 1
     assert html.count('class="headline finding"') == 1 and "At 4096 VMAs (" in html
-    assert "<th>scenario</th><th>VMAs</th><th>mean fork instruction time (icount), unnamed VMAs (ms)</th>" in html
+    assert "<th>scenario</th><th>VMAs</th><th>mean fork instruction time (icount), unnamed VMAs (ms), ± sd</th>" in html
     plots = re.findall(r'<svg[^>]*aria-label="(Added instruction-path cost per fork \(icount\)|REGRESSION, named vs '
                        r'unnamed) against the VMA count \(log scale\)[^"]*"', html)
     assert len(plots) == 2

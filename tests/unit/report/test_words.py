@@ -20,6 +20,7 @@ from devbench.analysis.samples import group
 from devbench.report.compare_html import render_compare_html
 from devbench.report.html import render_html
 from devbench.report.outputs import compare_output, run_output
+from devbench.report.table import fmt_spread
 from tests.simdata import make_results
 
 QUIET = {"batch_sd": 0.0005, "arm_batch_sd": 0.0002, "sigma": 0.0005}  # near-deterministic, as under icount
@@ -112,7 +113,7 @@ def test_the_spread_is_next_to_every_mean():
     a = analyze(d)
     r = a.rows()[0]
     row = text_rows(run_output(d, a, "text"))["unpopulated"]
-    sd = f"{r.base.stdev:.3g}"  # three significant digits, as every spread
+    sd = fmt_spread(r.base.stdev).removesuffix("ms")  # three significant digits, as every spread
     assert f"{r.base.mean:.2f}±{sd}ms" in row  # two significant digits, never 0.00
     assert f"| {r.base.mean:.2f}±{sd}ms |" in run_output(d, a, "markdown")
     assert f"{r.base.mean:.2f} ± {sd}</td>" in render_html(d, a)
@@ -145,7 +146,5 @@ def test_no_spread_is_an_exact_difference_not_a_failure():
 
 def test_a_spread_is_written_out_to_three_significant_digits():
     """Never "0.00ms", never an exponent a reader has to decode next to a mean in ms."""
-    from devbench.report.table import fmt_spread
-
-    assert [fmt_spread(v) for v in (0.00374, 0.0334, 0.119, 1.2e-5, 1234.5, 0.0, None)] == [
-        "0.00374ms", "0.0334ms", "0.119ms", "0.000012ms", "1230ms", "0ms", "-"]
+    assert [fmt_spread(v) for v in (0.00374, 0.0334, 0.119, 0.1003, 5.0, 1.2e-5, 1234.5, 0.0, None)] == [
+        "0.00374ms", "0.0334ms", "0.119ms", "0.100ms", "5.00ms", "0.0000120ms", "1230ms", "0ms", "-"]
