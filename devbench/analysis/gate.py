@@ -84,8 +84,9 @@ def failing_rows(analysis: Analysis | Comparison, threshold_pct: float,
 
 
 def row_place(row: Row) -> str:
-    """What a gated row is about: its target, or a target's kernel B against its kernel A."""
-    if row.base_kernel is None:
+    """What a gated row is about: its target, or a target's kernel B against its kernel A (a
+    kernels row, or a comparison of runs on two kernels; one kernel is not named twice)."""
+    if row.base_kernel is None or row.base_kernel == row.kernel:
         return row.target
     return f"{row.target}{f' ({row.arch})' if row.arch else ''}: kernel {row.kernel} against {row.base_kernel}"
 

@@ -47,7 +47,8 @@ def test_icount_sweep_rows_per_count_and_the_4096_sentence(tmp_path, out_dir, de
     assert out.splitlines()[2].split()[:2] == ["scenario", "VMAs"], out
     for v in COUNTS:
         for sc in SCENARIOS:
-            assert re.search(rf"^{sc} +{v} +\d+\.\d\dms +\d+\.\d\dms +[+-]\d+\.\d\d%", out, re.M), (v, sc, out)
+            mean_sd = r"\d+\.\d\d±[\d.]+ms"  # each mean ± its sd
+            assert re.search(rf"^{sc} +{v} +{mean_sd} +{mean_sd} +[+-]\d+\.\d\d%", out, re.M), (v, sc, out)
     assert "against the VMA count, the instruction-path cost under icount" in " ".join(out.split())
     said = " ".join(out.split())
     assert ("- At 1024 VMAs, this sweep's count nearest 4096 (about what Android processes really reach, where the "

@@ -40,14 +40,19 @@ def test_kernel_b_against_kernel_a_per_scenario_and_arm_with_boots_as_the_unit()
         assert means.a == pytest.approx(tuple(ma.values())) and means.b == pytest.approx(tuple(mb.values()))
         e = row.effect
         assert (e.unit, e.units, e.design, e.test) == ("boot", 2, "independent", "t, log boot means")
-        # the change is the ratio of the kernels' mean boot means; p is Student's t on the log boot means
-        assert e.change_pct == pytest.approx((np.mean(list(mb.values())) / np.mean(list(ma.values())) - 1) * 100)
+        # the change is the estimate its CI is built on, the ratio of the kernels' geometric mean boot
+        # means; p is Student's t on the log boot means
+        log_ratio = np.mean(np.log(list(mb.values()))) - np.mean(np.log(list(ma.values())))
+        assert e.change_pct == pytest.approx(np.expm1(log_ratio) * 100)
         t = stats.ttest_ind(np.log(list(mb.values())), np.log(list(ma.values())))
         assert e.p == pytest.approx(t.pvalue, rel=1e-6)
         assert e.ci_low_pct < e.change_pct < e.ci_high_pct
     verdicts = {(r.scenario, r.arm): r.verdict.kind for r in pair.rows}
     assert all(verdicts[(sc, "named")] == "slower" for sc in ("unpopulated", "1 page", "10 pages"))
-    assert all(verdicts[(sc, "unnamed")] == "no difference" for sc in ("unpopulated", "1 page", "10 pages"))
+    # the unnamed arm's +0.1%: inside the margin, each row "no difference" or, where the change is shown
+    # to be real, "slower, within ±1%" (issue 26: both facts)
+    within = {(r.scenario, r.arm): r.verdict.kind == "no difference" or r.verdict.negligible for r in pair.rows}
+    assert all(within[(sc, "unnamed")] for sc in ("unpopulated", "1 page", "10 pages")), verdicts
     # Holm over the pair's rows: the smallest p times six
     ps = sorted(r.effect.p for r in pair.rows)
     assert min(r.p_holm for r in pair.rows) == pytest.approx(min(1.0, 6 * ps[0]))

@@ -39,9 +39,11 @@ def test_text_has_each_kernels_table_then_the_kernels_table(data):
     assert "kut-strdup (kernel strdup, x86_64, boots 2, 3)" in lines
     k = lines.index("kut (x86_64): kernel strdup against kernel refcount")
     assert k > lines.index("kut-strdup (kernel strdup, x86_64, boots 2, 3)")  # after both kernels' tables
-    assert lines[k + 2].split() == ["scenario", "arm", "refcount", "strdup", "CHANGE", "95%", "CI", "p", "(Holm)"]
-    named = next(ln for ln in lines[k:] if ln.startswith("unpopulated  named"))
-    assert re.search(r"\+4[67]\.\d\d%", named) and "<0.001" in named
+    # each mean ± its sd: the CI, p (Holm) and verdict on the line under each row, at 80 columns
+    assert lines[k + 2].split() == ["scenario", "arm", "refcount", "strdup", "CHANGE"]
+    i = next(n for n, ln in enumerate(lines) if n > k and ln.startswith("unpopulated  named"))
+    assert re.search(r"\+4[67]\.\d\d%", lines[i]) and "p (Holm): <0.001; verdict: slower" in lines[i + 1]
+    assert "  95% CI: two-sample t on log means of 2 boots a kernel; margin ±1%; ± is the sd" in lines[k:]
     assert "boots: refcount 1, 4; strdup 2, 3" in text and "The boot is the" in text
     boots = lines.index("each boot's mean fork time (#: the boot's place in time):")
     assert lines[boots + 2].split() == ["scenario", "arm", "refcount", "#1", "refcount", "#4", "strdup", "#2",
@@ -54,7 +56,7 @@ def test_markdown_has_the_kernels_table(data):
     md = render_text(data, markdown=True)
     assert "### kut (x86_64): kernel strdup against kernel refcount" in md
     assert "| scenario | arm | refcount | strdup | CHANGE | 95% CI | p (Holm) | verdict |" in md
-    assert re.search(r"\| unpopulated \| named \| \d+\.\d\dms \| \d+\.\d\dms \| \+4[67]\.\d\d% \|", md)
+    assert re.search(r"\| unpopulated \| named \| \d+\.\d\d±[\d.]+ms \| \d+\.\d\d±[\d.]+ms \| \+4[67]\.\d\d% \|", md)
 
 
 def test_json_rows_say_kernel_and_arch_and_the_kernels_entry_has_the_pair(data):
@@ -113,7 +115,7 @@ def test_the_gate_names_a_kernel_regression(data):
     assert any(ln.startswith("kut-strdup / unpopulated: regression +48") for ln in lines)
     out = json.loads(run_output(data, analyze(data), "json", fail_on_regression=2.0))
     assert {"target": "kut", "kernel": "strdup", "arch": "x86_64", "vmas": 65536, "scenario": "1 page",
-            "arm": "named", "against": "refcount"} in out["gate"]["failing"]
+            "arm": "named", "against": "refcount", "metric": "fork"} in out["gate"]["failing"]
     assert not any(r.get("arm") == "unnamed" for r in out["gate"]["failing"])
 
 
