@@ -19,10 +19,9 @@ from typing import Any
 from devbench.analysis import Analysis
 from devbench.analysis.kernels import kernel_label, kernel_sets
 from devbench.analysis.model import Row
-from devbench.analysis.stats import regression_pct
 from devbench.report import seed_letter as seed
 from devbench.report.differential import target_differential
-from devbench.report.table import SAY, draw, fmt_ci, fmt_ms, fmt_pct, wrapped
+from devbench.report.table import SAY, change_of, draw, fmt_ci, fmt_ms, fmt_pct, wrapped
 
 SCENARIO_WORDS = {0: "unpopulated", 1: "1 page", 10: "10 pages"}  # the seed's scenarios, by pages per VMA
 HEADER = ("scenario", "source", "unnamed", "named", "REGRESSION", "95% CI")
@@ -46,7 +45,7 @@ class Beside:
         r, e = self.row, self.row.effect
         un, na = (r.base.mean if r.base else None), (r.other.mean if r.other else None)
         return {"target": r.target, "kernel": r.kernel, "arch": r.arch, "vmas": r.vmas, "scenario": r.scenario,
-                "clock": self.clock, "unnamed_ms": un, "named_ms": na, "change_pct": regression_pct(un, na),
+                "clock": self.clock, "unnamed_ms": un, "named_ms": na, "change_pct": change_of(r),
                 "ci_pct": None if e is None or e.ci_low_pct is None else [e.ci_low_pct, e.ci_high_pct],
                 "verdict": r.verdict.label}
 
@@ -127,7 +126,8 @@ def wanted(data: dict[str, Any]) -> bool:
 
 
 def _pct(row: Row) -> float | None:
-    return regression_pct(row.base.mean if row.base else None, row.other.mean if row.other else None)
+    """A devbench row's change as every table shows it: the estimate its CI is built on."""
+    return change_of(row)
 
 
 def _clock(data: dict[str, Any], target: str) -> str | None:
@@ -201,11 +201,11 @@ def table_cells(letter: Letter, index: int) -> list[tuple[str, ...]]:
         name = SCENARIO_WORDS.get(s.pages, s.scenario)
         out.append((name, "seed phone", fmt_ms(s.unnamed_ms), fmt_ms(s.named_ms), fmt_pct(s.regression_pct), "-"))
         for b in besides:
-            e = b.row.effect
-            un = b.row.base.mean if b.row.base else None
-            na = b.row.other.mean if b.row.other else None
-            out.append(("", b.source, fmt_ms(un), fmt_ms(na), fmt_pct(regression_pct(un, na)),
-                        fmt_ci(e.ci_low_pct, e.ci_high_pct) if e else "-"))
+            # the means as the seed's table gives them (each with its sd in devbench's own table below),
+            # and the change its CI is built on
+            e, un, na = b.row.effect, b.row.base, b.row.other
+            out.append(("", b.source, fmt_ms(un.mean if un else None), fmt_ms(na.mean if na else None),
+                        fmt_pct(change_of(b.row)), fmt_ci(e.ci_low_pct, e.ci_high_pct) if e else "-"))
     return out
 
 

@@ -81,6 +81,8 @@ def test_json_has_every_arch_and_kernel_beside_the_seed_at_65536(data):
             # arm64 (the seed's architecture) first, every row its kernel, arch, count and clock
             assert [(b["arch"], b["kernel"], b["vmas"], b["clock"]) for b in r["devbench"]] == [
                 ("arm64", table["kernel"], 65536, "icount"), ("x86_64", table["kernel"], 65536, "icount")]
+            # devbench's change is the estimate its CI is built on (issue 26), so it lies inside it
+            assert all(b["ci_pct"][0] <= b["change_pct"] <= b["ci_pct"][1] for b in r["devbench"]), r["devbench"]
     un = letter["tables"][1]["rows"][0]["seed"]
     assert un == {"unnamed_ms": 16.36, "named_ms": 18.35, "regression_pct": 12.16}
     assert len(letter["ordering"]) == 6 and all(o["cis_apart"] for o in letter["ordering"])
