@@ -11,7 +11,8 @@ count, on both architectures; every row of `devbench report --format json` sayin
 and architecture; CSV and text carrying the kernels table; and every output opening with the
 seed's two tables beside the run's rows (the largest count standing in for the seed's 65536),
 labelled. A small run: 1024 and 4096 VMAs, 3 scenarios, 5 batches of 2 forks per boot, one
-vCPU: about 5 min on 2 busy cores (4 boots per architecture, the architectures side by side).
+vCPU: 114 s on 2 cores nearly idle, 277 s on 2 busy ones (4 boots per architecture, the
+architectures side by side).
 
 The kernels must be in the user's kernel cache for this to be quick (the strdup variant is
 built incrementally from the kept base tree otherwise: ``python -m devbench.kernel build --arch
