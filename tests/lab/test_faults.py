@@ -258,16 +258,26 @@ def test_ssh_link_down_longer_than_tcp_waits_is_a_lost_connection_and_reconnecte
     print(f"[faults] link down {down_s} s: lost and reconnected ({rec}); run over {total:.0f} s after the cut")
 
 
-def test_adb_link_down_a_minute_is_absorbed_by_the_adb_transport(tmp_path, devbench_cmd, adb_server, own_device):
-    """A minute of silence under adb: the adb server's TCP transport to adbd retransmits and
-    carries on (adb sets no short user timeout), the shell stream resumes, and the run goes on
-    with every batch exactly once and no reconnect (longer than SSH's 40 s dead-link limit)."""
+def test_adb_link_down_a_minute_is_survived_with_every_batch_once(tmp_path, devbench_cmd, adb_server, own_device):
+    """A minute of silence under adb (longer than SSH's 40 s dead-link limit). What the adb
+    server does varies from run to run: here TCP retransmitted and the shell stream resumed (no
+    reconnect); on CI the adb server closed the transport during the silence. Either way the
+    run goes on with every batch exactly once and no error; a closed transport is one reconnect, after the link is
+    back, that redoes only the interrupted batch."""
     adb_server.connect(own_device.adb_serial)
     line = lines.adb_line("dut", own_device.adb_serial, adb_server.port, how="connect")
     _, t, _, total = run_with_link_cut(tmp_path, devbench_cmd, own_device, 60, device="reconnect_timeout_s: 150",
                                        target=line)
-    assert not t.get("reconnects"), t.get("reconnects")
-    print(f"[faults] adb link down 60 s: absorbed; run over {total:.0f} s after the cut")
+    recs = t.get("reconnects") or []
+    assert len(recs) <= 1, recs
+    if recs:
+        [rec] = recs
+        assert "connection lost" in rec["lost"].lower() and rec["redo"], rec
+        assert any(w.startswith("connection lost during ") for w in t["warnings"]), t["warnings"]
+        print(f"[faults] adb link down 60 s: adb closed the transport; reconnected ({rec}); "
+              f"run over {total:.0f} s after the cut")
+    else:
+        print(f"[faults] adb link down 60 s: absorbed by the transport; run over {total:.0f} s after the cut")
 
 
 STANDIN_TREE = "/data/local/tmp/standin-tree"

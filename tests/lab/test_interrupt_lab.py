@@ -14,7 +14,7 @@ pytestmark = pytest.mark.lab
 MAP_COUNT = "/proc/sys/vm/max_map_count"
 
 
-def config(tmp_path, adb_server, adb_serial, ssh, transport):
+def config(tmp_path, adb_server, adb_serial, ssh, transport, map_count):
     target = (
         f'{{name: dut, adb: {{connect: "{adb_serial}", server_port: {adb_server.port}}}}}'
         if transport == "adb"
@@ -25,7 +25,7 @@ def config(tmp_path, adb_server, adb_serial, ssh, transport):
 run: {{name: interrupt, output: {tmp_path / 'out'}}}
 targets:
   - {target}
-device: {{max_map_count: 70001}}
+device: {{max_map_count: {map_count}}}
 benchmark:
   vmas: 2048
   forks: 400000
@@ -45,12 +45,15 @@ def test_interrupt_restores_device_and_keeps_samples(
     tmp_path, devbench_cmd, adb_server, adb_device_serial, ssh_device, lab_device, transport, sig
 ):
     before = open(MAP_COUNT).read().strip()  # the lab device shares this machine's kernel
+    # a value that differs from whatever the machine has (a run killed by SIGKILL elsewhere may
+    # have left one), so that the run must change it and restore it
+    want = str(int(before) + 1001)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(config(tmp_path, adb_server, adb_device_serial, ssh_device, transport))
+    cfg.write_text(config(tmp_path, adb_server, adb_device_serial, ssh_device, transport, want))
     proc = subprocess.Popen([*devbench_cmd, "run", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         results = runs.wait_mid_run(proc, tmp_path / "out", samples=3)
-        assert open(MAP_COUNT).read().strip() == "70001"  # prepared while running
+        assert open(MAP_COUNT).read().strip() == want  # prepared while running
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -66,7 +69,7 @@ def test_interrupt_restores_device_and_keeps_samples(
     assert data["run"]["status"] == "interrupted"
     [change] = data["targets"][0]["device_changes"]
     assert {k: change[k] for k in ("setting", "path", "before", "after", "verified", "restored", "restored_value")} == {
-        "setting": "vm.max_map_count", "path": MAP_COUNT, "before": before, "after": "70001", "verified": True,
+        "setting": "vm.max_map_count", "path": MAP_COUNT, "before": before, "after": want, "verified": True,
         "restored": True, "restored_value": before}
     assert len(data["samples"]) >= 3 and all(len(s["fork_ns"]) == 10 for s in data["samples"])
     assert any(e["kind"] == "interrupted" for e in data["errors"])
