@@ -121,7 +121,11 @@ def config_of(source: str) -> Config:
         if not isinstance(config, dict):
             raise ResultsError(where, "run.config is missing or not a mapping: give the run's YAML config instead")
         verify(data["run"], host_key(), where)
-        return parse_text(yaml.safe_dump(config, sort_keys=False), f"{where} (run.config)")
+        src = load_yaml(yaml.safe_dump(config, sort_keys=False), f"{where} (run.config)")
+        started_from = data["run"].get("config_file")  # sealed with the config: this host wrote it
+        if isinstance(started_from, str) and Path(started_from).is_absolute():
+            src.base_dir = str(Path(started_from).parent)  # its patches, found as when it started
+        return parse(src)
     return load_config(path)
 
 

@@ -45,6 +45,16 @@ class Source:
     data: Any
     marks: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
     overrides: dict[FieldPath, str] = field(default_factory=dict)  # --set KEY=VALUE: path -> its text
+    # where relative paths in it (a kernel variant's patches) are found: the config file's folder;
+    # for a run's recorded config, the folder of the config file it was started from (sealed)
+    base_dir: str | None = None
+
+    def folder(self) -> Path:
+        """The folder relative paths are found from: base_dir, else the file's, else the cwd."""
+        if self.base_dir:
+            return Path(self.base_dir)
+        f = Path(self.file)
+        return f.parent if f.is_file() else Path.cwd()
 
     def error(self, path: FieldPath, message: str, *, at_key: bool = False) -> ConfigError:
         for cut in range(len(path), 0, -1):  # in or below an overridden field: the override is named

@@ -209,8 +209,7 @@ def parse_patches(ks: Section, key: str = "patches") -> tuple[KernelPatch, ...]:
             "must be a non-empty list of patches: shipped names "
             f"({', '.join(shipped_patches()) or 'none'}) or paths relative to the config (./my.patch)",
         )
-    src_file = Path(ks.src.file)
-    base_dir = src_file.parent if src_file.is_file() else Path.cwd()
+    base_dir = ks.src.folder()
     patches: list[KernelPatch] = []
     for j, ref in enumerate(refs):
         try:

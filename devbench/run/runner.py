@@ -55,7 +55,8 @@ def start_run(cfg: Config, output: str | None = None) -> tuple[Path, ResultsStor
     run_id = make_run_id(cfg.run.name)
     run_dir = Path(output or cfg.run.output).expanduser() / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
-    data = new_results(run_id, cfg.run.name, cfg.raw, cfg.file)
+    config_file = Path(cfg.file)  # absolute, so that --resume finds relative patches from any folder
+    data = new_results(run_id, cfg.run.name, cfg.raw, str(config_file.resolve()) if config_file.is_file() else cfg.file)
     seal_run(data["run"])  # restore and --resume obey this config only with this host's seal
     data["run"]["first_arm"] = first_arms(cfg.benchmark)  # each scenario's ABBA order starts with this arm
     store = ResultsStore(run_dir / "results.json", data)

@@ -5,6 +5,7 @@ that does not apply or a build that fails is one line naming the patch and the f
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -147,6 +148,28 @@ def test_config_kernel_variant_shipped_and_user_patches(tmp_path):
     # no name: from the patches' file names
     v = load_config(write_config(tmp_path, f"{{patches: [{STRDUP}]}}")).targets[0].options.kernel_variant
     assert v.name == "anon-name-strdup"
+
+
+def test_a_resumed_run_finds_relative_patches_from_its_config_folder(tmp_path, monkeypatch):
+    """`devbench run --resume RUN` from another folder: the run's recorded config finds
+    ./patches/my.patch where the config file it started from did (the folder is in the sealed
+    run.config_file, made absolute at the start), not in the current folder."""
+    from devbench.config import config_of
+    from devbench.run.runner import start_run
+
+    (tmp_path / "cfg" / "patches").mkdir(parents=True)
+    (tmp_path / "cfg" / "patches" / "my.patch").write_text("diff\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(write_config(tmp_path, "{patches: [./patches/my.patch], name: mine}").relative_to(tmp_path))
+    run_dir, store = start_run(cfg, str(tmp_path / "out"))
+    store.save()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    [p] = config_of(str(run_dir)).targets[0].options.kernel_variant.patches
+    assert p.path == tmp_path / "cfg" / "patches" / "my.patch" and p.data() == b"diff\n"
+    recorded = json.loads((run_dir / "results.json").read_text())["run"]["config_file"]
+    assert recorded == str(tmp_path / "cfg" / "run.yaml")
 
 
 @pytest.mark.parametrize(
