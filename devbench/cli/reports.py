@@ -58,7 +58,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out_dir = Path(args.output) if args.output else _folder(side_b[0])
     page = write_compare(result, data_a[0], data_b[0], _folder(side_a[0]), _folder(side_b[0]), out_dir,
                          [_folder(p) for p in (*side_a, *side_b)])
-    print(compare_output(result, args.format), end="")
+    print(compare_output(result, args.format, (data_a[0], data_b[0])), end="")
     if args.format in ("text", "markdown") and any(p.exit_rows for p in result.pairs):
         # the fork's run list, run means and warnings are said above
         exits = replace(result, pairs=tuple(replace(p, rows=p.exit_rows, run_means=()) for p in result.pairs),

@@ -13,8 +13,10 @@ from devbench.analysis.method import describe_method
 from devbench.analysis.samples import ScenarioData, group
 from devbench.report import plots
 from devbench.report.device_view import UNITS_NOTE, facts_rows
+from devbench.report.differential import compare_profiles
 from devbench.report.headline import headline
 from devbench.report.html import environment, warning_items, write_html
+from devbench.report.profiles import differential_view
 from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes, pair_title, run_labels
 from devbench.results.rows import swept, with_vmas
 
@@ -25,7 +27,8 @@ def _arms(g: list[ScenarioData], target: str, scenario: str, vmas: int | None) -
                 and (vmas is None or sd.vmas == vmas))
 
 
-def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float) -> dict[str, Any]:
+def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float,
+                  data: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
     rows = list(pair.rows)
     sweep = swept(r.vmas for r in rows)
     panels = [(f"{with_vmas(r.scenario, r.vmas, sweep)}, {r.arm}",
@@ -43,6 +46,9 @@ def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float) -
         # Markup: devbench.report.svg escapes every text it writes into the SVG
         "change_plot": Markup(plots.changes(rows, margin, f"p{i}-chg", "change, B vs A")) if rows else None,
         "distributions": [Markup(plots.distribution(t, s, f"p{i}-d{k}")) for k, (t, s) in enumerate(panels)],
+        # each side's differential profile: where each kernel's named arm spends its extra samples
+        "profiles": [(f"p{i}-{sp.side.lower()}", sp.label(), differential_view(data[sp.side == "B"], sp.target))
+                     for sp in compare_profiles(pair, *data)],
     }
 
 
@@ -72,7 +78,7 @@ def render_compare_html(cmp: Comparison, data_a: dict[str, Any], data_b: dict[st
     """links: relative hrefs for "a_results", "b_results", "a_report", "b_report" (the first run
     of each side); run_links: "results" and "report" of every run, side A's then side B's."""
     groups = (group(data_a), group(data_b))
-    pairs = [_pair_context(i, p, groups, cmp.options.margin_pct) for i, p in enumerate(cmp.pairs)]
+    pairs = [_pair_context(i, p, groups, cmp.options.margin_pct, (data_a, data_b)) for i, p in enumerate(cmp.pairs)]
     return (
         environment()
         .get_template("compare.html.j2")

@@ -129,14 +129,53 @@ def heading(d: Differential) -> str:
             f"{a.named_samples} named samples on the fork and exit paths):")
 
 
-def differential_lines(data: dict[str, Any], target: str, markdown: bool) -> list[str]:
+def differential_lines(data: dict[str, Any], target: str, markdown: bool, side: str = "") -> list[str]:
     """The block under a target's table: a heading, the ranked functions, the sentence and
-    what a sample was."""
+    what a sample was. side: what the heading starts with (compare: "Run A, phone (kernel K): ")."""
     d = target_differential(data, target)
     if d is None:
         return []
-    out = ["", heading(d)] if markdown else ["", *textwrap.wrap(heading(d), WIDTH)]
+    head = side + heading(d)
+    out = ["", head] if markdown else ["", *textwrap.wrap(head, WIDTH)]
     if d.attribution.growth:
         out += ["", *draw(HEADER, growth_cells(d.attribution, markdown), markdown)]
     out += wrapped([d.attribution.sentence, f"sampled with {d.sampling['note']}."], SAY, markdown)
     return out
+
+
+@dataclass(frozen=True)
+class SideProfile:
+    """`compare`: one side's differential profile of a target pairing (where that run profiled)."""
+
+    side: str                           # "A" or "B"
+    target: str
+    kernel: str | None
+    differential: Differential
+
+    def label(self) -> str:
+        return f"Run {self.side}, {self.target}" + (f" (kernel {self.kernel})" if self.kernel else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"side": self.side.lower(), "target": self.target, "kernel": self.kernel,
+                **self.differential.to_json()}
+
+
+def compare_profiles(pair: Any, data_a: dict[str, Any], data_b: dict[str, Any]) -> list[SideProfile]:
+    """Both sides' differential profiles of a comparison's target pairing (the first run of each
+    side), A's then B's: where each kernel's named arm spends its extra samples."""
+    from devbench.analysis.kernels import kernel_label
+
+    out = []
+    for side, data, target, kernel in (("A", data_a, pair.target_a, pair.kernel_a),
+                                       ("B", data_b, pair.target_b, pair.kernel_b)):
+        d = target_differential(data, target)
+        if d is not None:
+            out.append(SideProfile(side, target, kernel or kernel_label(data, target), d))
+    return out
+
+
+def compare_profile_lines(pair: Any, data_a: dict[str, Any], data_b: dict[str, Any], markdown: bool) -> list[str]:
+    """Under a pairing's compare table: each side's differential profile, headed by its run and kernel."""
+    return [ln for sp in compare_profiles(pair, data_a, data_b)
+            for ln in differential_lines(data_a if sp.side == "A" else data_b, sp.target, markdown,
+                                         side=f"{sp.label()}: ")]

@@ -25,12 +25,13 @@ def run_output(data: dict[str, Any], analysis: Analysis, fmt: str, fail_on_regre
     return render_text(data, markdown=fmt == "markdown", analysis=analysis)
 
 
-def compare_output(cmp: Comparison, fmt: str) -> str:
+def compare_output(cmp: Comparison, fmt: str, data: tuple[dict[str, Any], dict[str, Any]] | None = None) -> str:
+    """data: the first run of each side, for each side's differential profile (text, markdown, JSON)."""
     if fmt == "json":
-        return json.dumps(compare_summary(cmp), indent=1) + "\n"
+        return json.dumps(compare_summary(cmp, data), indent=1) + "\n"
     if fmt == "csv":
         warned = " | ".join(mismatch_lines(cmp))  # --force: on every line, as a run's warnings are
         return render_csv((r for p in cmp.pairs for r in p.rows), ("a", "b"),
                           {r.target: warned for p in cmp.pairs for r in p.rows} if warned else None,
                           margin_pct=cmp.options.margin_pct)
-    return render_compare_text(cmp, markdown=fmt == "markdown")
+    return render_compare_text(cmp, markdown=fmt == "markdown", data=data)

@@ -107,7 +107,10 @@ def run_summary(data: dict[str, Any], analysis: Analysis, fail_on_regression: fl
     return out
 
 
-def compare_summary(cmp: Comparison) -> dict[str, Any]:
+def compare_summary(cmp: Comparison, data: tuple[dict[str, Any], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """data: the first run of each side; each pairing then carries both sides' differential profiles."""
+    from devbench.report.differential import compare_profiles
+
     return {
         "schema": SCHEMA,
         "compare": {"a": cmp.run_a, "b": cmp.run_b},
@@ -115,7 +118,8 @@ def compare_summary(cmp: Comparison) -> dict[str, Any]:
         "options": cmp.options.to_json(),
         "pairs": [{"target_a": p.target_a, "target_b": p.target_b, "kernel_a": p.kernel_a, "kernel_b": p.kernel_b,
                    "arch": p.arch, "rows": [row_json(r, ("a", "b")) for r in p.rows],
-                   "run_means": [m.to_json() for m in p.run_means]}
+                   "run_means": [m.to_json() for m in p.run_means],
+                   **({"differential_profiles": [sp.to_json() for sp in compare_profiles(p, *data)]} if data else {})}
                   for p in cmp.pairs],
         "notes": list(cmp.notes),
         # compare --force: what the sides' workloads differ in (empty: the same workload)

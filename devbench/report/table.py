@@ -303,8 +303,12 @@ def pair_title(pair: Any) -> str:
     return title
 
 
-def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
-    """Run B against run A: per target pairing, one line per scenario and arm."""
+def render_compare_text(cmp: Comparison, markdown: bool = False,
+                        data: tuple[dict[str, Any], dict[str, Any]] | None = None) -> str:
+    """Run B against run A: per target pairing, one line per scenario and arm; with data (the
+    first run of each side), each side's differential profile under the pairing's table."""
+    from devbench.report.differential import compare_profile_lines
+
     out = [f"{'## ' if markdown else ''}{compare_heading(cmp)}", ""]
     out += [f"{'- **warning**: ' if markdown else '! warning: '}{line}" for line in mismatch_lines(cmp)]
     out += [""] if cmp.mismatches else []
@@ -322,6 +326,7 @@ def render_compare_text(cmp: Comparison, markdown: bool = False) -> str:
         out += legend(rows, cmp.options, markdown) if rows else []
         out += run_means_table(cmp, pair, markdown)
         out += wrapped([n for r in rows for n in notes(r, sweep)], WARN, markdown)
+        out += compare_profile_lines(pair, *data, markdown) if data else []
         out.append("")
     out += wrapped(list(cmp.notes), "note: ", markdown)
     return shown("\n".join(out).rstrip() + "\n", lines=True)
