@@ -7,6 +7,7 @@ one row per scenario and arm, then each boot's own mean (the boot is the unit of
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from markupsafe import Markup
@@ -19,6 +20,7 @@ from devbench.report.table import (
     SAY,
     STATS_HEADER,
     WARN,
+    WIDTH,
     compare_cells,
     draw,
     fmt_ms,
@@ -76,6 +78,22 @@ def boot_table(pair: KernelPair, markdown: bool, sweep: bool = False) -> list[st
             *draw(with_count(("scenario", "arm", *columns, *end), sweep), rows, markdown, left=3 if sweep else 2)]
 
 
+EXIT_TITLE = "the child's exit (exit_ns, release to waitpid return)"
+
+
+def exit_table(pair: KernelPair, markdown: bool) -> list[str]:
+    """The child's exit, kernel B against kernel A per scenario and arm, as the fork's table
+    (the boot the unit; where the results have exit times). The gate tests it with --gate-exit."""
+    rows = list(pair.exit_rows)
+    if not rows:
+        return []
+    sweep = swept(r.vmas for r in rows)
+    header = with_count(("scenario", "arm", pair.kernel_a, pair.kernel_b, "CHANGE"), sweep) + STATS_HEADER
+    return ["", *textwrap.wrap(f"the child's exit (exit_ns), kernel {pair.kernel_b} against kernel {pair.kernel_a}:",
+                               WIDTH), "",
+            *draw(header, [compare_cells(r, sweep) for r in rows], markdown, left=3 if sweep else 2)]
+
+
 def kernel_sections(data: dict[str, Any], analysis: Analysis, after: str, markdown: bool) -> list[str]:
     """The kernels tables whose last kernel's section is `after` (text or markdown lines)."""
     out: list[str] = []
@@ -92,6 +110,7 @@ def kernel_sections(data: dict[str, Any], analysis: Analysis, after: str, markdo
         out += legend(rows, analysis.options, markdown) if rows else []  # its CI's method and margin, ± sd
         out += wrapped([boots_line(pair)], SAY, markdown)
         out += boot_table(pair, markdown, sweep)
+        out += exit_table(pair, markdown)
         out += wrapped([n for r in rows for n in notes(r, sweep)], WARN, markdown)
         if icount(data, pair):
             out += wrapped([ICOUNT_LINE], SAY, markdown)
@@ -110,6 +129,7 @@ def pair_json(pair: KernelPair, row_json: Any) -> dict[str, Any]:
             "targets": [pair.target_a, pair.target_b], "boots": {pair.kernel_a: list(pair.boots_a),
                                                                  pair.kernel_b: list(pair.boots_b)},
             "rows": [row_json(r, ("a", "b")) for r in pair.rows],
+            "exit_rows": [row_json(r, ("a", "b")) for r in pair.exit_rows],  # the child's exit, the same way
             "boot_means": [m.to_json() for m in pair.boot_means]}
 
 
@@ -125,6 +145,7 @@ def html_context(data: dict[str, Any], analysis: Analysis, options: Options) -> 
         where = f"On {pair.target}" + (f" ({pair.arch})" if pair.arch else "")
         out.append({
             "title": title(pair), "anchor": f"kernels-{i}", "pair": pair, "rows": rows,
+            "exit_rows": list(pair.exit_rows), "exit_title": EXIT_TITLE,
             "sweep": swept(r.vmas for r in rows),
             "headline": headline(where, f"kernel {pair.kernel_b}'s fork() against kernel {pair.kernel_a}'s is", rows,
                                  options.margin_pct),

@@ -133,3 +133,26 @@ def test_compare_output_names_the_kernels_of_each_side():
     assert all((r["kernel"], r["against"], r["arch"]) == ("strdup", "refcount", "x86_64") for r in p["rows"])
     rows = list(csv.DictReader(io.StringIO(compare_output(cmp, "csv"))))
     assert {(r["kernel"], r["against"], r["arch"]) for r in rows} == {("strdup", "refcount", "x86_64")}
+
+
+def test_the_childs_exit_is_compared_across_kernels_in_text_json_and_html():
+    """The gate tests the kernels' exit rows with --gate-exit: every output shows them."""
+    d = make_kernels_results(shifts={"strdup": {"named": 0.30}}, seed=7, boot_sd=0.0005, scenarios=ONE,
+                             with_exit=True)
+    text = render_text(d)
+    lines = text.splitlines()
+    k = lines.index("the child's exit (exit_ns), kernel strdup against kernel refcount:")
+    assert k > lines.index("kut (x86_64): kernel strdup against kernel refcount")
+    assert lines[k + 2].split()[:5] == ["scenario", "arm", "refcount", "strdup", "CHANGE"]
+    named = next(ln for ln in lines[k:] if ln.startswith("unpopulated  named"))
+    assert re.search(r"\+[23]\d\.\d\d%", named), named  # the exit follows the fork's shift in the simulation
+    assert all(len(ln) <= 80 for ln in lines), max(lines, key=len)
+    [pair] = json.loads(run_output(d, analyze(d), "json"))["kernels"]
+    assert [(r["scenario"], r["arm"], r["kernel"]) for r in pair["exit_rows"]] == [
+        ("unpopulated", "unnamed", "strdup"), ("unpopulated", "named", "strdup")]
+    page = render_html(d)
+    assert ("<h3>The child&#39;s exit (exit_ns, release to waitpid return), kernel strdup against kernel "
+            "refcount") in page
+    without = make_kernels_results(seed=7, scenarios=ONE)
+    assert "the child's exit (exit_ns)" not in render_text(without)
+    assert json.loads(run_output(without, analyze(without), "json"))["kernels"][0]["exit_rows"] == []
