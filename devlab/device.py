@@ -19,6 +19,7 @@ from devbench.guest.keys import known_hosts_lines, write_ed25519
 from devbench.guest.rootfs import ADBD_PATH, SSHD_PATH, ensure_rootfs
 from devbench.guest.sshd import SSHD_CONFIG, SshEndpoint
 
+from . import sysctls
 from .netns import Netns, create_netns, run_ip
 
 _NOVSOCK = Path(__file__).with_name("_novsock.py")
@@ -147,6 +148,7 @@ class LabDevice:
         self._ns: Netns | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self.guard: TrafficGuard | None = None  # only root's sockets reach the device (devbench.guest.guard)
+        self.sysctls_at_start: dict[str, str] = {}  # the kernel settings it may write, put back at stop
 
     # -- properties --------------------------------------------------------------------------
     @property
@@ -199,6 +201,7 @@ class LabDevice:
         if self._proc is not None:
             raise LabError("device", "already started")
         t0 = time.monotonic()
+        self.sysctls_at_start = sysctls.snapshot()
         try:
             if self.root is None:
                 self.root = ensure_rootfs()
@@ -321,6 +324,9 @@ class LabDevice:
                 self.guard = None
             except LabError as e:
                 errors.append(e.detail)
+        if self.sysctls_at_start:  # a run killed mid-way could not restore what it set: the lab does
+            sysctls.put_back(self.sysctls_at_start, device=self.name or "lab device")
+            self.sysctls_at_start = {}
         if self.workdir is not None and not errors:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
