@@ -16,7 +16,7 @@ from devbench.report.device_view import UNITS_NOTE, facts_rows
 from devbench.report.differential import compare_profiles
 from devbench.report.headline import headline
 from devbench.report.html import environment, warning_items, write_html
-from devbench.report.profiles import differential_view
+from devbench.report.profiles import view_of
 from devbench.report.table import COMPARE_HEADER, STATS_HEADER, notes, pair_title, run_labels
 from devbench.results.rows import swept, with_vmas
 
@@ -47,7 +47,7 @@ def _pair_context(i: int, pair: Any, groups: tuple[list, list], margin: float,
         "change_plot": Markup(plots.changes(rows, margin, f"p{i}-chg", "change, B vs A")) if rows else None,
         "distributions": [Markup(plots.distribution(t, s, f"p{i}-d{k}")) for k, (t, s) in enumerate(panels)],
         # each side's differential profile: where each kernel's named arm spends its extra samples
-        "profiles": [(f"p{i}-{sp.side.lower()}", sp.label(), differential_view(data[sp.side == "B"], sp.target))
+        "profiles": [(f"p{i}-{sp.side.lower()}", sp.label(), view_of(sp.differential))
                      for sp in compare_profiles(pair, *data)],
     }
 

@@ -133,8 +133,11 @@ def differential_lines(data: dict[str, Any], target: str, markdown: bool, side: 
     """The block under a target's table: a heading, the ranked functions, the sentence and
     what a sample was. side: what the heading starts with (compare: "Run A, phone (kernel K): ")."""
     d = target_differential(data, target)
-    if d is None:
-        return []
+    return [] if d is None else block_lines(d, markdown, side)
+
+
+def block_lines(d: Differential, markdown: bool, side: str = "") -> list[str]:
+    """differential_lines of a differential already computed."""
     head = side + heading(d)
     out = ["", head] if markdown else ["", *textwrap.wrap(head, WIDTH)]
     if d.attribution.growth:
@@ -177,5 +180,4 @@ def compare_profiles(pair: Any, data_a: dict[str, Any], data_b: dict[str, Any]) 
 def compare_profile_lines(pair: Any, data_a: dict[str, Any], data_b: dict[str, Any], markdown: bool) -> list[str]:
     """Under a pairing's compare table: each side's differential profile, headed by its run and kernel."""
     return [ln for sp in compare_profiles(pair, data_a, data_b)
-            for ln in differential_lines(data_a if sp.side == "A" else data_b, sp.target, markdown,
-                                         side=f"{sp.label()}: ")]
+            for ln in block_lines(sp.differential, markdown, side=f"{sp.label()}: ")]

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from devbench.profile import diff_flamegraph_svg, diff_symbols, flamegraph_svg, top_symbols
 from devbench.profile.attribution import attribute
-from devbench.report.differential import same_forks, target_differential
+from devbench.report.differential import Differential, same_forks, target_differential
 from devbench.results.rows import record_vmas, run_vmas, swept, with_vmas
 
 TOP = 25
@@ -21,9 +21,12 @@ TOP = 25
 def differential_view(data: dict[str, Any], target: str) -> dict[str, Any] | None:
     """The target's differential profile for the HTML, beside its table; None without profiles."""
     d = target_differential(data, target)
-    if d is None:
-        return None
-    a = d.attribution
+    return None if d is None else view_of(d)
+
+
+def view_of(d: Differential) -> dict[str, Any]:
+    """differential_view of a differential already computed."""
+    target, a = d.target, d.attribution
     title = f"{target}: named vs unnamed ({', '.join(d.pooled) or 'no scenario with both arms'})"
     return {"scope": ", ".join(d.pooled), "status": a.status, "sentence": a.sentence, "sampling": d.sampling,
             "samples": (a.unnamed_samples, a.named_samples), "rows": [g.to_json() for g in a.growth],
