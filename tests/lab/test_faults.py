@@ -48,6 +48,21 @@ def device_pids(dev, comm: str) -> list[int]:
     return pids
 
 
+def daemon_pid(dev, comm: str) -> int:
+    """The device's one daemon named ``comm``: its processes of that name whose parent is not one
+    of them (adbd forks a child per service it starts, named adbd until it execs)."""
+    pids = device_pids(dev, comm)
+    parents = {}
+    for pid in pids:
+        try:
+            parents[pid] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            pass  # ended meanwhile
+    daemons = [pid for pid, ppid in parents.items() if ppid not in parents]
+    assert len(daemons) == 1, f"expected one {comm} daemon in {dev.netns}: {comm} processes {parents} (pid: parent)"
+    return daemons[0]
+
+
 def write_config(
     tmp_path: Path,
     target: str,
@@ -108,7 +123,7 @@ def test_adbd_killed_mid_run_reconnects_and_redoes_only_the_interrupted_batch(
     ssh = ssh_of(own_device)
     try:
         wait_samples(tmp_path, 5)
-        [adbd] = device_pids(own_device, "adbd")
+        adbd = daemon_pid(own_device, "adbd")
         subprocess.run(["kill", "-9", str(adbd)], check=True)  # adbd dies: the connection and the payload with it
         time.sleep(3)
         res = ssh.run(["sh", "-c", 'ADBD_PORT=5555 nohup "$0" >/dev/null 2>&1 & echo $!', ADBD_PATH], timeout=30)
