@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from devbench.config import SshOptions
+from devbench.guest import procs
 from devbench.guest.rootfs import ADBD_PATH
 from devbench.results.store import load
 from devbench.targets.ssh import SshTarget
@@ -51,13 +52,8 @@ def device_pids(dev, comm: str) -> list[int]:
 def daemon_pid(dev, comm: str) -> int:
     """The device's one daemon named ``comm``: its processes of that name whose parent is not one
     of them (adbd forks a child per service it starts, named adbd until it execs)."""
-    pids = device_pids(dev, comm)
-    parents = {}
-    for pid in pids:
-        try:
-            parents[pid] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            pass  # ended meanwhile
+    ppid = procs._ppid_map()  # the stat parsing devbench already has
+    parents = {pid: ppid[pid] for pid in device_pids(dev, comm) if pid in ppid}  # not those ended meanwhile
     daemons = [pid for pid, ppid in parents.items() if ppid not in parents]
     assert len(daemons) == 1, f"expected one {comm} daemon in {dev.netns}: {comm} processes {parents} (pid: parent)"
     return daemons[0]
