@@ -1,5 +1,6 @@
 """The order the suite runs in, and the wait before the tests that need what set-up still builds
-(pure but for ``wait_for_builds``; the pytest hooks are in tests/conftest.py).
+(pure but for ``wait_for_jobs`` and ``main``, the waiter scripts/dev runs before the
+fresh-machine tests; the pytest hooks are in tests/conftest.py).
 
 ``scripts/dev test`` starts pytest while the arm64 lab rootfs and the feature kernels are still
 building in the background (at low priority: the suite is mostly serial, so one of two cores
@@ -17,6 +18,7 @@ waits for. scripts/dev then checks how each job ended (a failed build fails the 
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -105,3 +107,17 @@ def wait_for_jobs(jobs: Sequence[Job], say: Callable[[str], None],
         while running(job.pid, proc):
             time.sleep(poll)
     return time.monotonic() - start
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m tests.ordering wait JOBS``: wait until none of the jobs (``DEVBENCH_SETUP_JOBS``'s
+    form) runs, saying what it waits for; scripts/dev starts the fresh-machine tests after it."""
+    if len(argv) != 2 or argv[0] != "wait":
+        print("usage: python -m tests.ordering wait 'PID=PHASE=what;...'", file=sys.stderr)
+        return 2
+    wait_for_jobs(parse_jobs(argv[1]), lambda line: print(line, flush=True), poll=5.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

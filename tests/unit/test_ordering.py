@@ -64,6 +64,27 @@ def test_wait_for_jobs_waits_until_the_job_ends_and_says_what_it_waits_for():
         proc.wait()
 
 
+def test_the_waiter_scripts_dev_runs_before_the_fresh_tests_waits_for_the_builds():
+    """``python -m tests.ordering wait JOBS``, as scripts/dev's fresh_beside runs it: it returns
+    only once the job has ended (a zombie counts as ended) and says what it waited for."""
+    root = Path(__file__).resolve().parents[2]
+    build = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
+    try:
+        start = time.monotonic()
+        out = subprocess.run([sys.executable, "-m", "tests.ordering", "wait", f"{build.pid}=qemu=the kernels"],
+                             cwd=root, capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - start
+        assert out.returncode == 0, out.stderr
+        assert build.poll() is not None and took >= 1.0, f"returned after {took:.1f} s, build still running"
+        assert out.stdout == f"waiting for set-up's background job: the kernels (pid {build.pid})\n"
+    finally:
+        build.kill()
+        build.wait()
+    bad = subprocess.run([sys.executable, "-m", "tests.ordering", "wiat", "1=qemu=x"],
+                         cwd=root, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "usage: python -m tests.ordering wait" in bad.stderr
+
+
 def test_children_of_the_session_hear_sigint():
     """Even when the suite was started with SIGINT ignored (in the background of a shell), the
     devbench runs it starts can be interrupted with SIGINT (tests/conftest.py)."""
