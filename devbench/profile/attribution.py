@@ -176,7 +176,7 @@ def _attributed(listed: Sequence[Growth], nb: int, nn: int, same_forks: bool) ->
     elif same_forks:
         head = "the share grows most in"
         tail = (f" (the named arm has no more samples than the unnamed arm, {nn} against {nb}: "
-                f"a shift between functions, not added work).")
+                f"the shares moved; the totals do not show the added work, the fork times do).")
     else:
         head, tail = "the share grows most in", " (the arms profiled different numbers of forks)."
     return f"named − unnamed: {head} {grouped(listed)}{tail}"

@@ -201,7 +201,9 @@ benchmark:
     assert not any(STRDUP_PATH.search(f) for f in top["refcount"]), top  # no copy of the name on refcount
     # the copy costs far more than the reference: its largest growth and its added samples
     assert dp["strdup"]["growth"][0]["points"] > 3 * dp["refcount"]["growth"][0]["points"]
-    assert dp["strdup"]["added_samples"] > 5 * dp["refcount"]["added_samples"] > 0
+    # refcount adds about 180 samples (11 instructions x 4096 VMAs x 200 forks / 50,000) but its
+    # totals vary more from run to run (five runs: -826 to +884), so only strdup's are asserted
+    assert dp["strdup"]["added_samples"] > 5 * max(dp["refcount"]["added_samples"], 0)
     text = runs.run([*report, "text"], capture_output=True, text=True, timeout=120, check=True).stdout
     assert all(len(ln) <= 80 for ln in text.splitlines())
     flat = " ".join(ln.strip() for ln in text.splitlines())

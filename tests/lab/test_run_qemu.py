@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from devbench.analysis.outliers import FLOOR_PCT
 from tests.lab import reading, runs
 from tests.lab.qemu_helpers import qemu_pids_mentioning
 
@@ -282,9 +283,10 @@ def test_name_checks_fail_test_builds_on_the_feature_kernel(tmp_path, out_dir, d
 
 def test_icount_run_reads_as_a_reader_needs_it(tmp_path, out_dir, devbench_cmd, adb_server):
     """Issue 26 items 7 and 8 on a real icount run: the text table pasted into an 80-column mail
-    reads without wrapping; "!" marks warnings alone (the exit lines describe); no "clocks not
-    locked" where a time counts instructions; no outlier notice on a spread of hundredths of a
-    percent; the HTML's axes say instruction time, with the change in % beside the cut axis."""
+    reads without wrapping; "!" marks warnings and outliers alone (the exit lines describe); no
+    "clocks not locked" where a time counts instructions; no outlier notice on a spread of
+    hundredths of a percent (only for a fork beyond the floor); the HTML's axes say instruction
+    time, with the change in % beside the cut axis."""
     cfg = write_config(tmp_path, out_dir, adb_server, "arch: x86_64, kernel: feature, memory_mb: 2048, clock: icount",
                        scenarios=("unpopulated:0", "1 page:1"), vmas=4096, forks=20, batches=5)
     res = runs.run([*devbench_cmd, "run", str(cfg)], capture_output=True, text=True, timeout=900)
@@ -292,9 +294,17 @@ def test_icount_run_reads_as_a_reader_needs_it(tmp_path, out_dir, devbench_cmd, 
     assert res.returncode == 0, (runs.stderr_tail(res.stderr), data["errors"])
     assert all(len(line) <= 80 for line in res.stdout.splitlines()), res.stdout
     assert "clocks not locked" not in res.stdout + res.stderr + json.dumps(data["targets"][0]["warnings"])
-    assert "outliers (" not in res.stdout, res.stdout
+    # an outlier notice only for an arm with a fork more than FLOOR_PCT from its median: the icount
+    # guest's spread is hundredths of a percent, but a fork that takes a timer tick is a real one
+    # (a warm run: 1 of 20 forks 0.64% above the median, sd 0.2%)
+    for row in data["summary"]:
+        for arm in ("unnamed", "named"):
+            s = row[arm]
+            far = max(s["max_ms"] - s["median_ms"], s["median_ms"] - s["min_ms"]) > FLOOR_PCT / 100 * s["median_ms"]
+            assert far or f"outliers ({row['scenario']}, {arm})" not in res.stdout, (s, res.stdout)
     marked = [line for line in res.stdout.splitlines() if line.startswith("  ! ")]
-    assert marked and all(line.startswith("  ! warning: ") for line in marked), res.stdout
+    assert any(line.startswith("  ! warning: ") for line in marked), res.stdout
+    assert all(line.startswith(("  ! warning: ", "  ! outliers (")) for line in marked), res.stdout
     assert any(line.startswith("  - exit (unpopulated): ") for line in res.stdout.splitlines()), res.stdout
     assert re.search(r"^ +(p \(Holm\): \S+; )?verdict: (slower|faster|no difference)", res.stdout, re.M), res.stdout
     html = (run_dir / "report.html").read_text()

@@ -92,7 +92,7 @@ def test_too_few_samples_and_a_missing_arm():
     assert attribute(None, None).to_json()["added_samples"] is None
 
 
-def test_growth_spread_thin_is_not_called_mostly_and_a_shift_is_not_added_work():
+def test_growth_spread_thin_is_not_called_mostly_and_fewer_samples_are_not_read_as_no_added_work():
     spread = Counter({f"p;x;f{i}": 10 for i in range(20)})  # 1.56% each from 0: z 2.5, within the noise
     a = attribute(UNNAMED, UNNAMED + spread + Counter({"p;fork;vm_area_dup_fork;strlen": 40}))
     assert [g.function for g in a.growth] == ["strlen"]
@@ -101,8 +101,8 @@ def test_growth_spread_thin_is_not_called_mostly_and_a_shift_is_not_added_work()
     shifted = Counter({"fb;fork;copy_process;vm_area_dup": 200, "fb;exit;exit_mmap;kmem_cache_free": 200})
     s = attribute(UNNAMED, shifted)
     assert s.sentence == ("named − unnamed: the share grows most in kmem_cache_free (called from exit_mmap) (the "
-                          "named arm has no more samples than the unnamed arm, 400 against 400: a shift between "
-                          "functions, not added work).")
+                          "named arm has no more samples than the unnamed arm, 400 against 400: the shares moved; "
+                          "the totals do not show the added work, the fork times do).")
     d = attribute(UNNAMED, STRDUP, same_forks=False)
     assert d.added_samples is None
     assert d.sentence.endswith("kfree (called from anon_vma_name_free) (the arms profiled different numbers of forks).")
